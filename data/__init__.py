@@ -1,0 +1,1 @@
+"""The demo corpus the project generates itself, and default settings."""

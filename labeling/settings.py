@@ -1,0 +1,231 @@
+"""The one settings object.
+
+Built once, by :func:`load_settings`, from ``MAILROOM_*`` environment variables and an
+optional TOML file (``MAILROOM_SETTINGS_FILE``); environment variables win over the file.
+Nothing else in Mailroom reads ``os.environ``: code receives a :class:`Settings`.
+Every field is documented in the README's settings table.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from labeling.errors import ConfigError
+
+ENV_PREFIX = "MAILROOM_"
+
+
+class Settings(BaseSettings):
+    """Typed, validated, frozen settings. Construct with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        frozen=True,
+        extra="forbid",
+        env_ignore_empty=True,
+    )
+
+    instance_path: Path = Field(
+        default=Path("instance"),
+        description="Folder for the SQLite database, models, caches and local mail folders.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL. Default: SQLite file mailroom.sqlite3 in the instance folder. "
+        "PostgreSQL: postgresql+psycopg://user@127.0.0.1:5432/mailroom",
+    )
+    broker_url: str | None = Field(
+        default=None,
+        description="Celery broker URL. Default: a SQLite-backed broker in the instance folder "
+        "(no server). Production: redis://127.0.0.1:6379/0 or amqp://guest:guest@127.0.0.1//",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="Flask session key. Default: a random key kept in the instance folder.",
+    )
+    mailboxes: list[str] = Field(
+        default_factory=list,
+        description="Live mailboxes to watch, comma separated: imap://user:pass@host:port/INBOX "
+        "or maildir:///path/to/inbox. Default: the instance folder's maildir inbox.",
+    )
+    outgoing: Literal["maildir", "smtp", "imap-move"] = Field(
+        default="maildir",
+        description="How routed mail leaves: per-team Maildir folders (embedded default), "
+        "SMTP forward, or an IMAP move into the team's folder.",
+    )
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP server for forwards.")
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="SMTP port.")
+    smtp_username: str | None = Field(default=None, description="SMTP login, if needed.")
+    smtp_password: str | None = Field(default=None, description="SMTP password, if needed.")
+    smtp_starttls: bool = Field(default=False, description="Use STARTTLS on the SMTP link.")
+    smtp_from: str = Field(
+        default="mailroom@localhost", description="Envelope sender of forwarded mail."
+    )
+    model: str = Field(
+        default="e5-small",
+        description="Base encoder: e5-small (multilingual, default), minilm (fast, English), "
+        "or a path to a transformers model folder.",
+    )
+    target_precision: float = Field(
+        default=0.98,
+        gt=0.5,
+        lt=1.0,
+        description="Precision that auto-routed mail must reach; lower-confidence mail goes "
+        "to review.",
+    )
+    import_batch_size: int = Field(
+        default=200, ge=1, le=10_000, description="Messages fetched per IMAP round trip."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Log level."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # load_settings() reads the environment itself and passes MAILROOM_* values as init
+        # values, so a caller (a test) can hand in its own environment mapping.
+        sources: list[PydanticBaseSettingsSource] = [init_settings]
+        toml_file = _SETTINGS_FILE_CONTEXT.get("file")
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+    @field_validator("mailboxes", mode="before")
+    @classmethod
+    def _split_mailboxes(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("mailboxes")
+    @classmethod
+    def _check_mailbox_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("imap://", "imaps://", "maildir://")):
+                raise ValueError(
+                    f"{url!r} is not a mailbox URL; use imap://user:pass@host:port/FOLDER, "
+                    "imaps://… or maildir:///absolute/path"
+                )
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError(
+                "only SQLite (sqlite:///path) and PostgreSQL (postgresql+psycopg://…) are supported"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _resolve_instance(self) -> Settings:
+        # The instance folder is made absolute once, so every derived path agrees.
+        object.__setattr__(self, "instance_path", self.instance_path.expanduser().resolve())
+        return self
+
+    # Derived values ---------------------------------------------------------------
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.instance_path / 'mailroom.sqlite3'}"
+
+    @property
+    def celery_broker_url(self) -> str:
+        if self.broker_url:
+            return self.broker_url
+        return f"sqla+sqlite:///{self.instance_path / 'broker.sqlite3'}"
+
+    @property
+    def models_path(self) -> Path:
+        return self.instance_path / "models"
+
+    @property
+    def cache_path(self) -> Path:
+        return self.instance_path / "cache"
+
+    @property
+    def maildir_inbox(self) -> Path:
+        return self.instance_path / "mail" / "inbox"
+
+    @property
+    def maildir_outbox(self) -> Path:
+        return self.instance_path / "mail" / "teams"
+
+
+# pydantic-settings builds sources from a classmethod; the file path reaches it through this
+# module-level slot, set only for the duration of one load_settings() call.
+_SETTINGS_FILE_CONTEXT: dict[str, Path | None] = {"file": None}
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, **overrides: Any
+) -> Settings:
+    """Build the settings from ``environ`` (default: the process environment) and overrides.
+
+    Raises :class:`ConfigError` with one line per bad value, naming the variable.
+    """
+    env = dict(os.environ if environ is None else environ)
+    file_name = env.get(ENV_PREFIX + "SETTINGS_FILE")
+    settings_file = Path(file_name) if file_name else None
+    if settings_file is not None and not settings_file.is_file():
+        raise ConfigError(f"MAILROOM_SETTINGS_FILE={file_name}: no such file")
+    own_env = {
+        key: value
+        for key, value in env.items()
+        if key.startswith(ENV_PREFIX) and key != ENV_PREFIX + "SETTINGS_FILE"
+    }
+    _SETTINGS_FILE_CONTEXT["file"] = settings_file
+    try:
+        return _build(own_env, overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            field = ".".join(str(part) for part in err["loc"]) or "settings"
+            lines.append(f"{ENV_PREFIX}{field.upper()}: {err['msg']}")
+        raise ConfigError("invalid settings:\n  " + "\n  ".join(lines)) from None
+    finally:
+        _SETTINGS_FILE_CONTEXT["file"] = None
+
+
+def _build(own_env: dict[str, str], overrides: dict[str, Any]) -> Settings:
+    # Env names are lower-cased to field names and given as init values (see
+    # settings_customise_sources), so only the mapping we were handed counts.
+    values: dict[str, Any] = {}
+    fields = Settings.model_fields
+    for key, value in own_env.items():
+        name = key[len(ENV_PREFIX) :].lower()
+        if name not in fields:
+            known = ", ".join(ENV_PREFIX + f.upper() for f in sorted(fields))
+            raise ConfigError(f"unknown setting {key}; known settings: {known}")
+        values[name] = value
+    values.update(overrides)
+    return Settings(**values)
+
+
+def settings_table() -> list[tuple[str, str, str]]:
+    """(variable, default, description) rows for the README and ``mailroom settings``."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        rows.append((ENV_PREFIX + name.upper(), repr(default), field.description or ""))
+    return rows

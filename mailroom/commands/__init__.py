@@ -1,0 +1,1 @@
+"""Subcommands of ``mailroom``, one module per area; each module exposes ``commands``."""

@@ -1,0 +1,7 @@
+"""Demo-corpus commands."""
+
+from __future__ import annotations
+
+import click
+
+commands: list[click.Command] = []

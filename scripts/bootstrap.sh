@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Sourced by scripts/demo.sh and scripts/test.sh: makes .venv and installs the project into it.
+# Idempotent and quick when nothing changed (a stamp keeps the pyproject.toml hash).
+# With CI=true (or MAILROOM_SYSTEM_PACKAGES=1) it also installs the Debian packages the
+# integration tests need (Dovecot), which needs root.
+set -euo pipefail
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    echo "==> creating .venv"
+    "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.mailroom-installed
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "==> installing mailroom and its dependencies into .venv (torch CPU build pinned)"
+    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q -e '.[dev]'
+    echo "$want" > "$stamp"
+fi
+
+system_packages=(dovecot-imapd)
+if [ "${CI:-}" = "true" ] || [ "${MAILROOM_SYSTEM_PACKAGES:-}" = "1" ]; then
+    missing=()
+    for pkg in "${system_packages[@]}"; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "==> installing Debian packages for the integration tests: ${missing[*]}"
+        SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        # The package's own service is not wanted: tests start private instances.
+        $SUDO sh -c 'command -v systemctl >/dev/null && systemctl disable --now dovecot 2>/dev/null; pkill -x dovecot 2>/dev/null' || true
+    fi
+fi

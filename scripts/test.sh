@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test command: lint, types, then every test (unit and integration against real servers).
+# Extra arguments go to pytest, e.g. scripts/test.sh -k mime
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/bootstrap.sh
+echo "==> ruff"
+.venv/bin/ruff check .
+echo "==> mypy"
+.venv/bin/mypy
+echo "==> pytest"
+# pytest exits 5 when it collected no test; set -e makes that a failure too.
+.venv/bin/python -m pytest "$@"

@@ -1,0 +1,1 @@
+"""The Flask app factory and its blueprints (login, labelling, review, dashboard, admin)."""

@@ -1,0 +1,1 @@
+"""The Celery app and tasks: watch mailboxes, route each mail, forward it, retry."""
