@@ -23,14 +23,17 @@ system_packages=(dovecot-imapd)
 if [ "${CI:-}" = "true" ] || [ "${MAILROOM_SYSTEM_PACKAGES:-}" = "1" ]; then
     missing=()
     for pkg in "${system_packages[@]}"; do
-        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+        # Not `dpkg -s`: it succeeds for a removed package whose config files remain.
+        [ "$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null)" = installed ] \
+            || missing+=("$pkg")
     done
     if [ ${#missing[@]} -gt 0 ]; then
         echo "==> installing Debian packages for the integration tests: ${missing[*]}"
         SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
         $SUDO apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-        # The package's own service is not wanted: tests start private instances.
-        $SUDO sh -c 'command -v systemctl >/dev/null && systemctl disable --now dovecot 2>/dev/null; pkill -x dovecot 2>/dev/null' || true
+        # The package's own service is not wanted: tests start private instances. Stop only
+        # the system instance (its pid file), never the private ones other test runs own.
+        $SUDO sh -c 'command -v systemctl >/dev/null && systemctl disable --now dovecot 2>/dev/null; [ -s /run/dovecot/master.pid ] && kill "$(cat /run/dovecot/master.pid)" 2>/dev/null' || true
     fi
 fi
