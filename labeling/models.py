@@ -1,0 +1,369 @@
+"""The mail store's tables, as SQLAlchemy 2 typed models.
+
+Portable to SQLite (the embedded default) and PostgreSQL: generic types only
+(``sqlalchemy.JSON``, ``LargeBinary``, strings with CHECK constraints instead of native
+enums), timestamps always timezone-aware UTC (see :class:`UtcDateTime`), and every
+constraint named through :data:`NAMING_CONVENTION` so Alembic can alter it on SQLite too.
+
+The schema itself is created by the Alembic migrations in ``labeling/migrations``; these
+classes must match it (a test compares them).
+
+Tables::
+
+    teams ◀── threads ◀── messages ──▶ mailboxes
+      ▲                     ▲  ▲
+      └──── annotations ────┘  └── audit_log
+                 │
+                 ▼
+               users                  import_cursors (IMAP resume points)
+"""
+
+from __future__ import annotations
+
+import zlib
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Allowed values of the string "enums" below; CHECK constraints enforce them in the database.
+MESSAGE_STATUSES = ("ok", "quarantined")
+MESSAGE_ORIGINS = ("archive", "live")
+ANNOTATION_SOURCES = ("human", "archive-folder", "review", "model")
+USER_ROLES = ("admin", "labeler", "reviewer")
+MAILBOX_KINDS = ("imap", "maildir")
+
+# RFC 5322 caps a header line at 998 characters; longer "IDs" are not kept as keys (they
+# would also overflow a PostgreSQL btree index entry).
+MAX_MESSAGE_ID = 998
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC (the only kind of datetime the store holds)."""
+    return datetime.now(UTC)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{value}'" for value in values)
+    return f"{column} IN ({quoted})"
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC that always comes back timezone-aware.
+
+    PostgreSQL keeps the zone (``timestamptz``); SQLite has no zone type and hands back
+    naive values, so naive results are read as UTC. Naive inputs are refused: a naive
+    datetime is ambiguous, and guessing is how off-by-an-hour bugs start.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}; the mail store only takes aware ones")
+        value = value.astimezone(UTC)
+        # SQLite stores the text form; without the offset, every value sorts and compares
+        # consistently as UTC.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base; its metadata is what Alembic's autogenerate compares against."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
+        datetime: UtcDateTime(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+    }
+
+
+class Team(Base):
+    """A team that mail is routed to. Archiving (``archived_at``) hides it but keeps labels."""
+
+    __tablename__ = "teams"
+    __table_args__ = (
+        # A hotkey picks one team in the labelling UI, so it is unique among active teams
+        # only: an archived team may keep the key it had.
+        Index(
+            "uq_teams_hotkey_active",
+            "hotkey",
+            unique=True,
+            sqlite_where=text("archived_at IS NULL"),
+            postgresql_where=text("archived_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # The labelling guideline: what belongs to this team, shown to labellers.
+    description: Mapped[str] = mapped_column(Text, default="")
+    forward_address: Mapped[str] = mapped_column(String(320), default="")
+    imap_folder: Mapped[str] = mapped_column(String(255), default="")
+    hotkey: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    archived_at: Mapped[datetime | None] = mapped_column()
+
+    def __repr__(self) -> str:
+        return f"<Team {self.slug}>"
+
+
+class User(Base):
+    """A person who logs in to label or review."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_in("role", USER_ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<User {self.username} ({self.role})>"
+
+
+class Mailbox(Base):
+    """A live mailbox the worker watches.
+
+    ``url`` never holds a password: credentials come from the settings, matched by URL.
+    """
+
+    __tablename__ = "mailboxes"
+    __table_args__ = (CheckConstraint(_in("kind", MAILBOX_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(Text)
+    folder: Mapped[str] = mapped_column(String(255), default="INBOX")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Mailbox {self.name}>"
+
+
+class Thread(Base):
+    """A conversation: messages linked by Message-ID / In-Reply-To / References.
+
+    ``root_key`` is the Message-ID of the first mail of the conversation (as far as the
+    headers tell), so a reply that arrives before its parent still finds the thread.
+    ``team_id`` is the team the thread was routed to (replies follow it) and
+    ``moved_by_person`` records that a person overrode it.
+    """
+
+    __tablename__ = "threads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    root_key: Mapped[str] = mapped_column(String(MAX_MESSAGE_ID), unique=True)
+    subject_key: Mapped[str] = mapped_column(Text, default="")
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    moved_by_person: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    team: Mapped[Team | None] = relationship()
+    messages: Mapped[list[Message]] = relationship(back_populates="thread")
+
+    def __repr__(self) -> str:
+        return f"<Thread {self.id} {self.root_key}>"
+
+
+class Message(Base):
+    """One stored mail: the raw bytes (compressed) plus the normalised fields.
+
+    A quarantined message (``status='quarantined'``) could not be parsed: only the raw
+    bytes, hash and ``quarantine_reason`` are set; the normalised fields are empty.
+    Live mail carries ``mailbox_id``/``uidvalidity``/``uid``, unique together, so a mail
+    seen twice on the server is recognised.
+    """
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        CheckConstraint(_in("status", MESSAGE_STATUSES), name="status"),
+        CheckConstraint(_in("origin", MESSAGE_ORIGINS), name="origin"),
+        CheckConstraint(
+            "status = 'ok' OR quarantine_reason IS NOT NULL", name="quarantine_reason"
+        ),
+        UniqueConstraint("mailbox_id", "uidvalidity", "uid"),
+        # label-from-folders and per-folder views select by folder and status.
+        Index("ix_messages_source_folder_status", "source_folder", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+    # What was received, kept so a better parser can re-read it later.
+    raw_compressed: Mapped[bytes] = mapped_column(LargeBinary)
+    raw_size: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of raw
+
+    # Unique so that two importers racing on the same mail cannot both insert it.
+    message_id: Mapped[str | None] = mapped_column(String(MAX_MESSAGE_ID), unique=True)
+    in_reply_to: Mapped[str | None] = mapped_column(String(MAX_MESSAGE_ID))
+    references: Mapped[list[Any]] = mapped_column(default=list)
+    thread_id: Mapped[int | None] = mapped_column(ForeignKey("threads.id"), index=True)
+
+    subject: Mapped[str] = mapped_column(Text, default="")
+    subject_key: Mapped[str] = mapped_column(Text, default="")
+    sender_name: Mapped[str] = mapped_column(Text, default="")
+    sender_email: Mapped[str] = mapped_column(String(320), default="", index=True)
+    # {"to": [{"name", "email"}…], "cc": […], "reply_to": […]}
+    recipients: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    date: Mapped[datetime | None] = mapped_column(index=True)
+    body_text: Mapped[str] = mapped_column(Text, default="")
+    new_text: Mapped[str] = mapped_column(Text, default="")
+    quoted_text: Mapped[str] = mapped_column(Text, default="")
+    signature: Mapped[str] = mapped_column(Text, default="")
+    html: Mapped[str | None] = mapped_column(Text)
+    # [{"filename", "content_type", "size"}…]
+    attachments: Mapped[list[Any]] = mapped_column(default=list)
+    language: Mapped[str] = mapped_column(String(8), default="und")
+    parse_defects: Mapped[list[Any]] = mapped_column(default=list)
+
+    status: Mapped[str] = mapped_column(String(16), default="ok")
+    quarantine_reason: Mapped[str | None] = mapped_column(Text)
+
+    origin: Mapped[str] = mapped_column(String(16), default="archive")
+    source_folder: Mapped[str] = mapped_column(String(255), default="")
+    source_ref: Mapped[str] = mapped_column(Text, default="")
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id"))
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    uid: Mapped[int | None] = mapped_column(BigInteger)
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    thread: Mapped[Thread | None] = relationship(back_populates="messages")
+    mailbox: Mapped[Mailbox | None] = relationship()
+    annotations: Mapped[list[Annotation]] = relationship(back_populates="message")
+
+    @property
+    def raw(self) -> bytes:
+        """The mail exactly as received."""
+        return zlib.decompress(self.raw_compressed)
+
+    @raw.setter
+    def raw(self, value: bytes) -> None:
+        self.raw_compressed = zlib.compress(value, 6)
+        self.raw_size = len(value)
+
+    def __repr__(self) -> str:
+        return f"<Message {self.id} {self.status} {self.message_id or self.content_hash[:12]}>"
+
+
+class Annotation(Base):
+    """A label: this message belongs to this team, according to a person, a folder or a model.
+
+    Labels are never deleted: an undo or a correction sets ``superseded_at`` on the old row
+    and adds a new one, so the history stays auditable. Only non-superseded rows count.
+    Each person has at most one current label per message (double-labelling by two people
+    gives two rows, which agreement statistics compare); each message has at most one
+    current ``archive-folder`` label.
+    """
+
+    __tablename__ = "annotations"
+    __table_args__ = (
+        CheckConstraint(_in("source", ANNOTATION_SOURCES), name="source"),
+        CheckConstraint(
+            "source NOT IN ('human', 'review') OR user_id IS NOT NULL", name="person_has_user"
+        ),
+        Index(
+            "uq_annotations_current_per_user",
+            "message_id",
+            "user_id",
+            unique=True,
+            sqlite_where=text("superseded_at IS NULL AND user_id IS NOT NULL"),
+            postgresql_where=text("superseded_at IS NULL AND user_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_annotations_current_archive_folder",
+            "message_id",
+            unique=True,
+            sqlite_where=text("superseded_at IS NULL AND source = 'archive-folder'"),
+            postgresql_where=text("superseded_at IS NULL AND source = 'archive-folder'"),
+        ),
+        Index("ix_annotations_message_id_superseded_at", "message_id", "superseded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    superseded_at: Mapped[datetime | None] = mapped_column()
+
+    message: Mapped[Message] = relationship(back_populates="annotations")
+    team: Mapped[Team] = relationship()
+    user: Mapped[User | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Annotation {self.id} msg={self.message_id} team={self.team_id} {self.source}>"
+
+
+class ImportCursor(Base):
+    """Where an IMAP import stopped: the last stored UID per server, folder and UIDVALIDITY.
+
+    A new UIDVALIDITY means the server renumbered the folder, so it starts a new cursor.
+    """
+
+    __tablename__ = "import_cursors"
+    __table_args__ = (UniqueConstraint("source_key", "folder", "uidvalidity"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_key: Mapped[str] = mapped_column(String(500))  # URL without password or folder
+    folder: Mapped[str] = mapped_column(String(255))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AuditLog(Base):
+    """Who or what did what, and when. ``actor``: 'user:3', 'system', 'model:v2' …"""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(100), index=True)
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), index=True
+    )
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
