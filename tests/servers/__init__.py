@@ -1,0 +1,1 @@
+"""Real servers started by tests and benchmarks: plain code, no pytest."""
