@@ -56,9 +56,7 @@ class TfidfBaseline:
             [
                 (
                     "word",
-                    TfidfVectorizer(
-                        ngram_range=a.word_ngrams, sublinear_tf=True, min_df=a.min_df
-                    ),
+                    TfidfVectorizer(ngram_range=a.word_ngrams, sublinear_tf=True, min_df=a.min_df),
                 ),
                 (
                     "char",
