@@ -276,12 +276,13 @@ class DovecotServer:
 
     # -- faults ------------------------------------------------------------------------
 
-    def kick(self, user: str, *, hard: bool = False) -> int:
+    def kick(self, user: str, *, hard: bool = False, timeout: float = 10.0) -> int:
         """Cut every IMAP connection of ``user``; return how many processes were hit.
 
         By default ``doveadm kick``: the server says BYE and closes, as on a shutdown. With
         ``hard`` the user's ``imap`` processes get SIGKILL: the client sees the connection
-        end with no goodbye, as when a server or the network dies.
+        end with no goodbye, as when a server or the network dies. Returns once those
+        processes are gone, so the client's next command is sure to meet a closed link.
         """
         pids = self.imap_pids(user)
         if not hard:
@@ -290,6 +291,11 @@ class DovecotServer:
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError):  # it may have ended meanwhile
                     os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + timeout
+        while set(pids) & set(self.imap_pids(user)):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{user}'s imap processes {pids} outlived the kick")
+            time.sleep(0.02)
         return len(pids)
 
     def imap_pids(self, user: str) -> list[int]:
