@@ -57,6 +57,22 @@ def write_mbox(path: Path, mails: list[bytes]) -> None:
 
 
 # --- TEMPORARY: stand-in for labeling.mime until it lands --------------------------------
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _mime(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    try:
+        import labeling.mime  # noqa: F401
+    except ImportError:
+        fake = types.ModuleType("labeling.mime")
+        fake.normalise = _fake_normalise  # type: ignore[attr-defined]
+        monkeypatch.setitem(sys.modules, "labeling.mime", fake)
+
+
 def _fake_normalise(raw: bytes):  # type: ignore[no-untyped-def]
     import email
     import email.policy

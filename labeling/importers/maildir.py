@@ -1,11 +1,13 @@
 """A Maildir tree: the root Maildir plus every sub-folder, in either common layout.
 
 - Maildir++ (Courier, Dovecot's default): sub-folders are hidden siblings of ``cur``,
-  ``.Claims``, ``.Claims.Car``; the folder names are ``Claims`` and ``Claims/Car``.
+  ``.Claims``, ``.Claims.Car``; the folder names are ``Claims`` and ``Claims.Car``.
 - Nested plain Maildirs (Dovecot ``LAYOUT=fs``, many exports): ``Claims/cur``,
-  ``Claims/Car/cur``; the same folder names.
+  ``Claims/Car/cur``; the folder names are ``Claims`` and ``Claims/Car``.
 
-The root itself (or a top-level ``INBOX``) is folder ''.
+The root itself (or a top-level ``INBOX``) is folder ''. These are the names the IMAP
+importer gives the same folders when Dovecot serves the tree (it keeps the server's
+hierarchy delimiter), so weak labels and resumption agree whichever way a tree is read.
 """
 
 from __future__ import annotations
@@ -41,13 +43,9 @@ def find_maildirs(root: Path) -> list[tuple[str, Path]]:
         for child in children:
             if child.name in _MAILDIR_PARTS or child.is_symlink() or not child.is_dir():
                 continue
-            if child.name.startswith("."):
-                sub = [part for part in child.name[1:].split(".") if part]  # Maildir++
-                if not sub:
-                    continue
-            else:
-                sub = [child.name]
-            walk(child, [*parts, *sub])
+            name = child.name[1:] if child.name.startswith(".") else child.name  # Maildir++
+            if name.strip("."):
+                walk(child, [*parts, name])
 
     walk(root, [])
     return sorted(found, key=lambda item: item[0])

@@ -4,7 +4,6 @@ the import runner, weak labels from folders, teams, and the CLI commands."""
 from __future__ import annotations
 
 import sys
-import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,17 +41,7 @@ from labeling.models import (
 from labeling.settings import Settings, load_settings
 from labeling.store import ingest
 from labeling.teams import TeamDefinition, sync_teams
-from tests.mail_samples import BROKEN, _fake_normalise, make_mail, write_maildir_tree
-
-
-@pytest.fixture(autouse=True)
-def _mime(monkeypatch: pytest.MonkeyPatch) -> None:
-    try:
-        import labeling.mime  # noqa: F401
-    except ImportError:
-        fake = types.ModuleType("labeling.mime")
-        fake.normalise = _fake_normalise  # type: ignore[attr-defined]
-        monkeypatch.setitem(sys.modules, "labeling.mime", fake)
+from tests.mail_samples import BROKEN, _mime, make_mail, write_maildir_tree  # noqa: F401
 
 
 def raw(data: bytes, folder: str = "", ref: str = "test") -> RawMail:

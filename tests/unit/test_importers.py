@@ -85,7 +85,7 @@ def test_maildir_plus_plus_tree(tmp_path: Path) -> None:
     assert folders_and_ids(source) == [
         ("", b"<inbox@x>"),
         ("Schade", b"<s@x>"),
-        ("Schade/Auto", b"<a@x>"),
+        ("Schade.Auto", b"<a@x>"),
     ]
 
 
