@@ -19,7 +19,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "$want" > "$stamp"
 fi
 
-system_packages=(dovecot-imapd)
+system_packages=(dovecot-imapd chromium)
 if [ "${CI:-}" = "true" ] || [ "${MAILROOM_SYSTEM_PACKAGES:-}" = "1" ]; then
     missing=()
     for pkg in "${system_packages[@]}"; do
