@@ -3,14 +3,24 @@ and every failure an ImapError — never a raw socket or imaplib error."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import importlib
+import re
+import sys
+import types
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from labeling.errors import ImapError
 from labeling.importers.imap import ImapSource
 from labeling.mailtypes import RawMail
+from labeling.models import Message
+from labeling.settings import Settings, load_settings
 from tests.fixtures.dovecot import DovecotFactory
 from tests.servers.dovecot_server import DovecotServer, free_port
 from tests.servers.mail_factory import varied_mails
@@ -35,20 +45,24 @@ class Archive:
         return self.server.url(self.user, folder, port=port)
 
 
+def fill_account(server: DovecotServer, user: str) -> list[tuple[str, int, bytes]]:
+    """Append the varied mails to ``user``'s folders; (label, uid, raw) in read order."""
+    raws = iter(varied_mails(sum(n for _, n in FOLDERS.values()), tag=user))
+    by_label: dict[str, list[tuple[str, int, bytes]]] = {}
+    for folder, (label, n) in FOLDERS.items():
+        batch = [next(raws) for _ in range(n)]
+        uids = server.append_many(user, folder, batch)
+        by_label[label] = [(label, uid, raw) for uid, raw in zip(uids, batch, strict=True)]
+    # A read goes INBOX ('') first, then the other folders by name.
+    return [m for label in sorted(by_label) for m in by_label[label]]
+
+
 @pytest.fixture(scope="module")
 def archive(dovecot: DovecotServer) -> Archive:
     user = dovecot.add_user()
-    raws = iter(varied_mails(sum(n for _, n in FOLDERS.values()), tag=user))
-    by_label: dict[str, list[tuple[str, int, bytes]]] = {}
-    uidvalidity = {}
-    for folder, (label, n) in FOLDERS.items():
-        batch = [next(raws) for _ in range(n)]
-        uids = dovecot.append_many(user, folder, batch)
-        by_label[label] = [(label, uid, raw) for uid, raw in zip(uids, batch, strict=True)]
-        uidvalidity[label] = dovecot.uidvalidity(user, folder)
-    # A read goes INBOX first, then the other folders by name.
-    ordered = [m for label in sorted(by_label) for m in by_label[label]]
-    return Archive(dovecot, user, ordered, uidvalidity)
+    mails = fill_account(dovecot, user)
+    uidvalidity = {label: dovecot.uidvalidity(user, f) for f, (label, _) in FOLDERS.items()}
+    return Archive(dovecot, user, mails, uidvalidity)
 
 
 def read(source: ImapSource) -> list[tuple[str, int, bytes]]:
@@ -236,3 +250,112 @@ def test_inbox_prefix_is_stripped_from_labels(courier_style: DovecotServer) -> N
 def test_password_needing_percent_encoding_logs_in(dovecot: DovecotServer) -> None:
     assert "@" in dovecot.users["bob"] and "%" in dovecot.users["bob"]
     assert ImapSource(dovecot.url("bob", "INBOX"), batch_size=10).count() is not None
+
+
+# -- end to end: `mailroom import imap://…` into a store ---------------------------------
+
+Invoke = Callable[..., Result]
+
+
+@pytest.fixture
+def parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The MIME parser the store needs; until ``labeling.mime`` lands, the stand-in the
+    store tests use (tests/mail_samples.py), so these tests do not wait for it."""
+    try:
+        import labeling.mime  # noqa: F401
+    except ImportError:
+        # By name: a module under construction by others, not worth type-checking from here.
+        samples = importlib.import_module("tests.mail_samples")
+        stand_in = getattr(samples, "_fake_normalise", None)
+        if stand_in is None:
+            pytest.skip("labeling.mime (the MIME parser) is not there yet")
+        fake = types.ModuleType("labeling.mime")
+        fake.normalise = stand_in  # type: ignore[attr-defined]
+        monkeypatch.setitem(sys.modules, "labeling.mime", fake)
+
+
+@pytest.fixture
+def invoke(db_settings: Settings, instance_path: Path, parser: None) -> Invoke:
+    """Run a ``mailroom`` command on a fresh, migrated store, 10 mails per IMAP batch."""
+    from mailroom.cli import _register, cli
+
+    _register()
+    settings = load_settings(
+        {},
+        instance_path=instance_path,
+        database_url=db_settings.database_url,
+        import_batch_size=10,
+    )
+    runner = CliRunner()
+
+    def run(*args: str) -> Result:
+        return runner.invoke(cli, list(args), obj=settings, catch_exceptions=False)
+
+    return run
+
+
+def stored(sessions: sessionmaker[Session]) -> list[tuple[str, int, bytes]]:
+    """(folder, uid, raw) of every stored mail, in read order."""
+    with sessions() as session:
+        rows = [(m.source_folder, m.uid or 0, m.raw) for m in session.scalars(select(Message))]
+    return sorted(rows, key=lambda row: (row[0], row[1]))
+
+
+def test_cli_imports_everything_and_a_second_run_nothing(
+    invoke: Invoke,
+    db_sessions: sessionmaker[Session],
+    dovecot: DovecotServer,
+    imap_user: str,
+) -> None:
+    mails = fill_account(dovecot, imap_user)
+    url = dovecot.url(imap_user)
+
+    result = invoke("import", url, "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "50 mails" in result.output
+    imported, quarantined = summary_counts(result.output, duplicates=0)
+    assert imported + quarantined == 50  # what the parser makes of the broken ones is its call
+    assert "Policy.Changes" in result.output and "(root)" in result.output
+    assert dovecot.users[imap_user] not in result.output
+    assert stored(db_sessions) == mails
+
+    again = invoke("import", url, "--no-progress")
+    assert again.exit_code == 0, again.output
+    # Resumed by the cursor: nothing fetched, so not even duplicates to count.
+    assert summary_counts(again.output, duplicates=0) == (0, 0)
+    assert stored(db_sessions) == mails
+
+
+def test_cli_import_interrupted_mid_fetch_then_rerun_stores_each_mail_once(
+    invoke: Invoke,
+    db_sessions: sessionmaker[Session],
+    dovecot: DovecotServer,
+    imap_user: str,
+) -> None:
+    mails = fill_account(dovecot, imap_user)
+    with CuttingProxy(dovecot.port) as proxy:
+        url = dovecot.url(imap_user, port=proxy.port)
+        # The second FETCH (mails 11-20) is cut 1.5 kB into its answer.
+        proxy.cut_at_command(b" FETCH ", nth=2, then_bytes=1_500)
+        result = invoke("import", url, "--no-progress")
+        assert proxy.cuts == 1
+        assert result.exit_code == 1
+        assert "error: lost the connection to IMAP server" in result.output
+        assert "Traceback" not in result.output
+        assert stored(db_sessions) == mails[:10]  # the first batch was committed
+
+        # The same command again (the cursor is kept per URL), the link healthy now.
+        rerun = invoke("import", url, "--no-progress")
+        assert proxy.cuts == 1
+    assert rerun.exit_code == 0, rerun.output
+    assert "40 mails" in rerun.output  # resumed after the committed batch
+    assert summary_counts(rerun.output, duplicates=0)[0] >= 1
+    assert stored(db_sessions) == mails
+
+
+def summary_counts(output: str, *, duplicates: int) -> tuple[int, int]:
+    """(imported, quarantined) from the import summary, checking the duplicates count."""
+    match = re.search(r"imported (\d+), duplicates (\d+), quarantined (\d+)", output)
+    assert match, output
+    assert int(match.group(2)) == duplicates, output
+    return int(match.group(1)), int(match.group(3))

@@ -4,8 +4,9 @@ Point a client at ``proxy.port`` instead of the server's port; the proxy forward
 both ways until told to cut::
 
     with CuttingProxy(server.port) as proxy:
-        proxy.cut_after(50_000)      # close once 50 kB have gone server -> client
-        ...
+        proxy.cut_after(50_000)      # close once 50 kB more have gone server -> client
+        proxy.cut_at_command(b" FETCH ", nth=2, then_bytes=1_500)
+                                     # ... once the client's 2nd FETCH is 1.5 kB answered
         proxy.cut()                  # close every connection now
 
 A cut closes both sides without a goodbye, in the middle of a response if one is under
@@ -33,6 +34,8 @@ class CuttingProxy:
         self._lock = threading.Lock()
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._budget: int | None = None  # server -> client bytes left before a cut
+        # (marker, occurrences left, budget then): arm the budget when the client sends it.
+        self._trigger: tuple[bytes, int, int] | None = None
         self.cuts = 0  # connections cut so far
         self._closed = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -54,6 +57,17 @@ class CuttingProxy:
         """Cut every connection once ``server_bytes`` more have gone to clients."""
         with self._lock:
             self._budget = server_bytes
+
+    def cut_at_command(self, marker: bytes, *, nth: int = 1, then_bytes: int = 0) -> None:
+        """Cut once the client has sent ``marker`` (e.g. ``b" FETCH "``) ``nth`` times, after
+        ``then_bytes`` of the server's answer; 0 cuts before the server sees the command.
+
+        Deterministic where a byte count is not: "the second batch fails" whatever the
+        size of the first. A marker split across two reads is not seen; IMAP commands are
+        short lines sent in one write, so in practice it is.
+        """
+        with self._lock:
+            self._trigger = (marker, nth, then_bytes)
 
     def cut(self) -> None:
         """Close every open connection now; new ones are still accepted."""
@@ -117,12 +131,15 @@ class CuttingProxy:
                         return
                     if source is upstream:
                         data = self._spend(data)
+                    elif self._triggered(data):
+                        self.cut()
+                        return
                     try:
                         target.sendall(data)
                     except OSError:
                         self._drop(pair)
                         return
-                    if self._budget == 0:
+                    if self._spent():
                         self.cut()
                         return
         self._drop(pair)
@@ -135,6 +152,30 @@ class CuttingProxy:
             data = data[: self._budget]
             self._budget -= len(data)
             return data
+
+    def _spent(self) -> bool:
+        """True once when the budget has run out; later connections pass again."""
+        with self._lock:
+            if self._budget != 0:
+                return False
+            self._budget = None
+            return True
+
+    def _triggered(self, client_data: bytes) -> bool:
+        """Count the marker in client data; True when the command must not pass at all."""
+        with self._lock:
+            if self._trigger is None:
+                return False
+            marker, left, then_bytes = self._trigger
+            left -= client_data.count(marker)
+            if left > 0:
+                self._trigger = (marker, left, then_bytes)
+                return False
+            self._trigger = None
+            if then_bytes > 0:
+                self._budget = then_bytes
+                return False
+            return True
 
     def _is_open(self, pair: tuple[socket.socket, socket.socket]) -> bool:
         with self._lock:
