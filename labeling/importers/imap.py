@@ -27,6 +27,9 @@ If stripping would make two mailboxes share a name (an account holding both ``Cl
 ``INBOX.Claims``), the one under INBOX keeps its full name, so that resumption, which is
 kept per folder name and UIDVALIDITY, never mixes two mailboxes.
 
+Each mail's ``source_ref`` is ``<label>:<uidvalidity>:<uid>`` (``:1700000000:42`` for
+INBOX), unique within one account.
+
 **Resumption.** ``start_after(folder, uidvalidity)`` returns the highest UID already
 imported from that folder under that UIDVALIDITY (0 for none); only later UIDs are fetched.
 A new UIDVALIDITY means the server renumbered the folder, so the caller answers 0 and the
