@@ -40,6 +40,7 @@ from imapclient import IMAPClient
 
 INSTALL_HINT = "install dovecot-imapd (apt-get install dovecot-imapd) to run IMAP tests"
 HOST = "127.0.0.1"
+ROOT_PREFIX = "mailroom-dovecot-"  # temporary folders of servers, in the temp directory
 MAIL_USER = "mail"  # the non-root system user every mailbox belongs to
 
 # A couple of users; bob's password needs percent-encoding in a URL (and quoting in LOGIN).
@@ -497,6 +498,36 @@ service imap-login {{
 """
 
 
+def stop_orphans() -> list[Path]:
+    """Stop servers whose test run died without stopping them (SIGKILL, a crash); return
+    their folders, now removed.
+
+    A server is an orphan when the process that started it (``owner.pid``) is gone. Only
+    a master whose command line names that folder's own config is signalled, so a pid
+    reused by an unrelated process is never touched.
+    """
+    stopped = []
+    for root in Path(tempfile.gettempdir()).glob(ROOT_PREFIX + "*"):
+        try:
+            owner = int((root / "owner.pid").read_text())
+            os.kill(owner, 0)
+            continue  # its owner lives: not ours to touch
+        except ProcessLookupError:
+            pass
+        except (OSError, ValueError):
+            continue  # no owner file (being created, or not one of ours)
+        try:
+            master = int((root / "run" / "master.pid").read_text())
+            cmdline = Path(f"/proc/{master}/cmdline").read_bytes().split(b"\0")
+            if str(root / "dovecot.conf").encode() in cmdline:
+                os.kill(master, signal.SIGTERM)
+        except (OSError, ValueError):
+            pass  # the master is already gone
+        shutil.rmtree(root, ignore_errors=True)
+        stopped.append(root)
+    return stopped
+
+
 @contextmanager
 def running_dovecot(
     users: Mapping[str, str] | None = None,
@@ -512,9 +543,11 @@ def running_dovecot(
     as on Courier or Cyrus. Raises :class:`DovecotUnavailable` if Dovecot cannot run here.
     """
     binary = check_dovecot()
+    stop_orphans()
     # Not pytest's tmp_path: its parents are 0700, and the mail user must reach its Maildir.
-    root = Path(tempfile.mkdtemp(prefix="mailroom-dovecot-"))
+    root = Path(tempfile.mkdtemp(prefix=ROOT_PREFIX))
     os.chmod(root, 0o755)
+    (root / "owner.pid").write_text(str(os.getpid()))
     server = DovecotServer(
         root=root,
         port=free_port(),
