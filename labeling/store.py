@@ -68,17 +68,29 @@ def ingest(
     if origin not in MESSAGE_ORIGINS:
         raise ValueError(f"origin must be one of {MESSAGE_ORIGINS}, not {origin!r}")
     digest = content_hash(raw_mail.raw)
-    parsed, reason = _parse(raw_mail)
-    message_id = _usable_id(parsed.message_id) if parsed else None
+    parsed: NormalisedMail | None = None
+    reason = ""
+    parsed_yet = False
 
     # Two passes: if a concurrent writer (another import, the worker) inserts the same mail
     # between our lookup and our insert, the unique constraints refuse ours and the second
     # lookup finds theirs.
     for attempt in (1, 2):
         try:
-            existing = _find_existing(session, digest, message_id, raw_mail, mailbox_id)
+            # Same bytes first: it needs no parsing, so re-running an import is cheap.
+            existing = _find_by_hash_or_uid(session, digest, raw_mail, mailbox_id)
             if existing is not None:
                 return IngestResult("duplicate", existing)
+            if not parsed_yet:
+                parsed, reason = _parse(raw_mail)
+                parsed_yet = True
+            message_id = _usable_id(parsed.message_id) if parsed else None
+            if message_id:
+                existing = session.scalar(
+                    select(Message.id).where(Message.message_id == message_id)
+                )
+                if existing is not None:
+                    return IngestResult("duplicate", existing)
             with session.begin_nested():
                 row = _new_row(raw_mail, digest, origin=origin, mailbox_id=mailbox_id)
                 if parsed is None:
@@ -118,16 +130,10 @@ def _parse(raw_mail: RawMail) -> tuple[NormalisedMail | None, str]:
         return None, f"parser error: {type(exc).__name__}: {exc}"[:MAX_REASON]
 
 
-def _find_existing(
-    session: Session,
-    digest: str,
-    message_id: str | None,
-    raw_mail: RawMail,
-    mailbox_id: int | None,
+def _find_by_hash_or_uid(
+    session: Session, digest: str, raw_mail: RawMail, mailbox_id: int | None
 ) -> int | None:
     found = session.scalar(select(Message.id).where(Message.content_hash == digest))
-    if found is None and message_id:
-        found = session.scalar(select(Message.id).where(Message.message_id == message_id))
     if (
         found is None
         and mailbox_id is not None
@@ -201,7 +207,9 @@ def _thread_for(session: Session, mail: NormalisedMail, *, fallback_key: str) ->
         for key in keys:
             if key in roots:
                 return roots[key]
+    if keys and keys != [own]:
         # A parent stored under a thread whose root is older than our References reach.
+        # (With only our own Message-ID there is no parent to look for.)
         linked = session.scalar(
             select(Thread)
             .join(Message, Message.thread_id == Thread.id)
