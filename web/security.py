@@ -1,0 +1,217 @@
+"""Who may do what, and the protections every response carries.
+
+- :data:`ROLE_MATRIX` is the one place that says which roles reach which endpoint.
+  :func:`check_access` runs before every request and refuses any endpoint that is not
+  listed (default deny), so a new route is closed until someone decides who may use it.
+- :func:`security_headers` adds the Content-Security-Policy and friends to every response.
+- :class:`LoginThrottle` counts failed logins per username + client address.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+from flask import Flask, Response, abort, jsonify, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from labeling.settings import Settings
+
+ADMIN = "admin"
+LABELER = "labeler"
+REVIEWER = "reviewer"
+ALL_ROLES = frozenset({ADMIN, LABELER, REVIEWER})
+
+# The pseudo-role of a visitor who is not logged in; only PUBLIC endpoints include it.
+ANONYMOUS = "anonymous"
+PUBLIC = frozenset({ANONYMOUS, *ALL_ROLES})
+_LABELLING = frozenset({ADMIN, LABELER})
+_REVIEWING = frozenset({ADMIN, REVIEWER})
+_ADMINS = frozenset({ADMIN})
+
+# Endpoint → roles allowed. Every endpoint of the app must be listed (a test checks it);
+# an endpoint missing here is refused for everyone.
+ROLE_MATRIX: dict[str, frozenset[str]] = {
+    "static": PUBLIC,
+    "auth.login": PUBLIC,
+    "auth.logout": ALL_ROLES,
+    "labeling.home": ALL_ROLES,
+    "labeling.label_page": _LABELLING,
+    "labeling.agreement": _REVIEWING,
+    "labeling.disagreements": _REVIEWING,
+    "labeling.adjudicate": _REVIEWING,
+    "api.next_message": _LABELLING,
+    "api.label": _LABELLING,
+    "api.skip": _LABELLING,
+    "api.undo": _LABELLING,
+    "api.label_group": _LABELLING,
+    "api.message_html": _LABELLING,
+    "admin.index": _ADMINS,
+    "admin.users": _ADMINS,
+    "admin.create_user": _ADMINS,
+    "admin.change_role": _ADMINS,
+    "admin.set_active": _ADMINS,
+    "admin.teams": _ADMINS,
+    "admin.create_team": _ADMINS,
+    "admin.edit_team": _ADMINS,
+    "admin.update_team": _ADMINS,
+    "admin.archive_team": _ADMINS,
+    "admin.unarchive_team": _ADMINS,
+}
+
+
+def allowed(endpoint: str, role: str | None) -> bool:
+    """Whether a user with ``role`` (None: not logged in) may use ``endpoint``."""
+    return (role or ANONYMOUS) in ROLE_MATRIX.get(endpoint, frozenset())
+
+
+def _wants_json() -> bool:
+    return request.blueprint == "api"
+
+
+def check_access() -> ResponseReturnValue | None:
+    """``before_request``: enforce :data:`ROLE_MATRIX` (default deny)."""
+    endpoint = request.endpoint
+    if endpoint is None:
+        return None  # no route matched: let the 404/405 through
+    roles = ROLE_MATRIX.get(endpoint)
+    if roles is None:
+        abort(403)
+    if ANONYMOUS in roles:
+        return None
+    if not current_user.is_authenticated:
+        if _wants_json():
+            response = jsonify(error="not logged in")
+            response.status_code = 401
+            return response
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    if current_user.role not in roles:
+        abort(403)
+    return None
+
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "frame-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+
+
+def security_headers(response: Response) -> ResponseReturnValue:
+    """``after_request``: CSP and related headers on every response, static files included."""
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Frame-Options"] = "DENY"  # for browsers without frame-ancestors
+    response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    if request.endpoint != "static":
+        # Pages and JSON carry customers' mail: keep them out of shared caches and history.
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# Login throttling ---------------------------------------------------------------------
+
+
+class LoginThrottle:
+    """Failed logins per (username, client address) and per address, in a sliding window.
+
+    Kept in memory, per process: ``mailroom serve`` runs one process (waitress, threads),
+    so every request sees the same counts; a restart forgets them, which only gives an
+    attacker a fresh window of a few guesses. ``clock`` is a seam for tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        per_user: int = 5,
+        per_address: int = 30,
+        window_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.per_user = per_user
+        # Many usernames from one address is password spraying; a looser cap stops that too.
+        self.per_address = per_address
+        self.window_s = window_s
+        self.clock = clock
+        self._failures: dict[tuple[str, str], deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
+        times = self._failures.get(key)
+        if times is None:
+            return deque()
+        while times and now - times[0] >= self.window_s:
+            times.popleft()
+        if not times:
+            del self._failures[key]
+        return times
+
+    def retry_after(self, username: str, address: str) -> int:
+        """Seconds until this username may try again from this address; 0 when it may now."""
+        now = self.clock()
+        with self._lock:
+            waits = []
+            for key, limit in self._keys(username, address):
+                times = self._recent(key, now)
+                if len(times) >= limit:
+                    waits.append(times[0] + self.window_s - now)
+        return max(1, round(max(waits))) if waits else 0
+
+    def failed(self, username: str, address: str) -> None:
+        now = self.clock()
+        with self._lock:
+            for key, _limit in self._keys(username, address):
+                self._recent(key, now)
+                self._failures.setdefault(key, deque()).append(now)
+
+    def succeeded(self, username: str, address: str) -> None:
+        with self._lock:
+            self._failures.pop(("user", f"{username.casefold()}\0{address}"), None)
+
+    def _keys(self, username: str, address: str) -> list[tuple[tuple[str, str], int]]:
+        return [
+            (("user", f"{username.casefold()}\0{address}"), self.per_user),
+            (("address", address), self.per_address),
+        ]
+
+
+def login_throttle(app: Flask) -> LoginThrottle:
+    throttle: LoginThrottle = app.extensions["mailroom.login_throttle"]
+    return throttle
+
+
+# Secret key ---------------------------------------------------------------------------
+
+SECRET_KEY_FILE = "secret_key"
+
+
+def secret_key(settings: Settings) -> str:
+    """``settings.secret_key``, or a random key kept in the instance folder (made once).
+
+    Kept on disk so sessions survive a restart; readable by the owner only.
+    """
+    if settings.secret_key:
+        return settings.secret_key
+    path: Path = settings.instance_path / SECRET_KEY_FILE
+    try:
+        key = path.read_text(encoding="ascii").strip()
+        if key:
+            return key
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    # O_EXCL: two processes starting at once must not each write a different key.
+    try:
+        with path.open("x", encoding="ascii") as handle:
+            path.chmod(0o600)
+            handle.write(key)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    return key
