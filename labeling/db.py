@@ -18,12 +18,8 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -31,6 +27,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from labeling.errors import MigrationError, StoreError
 from labeling.settings import Settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+# Alembic is imported inside the functions below, under _quiet_alembic(): importing it and
+# configuring a migration context log plugin set-up at INFO, noise in a command's output.
 
 log = logging.getLogger(__name__)
 
@@ -115,11 +118,30 @@ def store_error(exc: SQLAlchemyError, doing: str = "") -> StoreError:
 # Migrations ----------------------------------------------------------------------------
 
 
+@contextmanager
+def _quiet_alembic() -> Iterator[None]:
+    # Alembic logs its plugins and dialect choices at INFO on every call; that is noise in a
+    # command's output unless someone asked for DEBUG.
+    logger = logging.getLogger("alembic")
+    if logger.getEffectiveLevel() <= logging.DEBUG:
+        yield
+        return
+    previous = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
 def alembic_config(settings: Settings | None = None, *, engine: Engine | None = None) -> Config:
     """A programmatic Alembic config for our migrations (no alembic.ini needed).
 
     ``env.py`` uses ``engine`` when given, else builds one from ``settings``.
     """
+    with _quiet_alembic():
+        from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_PATH))
     config.attributes["settings"] = settings
@@ -127,9 +149,16 @@ def alembic_config(settings: Settings | None = None, *, engine: Engine | None = 
     return config
 
 
+def _scripts() -> ScriptDirectory:
+    with _quiet_alembic():
+        from alembic.script import ScriptDirectory
+
+        return ScriptDirectory.from_config(alembic_config())
+
+
 def head_revision() -> str:
     """The newest migration this code knows."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    head = _scripts().get_current_head()
     if head is None:  # pragma: no cover - only when the versions folder is empty
         raise MigrationError("no migrations found in " + str(MIGRATIONS_PATH))
     return head
@@ -140,7 +169,10 @@ def upgrade(settings: Settings, revision: str = "head", *, engine: Engine | None
     own_engine = engine is None
     engine = engine or make_engine(settings)
     try:
-        command.upgrade(alembic_config(settings, engine=engine), revision)
+        with _quiet_alembic():
+            from alembic import command
+
+            command.upgrade(alembic_config(settings, engine=engine), revision)
         return current_revision(engine) or ""
     except SQLAlchemyError as exc:
         raise MigrationError(str(store_error(exc, "migrating the database"))) from exc
@@ -152,7 +184,9 @@ def upgrade(settings: Settings, revision: str = "head", *, engine: Engine | None
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at; None for a database without our schema."""
     try:
-        with engine.connect() as connection:
+        with _quiet_alembic(), engine.connect() as connection:
+            from alembic.runtime.migration import MigrationContext
+
             return MigrationContext.configure(connection).get_current_revision()
     except SQLAlchemyError as exc:
         raise store_error(exc, f"reading the schema version of {_safe_url(engine)}") from exc
@@ -171,8 +205,7 @@ def check_schema(engine: Engine) -> str:
     where = _safe_url(engine)
     if current is None:
         raise MigrationError(f"the database {where} has no Mailroom schema yet; {UPGRADE_HINT}")
-    script = ScriptDirectory.from_config(alembic_config())
-    known = {rev.revision for rev in script.walk_revisions()}
+    known = {rev.revision for rev in _scripts().walk_revisions()}
     if current not in known:
         raise MigrationError(
             f"the database {where} is at revision {current}, which this version of Mailroom "

@@ -45,15 +45,19 @@ def db_group() -> None:
 @click.pass_obj
 def db_upgrade(settings: Settings, revision: str) -> None:
     """Create the schema, or migrate it to the newest version (safe to run again)."""
-    from labeling.db import make_engine, upgrade
+    from labeling.db import current_revision, make_engine, upgrade
 
     engine = make_engine(settings)
     try:
-        current = upgrade(settings, revision, engine=engine)
+        before = current_revision(engine)
+        after = upgrade(settings, revision, engine=engine)
     finally:
         engine.dispose()
     where = engine.url.render_as_string(hide_password=True)
-    click.echo(f"database {where} is at revision {current}")
+    if before == after:
+        click.echo(f"database {where} is already at revision {after}")
+    else:
+        click.echo(f"database {where} migrated from {before or 'empty'} to revision {after}")
 
 
 @db_group.command("current")

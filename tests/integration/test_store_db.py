@@ -478,7 +478,8 @@ def test_cli_errors_are_one_line(invoke, tmp_path: Path, instance_path: Path) ->
     assert result.exit_code == 1
     assert "run `mailroom db upgrade`" in result.output
     result = invoke("db", "upgrade", settings=fresh)
-    assert result.exit_code == 0 and "is at revision" in result.output
+    assert result.exit_code == 0 and "migrated from empty to revision" in result.output
+    assert "already at revision" in invoke("db", "upgrade", settings=fresh).output
 
 
 def test_session_scope_translates_database_errors(db_sessions: sessionmaker[Session]) -> None:
