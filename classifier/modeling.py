@@ -8,6 +8,7 @@ base model folder, whose checksum the version records.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -59,6 +60,26 @@ class EncoderClassifier(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.dropout(self.embed(input_ids, attention_mask)))
+
+
+def base_fingerprint(base_dir: Path) -> str:
+    """A cheap identity of a base encoder folder, recorded with every fine-tuned version.
+
+    Hashes config.json, the tokenizer file and the head (first MiB) and size of each weight
+    file: enough to notice that a delta is being laid on another base than it was trained
+    on, without reading hundreds of MB at every load.
+    """
+    digest = hashlib.sha256()
+    for name in ("config.json", "tokenizer.json"):
+        path = base_dir / name
+        if path.exists():
+            digest.update(path.read_bytes())
+    for path in sorted(base_dir.glob("*.safetensors")):
+        digest.update(path.name.encode())
+        digest.update(str(path.stat().st_size).encode())
+        with path.open("rb") as handle:
+            digest.update(handle.read(1 << 20))
+    return digest.hexdigest()
 
 
 def load_base(base_dir: Path) -> tuple[nn.Module, PreTrainedTokenizerBase, int]:
@@ -130,7 +151,44 @@ def batches_by_length(lengths: Sequence[int], batch_size: int) -> list[list[int]
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """Logits and L2-normalised mean-pooled embeddings, rows in input order."""
+
+    logits: NDArray[np.float32]
+    embeddings: NDArray[np.float32]
+    tokens: int  # real (non-padding) tokens processed, for speed figures
+
+
 @torch.inference_mode()
+def encode(
+    model: EncoderClassifier,
+    tokenizer: PreTrainedTokenizerBase,
+    texts: Sequence[str],
+    *,
+    batch_size: int = 64,
+    device: torch.device | None = None,
+) -> Encoded:
+    """Run the classifier over ``texts``; batches are sorted by length to waste little."""
+    head = model.head_config
+    device = device or next(model.parameters()).device
+    hidden = model.classifier.in_features
+    logits = np.zeros((len(texts), len(head.labels)), dtype=np.float32)
+    embeddings = np.zeros((len(texts), hidden), dtype=np.float32)
+    if not texts:
+        return Encoded(logits, embeddings, 0)
+    encoded = tokenizer(
+        [head.text_prefix + t for t in texts], truncation=True, max_length=head.max_length
+    )
+    ids: list[list[int]] = encoded["input_ids"]
+    for batch in batches_by_length([len(x) for x in ids], batch_size):
+        padded = tokenizer.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="pt")
+        pooled = model.embed(padded["input_ids"].to(device), padded["attention_mask"].to(device))
+        logits[batch] = model.classifier(pooled).float().cpu().numpy()
+        embeddings[batch] = torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy()
+    return Encoded(logits, embeddings, sum(len(x) for x in ids))
+
+
 def predict_logits(
     model: EncoderClassifier,
     tokenizer: PreTrainedTokenizerBase,
@@ -139,20 +197,5 @@ def predict_logits(
     batch_size: int = 64,
     device: torch.device | None = None,
 ) -> NDArray[np.float32]:
-    """Logits for ``texts`` in their original order; batches are sorted by length."""
-    head = model.head_config
-    device = device or next(model.parameters()).device
-    if not texts:
-        return np.zeros((0, len(head.labels)), dtype=np.float32)
-    encoded = tokenizer(
-        [head.text_prefix + t for t in texts],
-        truncation=True,
-        max_length=head.max_length,
-    )
-    ids: list[list[int]] = encoded["input_ids"]
-    out = np.zeros((len(texts), len(head.labels)), dtype=np.float32)
-    for batch in batches_by_length([len(x) for x in ids], batch_size):
-        padded = tokenizer.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="pt")
-        logits = model(padded["input_ids"].to(device), padded["attention_mask"].to(device))
-        out[batch] = logits.float().cpu().numpy()
-    return out
+    """Logits for ``texts`` in their original order."""
+    return encode(model, tokenizer, texts, batch_size=batch_size, device=device).logits

@@ -1,0 +1,369 @@
+"""The whole training recipe, from labelled texts to a calibrated, thresholded Router.
+
+1. Carve a stratified validation split from the training texts (unless one is given).
+2. Fit the TF-IDF model: the fallback while labels are few, a member of the blend, and the
+   comparator in every report.
+3. With enough labels, fine-tune the encoder (classifier.training), keeping the epoch best
+   on validation macro-F1. Try int8 dynamic quantisation and keep it when it is faster at
+   equal validation accuracy.
+4. On validation: the blend weight between transformer and TF-IDF (grid, by macro-F1 then
+   NLL), the temperature (NLL), thresholds for the target precision (classifier.thresholds),
+   and the out-of-scope cutoff on centroid similarity.
+
+Validation data therefore chooses the epoch and four scalars; the test or holdout set a
+caller evaluates on is never seen.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.metrics import f1_score
+from sklearn.model_selection import train_test_split
+
+from classifier.baseline import TfidfBaseline
+from classifier.calibration import fit_temperature, negative_log_likelihood
+from classifier.evaluation import EvaluationResult, evaluate
+from classifier.modeling import EncoderClassifier, base_fingerprint, encode
+from classifier.router import Components, Router, quantize_int8
+from classifier.scoring import centroid_similarity, centroids, combine, combined_logits, oos_cutoff
+from classifier.thresholds import select_thresholds
+from classifier.training import EpochRecord, TrainingArguments, fine_tune
+from labeling.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+WEIGHT_GRID = tuple(round(w, 2) for w in np.linspace(0.0, 1.0, 11))
+
+
+@dataclass(frozen=True)
+class PipelineArguments:
+    """How to train one model version. Validation-only choices; see the module doc."""
+
+    base_model: str = "e5-small"
+    training: TrainingArguments = field(default_factory=TrainingArguments)
+    target_precision: float = 0.98
+    delta: float = 0.1  # the threshold guarantee holds with probability 1 - delta
+    validation_share: float = 0.15
+    min_examples_for_transformer: int = 100  # below this the TF-IDF model serves alone
+    blend: bool = True  # allow mixing TF-IDF into the transformer's probabilities
+    try_int8: bool = True
+    oos_quantile: float = 0.02  # share of in-scope validation mail the OOS cutoff sacrifices
+    centroid_examples_per_team: int = 64
+    seed: int = 0
+
+
+@dataclass
+class TrainedPipeline:
+    components: Components
+    kind: str  # "transformer" or "tfidf"
+    base_model: str
+    base_dir: Path | None
+    base_fingerprint: str | None
+    frozen: set[str]
+    float_model: EncoderClassifier | None  # the fine-tuned model before any quantisation
+    validation: EvaluationResult
+    validation_baseline: EvaluationResult
+    history: list[EpochRecord]
+    train_seconds: float
+    n_train: int
+    n_validation: int
+    label_counts: dict[str, int]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def router(self) -> Router:
+        return Router(self.components)
+
+
+def split_validation(
+    texts: Sequence[str], labels: Sequence[str], share: float, seed: int
+) -> tuple[list[str], list[str], list[str], list[str]]:
+    """Stratified split; teams with fewer than two examples stay whole in training."""
+    counts = Counter(labels)
+    idx = np.arange(len(texts))
+    splittable = np.array([counts[x] >= 2 for x in labels], dtype=bool)
+    rest = idx[~splittable]
+    cand = idx[splittable]
+    n_classes = len({labels[i] for i in cand})
+    n_val = max(round(share * len(cand)), n_classes) if len(cand) else 0
+    if len(cand) == 0 or n_val >= len(cand):
+        return list(texts), list(labels), [], []
+    tr, va = train_test_split(
+        cand, test_size=n_val, random_state=seed, stratify=[labels[i] for i in cand]
+    )
+    train_idx = np.concatenate([tr, rest])
+    return (
+        [texts[i] for i in train_idx],
+        [labels[i] for i in train_idx],
+        [texts[i] for i in va],
+        [labels[i] for i in va],
+    )
+
+
+def _macro_f1(labels: Sequence[str], y_true: Sequence[str], probs: NDArray[np.float64]) -> float:
+    pred = [labels[i] for i in probs.argmax(axis=1)]
+    return float(
+        f1_score(list(y_true), pred, labels=list(labels), average="macro", zero_division=0)
+    )
+
+
+def fit_blend(
+    labels: Sequence[str],
+    y_true: Sequence[str],
+    transformer_logits: NDArray[np.floating] | None,
+    tfidf_probs: NDArray[np.floating],
+    allow_blend: bool,
+) -> tuple[float, float]:
+    """(weight, temperature) chosen on validation: best macro-F1, then lowest NLL."""
+    index = {label: i for i, label in enumerate(labels)}
+    targets = np.array([index[y] for y in y_true])
+    if transformer_logits is None:
+        grid: tuple[float, ...] = (0.0,)
+    elif allow_blend:
+        grid = WEIGHT_GRID
+    else:
+        grid = (1.0,)
+    best: tuple[float, float, float, float] | None = None  # (-f1, nll, weight, temperature)
+    for weight in grid:
+        z = combined_logits(transformer_logits, tfidf_probs, weight)
+        temperature = fit_temperature(z, targets) if len(targets) else 1.0
+        f1 = _macro_f1(labels, y_true, z)
+        nll = negative_log_likelihood(z, targets, temperature) if len(targets) else 0.0
+        key = (-round(f1, 4), nll, weight, temperature)
+        if best is None or key < best:
+            best = key
+    assert best is not None
+    return best[2], best[3]
+
+
+def _sample_per_team(labels: Sequence[str], per_team: int, seed: int) -> list[int]:
+    rng = np.random.default_rng(seed)
+    chosen: list[int] = []
+    by_team: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        by_team.setdefault(label, []).append(i)
+    for team in sorted(by_team):
+        members = by_team[team]
+        take = min(per_team, len(members))
+        chosen += sorted(rng.choice(members, size=take, replace=False).tolist())
+    return chosen
+
+
+def _int8_if_better(
+    model: EncoderClassifier,
+    tokenizer: object,
+    val_texts: Sequence[str],
+    val_true: Sequence[str],
+    labels: Sequence[str],
+) -> tuple[EncoderClassifier, bool, str]:
+    """Keep int8 when its validation accuracy is within half a point and it is faster."""
+    if not val_texts:
+        return model, False, "int8 not tried: no validation data"
+    started = time.perf_counter()
+    fp32 = encode(model, tokenizer, val_texts)  # type: ignore[arg-type]
+    fp32_seconds = time.perf_counter() - started
+    q = quantize_int8(model)
+    started = time.perf_counter()
+    int8 = encode(q, tokenizer, val_texts)  # type: ignore[arg-type]
+    int8_seconds = time.perf_counter() - started
+    acc = [
+        float(
+            np.mean([labels[i] == t for i, t in zip(out.logits.argmax(1), val_true, strict=True)])
+        )
+        for out in (fp32, int8)
+    ]
+    note = (
+        f"int8 vs fp32 on validation: accuracy {acc[1]:.4f} vs {acc[0]:.4f}, "
+        f"{int8_seconds:.1f}s vs {fp32_seconds:.1f}s"
+    )
+    if acc[1] >= acc[0] - 0.005 and int8_seconds < fp32_seconds:
+        return q, True, note + " → int8 kept"
+    return model, False, note + " → fp32 kept"
+
+
+def train_pipeline(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    args: PipelineArguments,
+    *,
+    cache_dir: Path,
+    version: str = "candidate",
+    val_texts: Sequence[str] | None = None,
+    val_labels: Sequence[str] | None = None,
+    progress: bool = True,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+) -> TrainedPipeline:
+    """Train a complete model version from labelled texts (see the module doc)."""
+    from classifier.encoders import resolve_base_model
+
+    if len(texts) != len(labels):
+        raise ModelError("texts and labels differ in length")
+    if len(set(labels)) < 2:
+        raise ModelError("training needs labelled mail of at least two teams")
+    started = time.perf_counter()
+    if val_texts is None or val_labels is None:
+        tr_x, tr_y, va_x, va_y = split_validation(texts, labels, args.validation_share, args.seed)
+    else:
+        tr_x, tr_y, va_x, va_y = list(texts), list(labels), list(val_texts), list(val_labels)
+    notes: list[str] = []
+    tfidf = TfidfBaseline().fit(tr_x, tr_y)
+    label_order = tuple(tfidf.classes)
+    if set(va_y) - set(label_order):
+        raise ModelError("validation holds teams that have no training examples")
+    tfidf_val = tfidf.predict_proba(va_x) if va_x else np.zeros((0, len(label_order)))
+
+    model = tokenizer = None
+    float_model: EncoderClassifier | None = None
+    base_dir = None
+    fingerprint = None
+    frozen: set[str] = set()
+    history: list[EpochRecord] = []
+    quantized = False
+    use_transformer = len(tr_x) >= args.min_examples_for_transformer and bool(va_x)
+    if not use_transformer:
+        notes.append(
+            f"{len(tr_x)} training examples (< {args.min_examples_for_transformer}) or no "
+            "validation data: the TF-IDF model serves alone"
+        )
+    if use_transformer:
+        base_dir = resolve_base_model(args.base_model, cache_dir)
+        fingerprint = base_fingerprint(base_dir)
+        training = args.training
+        if args.base_model.startswith("e5") and not training.text_prefix:
+            training = replace(training, text_prefix="query: ")  # e5 was trained with it
+        result = fine_tune(
+            base_dir, tr_x, tr_y, va_x, va_y, training, progress=progress, on_epoch=on_epoch
+        )
+        if result.model.head_config.labels != label_order:
+            raise ModelError("internal: label order differs between TF-IDF and transformer")
+        model, tokenizer, frozen, history = (
+            result.model,
+            result.tokenizer,
+            result.frozen,
+            result.history,
+        )
+        float_model = model
+        if args.try_int8 and not any(p.is_cuda for p in model.parameters()):
+            model, quantized, note = _int8_if_better(model, tokenizer, va_x, va_y, label_order)
+            notes.append(note)
+
+    val_logits = None
+    val_embeddings = None
+    if model is not None and tokenizer is not None:
+        out = encode(model, tokenizer, va_x)
+        val_logits, val_embeddings = out.logits, out.embeddings
+    weight, temperature = fit_blend(label_order, va_y, val_logits, tfidf_val, args.blend)
+    val_probs = combine(val_logits, tfidf_val, weight, temperature)
+    val_pred = [label_order[i] for i in val_probs.argmax(axis=1)]
+    correct = np.array([p == t for p, t in zip(val_pred, va_y, strict=True)], dtype=bool)
+    policy = select_thresholds(
+        val_probs.max(axis=1), val_pred, correct, args.target_precision, args.delta
+    )
+
+    team_centroids = None
+    cutoff = None
+    if model is not None and tokenizer is not None and val_embeddings is not None:
+        chosen = _sample_per_team(tr_y, args.centroid_examples_per_team, args.seed)
+        train_emb = encode(model, tokenizer, [tr_x[i] for i in chosen]).embeddings
+        team_centroids = centroids(train_emb, [tr_y[i] for i in chosen], label_order)
+        cutoff = oos_cutoff(centroid_similarity(val_embeddings, team_centroids), args.oos_quantile)
+
+    components = Components(
+        version=version,
+        labels=label_order,
+        tfidf=tfidf,
+        model=model,
+        tokenizer=tokenizer,
+        weight=weight,
+        temperature=temperature,
+        policy=policy,
+        centroids=team_centroids,
+        oos_cutoff=cutoff,
+        quantized=quantized,
+    )
+    kind = "transformer" if model is not None else "tfidf"
+    name = f"{kind} ({args.base_model})" if model is not None else "TF-IDF"
+    validation = evaluate(name, label_order, va_y, val_probs, policy=policy)
+    baseline = baseline_components(tfidf, va_x, va_y, args)
+    validation_baseline = evaluate(
+        "TF-IDF baseline",
+        label_order,
+        va_y,
+        combine(None, tfidf_val, 0.0, baseline.temperature),
+        policy=baseline.policy,
+    )
+    notes.append(f"blend weight {weight:.2f} (transformer share), temperature {temperature:.3f}")
+    return TrainedPipeline(
+        components=components,
+        kind=kind,
+        base_model=args.base_model,
+        base_dir=base_dir,
+        base_fingerprint=fingerprint,
+        frozen=frozen,
+        float_model=float_model,
+        validation=validation,
+        validation_baseline=validation_baseline,
+        history=history,
+        train_seconds=time.perf_counter() - started,
+        n_train=len(tr_x),
+        n_validation=len(va_x),
+        label_counts=dict(sorted(Counter(tr_y).items())),
+        notes=notes,
+    )
+
+
+def baseline_components(
+    tfidf: TfidfBaseline, va_x: Sequence[str], va_y: Sequence[str], args: PipelineArguments
+) -> Components:
+    """The TF-IDF model alone, calibrated and thresholded the same way: the comparator."""
+    labels = tuple(tfidf.classes)
+    probs = tfidf.predict_proba(va_x) if va_x else np.zeros((0, len(labels)))
+    _, temperature = fit_blend(labels, va_y, None, probs, allow_blend=False)
+    calibrated = combine(None, probs, 0.0, temperature)
+    pred = [labels[i] for i in calibrated.argmax(axis=1)]
+    correct = np.array([p == t for p, t in zip(pred, va_y, strict=True)], dtype=bool)
+    policy = select_thresholds(
+        calibrated.max(axis=1), pred, correct, args.target_precision, args.delta
+    )
+    return Components(
+        version="tfidf-baseline",
+        labels=labels,
+        tfidf=tfidf,
+        model=None,
+        tokenizer=None,
+        weight=0.0,
+        temperature=temperature,
+        policy=policy,
+        centroids=None,
+        oos_cutoff=None,
+    )
+
+
+def evaluate_router(
+    router: Router,
+    name: str,
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    oos_label: str | None = None,
+) -> tuple[EvaluationResult, float, int]:
+    """Evaluate on a labelled set: (result, encoder seconds, tokens processed)."""
+    scores = router.scores(texts)
+    result = evaluate(
+        name,
+        router.labels,
+        labels,
+        scores.probabilities,
+        policy=router.c.policy,
+        oos_label=oos_label,
+        oos_flags=scores.out_of_scope if router.c.centroids is not None else None,
+    )
+    return result, scores.encoder_seconds, scores.tokens

@@ -1,0 +1,222 @@
+"""The model registry: versioned folders on disk, one of them active.
+
+Layout under ``settings.models_path``::
+
+    v0001/  manifest.json  (labels, kind, base model + fingerprint, blend weight,
+                            temperature, thresholds, OOS cutoff, metrics, data hash)
+            delta.safetensors, head.json   what fine-tuning changed (transformer kind)
+            tfidf.pkl                      the TF-IDF member / fallback
+            centroids.npy                  team centroids for the out-of-scope score
+            MODEL_CARD.md                  for people
+    active.json   {"version": "v0003", "history": ["v0001", "v0003"]}
+
+A version is written to a temporary folder and renamed into place, so a crash never leaves
+a half-written version that looks complete. Promotion goes through :func:`promotion_gate`:
+a candidate replaces the active version only when it is not worse on the frozen holdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from classifier.modeling import EncoderClassifier, save_delta
+from classifier.router import CENTROIDS_FILE, MANIFEST_FILE, TFIDF_FILE, Components
+from labeling.errors import ModelError
+
+ACTIVE_FILE = "active.json"
+VERSION_PATTERN = re.compile(r"^v(\d{4,})$")
+# A candidate may trail the active version by this much macro-F1 on the holdout and still
+# count as "not worse": holdout figures of a few hundred mails move by noise alone.
+GATE_TOLERANCE = 0.005
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: str
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def created_at(self) -> str:
+        return str(self.manifest.get("created_at", ""))
+
+    @property
+    def holdout(self) -> dict[str, Any]:
+        return dict(self.manifest.get("metrics", {}).get("holdout", {}))
+
+    @property
+    def status(self) -> str:
+        return str(self.manifest.get("status", "candidate"))
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    promote: bool
+    reason: str
+
+
+def promotion_gate(
+    candidate: Mapping[str, float], active: Mapping[str, float] | None
+) -> GateDecision:
+    """Promote when there is no active version, or the candidate's holdout macro-F1 and
+    accuracy are not worse than the active version's on the same holdout."""
+    if active is None:
+        return GateDecision(True, "no active version")
+    worse = [
+        f"{metric} {candidate[metric]:.4f} < {active[metric]:.4f}"
+        for metric in ("macro_f1", "accuracy")
+        if candidate[metric] < active[metric] - GATE_TOLERANCE
+    ]
+    if worse:
+        return GateDecision(
+            False, "worse than the active version on the holdout: " + ", ".join(worse)
+        )
+    return GateDecision(
+        True,
+        f"holdout macro-F1 {candidate['macro_f1']:.4f} vs active {active['macro_f1']:.4f}",
+    )
+
+
+@dataclass
+class Registry:
+    root: Path
+
+    # Reading ----------------------------------------------------------------------
+
+    def versions(self) -> list[VersionInfo]:
+        if not self.root.is_dir():
+            return []
+        found = []
+        for path in sorted(self.root.iterdir()):
+            if path.is_dir() and VERSION_PATTERN.match(path.name):
+                manifest = path / MANIFEST_FILE
+                if manifest.exists():
+                    data = json.loads(manifest.read_text(encoding="utf-8"))
+                    found.append(VersionInfo(path.name, path, data))
+        return found
+
+    def get(self, version: str) -> VersionInfo:
+        for info in self.versions():
+            if info.version == version:
+                return info
+        known = ", ".join(v.version for v in self.versions()) or "none"
+        raise ModelError(f"no model version {version!r} (known: {known})")
+
+    def _active_state(self) -> dict[str, Any]:
+        path = self.root / ACTIVE_FILE
+        if not path.exists():
+            return {"version": None, "history": []}
+        try:
+            return dict(json.loads(path.read_text(encoding="utf-8")))
+        except ValueError as exc:
+            raise ModelError(f"{path} is corrupt: {exc}; run `mailroom models promote`") from exc
+
+    def active_version(self) -> str | None:
+        version = self._active_state().get("version")
+        return str(version) if version else None
+
+    def active(self) -> VersionInfo | None:
+        version = self.active_version()
+        return self.get(version) if version else None
+
+    def next_version(self) -> str:
+        numbers = [int(VERSION_PATTERN.match(v.version).group(1)) for v in self.versions()]  # type: ignore[union-attr]
+        return f"v{max(numbers, default=0) + 1:04d}"
+
+    # Writing ----------------------------------------------------------------------
+
+    def save(
+        self,
+        components: Components,
+        *,
+        kind: str,
+        base_model: str,
+        base_fingerprint: str | None,
+        frozen: set[str],
+        float_model: EncoderClassifier | None,
+        metrics: Mapping[str, Any],
+        facts: Mapping[str, Any],
+        model_card: str,
+    ) -> VersionInfo:
+        """Write a new version folder atomically and return it (not yet active)."""
+        version = self.next_version()
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f".{version}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        components.tfidf.save(tmp / TFIDF_FILE)
+        if components.model is not None:
+            # A quantised model cannot give back float tensors: the delta is always saved
+            # from the float model, and quantised again on load when the manifest says so.
+            if float_model is None:
+                raise ModelError("internal: a transformer version needs its float model")
+            save_delta(float_model, frozen, tmp)
+        if components.centroids is not None:
+            np.save(tmp / CENTROIDS_FILE, components.centroids)
+        manifest = {
+            "version": version,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "kind": kind,
+            "base_model": base_model,
+            "base_checksum": base_fingerprint,
+            "labels": list(components.labels),
+            "weight": components.weight,
+            "temperature": components.temperature,
+            "policy": components.policy.to_json(),
+            "oos_cutoff": components.oos_cutoff,
+            "quantized": components.quantized,
+            "metrics": dict(metrics),
+            "status": "candidate",
+            **facts,
+        }
+        (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        (tmp / "MODEL_CARD.md").write_text(model_card, encoding="utf-8")
+        os.replace(tmp, self.root / version)
+        return self.get(version)
+
+    def set_status(self, version: str, status: str, reason: str) -> None:
+        info = self.get(version)
+        manifest = dict(info.manifest)
+        manifest["status"] = status
+        manifest["status_reason"] = reason
+        self._write_json(info.path / MANIFEST_FILE, manifest)
+
+    def promote(self, version: str, reason: str) -> None:
+        """Make ``version`` active (the gate is the caller's job; see promotion_gate)."""
+        self.get(version)
+        state = self._active_state()
+        history = [v for v in state.get("history", []) if v != version] + [version]
+        previous = state.get("version")
+        if previous and previous != version:
+            self.set_status(previous, "retired", f"replaced by {version}")
+        self._write_json(self.root / ACTIVE_FILE, {"version": version, "history": history})
+        self.set_status(version, "active", reason)
+
+    def rollback(self) -> str:
+        """Re-activate the version that was active before the current one."""
+        state = self._active_state()
+        history = list(state.get("history", []))
+        if len(history) < 2:
+            raise ModelError("nothing to roll back to: no earlier active version")
+        current = history.pop()
+        previous = history[-1]
+        self._write_json(self.root / ACTIVE_FILE, {"version": previous, "history": history})
+        self.set_status(current, "rolled-back", f"rolled back to {previous}")
+        self.set_status(previous, "active", f"restored by rollback from {current}")
+        return previous
+
+    @staticmethod
+    def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)

@@ -1,0 +1,175 @@
+"""The predict side: load a model version once, score mail in batches, decide.
+
+Serving (worker, web) imports this module; it never imports :mod:`classifier.training`.
+Training builds a :class:`Router` from fresh components to evaluate, so validation, test
+and live mail all go through the same code.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from transformers import PreTrainedTokenizerBase
+
+from classifier.baseline import TfidfBaseline
+from classifier.modeling import EncoderClassifier, base_fingerprint, encode, load_finetuned
+from classifier.scoring import Prediction, centroid_similarity, combine, decide
+from classifier.thresholds import ThresholdPolicy
+from labeling.errors import ModelError
+
+MANIFEST_FILE = "manifest.json"
+TFIDF_FILE = "tfidf.pkl"
+CENTROIDS_FILE = "centroids.npy"
+
+
+def quantize_int8(model: EncoderClassifier) -> EncoderClassifier:
+    """Dynamic int8 quantisation of the Linear layers (CPU inference only)."""
+    with warnings.catch_warnings():
+        # torch 2.13 announces the quantised tensor API's eventual removal; the pin on torch
+        # keeps it working, and the pipeline falls back to fp32 whenever int8 is not better.
+        warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*", category=UserWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="torch.ao")
+        quantized = torch.ao.quantization.quantize_dynamic(
+            model, {torch.nn.Linear}, dtype=torch.qint8
+        )
+    return quantized
+
+
+@dataclass
+class Components:
+    """Everything a Router needs; what a model version folder holds, in memory."""
+
+    version: str
+    labels: tuple[str, ...]
+    tfidf: TfidfBaseline
+    model: EncoderClassifier | None
+    tokenizer: PreTrainedTokenizerBase | None
+    weight: float  # transformer share of the blend; 0 when TF-IDF alone
+    temperature: float
+    policy: ThresholdPolicy
+    centroids: NDArray[np.float32] | None
+    oos_cutoff: float | None
+    quantized: bool = False
+
+
+@dataclass(frozen=True)
+class Scores:
+    probabilities: NDArray[np.float64]
+    out_of_scope: NDArray[np.bool_]
+    similarity: NDArray[np.float32] | None
+    tokens: int
+    encoder_seconds: float
+
+
+class Router:
+    """Scores and decides. Thread-compatible for reads; load it once per process."""
+
+    def __init__(self, components: Components) -> None:
+        self.c = components
+        if components.model is not None:
+            components.model.eval()
+
+    @property
+    def version(self) -> str:
+        return self.c.version
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.c.labels
+
+    def transformer_outputs(
+        self, texts: Sequence[str], batch_size: int = 64
+    ) -> tuple[NDArray[np.float32] | None, NDArray[np.float32] | None, int, float]:
+        """(logits, embeddings, tokens, seconds) of the encoder, or Nones without one."""
+        if self.c.model is None or self.c.tokenizer is None:
+            return None, None, 0, 0.0
+        started = time.perf_counter()
+        out = encode(self.c.model, self.c.tokenizer, texts, batch_size=batch_size)
+        return out.logits, out.embeddings, out.tokens, time.perf_counter() - started
+
+    def scores(self, texts: Sequence[str], batch_size: int = 64) -> Scores:
+        texts = list(texts)
+        logits, embeddings, tokens, seconds = self.transformer_outputs(texts, batch_size)
+        tfidf = self.c.tfidf.predict_proba(texts) if texts else np.zeros((0, len(self.labels)))
+        probs = combine(logits, tfidf, self.c.weight, self.c.temperature)
+        similarity = None
+        oos = np.zeros(len(texts), dtype=bool)
+        if (
+            embeddings is not None
+            and self.c.centroids is not None
+            and self.c.oos_cutoff is not None
+        ):
+            similarity = centroid_similarity(embeddings, self.c.centroids)
+            oos = similarity < self.c.oos_cutoff
+        return Scores(probs, oos, similarity, tokens, seconds)
+
+    def predict(
+        self, texts: Sequence[str], *, known_teams: Collection[str] | None = None
+    ) -> list[Prediction]:
+        """A decision per text; see :func:`classifier.scoring.decide`."""
+        s = self.scores(texts)
+        return [
+            decide(
+                row,
+                self.labels,
+                self.c.policy,
+                model_version=self.version,
+                out_of_scope=bool(flag),
+                known_teams=known_teams,
+            )
+            for row, flag in zip(s.probabilities, s.out_of_scope, strict=True)
+        ]
+
+    # Loading ----------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, version_dir: Path, cache_dir: Path) -> Router:
+        """Load a saved version; its base encoder is resolved (and rebuilt once) offline."""
+        from classifier.encoders import resolve_base_model
+
+        try:
+            manifest = json.loads((version_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{version_dir} is not a model version: {exc}") from exc
+        labels = tuple(manifest["labels"])
+        tfidf = TfidfBaseline.load(version_dir / TFIDF_FILE)
+        if tuple(tfidf.classes) != labels:
+            raise ModelError(f"{version_dir}: the TF-IDF model's teams differ from the manifest")
+        model = tokenizer = None
+        centroids = None
+        if manifest["kind"] == "transformer":
+            base_dir = resolve_base_model(manifest["base_model"], cache_dir)
+            expected = manifest.get("base_checksum")
+            if expected and base_fingerprint(base_dir) != expected:
+                raise ModelError(
+                    f"{version_dir} was trained on another build of {manifest['base_model']} "
+                    f"than the one at {base_dir}; retrain it"
+                )
+            model, tokenizer = load_finetuned(base_dir, version_dir)
+            if manifest.get("quantized"):
+                model = quantize_int8(model)
+            if (version_dir / CENTROIDS_FILE).exists():
+                centroids = np.load(version_dir / CENTROIDS_FILE)
+        return cls(
+            Components(
+                version=manifest["version"],
+                labels=labels,
+                tfidf=tfidf,
+                model=model,
+                tokenizer=tokenizer,
+                weight=float(manifest["weight"]),
+                temperature=float(manifest["temperature"]),
+                policy=ThresholdPolicy.from_json(manifest["policy"]),
+                centroids=centroids,
+                oos_cutoff=manifest.get("oos_cutoff"),
+                quantized=bool(manifest.get("quantized")),
+            )
+        )

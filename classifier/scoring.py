@@ -1,0 +1,141 @@
+"""From model outputs to a routing decision: pure functions, shared by training and serving.
+
+* :func:`combine` blends the transformer's and the TF-IDF model's log-probabilities with a
+  weight fitted on validation data, then applies the fitted temperature.
+* :func:`centroid_similarity` is the out-of-scope score: the cosine similarity of a mail's
+  embedding to the nearest team centroid. Mail unlike every team is sent to a person even
+  when the softmax happens to be confident (softmax confidence alone is a poor detector of
+  "none of the above").
+* :func:`decide` turns one row of probabilities into a :class:`Prediction`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from classifier.calibration import softmax
+from classifier.thresholds import ThresholdPolicy
+
+Reason = Literal["confident", "below-threshold", "out-of-scope", "unknown-team"]
+
+
+def log_softmax(logits: NDArray[np.floating]) -> NDArray[np.float64]:
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    return np.asarray(z - np.log(np.exp(z).sum(axis=1, keepdims=True)), dtype=np.float64)
+
+
+def combined_logits(
+    transformer_logits: NDArray[np.floating] | None,
+    tfidf_probabilities: NDArray[np.floating],
+    weight: float,
+) -> NDArray[np.float64]:
+    """``weight`` · log p_transformer + (1 − weight) · log p_tfidf (weight 0: TF-IDF alone)."""
+    tfidf_log = np.log(np.clip(np.asarray(tfidf_probabilities, dtype=np.float64), 1e-12, 1.0))
+    if transformer_logits is None or weight <= 0.0:
+        return tfidf_log
+    return np.asarray(
+        weight * log_softmax(transformer_logits) + (1.0 - weight) * tfidf_log, dtype=np.float64
+    )
+
+
+def combine(
+    transformer_logits: NDArray[np.floating] | None,
+    tfidf_probabilities: NDArray[np.floating],
+    weight: float,
+    temperature: float,
+) -> NDArray[np.float64]:
+    """Calibrated probabilities of the blend (rows sum to one)."""
+    return softmax(combined_logits(transformer_logits, tfidf_probabilities, weight), temperature)
+
+
+def centroids(
+    embeddings: NDArray[np.floating], labels: Sequence[str], label_order: Sequence[str]
+) -> NDArray[np.float32]:
+    """One L2-normalised mean embedding per team, rows in ``label_order``."""
+    emb = np.asarray(embeddings, dtype=np.float32)
+    lab = np.asarray(list(labels), dtype=object)
+    rows = []
+    for team in label_order:
+        mine = emb[lab == team]
+        centre = mine.mean(axis=0) if len(mine) else np.zeros(emb.shape[1], dtype=np.float32)
+        norm = float(np.linalg.norm(centre)) or 1.0
+        rows.append(centre / norm)
+    return np.asarray(rows, dtype=np.float32)
+
+
+def centroid_similarity(
+    embeddings: NDArray[np.floating], team_centroids: NDArray[np.floating]
+) -> NDArray[np.float32]:
+    """Cosine similarity of each (normalised) embedding to its nearest team centroid."""
+    sims = np.asarray(embeddings, dtype=np.float32) @ np.asarray(team_centroids, np.float32).T
+    return np.asarray(sims.max(axis=1), dtype=np.float32)
+
+
+def oos_cutoff(in_scope_similarity: NDArray[np.floating], quantile: float) -> float:
+    """The similarity below which mail counts as out of scope: that ``quantile`` of
+    in-scope validation mail falls below it (the share of good mail we accept to send to a
+    person for the sake of catching mail that belongs to no team)."""
+    if len(in_scope_similarity) == 0:
+        return -1.0
+    return float(np.quantile(np.asarray(in_scope_similarity, dtype=np.float64), quantile))
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The model's view of one mail, and whether it may be routed without a person."""
+
+    team: str
+    confidence: float
+    top: tuple[tuple[str, float], ...]  # up to three (team, probability), best first
+    auto: bool
+    reason: Reason
+    model_version: str
+    margin: float  # top-1 minus top-2 probability: small means uncertain
+
+    @property
+    def needs_review(self) -> bool:
+        return not self.auto
+
+
+def decide(
+    probabilities: NDArray[np.floating],
+    labels: Sequence[str],
+    policy: ThresholdPolicy,
+    *,
+    model_version: str,
+    out_of_scope: bool = False,
+    known_teams: Collection[str] | None = None,
+) -> Prediction:
+    """One mail's decision. Unsure, unlike every team, or a team no longer routable → review.
+
+    ``known_teams`` are the teams mail may be forwarded to now; a prediction of any other
+    label (an archived team) is never auto-routed.
+    """
+    row = np.asarray(probabilities, dtype=np.float64)
+    order = np.argsort(-row, kind="stable")
+    top = tuple((labels[i], float(row[i])) for i in order[:3])
+    team, confidence = top[0]
+    margin = confidence - (top[1][1] if len(top) > 1 else 0.0)
+    if known_teams is not None and team not in known_teams:
+        reason: Reason = "unknown-team"
+    elif out_of_scope:
+        reason = "out-of-scope"
+    elif not policy.auto_routes(team, confidence):
+        reason = "below-threshold"
+    else:
+        reason = "confident"
+    return Prediction(
+        team=team,
+        confidence=confidence,
+        top=top,
+        auto=reason == "confident",
+        reason=reason,
+        model_version=model_version,
+        margin=margin,
+    )

@@ -1,0 +1,145 @@
+"""Routing decisions, the model registry round trip, the promotion gate and rollback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from classifier.pipeline import PipelineArguments, split_validation, train_pipeline
+from classifier.registry import Registry, promotion_gate
+from classifier.router import Router
+from classifier.scoring import centroid_similarity, centroids, combine, decide, oos_cutoff
+from classifier.thresholds import NEVER, ThresholdPolicy
+from labeling.errors import ModelError
+
+POLICY = ThresholdPolicy(0.98, 0.1, 0.9, {"klachten": NEVER})
+LABELS = ("klachten", "opzeggingen", "schade")
+
+
+def test_decide_routes_only_confident_known_in_scope_mail() -> None:
+    sure = np.array([0.02, 0.03, 0.95])
+    assert decide(sure, LABELS, POLICY, model_version="v1").reason == "confident"
+    unsure = np.array([0.3, 0.3, 0.4])
+    pred = decide(unsure, LABELS, POLICY, model_version="v1")
+    assert (pred.auto, pred.reason) == (False, "below-threshold")
+    assert pred.top[0] == ("schade", pytest.approx(0.4))
+    assert pred.margin == pytest.approx(0.1)
+    oos = decide(sure, LABELS, POLICY, model_version="v1", out_of_scope=True)
+    assert (oos.auto, oos.reason) == (False, "out-of-scope")
+    archived = decide(sure, LABELS, POLICY, model_version="v1", known_teams={"klachten"})
+    assert (archived.auto, archived.reason) == (False, "unknown-team")
+    never = decide(np.array([0.999, 0.0005, 0.0005]), LABELS, POLICY, model_version="v1")
+    assert never.reason == "below-threshold"
+
+
+def test_combine_weight_zero_is_the_tfidf_model_alone() -> None:
+    tfidf = np.array([[0.7, 0.2, 0.1]])
+    logits = np.array([[0.0, 5.0, 0.0]])
+    np.testing.assert_allclose(combine(logits, tfidf, 0.0, 1.0), tfidf)
+    assert combine(logits, tfidf, 1.0, 1.0).argmax() == 1
+
+
+def test_centroid_similarity_flags_the_unlike() -> None:
+    emb = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]], dtype=np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    cents = centroids(emb, ["a", "a", "b"], ["a", "b"])
+    far = np.array([[-1.0, 0.0]], dtype=np.float32)
+    sims = centroid_similarity(np.vstack([emb, far]), cents)
+    cutoff = oos_cutoff(sims[:3], 0.0)
+    assert sims[3] < cutoff <= sims[:3].min()
+
+
+def test_split_validation_is_stratified_and_keeps_singletons_in_training() -> None:
+    texts = [f"t{i}" for i in range(41)]
+    labels = ["a"] * 20 + ["b"] * 20 + ["lonely"]
+    tr_x, tr_y, va_x, va_y = split_validation(texts, labels, 0.25, seed=0)
+    assert sorted(va_y) == ["a"] * 5 + ["b"] * 5
+    assert "lonely" in tr_y and "lonely" not in va_y
+    assert sorted(tr_x + va_x) == sorted(texts)
+
+
+def _toy() -> tuple[list[str], list[str]]:
+    rng = np.random.default_rng(0)
+    words = {
+        "schade": ["aanrijding", "waterschade", "storm", "diefstal", "lekkage", "deuk"],
+        "opzeggingen": ["opzeggen", "beëindigen", "stoppen", "einde", "opzegging", "afmelden"],
+        "klachten": ["klacht", "ontevreden", "boos", "slecht", "teleurgesteld", "onbeschoft"],
+    }
+    texts, labels = [], []
+    for team, vocab in words.items():
+        for _ in range(40):
+            texts.append(" ".join(rng.choice(vocab, size=4)) + " polis")
+            labels.append(team)
+    return texts, labels
+
+
+def test_tfidf_version_round_trips_through_the_registry(tmp_path: Path) -> None:
+    texts, labels = _toy()
+    args = PipelineArguments(min_examples_for_transformer=10_000, target_precision=0.9)
+    trained = train_pipeline(texts, labels, args, cache_dir=tmp_path / "cache", progress=False)
+    assert trained.kind == "tfidf"
+    assert any("TF-IDF model serves alone" in note for note in trained.notes)
+    registry = Registry(tmp_path / "models")
+    info = registry.save(
+        trained.components,
+        kind=trained.kind,
+        base_model="tfidf",
+        base_fingerprint=None,
+        frozen=set(),
+        float_model=None,
+        metrics={"holdout": {"macro_f1": 1.0, "accuracy": 1.0}},
+        facts={"dataset_hash": "abc"},
+        model_card="# card\n",
+    )
+    assert info.version == "v0001" and info.status == "candidate"
+    assert not list((tmp_path / "models").glob(".*tmp"))
+    router = Router.load(info.path, tmp_path / "cache")
+    probe = ["mijn auto heeft een deuk na een aanrijding", "ik wil opzeggen"]
+    np.testing.assert_allclose(
+        router.scores(probe).probabilities, trained.router.scores(probe).probabilities
+    )
+    assert [p.team for p in router.predict(probe)] == ["schade", "opzeggingen"]
+
+
+def test_promotion_gate_and_rollback(tmp_path: Path) -> None:
+    assert promotion_gate({"macro_f1": 0.8, "accuracy": 0.8}, None).promote
+    worse = promotion_gate({"macro_f1": 0.80, "accuracy": 0.9}, {"macro_f1": 0.85, "accuracy": 0.9})
+    assert not worse.promote and "macro_f1 0.8000 < 0.8500" in worse.reason
+    assert promotion_gate(
+        {"macro_f1": 0.848, "accuracy": 0.9}, {"macro_f1": 0.85, "accuracy": 0.9}
+    ).promote  # within noise
+
+    texts, labels = _toy()
+    args = PipelineArguments(min_examples_for_transformer=10_000, target_precision=0.9)
+    trained = train_pipeline(texts, labels, args, cache_dir=tmp_path, progress=False)
+    registry = Registry(tmp_path / "models")
+    with pytest.raises(ModelError, match="nothing to roll back"):
+        registry.rollback()
+    for _ in range(2):
+        info = registry.save(
+            trained.components,
+            kind="tfidf",
+            base_model="tfidf",
+            base_fingerprint=None,
+            frozen=set(),
+            float_model=None,
+            metrics={},
+            facts={},
+            model_card="",
+        )
+        registry.promote(info.version, "test")
+    assert registry.active_version() == "v0002"
+    assert registry.get("v0001").status == "retired"
+    assert registry.rollback() == "v0001"
+    assert registry.active_version() == "v0001"
+    assert registry.get("v0002").status == "rolled-back"
+    with pytest.raises(ModelError, match="no model version 'v0009'"):
+        registry.get("v0009")
+
+
+def test_a_broken_version_folder_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "v0001").mkdir()
+    with pytest.raises(ModelError, match="is not a model version"):
+        Router.load(tmp_path / "v0001", tmp_path)
