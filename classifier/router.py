@@ -131,6 +131,30 @@ class Router:
     # Loading ----------------------------------------------------------------------
 
     @classmethod
+    def load_baseline(cls, version_dir: Path) -> Router:
+        """The version's TF-IDF member alone, with its own calibration: the comparator."""
+        try:
+            manifest = json.loads((version_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+            baseline = manifest["baseline"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelError(f"{version_dir} holds no baseline calibration: {exc}") from exc
+        tfidf = TfidfBaseline.load(version_dir / TFIDF_FILE)
+        return cls(
+            Components(
+                version=f"{manifest['version']}-tfidf",
+                labels=tuple(tfidf.classes),
+                tfidf=tfidf,
+                model=None,
+                tokenizer=None,
+                weight=0.0,
+                temperature=float(baseline["temperature"]),
+                policy=ThresholdPolicy.from_json(baseline["policy"]),
+                centroids=None,
+                oos_cutoff=None,
+            )
+        )
+
+    @classmethod
     def load(cls, version_dir: Path, cache_dir: Path) -> Router:
         """Load a saved version; its base encoder is resolved (and rebuilt once) offline."""
         from classifier.encoders import resolve_base_model
