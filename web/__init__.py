@@ -1,1 +1,140 @@
-"""The Flask app factory and its blueprints (login, labelling, review, dashboard, admin)."""
+"""The Flask app factory and its blueprints: login (auth), labelling and agreement
+(labeling_views), admin, and the JSON API the labelling page talks to.
+
+No app exists at import time: :func:`create_app` builds one from :class:`Settings` (read
+from the environment when none is given), so ``flask --app web run`` and ``mailroom serve``
+both go through it, and tests pass their own settings.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, render_template, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from labeling.errors import StoreError
+from labeling.settings import Settings, load_settings
+from web import db
+from web.assets import cache_seconds, static_url
+from web.security import (
+    ROLE_MATRIX,
+    LoginThrottle,
+    allowed,
+    check_access,
+    secret_key,
+    security_headers,
+)
+
+csrf = CSRFProtect()
+
+# Requests larger than this are refused (413): the app only receives forms and small JSON.
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+class _MailroomFlask(Flask):
+    def get_send_file_max_age(self, filename: str | None) -> int | None:
+        # Static URLs carry a content hash (web.assets.static_url), so they may be cached.
+        return cache_seconds()
+
+
+def create_app(
+    settings: Settings | None = None, *, config: Mapping[str, Any] | None = None
+) -> Flask:
+    """Build the web app.
+
+    ``config`` overrides Flask settings (``TESTING``, ``SESSION_COOKIE_SECURE`` …). The
+    session cookie is ``Secure`` unless the app runs in debug or testing mode, or
+    ``config`` says otherwise. Raises :class:`MigrationError` when the database schema is
+    not current.
+    """
+    settings = settings if settings is not None else load_settings()
+    app = _MailroomFlask(__name__, instance_path=str(settings.instance_path))
+    app.config.update(
+        SECRET_KEY=secret_key(settings),
+        SESSION_COOKIE_NAME="mailroom_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        # The token lives as long as the session: a labeller who keeps the page open for
+        # hours must not see their keypresses refused after the default hour.
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+    )
+    app.config.update(config or {})
+    if "SESSION_COOKIE_SECURE" not in (config or {}):
+        app.config["SESSION_COOKIE_SECURE"] = not (app.debug or app.testing)
+    app.extensions["mailroom.settings"] = settings
+    app.extensions["mailroom.login_throttle"] = LoginThrottle()
+
+    db.init_app(app, settings)
+
+    from web import admin, api, auth, labeling_views
+
+    auth.login_manager.init_app(app)
+    for blueprint in (auth.bp, labeling_views.bp, admin.bp, api.bp):
+        app.register_blueprint(blueprint)
+
+    # Order matters: the clock starts first, access is checked before CSRF (an anonymous
+    # POST goes to the login page rather than to a CSRF error).
+    app.before_request(_start_clock)
+    app.before_request(check_access)
+    csrf.init_app(app)
+    app.after_request(security_headers)
+    app.after_request(_server_timing)
+
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(StoreError, _store_error)
+
+    @app.context_processor
+    def _template_helpers() -> dict[str, Any]:
+        role = current_user.role if current_user.is_authenticated else None
+        return {"static_url": static_url, "can": lambda endpoint: allowed(endpoint, role)}
+
+    _check_role_matrix(app)
+    return app
+
+
+def _check_role_matrix(app: Flask) -> None:
+    # Default deny already refuses an unlisted endpoint; failing here says so at startup.
+    missing = sorted({rule.endpoint for rule in app.url_map.iter_rules()} - set(ROLE_MATRIX))
+    if missing:
+        raise RuntimeError(f"endpoints missing from web.security.ROLE_MATRIX: {missing}")
+
+
+def _start_clock() -> None:
+    g.request_started = time.perf_counter()
+
+
+def _server_timing(response: Response) -> Response:
+    started = g.get("request_started")
+    if started is not None:
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        response.headers["Server-Timing"] = f"app;dur={elapsed_ms:.1f}"
+    return response
+
+
+def _wants_json() -> bool:
+    return request.blueprint == "api" or request.path.startswith("/api/")
+
+
+def _http_error(exc: HTTPException) -> Response | tuple[Response | str, int]:
+    code = exc.code or 500
+    if isinstance(exc, CSRFError):
+        message = "The form expired or was not sent from this site. Reload the page and try again."
+    else:
+        message = exc.description or exc.name
+    if _wants_json():
+        return jsonify(error=message), code
+    return render_template("error.html", code=code, title=exc.name, message=message), code
+
+
+def _store_error(exc: StoreError) -> tuple[Response | str, int]:
+    if _wants_json():
+        return jsonify(error=str(exc)), 503
+    return render_template("error.html", code=503, title="Database error", message=str(exc)), 503

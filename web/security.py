@@ -51,6 +51,7 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "api.undo": _LABELLING,
     "api.label_group": _LABELLING,
     "api.message_html": _LABELLING,
+    "api.progress": _LABELLING,
     "admin.index": _ADMINS,
     "admin.users": _ADMINS,
     "admin.create_user": _ADMINS,

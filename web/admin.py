@@ -1,0 +1,203 @@
+"""Admin pages: users (create, role, deactivate) and teams (edit, hotkeys, archive)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy import select
+
+from labeling.errors import LabelingError
+from labeling.models import USER_ROLES, Team, User
+from labeling.teams import team_overview
+from web import roster
+from web.db import commit, db_session
+from web.forms import ActiveForm, ConfirmForm, RoleForm, TeamCreateForm, TeamForm, UserCreateForm
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _form_errors(form: TeamForm | UserCreateForm | RoleForm | ActiveForm) -> None:
+    for name, errors in form.errors.items():
+        label = getattr(form, name).label.text if hasattr(form, name) else name
+        for error in errors:
+            flash(f"{label}: {error}", "error")
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    return redirect(url_for("admin.users"))
+
+
+# Users -----------------------------------------------------------------------------------
+
+
+def _render_users(create_form: UserCreateForm) -> str:
+    users = db_session().scalars(select(User).order_by(User.active.desc(), User.username)).all()
+    return render_template(
+        "admin_users.html",
+        users=users,
+        create_form=create_form,
+        roles=USER_ROLES,
+    )
+
+
+@bp.get("/users")
+def users() -> str:
+    return _render_users(UserCreateForm(formdata=None))
+
+
+@bp.post("/users")
+def create_user() -> ResponseReturnValue:
+    form = UserCreateForm()
+    if not form.validate_on_submit():
+        _form_errors(form)
+        return _render_users(form), 400
+    try:
+        user = roster.create_user(
+            db_session(),
+            form.username.data or "",
+            form.password.data or "",
+            form.role.data or "",
+            actor_id=current_user.id,
+        )
+        commit()
+    except LabelingError as exc:
+        flash(str(exc), "error")
+        return _render_users(form), 400
+    flash(f"User {user.username} ({user.role}) created.", "info")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/role")
+def change_role(user_id: int) -> ResponseReturnValue:
+    form = RoleForm()
+    if form.validate_on_submit():
+        try:
+            user = roster.set_role(
+                db_session(), user_id, form.role.data or "", actor_id=current_user.id
+            )
+            commit()
+            flash(f"{user.username} is now {user.role}.", "info")
+        except LabelingError as exc:
+            flash(str(exc), "error")
+    else:
+        _form_errors(form)
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/active")
+def set_active(user_id: int) -> ResponseReturnValue:
+    form = ActiveForm()
+    if form.validate_on_submit():
+        active = form.active.data == "1"
+        try:
+            user = roster.set_active(db_session(), user_id, active, actor_id=current_user.id)
+            commit()
+            flash(f"{user.username} {'reactivated' if active else 'deactivated'}.", "info")
+        except LabelingError as exc:
+            flash(str(exc), "error")
+    else:
+        _form_errors(form)
+    return redirect(url_for("admin.users"))
+
+
+# Teams -----------------------------------------------------------------------------------
+
+
+def _fields(form: TeamForm) -> roster.TeamFields:
+    return roster.TeamFields(
+        name=form.name.data or "",
+        description=form.description.data or "",
+        forward_address=form.forward_address.data or "",
+        imap_folder=form.imap_folder.data or "",
+        hotkey=form.hotkey.data or None,
+    )
+
+
+def _render_teams(create_form: TeamCreateForm) -> str:
+    return render_template(
+        "admin_teams.html",
+        rows=team_overview(db_session()),
+        teams={team.slug: team for team in db_session().scalars(select(Team))},
+        create_form=create_form,
+        confirm_form=ConfirmForm(formdata=None),
+    )
+
+
+@bp.get("/teams")
+def teams() -> str:
+    return _render_teams(TeamCreateForm(formdata=None))
+
+
+@bp.post("/teams")
+def create_team() -> ResponseReturnValue:
+    form = TeamCreateForm()
+    if not form.validate_on_submit():
+        _form_errors(form)
+        return _render_teams(form), 400
+    try:
+        team = roster.create_team(
+            db_session(), form.slug.data or "", _fields(form), actor_id=current_user.id
+        )
+        commit()
+    except LabelingError as exc:
+        flash(str(exc), "error")
+        return _render_teams(form), 400
+    flash(f"Team {team.name} created.", "info")
+    return redirect(url_for("admin.teams"))
+
+
+def _team_or_404(team_id: int) -> Team:
+    team = db_session().get(Team, team_id)
+    if team is None:
+        abort(404)
+    return team
+
+
+@bp.get("/teams/<int:team_id>")
+def edit_team(team_id: int) -> str:
+    team = _team_or_404(team_id)
+    form = TeamForm(formdata=None, obj=team)
+    form.hotkey.data = team.hotkey or ""
+    return render_template("admin_team_edit.html", team=team, form=form)
+
+
+@bp.post("/teams/<int:team_id>")
+def update_team(team_id: int) -> ResponseReturnValue:
+    team = _team_or_404(team_id)
+    form = TeamForm()
+    if form.validate_on_submit():
+        try:
+            roster.update_team(db_session(), team_id, _fields(form), actor_id=current_user.id)
+            commit()
+        except LabelingError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(f"Team {team.name} saved.", "info")
+            return redirect(url_for("admin.teams"))
+    else:
+        _form_errors(form)
+    return render_template("admin_team_edit.html", team=team, form=form), 400
+
+
+@bp.post("/teams/<int:team_id>/archive")
+def archive_team(team_id: int) -> ResponseReturnValue:
+    try:
+        team = roster.archive_team(db_session(), team_id, actor_id=current_user.id)
+        commit()
+        flash(f"Team {team.name} archived; its labels are kept.", "info")
+    except LabelingError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("admin.teams"))
+
+
+@bp.post("/teams/<int:team_id>/unarchive")
+def unarchive_team(team_id: int) -> ResponseReturnValue:
+    try:
+        team = roster.unarchive_team(db_session(), team_id, actor_id=current_user.id)
+        commit()
+        flash(f"Team {team.name} is active again.", "info")
+    except LabelingError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("admin.teams"))

@@ -1,0 +1,198 @@
+"""The JSON endpoints behind the labelling page.
+
+Each labelling action (label, skip, undo, group label) answers with the next mail to show,
+so one keypress costs one round trip. POSTs need the X-CSRFToken header (Flask-WTF).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask_login import current_user
+
+from labeling import neardup, queue
+from labeling.errors import LabelingError
+from labeling.models import Message, Team
+from labeling.settings import Settings
+from web.assets import static_url
+from web.db import commit, db_session
+from web.mailhtml import frame_document
+from web.payloads import ProgressView, QueuePayload, SuggestionView, message_view
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+# Ids and seeds fit a 32-bit signed integer (PostgreSQL's integer); larger ones are refused
+# here rather than by the database.
+MAX_INT = 2**31 - 1
+
+
+class BadRequest(Exception):
+    """A request the page should never send (missing or malformed field)."""
+
+
+@bp.errorhandler(BadRequest)
+def _bad_request(exc: BadRequest) -> tuple[Response, int]:
+    return jsonify(error=str(exc)), 400
+
+
+@bp.errorhandler(LabelingError)
+def _refused(exc: LabelingError) -> tuple[Response, int]:
+    # Refused before anything was written (archived team, quarantined mail …).
+    return jsonify(error=str(exc)), 409
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest("expected a JSON object")
+    return body
+
+
+def _int(source: dict[str, Any], name: str, *, default: int | None = None) -> int:
+    value = source.get(name, default)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_INT:
+        raise BadRequest(f"{name} must be an integer from 0 to {MAX_INT}")
+    return value
+
+
+def _queue_options(source: dict[str, Any]) -> tuple[queue.QueueOrder, int]:
+    order = source.get("order") or "oldest"
+    for known in queue.QUEUE_ORDERS:
+        if order == known:
+            return known, _int(source, "seed", default=0)
+    raise BadRequest(f"order must be one of {', '.join(queue.QUEUE_ORDERS)}")
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.extensions["mailroom.settings"]
+    return settings
+
+
+def _user_id() -> int:
+    user_id: int = current_user.id
+    return user_id
+
+
+def _progress() -> ProgressView:
+    progress = queue.progress(db_session(), double_label_share=_settings().double_label_share)
+    return ProgressView(
+        total=progress.total,
+        labelled=progress.labelled,
+        per_team=dict(progress.per_team),
+        double_target=progress.double_target,
+        double_done=progress.double_done,
+    )
+
+
+def _payload(
+    message: Message | None, *, notice: str = "", returned: bool = False, with_progress: bool
+) -> Response:
+    session = db_session()
+    suggestion_view = None
+    view = None
+    if message is not None:
+        group = neardup.group_members(session, message.id)
+        view = message_view(message, len(group))
+        suggestion = queue.suggestion(session, message.id, _user_id())
+        if suggestion is not None:
+            suggestion_view = SuggestionView(
+                team_id=suggestion.team_id,
+                team_slug=suggestion.team_slug,
+                source=suggestion.source,
+                confidence=suggestion.confidence,
+            )
+    payload = QueuePayload(
+        message=view,
+        suggestion=suggestion_view,
+        progress=_progress() if with_progress else None,
+        notice=notice,
+        returned=returned,
+    )
+    return jsonify(payload.to_json())
+
+
+def _next(
+    source: dict[str, Any],
+    *,
+    notice: str = "",
+    returned: int | None = None,
+    with_progress: bool = False,
+) -> Response:
+    order, seed = _queue_options(source)
+    message = queue.next_message(
+        db_session(),
+        _user_id(),
+        order=order,
+        seed=seed,
+        double_label_share=_settings().double_label_share,
+    )
+    is_returned = message is not None and message.id == returned
+    return _payload(message, notice=notice, returned=is_returned, with_progress=with_progress)
+
+
+def _team_name(team_id: int) -> str:
+    team = db_session().get(Team, team_id)
+    return team.name if team is not None else f"team {team_id}"
+
+
+@bp.get("/next")
+def next_message() -> Response:
+    return _next(request.args.to_dict(), with_progress=True)
+
+
+@bp.get("/progress")
+def progress() -> Response:
+    # Apart from the actions: counting every label costs more than picking the next mail,
+    # and the labeller should see the next mail first.
+    return jsonify(progress=asdict(_progress()))
+
+
+@bp.post("/label")
+def label() -> Response:
+    body = _body()
+    message_id, team_id = _int(body, "message_id"), _int(body, "team_id")
+    queue.record_label(db_session(), message_id, team_id, _user_id())
+    commit()
+    return _next(body, notice=f"#{message_id} → {_team_name(team_id)}")
+
+
+@bp.post("/skip")
+def skip() -> Response:
+    body = _body()
+    message_id = _int(body, "message_id")
+    queue.skip(db_session(), message_id, _user_id())
+    commit()
+    return _next(body, notice=f"#{message_id} skipped")
+
+
+@bp.post("/undo")
+def undo() -> Response:
+    body = _body()
+    undone = queue.undo_last(db_session(), _user_id())
+    commit()
+    if undone is None:
+        return _next(body, notice="nothing to undo")
+    # The queue offers the undone mail first, whatever the order.
+    return _next(body, notice=f"undid #{undone.message_id}", returned=undone.message_id)
+
+
+@bp.post("/label-group")
+def label_group() -> Response:
+    body = _body()
+    message_id, team_id = _int(body, "message_id"), _int(body, "team_id")
+    count = queue.label_group(db_session(), message_id, team_id, _user_id())
+    commit()
+    return _next(body, notice=f"{count} mails of #{message_id}'s group → {_team_name(team_id)}")
+
+
+@bp.get("/messages/<int:message_id>/html")
+def message_html(message_id: int) -> Response:
+    message = db_session().get(Message, message_id)
+    if message is None or not message.html:
+        abort(404)
+    stylesheet = static_url("mailframe.css")
+    return jsonify(document=frame_document(message.html, stylesheet))

@@ -1,0 +1,80 @@
+"""The labelling page (a shell the page's script fills from :mod:`web.api`), the agreement
+report and the adjudication of disagreements."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy import select
+
+from labeling.agreement import adjudicate as adjudicate_message
+from labeling.agreement import agreement_report
+from labeling.agreement import disagreements as open_disagreements
+from labeling.errors import LabelingError
+from labeling.models import Message, Team
+from web.db import commit, db_session
+from web.forms import AdjudicateForm
+
+bp = Blueprint("labeling", __name__)
+
+
+def _active_teams() -> list[Team]:
+    # Hotkeyed teams first, in key order, then the rest by name: the order of the keys.
+    teams = db_session().scalars(select(Team).where(Team.archived_at.is_(None))).all()
+    return sorted(teams, key=lambda team: (team.hotkey is None, team.hotkey or "", team.name))
+
+
+@bp.get("/")
+def home() -> ResponseReturnValue:
+    if current_user.role == "reviewer":
+        return redirect(url_for("labeling.agreement"))
+    return redirect(url_for("labeling.label_page"))
+
+
+@bp.get("/label")
+def label_page() -> str:
+    return render_template("label.html", teams=_active_teams())
+
+
+@bp.get("/agreement")
+def agreement() -> str:
+    session = db_session()
+    report = agreement_report(session)
+    teams_by_slug = {team.slug: team for team in session.scalars(select(Team))}
+    return render_template("agreement.html", report=report, teams_by_slug=teams_by_slug)
+
+
+@bp.get("/agreement/disagreements")
+def disagreements() -> str:
+    session = db_session()
+    items = open_disagreements(session)
+    teams = {team.id: team for team in session.scalars(select(Team))}
+    # The mails themselves, in one query, so the adjudicator reads what was labelled.
+    ids = [item.message_id for item in items]
+    mails = {m.id: m for m in session.scalars(select(Message).where(Message.id.in_(ids)))}
+    return render_template(
+        "disagreements.html",
+        items=items,
+        teams=teams,
+        mails=mails,
+        active_teams=_active_teams(),
+    )
+
+
+@bp.post("/agreement/adjudicate")
+def adjudicate() -> ResponseReturnValue:
+    form = AdjudicateForm()
+    if not form.validate_on_submit():
+        flash("Choose a team for the mail.", "error")
+        return redirect(url_for("labeling.disagreements"))
+    message_id = form.message_id.data or 0
+    team_id = form.team_id.data or 0
+    try:
+        adjudicate_message(db_session(), message_id, team_id, current_user.id)
+        commit()
+    except LabelingError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"Mail #{message_id} settled.", "info")
+    return redirect(url_for("labeling.disagreements"))

@@ -1,0 +1,336 @@
+// The labelling page: one mail at a time, one key per label, the next mail without a reload.
+//
+// Mail content only ever reaches the DOM through textContent, never parsed as markup; the
+// mail's HTML goes into the sandboxed iframe's srcdoc, already sanitised by the server.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
+
+  const teamButtons = Array.from(document.querySelectorAll("button.team"));
+  const teamByKey = new Map();
+  const teamName = new Map();
+  for (const button of teamButtons) {
+    if (button.dataset.hotkey) teamByKey.set(button.dataset.hotkey, button);
+    teamName.set(Number(button.dataset.teamId), button.querySelector(".team-name").textContent);
+  }
+
+  const orderSelect = $("order");
+  const state = {
+    message: null,
+    suggestion: null,
+    busy: false,
+    groupArmed: false,
+    view: "text",
+    order: localStorage.getItem("mailroom.order") || "oldest",
+    // A random queue stays the same for this tab, so a reload does not reshuffle it.
+    seed: Number(sessionStorage.getItem("mailroom.seed")) || Math.floor(Math.random() * 2 ** 31),
+  };
+  sessionStorage.setItem("mailroom.seed", String(state.seed));
+  if (Array.from(orderSelect.options).some((o) => o.value === state.order)) {
+    orderSelect.value = state.order;
+  } else {
+    state.order = orderSelect.value;
+  }
+
+  // Server calls ------------------------------------------------------------------------
+
+  async function call(method, url, body) {
+    const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
+    if (method !== "GET") {
+      init.headers["Content-Type"] = "application/json";
+      init.headers["X-CSRFToken"] = csrfToken;
+      init.body = JSON.stringify({ ...body, order: state.order, seed: state.seed });
+    }
+    const response = await fetch(url, init);
+    if (response.status === 401) {
+      window.location.assign("/login?next=" + encodeURIComponent("/label"));
+      return null;
+    }
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (_err) {
+      throw new Error(`The server answered ${response.status}. Reload the page.`);
+    }
+    if (!response.ok) throw new Error(data.error || `The server answered ${response.status}.`);
+    return data;
+  }
+
+  async function act(request) {
+    if (state.busy) return; // one action at a time: a key never lands on a mail not yet shown
+    state.busy = true;
+    document.body.classList.add("busy");
+    let data = null;
+    try {
+      data = await request();
+      if (data) render(data);
+      showError("");
+    } catch (err) {
+      showError(err.message);
+    } finally {
+      state.busy = false;
+      document.body.classList.remove("busy");
+    }
+    if (data && !data.progress) refreshProgress();
+  }
+
+  // The counts follow each action in their own request, after the next mail is shown;
+  // while one is on its way, further actions only ask for one more afterwards.
+  let progressState = "idle";
+  async function refreshProgress() {
+    if (progressState !== "idle") {
+      progressState = "again";
+      return;
+    }
+    progressState = "loading";
+    try {
+      const data = await call("GET", "/api/progress");
+      if (data) renderProgress(data.progress);
+    } catch (_err) {
+      // Counts are a convenience; the next action tries again.
+    }
+    const again = progressState === "again";
+    progressState = "idle";
+    if (again) refreshProgress();
+  }
+
+  const query = () => `?order=${encodeURIComponent(state.order)}&seed=${state.seed}`;
+  const loadNext = () => act(() => call("GET", "/api/next" + query()));
+
+  function pick(teamId) {
+    if (!state.message) return;
+    const messageId = state.message.id;
+    const url = state.groupArmed ? "/api/label-group" : "/api/label";
+    act(() => call("POST", url, { message_id: messageId, team_id: teamId }));
+  }
+
+  function skip() {
+    if (!state.message) return;
+    act(() => call("POST", "/api/skip", { message_id: state.message.id }));
+  }
+
+  const undo = () => act(() => call("POST", "/api/undo", {}));
+
+  // Rendering ---------------------------------------------------------------------------
+
+  function setText(id, text) {
+    $(id).textContent = text;
+  }
+
+  function showError(text) {
+    const box = $("error");
+    box.textContent = text;
+    box.hidden = !text;
+  }
+
+  function render(data) {
+    setText("notice", data.notice || "");
+    if (data.progress) renderProgress(data.progress);
+    state.message = data.message;
+    state.suggestion = data.suggestion;
+    setGroupArmed(false);
+    $("loading").hidden = true;
+    $("empty").hidden = Boolean(data.message);
+    $("message").hidden = !data.message;
+    for (const button of teamButtons) button.classList.remove("suggested");
+    if (!data.message) return;
+
+    const m = data.message;
+    setText("m-subject", m.subject);
+    setText("m-sender", m.sender);
+    setText("m-date", m.date || "unknown");
+    $("m-date").dateTime = m.date_iso || "";
+    setText("m-language", m.language);
+    setText("m-id", "#" + m.id);
+    setText("m-new", m.new_text || "(no text)");
+
+    const quoted = $("quoted-box");
+    quoted.open = false;
+    quoted.hidden = !m.quoted_text;
+    setText("m-quoted", m.quoted_text);
+    const lines = m.quoted_text ? m.quoted_text.split("\n").length : 0;
+    setText("quoted-size", lines ? `(${lines} lines)` : "");
+    const signature = $("signature-box");
+    signature.open = false;
+    signature.hidden = !m.signature;
+    setText("m-signature", m.signature);
+
+    const list = $("m-attachments");
+    list.replaceChildren();
+    for (const attachment of m.attachments) {
+      const item = document.createElement("li");
+      const kind = attachment.content_type ? `${attachment.content_type}, ` : "";
+      item.textContent = `${attachment.filename} (${kind}${formatBytes(attachment.size)})`;
+      list.append(item);
+    }
+    $("attachments").hidden = m.attachments.length === 0;
+
+    $("returned").hidden = !data.returned;
+    renderSuggestion(data.suggestion);
+    $("group").hidden = !m.group_size;
+    setText("g-size", String(m.group_size));
+    setText("g-others", String(Math.max(m.group_size - 1, 0)));
+    setText("ga-size", String(m.group_size));
+
+    $("tab-html").disabled = !m.has_html;
+    const frame = $("html-view");
+    frame.removeAttribute("srcdoc");
+    showView(state.view === "html" && m.has_html ? "html" : "text");
+    window.scrollTo(0, 0); // a long mail read to its end: the next one starts at its top
+  }
+
+  function renderSuggestion(suggestion) {
+    const box = $("suggestion");
+    box.hidden = !suggestion;
+    if (!suggestion) return;
+    setText("s-team", teamName.get(suggestion.team_id) || suggestion.team_slug);
+    let source = "(archive folder)";
+    if (suggestion.source === "model") {
+      const confidence = suggestion.confidence == null ? "" : `, ${Math.round(suggestion.confidence * 100)} %`;
+      source = `(model${confidence})`;
+    }
+    setText("s-source", source);
+    const button = teamButtons.find((b) => Number(b.dataset.teamId) === suggestion.team_id);
+    if (button) button.classList.add("suggested");
+  }
+
+  function renderProgress(progress) {
+    const bar = $("progress");
+    bar.max = Math.max(progress.total, 1);
+    bar.value = progress.labelled;
+    const share = progress.total ? Math.floor((100 * progress.labelled) / progress.total) : 0;
+    setText("progress-text", `${progress.labelled} of ${progress.total} mails labelled (${share} %)`);
+    const double = $("double-text");
+    double.hidden = !progress.double_target;
+    double.textContent = `Labelled by two people: ${progress.double_done} of ${progress.double_target}`;
+    const most = Math.max(1, ...Object.values(progress.per_team));
+    for (const element of document.querySelectorAll("[data-count-for]")) {
+      element.textContent = String(progress.per_team[element.dataset.countFor] || 0);
+    }
+    for (const meter of document.querySelectorAll("[data-share-for]")) {
+      meter.value = (progress.per_team[meter.dataset.shareFor] || 0) / most;
+    }
+  }
+
+  function formatBytes(size) {
+    if (size >= 1048576) return `${(size / 1048576).toFixed(1)} MB`;
+    if (size >= 1024) return `${Math.round(size / 1024)} kB`;
+    return `${size} B`;
+  }
+
+  function showView(view) {
+    state.view = view;
+    const html = view === "html";
+    $("text-view").hidden = html;
+    $("html-view").hidden = !html;
+    $("tab-text").setAttribute("aria-selected", String(!html));
+    $("tab-html").setAttribute("aria-selected", String(html));
+    if (html && state.message && !$("html-view").hasAttribute("srcdoc")) loadHtml(state.message.id);
+  }
+
+  async function loadHtml(messageId) {
+    try {
+      const data = await call("GET", `/api/messages/${messageId}/html`);
+      // The labeller may have moved on while the HTML was loading.
+      if (data && state.message && state.message.id === messageId) {
+        $("html-view").srcdoc = data.document;
+      }
+    } catch (err) {
+      showError(err.message);
+    }
+  }
+
+  function setGroupArmed(armed) {
+    state.groupArmed = armed;
+    $("group-armed").hidden = !armed;
+    document.body.classList.toggle("group-armed", armed);
+  }
+
+  function toggleHelp() {
+    const help = $("help");
+    if (help.open) help.close();
+    else help.showModal();
+  }
+
+  // Input -------------------------------------------------------------------------------
+
+  function typing(target) {
+    return (
+      target instanceof HTMLInputElement ||
+      target instanceof HTMLSelectElement ||
+      target instanceof HTMLTextAreaElement ||
+      (target instanceof HTMLElement && target.isContentEditable)
+    );
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
+    if (typing(event.target)) return;
+    if (event.key === "?") {
+      event.preventDefault();
+      toggleHelp();
+      return;
+    }
+    if ($("help").open) return; // the dialog closes itself on Esc
+    const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+    if (key === "Escape") {
+      setGroupArmed(false);
+      return;
+    }
+    if (key === "u") {
+      event.preventDefault();
+      undo();
+      return;
+    }
+    if (!state.message) return;
+    if (/^[1-9]$/.test(key)) {
+      const button = teamByKey.get(key);
+      if (button) {
+        event.preventDefault();
+        pick(Number(button.dataset.teamId));
+      }
+      return;
+    }
+    switch (key) {
+      case "Enter":
+        event.preventDefault(); // not a click on whatever button has focus
+        if (state.suggestion) pick(state.suggestion.team_id);
+        break;
+      case "s":
+        event.preventDefault();
+        skip();
+        break;
+      case "g":
+        if (state.message.group_size) setGroupArmed(!state.groupArmed);
+        break;
+      case "h":
+        if (state.message.has_html) showView(state.view === "html" ? "text" : "html");
+        break;
+      case "q":
+        if (state.message.quoted_text) $("quoted-box").open = !$("quoted-box").open;
+        break;
+      default:
+        break;
+    }
+  });
+
+  for (const button of teamButtons) {
+    button.addEventListener("click", () => {
+      pick(Number(button.dataset.teamId));
+      button.blur();
+    });
+  }
+  $("tab-text").addEventListener("click", () => showView("text"));
+  $("tab-html").addEventListener("click", () => showView("html"));
+  $("help-button").addEventListener("click", toggleHelp);
+  orderSelect.addEventListener("change", () => {
+    state.order = orderSelect.value;
+    localStorage.setItem("mailroom.order", state.order);
+    orderSelect.blur(); // hand the keys back to labelling
+    loadNext();
+  });
+
+  loadNext();
+})();
