@@ -76,24 +76,32 @@
     if (data && !data.progress) refreshProgress();
   }
 
-  // The counts follow each action in their own request, after the next mail is shown;
-  // while one is on its way, further actions only ask for one more afterwards.
-  let progressState = "idle";
-  async function refreshProgress() {
-    if (progressState !== "idle") {
-      progressState = "again";
+  // The counts follow the actions in their own request, once the labeller pauses (or at
+  // least every few seconds while they press on), so counting never competes with
+  // fetching the next mail.
+  const PROGRESS_PAUSE_MS = 400;
+  const PROGRESS_MAX_WAIT_MS = 4000;
+  let progressTimer = null;
+  let progressDue = 0;
+  function refreshProgress() {
+    const now = Date.now();
+    if (!progressDue) progressDue = now + PROGRESS_MAX_WAIT_MS;
+    clearTimeout(progressTimer);
+    progressTimer = setTimeout(loadProgress, Math.max(0, Math.min(PROGRESS_PAUSE_MS, progressDue - now)));
+  }
+
+  async function loadProgress() {
+    if (state.busy) {
+      progressTimer = setTimeout(loadProgress, 30); // right after the next mail is shown
       return;
     }
-    progressState = "loading";
+    progressDue = 0;
     try {
       const data = await call("GET", "/api/progress");
       if (data) renderProgress(data.progress);
     } catch (_err) {
-      // Counts are a convenience; the next action tries again.
+      // Counts are a convenience; the next action asks again.
     }
-    const again = progressState === "again";
-    progressState = "idle";
-    if (again) refreshProgress();
   }
 
   const query = () => `?order=${encodeURIComponent(state.order)}&seed=${state.seed}`;
