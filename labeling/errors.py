@@ -10,6 +10,8 @@ enter our code, with a message that tells the user what to do::
     ├── ImportSourceError      an archive path or URL that cannot be read
     ├── StoreError             the database refused or is unreachable
     │   └── MigrationError     the schema is behind or ahead of the code
+    ├── LabelingError          a labelling action that is not allowed (archived team,
+    │                          quarantined or unknown mail, unknown user, wrong role)
     ├── MailServerError        a mail server failed or refused
     │   ├── ImapError
     │   └── SmtpError
@@ -48,6 +50,14 @@ class StoreError(MailroomError):
 
 class MigrationError(StoreError):
     """The database schema does not match the code."""
+
+
+class LabelingError(MailroomError):
+    """A label, skip, adjudication or score that cannot be recorded; the message says why.
+
+    Raised before anything is written: for an archived or unknown team, a quarantined or
+    unknown message, an unknown or inactive user, or a person without the needed role.
+    """
 
 
 class MailServerError(MailroomError):

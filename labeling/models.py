@@ -13,9 +13,9 @@ Tables::
     teams ◀── threads ◀── messages ──▶ mailboxes
       ▲                     ▲  ▲
       └──── annotations ────┘  └── audit_log
-                 │
-                 ▼
-               users                  import_cursors (IMAP resume points)
+                 │           ▲  ▲
+                 ▼           │  └── message_scores (model scores for the labelling queue)
+               users ◀──── skips                 import_cursors (IMAP resume points)
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -47,7 +48,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 # Allowed values of the string "enums" below; CHECK constraints enforce them in the database.
 MESSAGE_STATUSES = ("ok", "quarantined")
 MESSAGE_ORIGINS = ("archive", "live")
-ANNOTATION_SOURCES = ("human", "archive-folder", "review", "model")
+# 'adjudication': an admin or reviewer settled a disagreement between labellers.
+ANNOTATION_SOURCES = ("human", "archive-folder", "review", "model", "adjudication")
 USER_ROLES = ("admin", "labeler", "reviewer")
 MAILBOX_KINDS = ("imap", "maildir")
 
@@ -226,6 +228,16 @@ class Message(Base):
         UniqueConstraint("mailbox_id", "uidvalidity", "uid"),
         # label-from-folders and per-folder views select by folder and status.
         Index("ix_messages_source_folder_status", "source_folder", "status"),
+        # The labelling queue walks parsed archive mail with no (or one) human label, oldest
+        # first, in this narrow index instead of the wide rows (raw bytes, bodies).
+        Index(
+            "ix_messages_label_queue",
+            "human_labels",
+            "date",
+            "id",
+            sqlite_where=text("status = 'ok' AND origin = 'archive'"),
+            postgresql_where=text("status = 'ok' AND origin = 'archive'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -269,6 +281,15 @@ class Message(Base):
     uid: Mapped[int | None] = mapped_column(BigInteger)
     imported_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    # Near-duplicate group (newsletters, auto-replies, the same mail sent twice): the
+    # smallest message id of the group; NULL for a mail without near-duplicates. Written by
+    # labeling.neardup.group_near_duplicates.
+    dup_group_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # Number of current human labels (one per person). Kept by database triggers on
+    # ``annotations`` (migration 0002) whoever writes the labels; read-only for code. A
+    # migration that rebuilds ``annotations`` (SQLite batch mode) must recreate them.
+    human_labels: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
     thread: Mapped[Thread | None] = relationship(back_populates="messages")
     mailbox: Mapped[Mailbox | None] = relationship()
     annotations: Mapped[list[Annotation]] = relationship(back_populates="message")
@@ -294,7 +315,9 @@ class Annotation(Base):
     and adds a new one, so the history stays auditable. Only non-superseded rows count.
     Each person has at most one current label per message (double-labelling by two people
     gives two rows, which agreement statistics compare); each message has at most one
-    current ``archive-folder`` label.
+    current ``archive-folder`` label and at most one current ``adjudication``.
+    An ``adjudication`` row has no ``user_id`` (the adjudicator may also have labelled the
+    mail, and keeps that label); who adjudicated is in the audit log.
     """
 
     __tablename__ = "annotations"
@@ -319,6 +342,20 @@ class Annotation(Base):
             postgresql_where=text("superseded_at IS NULL AND source = 'archive-folder'"),
         ),
         Index("ix_annotations_message_id_superseded_at", "message_id", "superseded_at"),
+        # Labels a person undid or replaced: the queue brings undone mail back first.
+        Index(
+            "ix_annotations_user_id_superseded",
+            "user_id",
+            sqlite_where=text("superseded_at IS NOT NULL"),
+            postgresql_where=text("superseded_at IS NOT NULL"),
+        ),
+        Index(
+            "uq_annotations_current_adjudication",
+            "message_id",
+            unique=True,
+            sqlite_where=text("superseded_at IS NULL AND source = 'adjudication'"),
+            postgresql_where=text("superseded_at IS NULL AND source = 'adjudication'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -335,6 +372,47 @@ class Annotation(Base):
 
     def __repr__(self) -> str:
         return f"<Annotation {self.id} msg={self.message_id} team={self.team_id} {self.source}>"
+
+
+class MessageScore(Base):
+    """A model's view of one message, for uncertainty-first labelling and suggestions.
+
+    One row per message and ``model_version``; the labelling queue reads the version
+    stored most recently. ``margin`` is top-1 minus top-2 probability (small = unsure).
+    """
+
+    __tablename__ = "message_scores"
+    __table_args__ = (
+        UniqueConstraint("model_version", "message_id"),
+        # The uncertainty-first queue walks one version's scores by margin.
+        Index("ix_message_scores_model_version_margin", "model_version", "margin"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    model_version: Mapped[str] = mapped_column(String(100))
+    top_team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    confidence: Mapped[float] = mapped_column(Float)
+    margin: Mapped[float] = mapped_column(Float)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    top_team: Mapped[Team] = relationship()
+
+
+class Skip(Base):
+    """A labeller passed on a message; the queue does not offer it to them again."""
+
+    __tablename__ = "skips"
+    __table_args__ = (UniqueConstraint("user_id", "message_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ImportCursor(Base):

@@ -87,6 +87,14 @@ class Settings(BaseSettings):
     import_batch_size: int = Field(
         default=200, ge=1, le=10_000, description="Messages fetched per IMAP round trip."
     )
+    double_label_share: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=1.0,
+        description="Share of archive mails (0..1) that two different people label, so "
+        "agreement between labellers can be measured. Raising it keeps the mails already "
+        "chosen and adds more.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level."
     )
