@@ -1,0 +1,320 @@
+"""The training set: which label each mail gets, and the files and datasets built from it.
+
+Label resolution (:func:`resolve_label`), over a message's current (non-superseded)
+annotations, first rule that applies:
+
+1. an ``adjudication`` (an admin or reviewer settled a disagreement) — the newest one;
+2. the majority of the people's ``human`` labels (one per person); a tie between the top
+   teams excludes the mail until someone adjudicates it;
+3. the newest ``review`` label (a reviewer routed live mail by hand);
+4. the ``archive-folder`` weak label — only with ``include_weak``.
+
+``model`` annotations are never exported: they are predictions, not labels. Labels for
+archived teams are exported (the labels are the asset) unless ``exclude_archived_teams``.
+Each example records its ``sources``: the deciding source first, then every other source
+whose label agrees (e.g. ``('human', 'archive-folder')``).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import random
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from labeling.models import Annotation, Message, Team
+
+if TYPE_CHECKING:
+    from datasets import DatasetDict
+
+ExportFormat = Literal["jsonl", "csv"]
+
+# Deciding order of the sources, strongest first; 'model' is never a label.
+LABEL_SOURCES = ("adjudication", "human", "review", "archive-folder")
+WEAK_SOURCE = "archive-folder"
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    """One current annotation of a message as the resolution sees it.
+
+    ``order`` breaks "newest" ties: the annotation id (ids grow with time).
+    """
+
+    source: str
+    label: str
+    order: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """The label a message gets and the sources that back it (deciding source first)."""
+
+    label: str
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One training example. ``text`` is the subject, a newline, and the mail's new text.
+
+    ``group`` is the near-duplicate group (or the message id when it has none): the
+    train/validation split keeps a group on one side, so copies do not leak across.
+    """
+
+    message_id: int
+    text: str
+    label: str
+    sources: tuple[str, ...]
+    language: str
+    group: int = 0
+
+
+def resolve_label(votes: Iterable[Vote], *, include_weak: bool = False) -> Resolution | None:
+    """The label for one message from its current annotations, or None (see module doc)."""
+    votes = list(votes)
+    label: str | None = None
+    decided = ""
+    adjudications = [vote for vote in votes if vote.source == "adjudication"]
+    humans = Counter(vote.label for vote in votes if vote.source == "human")
+    reviews = [vote for vote in votes if vote.source == "review"]
+    weak = [vote for vote in votes if vote.source == WEAK_SOURCE]
+    if adjudications:
+        label, decided = max(adjudications, key=lambda vote: vote.order).label, "adjudication"
+    elif humans:
+        ranked = humans.most_common()
+        if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
+            return None  # people disagree evenly: wait for an adjudication
+        label, decided = ranked[0][0], "human"
+    elif reviews:
+        label, decided = max(reviews, key=lambda vote: vote.order).label, "review"
+    elif weak and include_weak:
+        label, decided = max(weak, key=lambda vote: vote.order).label, WEAK_SOURCE
+    if label is None:
+        return None
+    agreeing = {vote.source for vote in votes if vote.label == label}
+    others = tuple(s for s in LABEL_SOURCES if s in agreeing and s != decided)
+    return Resolution(label, (decided, *others))
+
+
+def training_examples(
+    session: Session, *, include_weak: bool = False, exclude_archived_teams: bool = False
+) -> list[Example]:
+    """Every parsed mail with a resolvable label (see module doc), ordered by message id.
+
+    Covers archive and live mail alike (live mail gets labels through review).
+    """
+    rows = session.execute(
+        select(Annotation.message_id, Annotation.source, Team.slug, Annotation.id)
+        .join(Team, Team.id == Annotation.team_id)
+        .join(Message, Message.id == Annotation.message_id)
+        .where(
+            Annotation.superseded_at.is_(None),
+            Annotation.source.in_(LABEL_SOURCES),
+            Message.status == "ok",
+        )
+        .order_by(Annotation.message_id, Annotation.id)
+    )
+    votes: dict[int, list[Vote]] = defaultdict(list)
+    for message_id, source, slug, annotation_id in rows:
+        votes[message_id].append(Vote(source, slug, annotation_id))
+
+    archived: set[str] = set()
+    if exclude_archived_teams:
+        archived = set(session.scalars(select(Team.slug).where(Team.archived_at.is_not(None))))
+    resolved: dict[int, Resolution] = {}
+    for message_id, message_votes in votes.items():
+        resolution = resolve_label(message_votes, include_weak=include_weak)
+        if resolution is not None and resolution.label not in archived:
+            resolved[message_id] = resolution
+    if not resolved:
+        return []
+
+    examples = []
+    has_label = Message.annotations.any(
+        (Annotation.superseded_at.is_(None)) & Annotation.source.in_(LABEL_SOURCES)
+    )
+    texts = session.execute(
+        select(
+            Message.id, Message.subject, Message.new_text, Message.language, Message.dup_group_id
+        )
+        .where(Message.status == "ok", has_label)
+        .order_by(Message.id)
+    )
+    for message_id, subject, new_text, language, dup_group_id in texts:
+        resolution = resolved.get(message_id)
+        if resolution is None:
+            continue
+        examples.append(
+            Example(
+                message_id=message_id,
+                text=f"{subject}\n{new_text}",
+                label=resolution.label,
+                sources=resolution.sources,
+                language=language,
+                group=dup_group_id or message_id,
+            )
+        )
+    return examples
+
+
+def split_examples(
+    examples: Sequence[Example], *, validation_share: float = 0.2, seed: int = 0
+) -> tuple[list[Example], list[Example]]:
+    """(train, validation), stratified by label and reproducible for a given ``seed``.
+
+    Each label sends about ``validation_share`` of its examples to validation, at least one
+    when it has two or more groups, and always keeps one in train (a label with a single
+    example is train-only). Near-duplicate groups are never split, so validation scores
+    are not inflated by copies of training mail. Both lists are ordered by message id.
+    """
+    if not 0.0 <= validation_share < 1.0:
+        raise ValueError(f"validation_share must be in [0, 1), not {validation_share}")
+    groups: dict[int, list[Example]] = defaultdict(list)
+    for example in examples:
+        groups[example.group or example.message_id].append(example)
+    by_label: dict[str, list[int]] = defaultdict(list)
+    for key, members in groups.items():
+        # A group whose copies got different labels goes with its most common one.
+        counts = Counter(e.label for e in members)
+        by_label[min(counts, key=lambda label: (-counts[label], label))].append(key)
+
+    validation_keys: set[int] = set()
+    for label, keys in sorted(by_label.items()):
+        if len(keys) < 2 or validation_share == 0.0:
+            continue
+        keys.sort()
+        # Seeded per label: adding mail of one team does not reshuffle the others.
+        random.Random(f"{seed}:{label}").shuffle(keys)
+        total = sum(len(groups[key]) for key in keys)
+        target = max(1, round(total * validation_share))
+        taken = 0
+        for key in keys[:-1]:  # the last group stays in train whatever the share
+            if taken >= target:
+                break
+            validation_keys.add(key)
+            taken += len(groups[key])
+
+    train = [e for e in examples if (e.group or e.message_id) not in validation_keys]
+    validation = [e for e in examples if (e.group or e.message_id) in validation_keys]
+    return (
+        sorted(train, key=lambda e: e.message_id),
+        sorted(validation, key=lambda e: e.message_id),
+    )
+
+
+def build_dataset(
+    session: Session,
+    *,
+    validation_share: float = 0.2,
+    seed: int = 0,
+    include_weak: bool = False,
+    exclude_archived_teams: bool = False,
+) -> DatasetDict:
+    """The training set as a ``datasets.DatasetDict`` with 'train' and 'validation' splits.
+
+    Columns: message_id (int64), text, label (team slug), sources (list of str),
+    language. Split as :func:`split_examples` describes; record :func:`dataset_hash` of
+    :func:`training_examples` with the model to know what it was trained on.
+    """
+    examples = training_examples(
+        session, include_weak=include_weak, exclude_archived_teams=exclude_archived_teams
+    )
+    train, validation = split_examples(examples, validation_share=validation_share, seed=seed)
+    return examples_to_dataset(train, validation)
+
+
+def examples_to_dataset(train: Sequence[Example], validation: Sequence[Example]) -> DatasetDict:
+    """A ``DatasetDict`` with the two splits (columns as in :func:`build_dataset`)."""
+    from datasets import Dataset, DatasetDict, Features, Value
+    from datasets import Sequence as FeatureList
+
+    features = Features(
+        {
+            "message_id": Value("int64"),
+            "text": Value("string"),
+            "label": Value("string"),
+            "sources": FeatureList(Value("string")),
+            "language": Value("string"),
+        }
+    )
+
+    def table(examples: Sequence[Example]) -> Dataset:
+        return Dataset.from_dict(
+            {
+                "message_id": [e.message_id for e in examples],
+                "text": [e.text for e in examples],
+                "label": [e.label for e in examples],
+                "sources": [list(e.sources) for e in examples],
+                "language": [e.language for e in examples],
+            },
+            features=features,
+        )
+
+    return DatasetDict({"train": table(train), "validation": table(validation)})
+
+
+def dataset_hash(examples: Iterable[Example]) -> str:
+    """SHA-256 hex over the sorted (message_id, label, text) of ``examples``.
+
+    Changes when a label, a text or the set of mails changes; not when sources, language
+    or the order of ``examples`` do.
+    """
+    digest = hashlib.sha256()
+    for message_id, label, text in sorted((e.message_id, e.label, e.text) for e in examples):
+        line = json.dumps([message_id, label, text], ensure_ascii=False, separators=(",", ":"))
+        digest.update(line.encode("utf-8", "surrogatepass") + b"\n")
+    return digest.hexdigest()
+
+
+def write_examples(examples: Iterable[Example], path: Path, fmt: ExportFormat = "jsonl") -> int:
+    """Write ``examples`` to ``path`` as JSONL or CSV; returns how many were written.
+
+    Fields: message_id, label, sources (a list in JSONL, ';'-joined in CSV), language,
+    text. The file is written next to ``path`` and renamed over it at the end, so a
+    reader never sees half a file.
+    """
+    if fmt not in ("jsonl", "csv"):
+        raise ValueError(f"format must be 'jsonl' or 'csv', not {fmt!r}")
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial")
+    count = 0
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as out:
+            if fmt == "csv":
+                writer = csv.writer(out)
+                writer.writerow(["message_id", "label", "sources", "language", "text"])
+            for example in examples:
+                if fmt == "csv":
+                    writer.writerow(
+                        [
+                            example.message_id,
+                            example.label,
+                            ";".join(example.sources),
+                            example.language,
+                            example.text,
+                        ]
+                    )
+                else:
+                    record = {
+                        "message_id": example.message_id,
+                        "label": example.label,
+                        "sources": list(example.sources),
+                        "language": example.language,
+                        "text": example.text,
+                    }
+                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                count += 1
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return count
