@@ -1,0 +1,131 @@
+"""Label commands: export the training set, group near-duplicate mail.
+
+Each command parses its arguments, calls one function of ``labeling`` and prints the result;
+errors are :class:`MailroomError`, which the ``mailroom`` group prints as one line.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+import click
+
+from labeling.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from labeling.export import ExportFormat
+
+
+def _database(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:
+    """Engine and session factory for the configured database, its schema checked first."""
+    from labeling.db import check_schema, make_engine, make_session_factory
+
+    engine = make_engine(settings)
+    try:
+        check_schema(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine, make_session_factory(engine)
+
+
+@click.command("export")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="File to write (replaced if it exists).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv"]),
+    default=None,
+    help="File format. Default: from the file's suffix (.csv), else jsonl.",
+)
+@click.option(
+    "--include-weak",
+    is_flag=True,
+    help="Also export mail labelled only by its archive folder (weak labels).",
+)
+@click.option(
+    "--exclude-archived-teams",
+    is_flag=True,
+    help="Leave out mail whose label is a team that has been archived.",
+)
+@click.pass_obj
+def export_command(
+    settings: Settings,
+    out: Path,
+    fmt: str | None,
+    include_weak: bool,
+    exclude_archived_teams: bool,
+) -> None:
+    """Write the labelled training set: one mail per line with its team and label sources.
+
+    A mail's label: an adjudication, else the majority of people's labels (ties wait for
+    an adjudication), else a reviewer's label, else (with --include-weak) its archive folder.
+    """
+    from labeling.db import session_scope
+    from labeling.export import dataset_hash, training_examples, write_examples
+
+    chosen = cast("ExportFormat", fmt or ("csv" if out.suffix.lower() == ".csv" else "jsonl"))
+    engine, sessions = _database(settings)
+    try:
+        with session_scope(sessions) as session:
+            examples = training_examples(
+                session,
+                include_weak=include_weak,
+                exclude_archived_teams=exclude_archived_teams,
+            )
+    finally:
+        engine.dispose()
+    written = write_examples(examples, out, chosen)
+    click.echo(f"{out}: {written} labelled mails ({chosen})")
+    for label, number in sorted(Counter(e.label for e in examples).items()):
+        click.echo(f"  {label:<24} {number:>6}")
+    click.echo(f"dataset hash {dataset_hash(examples)}")
+
+
+@click.command("group-duplicates")
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True),
+    default=0.8,
+    show_default=True,
+    help="How similar (Jaccard of word shingles) two mails must be to share a group.",
+)
+@click.option(
+    "--num-perm",
+    type=click.IntRange(16, 1024),
+    default=128,
+    show_default=True,
+    help="MinHash permutations: more is more precise and slower.",
+)
+@click.pass_obj
+def group_duplicates_command(settings: Settings, threshold: float, num_perm: int) -> None:
+    """Group near-duplicate archive mail (newsletters, auto-replies, repeats) so a
+    labeller can label a whole group at once. Safe to run again after an import."""
+    from labeling.db import session_scope
+    from labeling.neardup import group_near_duplicates
+
+    engine, sessions = _database(settings)
+    try:
+        with session_scope(sessions) as session:
+            summary = group_near_duplicates(session, threshold=threshold, num_perm=num_perm)
+    finally:
+        engine.dispose()
+    click.echo(
+        f"{summary.messages} mails compared in {summary.seconds:.1f} s: "
+        f"{summary.groups} groups holding {summary.grouped} mails "
+        f"({summary.changed} changed)"
+    )
+
+
+commands: list[click.Command] = [export_command, group_duplicates_command]
