@@ -36,7 +36,7 @@ def quantize_int8(model: EncoderClassifier) -> EncoderClassifier:
         # torch 2.13 announces the quantised tensor API's eventual removal; the pin on torch
         # keeps it working, and the pipeline falls back to fp32 whenever int8 is not better.
         warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*", category=UserWarning)
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module="torch.ao")
+        warnings.filterwarnings("ignore", message="torch.ao.quantization is deprecated")
         quantized = torch.ao.quantization.quantize_dynamic(
             model, {torch.nn.Linear}, dtype=torch.qint8
         )

@@ -84,6 +84,12 @@ class Settings(BaseSettings):
         description="Precision that auto-routed mail must reach; lower-confidence mail goes "
         "to review.",
     )
+    min_labels_for_transformer: int = Field(
+        default=200,
+        ge=0,
+        description="Below this many labelled mails the TF-IDF model serves alone; the "
+        "transformer is fine-tuned from this many on.",
+    )
     import_batch_size: int = Field(
         default=200, ge=1, le=10_000, description="Messages fetched per IMAP round trip."
     )

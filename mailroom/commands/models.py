@@ -34,6 +34,7 @@ def _pipeline_arguments(
         base_model=model or settings.model,
         training=training,
         target_precision=settings.target_precision,
+        min_examples_for_transformer=settings.min_labels_for_transformer,
         seed=seed,
     )
 

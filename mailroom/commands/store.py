@@ -6,6 +6,7 @@ errors are :class:`MailroomError`, which the ``mailroom`` group prints as one li
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,9 @@ from labeling.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
+
+    from data.teams import TeamSpec
+    from labeling.teams import TeamDefinition
 
 
 def _database(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:
@@ -204,9 +208,7 @@ def label_from_folders_command(
             f"{_folder_label(entry.folder)} -> {entry.team}: {entry.labelled} labelled, "
             f"{entry.already_labelled} already labelled ({entry.messages} mails)"
         )
-    click.echo(
-        f"total: {summary.labelled} labelled, {summary.already_labelled} already labelled"
-    )
+    click.echo(f"total: {summary.labelled} labelled, {summary.already_labelled} already labelled")
 
 
 # mailroom teams ----------------------------------------------------------------------------
@@ -215,6 +217,23 @@ def label_from_folders_command(
 @click.group("teams")
 def teams_group() -> None:
     """Manage the teams mail is routed to."""
+
+
+def team_definitions(specs: Iterable[TeamSpec]) -> list[TeamDefinition]:
+    """The store's view of team definitions read from a teams file."""
+    from labeling.teams import TeamDefinition
+
+    return [
+        TeamDefinition(
+            slug=spec.slug,
+            name=spec.name,
+            description=spec.description,
+            forward_address=spec.forward_to,
+            imap_folder=spec.folder,
+            hotkey=str(spec.hotkey),
+        )
+        for spec in specs
+    ]
 
 
 @teams_group.command("sync")
@@ -229,7 +248,7 @@ def teams_sync(settings: Settings, teams_file: Path | None) -> None:
     """Create or update the teams from a teams file (matched by slug)."""
     from data.teams import load_teams
     from labeling.db import session_scope
-    from labeling.teams import TeamDefinition, sync_teams
+    from labeling.teams import sync_teams
 
     try:
         specs = load_teams(teams_file)
@@ -237,17 +256,7 @@ def teams_sync(settings: Settings, teams_file: Path | None) -> None:
         raise ConfigError(f"{teams_file}: no such teams file") from None
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    definitions = [
-        TeamDefinition(
-            slug=spec.slug,
-            name=spec.name,
-            description=spec.description,
-            forward_address=spec.forward_to,
-            imap_folder=spec.folder,
-            hotkey=str(spec.hotkey),
-        )
-        for spec in specs
-    ]
+    definitions = team_definitions(specs)
     engine, sessions = _database(settings)
     try:
         with session_scope(sessions) as session:

@@ -1,0 +1,143 @@
+"""`mailroom train` from the store: a version is trained, gated on the frozen holdout,
+promoted, and unlabelled mail is scored for the queue; a worse retrain is refused."""
+
+from __future__ import annotations
+
+import random
+from email.message import EmailMessage
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from classifier.pipeline import PipelineArguments
+from classifier.registry import Registry
+from classifier.store_training import is_holdout, split_holdout, train_from_store
+from labeling.export import training_examples
+from labeling.mailtypes import RawMail
+from labeling.models import Annotation, Message, Team, User
+from labeling.queue import ScoreRow  # noqa: F401  (the table the scores land in)
+from labeling.settings import Settings
+from labeling.store import ingest
+from mailroom.cli import _register, cli
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def _commands() -> None:
+    _register()
+
+
+VOCAB = {
+    "schade": "aanrijding waterschade storm diefstal lekkage deuk ruit hagel brand",
+    "opzeggingen": "opzeggen beëindigen stoppen einde opzegging afmelden verhuizing buitenland",
+    "klachten": "klacht ontevreden boos slecht teleurgesteld onbeschoft wachten laat",
+}
+FAST = PipelineArguments(min_examples_for_transformer=10**6, target_precision=0.9)
+
+
+def _mail(i: int, team: str, rng: random.Random) -> bytes:
+    msg = EmailMessage()
+    msg["Message-ID"] = f"<train-{i}@example.nl>"
+    msg["From"] = f"klant{i}@example.nl"
+    msg["To"] = "info@polderzeker.example"
+    words = VOCAB[team].split()
+    msg["Subject"] = " ".join(rng.choices(words, k=2))
+    msg.set_content(
+        " ".join(rng.choices(words, k=12)) + f"\npolisnummer {rng.randint(1000, 9999)}\n"
+    )
+    return msg.as_bytes()
+
+
+def _seed(sessions: sessionmaker[Session], per_team: int = 60, unlabelled: int = 10) -> None:
+    rng = random.Random(1)
+    with sessions() as session:
+        user = User(username="lisa", password_hash="x", role="labeler")
+        session.add(user)
+        teams = {slug: Team(slug=slug, name=slug.title()) for slug in VOCAB}
+        session.add_all(teams.values())
+        session.flush()
+        i = 0
+        for slug in VOCAB:
+            for n in range(per_team + unlabelled):
+                i += 1
+                result = ingest(session, RawMail(_mail(i, slug, rng), folder="", source_ref=str(i)))
+                if n < per_team:
+                    session.add(
+                        Annotation(
+                            message_id=result.message_id,
+                            team_id=teams[slug].id,
+                            user_id=user.id,
+                            source="human",
+                        )
+                    )
+        session.commit()
+
+
+def test_train_promotes_a_first_version_and_scores_unlabelled_mail(
+    db_settings: Settings, db_sessions: sessionmaker[Session]
+) -> None:
+    _seed(db_sessions)
+    outcome = train_from_store(db_settings, FAST, progress=False)
+    assert (outcome.version, outcome.promoted, outcome.kind) == ("v0001", True, "tfidf")
+    assert outcome.n_holdout > 0
+    assert outcome.holdout["accuracy"] >= 0.9
+    registry = Registry(db_settings.models_path)
+    info = registry.active()
+    assert info is not None and info.version == "v0001"
+    assert "training-set hash" in (info.path / "MODEL_CARD.md").read_text().lower()
+    assert info.manifest["dataset_hash"]
+    assert outcome.scored == 30
+    with db_sessions() as session:
+        rows = session.execute(select(func.count()).select_from(Message)).scalar_one()
+        assert rows == 210
+        examples = training_examples(session)
+    rest, holdout = split_holdout(examples)
+    assert all(is_holdout(e.group or e.message_id) for e in holdout)
+    assert len(rest) + len(holdout) == 180
+
+
+def test_a_worse_retrain_is_kept_but_not_promoted(
+    db_settings: Settings, db_sessions: sessionmaker[Session]
+) -> None:
+    _seed(db_sessions)
+    assert train_from_store(db_settings, FAST, progress=False).promoted
+    # Scramble the labels of every mail outside the holdout: the next model learns noise.
+    rng = random.Random(3)
+    with db_sessions() as session:
+        team_ids = session.scalars(select(Team.id)).all()
+        for annotation in session.scalars(select(Annotation)):
+            if not is_holdout(annotation.message_id):
+                annotation.team_id = rng.choice(team_ids)
+        session.commit()
+    outcome = train_from_store(db_settings, FAST, progress=False)
+    assert not outcome.promoted
+    assert "worse than the active version" in outcome.reason
+    registry = Registry(db_settings.models_path)
+    assert registry.active_version() == "v0001"
+    assert registry.get(outcome.version).status == "rejected"
+
+
+def test_cli_train_and_models_list(
+    db_settings: Settings, db_sessions: sessionmaker[Session]
+) -> None:
+    _seed(db_sessions)
+    runner = CliRunner()
+    # Fewer labels than the transformer needs: the TF-IDF model serves alone.
+    db_settings = db_settings.model_copy(update={"min_labels_for_transformer": 1000})
+    result = runner.invoke(cli, ["train"], obj=db_settings)
+    assert result.exit_code == 0, result.output
+    assert "v0001: tfidf" in result.output and "promoted" in result.output
+    listed = runner.invoke(cli, ["models", "list"], obj=db_settings)
+    assert "* v0001  active" in listed.output
+    report = runner.invoke(cli, ["evaluate"], obj=db_settings)
+    assert report.exit_code == 0, report.output
+    assert (db_settings.models_path / "v0001" / "report" / "index.html").stat().st_size > 1000
+
+
+def test_training_without_two_labelled_teams_is_a_clear_error(db_settings: Settings) -> None:
+    result = CliRunner().invoke(cli, ["train"], obj=db_settings)
+    assert result.exit_code == 1
+    assert "label mail of at least two teams first" in result.output
