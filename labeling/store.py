@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from labeling import mime
 from labeling.db import store_error
 from labeling.errors import MailParseError
 from labeling.mailtypes import Address, NormalisedMail, RawMail
@@ -116,10 +117,8 @@ def ingest(
 
 def _parse(raw_mail: RawMail) -> tuple[NormalisedMail | None, str]:
     """The normalised mail, or None and the reason it cannot be read."""
-    from labeling.mime import normalise
-
     try:
-        return normalise(raw_mail.raw), ""
+        return mime.normalise(raw_mail.raw), ""
     except MailParseError as exc:
         return None, (exc.reason or "unreadable mail")[:MAX_REASON]
     except Exception as exc:

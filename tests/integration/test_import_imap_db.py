@@ -13,7 +13,7 @@ from labeling.importers.imap import ImapSource
 from labeling.importing import ImportCursors, imap_source_key, run_import
 from labeling.mailtypes import RawMail
 from labeling.models import ImportCursor, Message
-from tests.mail_samples import _mime, make_mail  # noqa: F401
+from tests.mail_samples import make_mail
 from tests.servers.dovecot_server import DovecotServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.dovecot]

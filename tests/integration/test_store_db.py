@@ -3,7 +3,6 @@ the import runner, weak labels from folders, teams, and the CLI commands."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
+import labeling.mime
 from labeling.db import (
     alembic_config,
     check_schema,
@@ -41,7 +41,7 @@ from labeling.models import (
 from labeling.settings import Settings, load_settings
 from labeling.store import ingest
 from labeling.teams import TeamDefinition, sync_teams
-from tests.mail_samples import BROKEN, _mime, make_mail, write_maildir_tree  # noqa: F401
+from tests.mail_samples import BROKEN, make_mail, write_maildir_tree
 
 
 def raw(data: bytes, folder: str = "", ref: str = "test") -> RawMail:
@@ -111,6 +111,21 @@ def test_ingest_stores_raw_and_normalised_fields(session: Session) -> None:
     assert row.source_folder == "Schade"
     assert row.date is not None and row.date.tzinfo is not None
     assert row.thread is not None and row.thread.root_key == "a1@example.nl"
+    assert row.language == "nl"
+
+
+def test_reply_stores_new_text_apart_from_quote(session: Session) -> None:
+    body = (
+        "Dank u, de foto's zijn bijgevoegd.\n\n"
+        "Op 1 maart 2024 om 09:30 schreef Polderzeker <info@polderzeker.example>:\n"
+        "> Kunt u foto's van de schade sturen?\n"
+    )
+    result = ingest(session, raw(make_mail("re1@example.nl", subject="Re: Schade", body=body)))
+    row = session.get_one(Message, result.message_id)
+    assert "foto's zijn bijgevoegd" in row.new_text
+    assert "Kunt u foto's" not in row.new_text
+    assert "Kunt u foto's" in row.quoted_text
+    assert row.subject_key == "schade"
 
 
 def test_same_bytes_or_same_message_id_is_a_duplicate(session: Session) -> None:
@@ -153,7 +168,7 @@ def test_parser_crash_quarantines_instead_of_failing(
     def crash(data: bytes) -> None:
         raise RecursionError("too deep")
 
-    monkeypatch.setattr(sys.modules["labeling.mime"], "normalise", crash)
+    monkeypatch.setattr(labeling.mime, "normalise", crash)
     result = ingest(session, raw(make_mail("crash@example.nl")))
     assert result.outcome == "quarantined"
     assert "RecursionError" in result.reason
@@ -207,14 +222,14 @@ def test_replies_join_their_thread_in_any_order(session: Session) -> None:
 def test_nul_and_odd_text_survive_both_databases(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = sys.modules["labeling.mime"].normalise
+    real = labeling.mime.normalise
 
     def with_nul(data: bytes):  # type: ignore[no-untyped-def]
         import dataclasses
 
         return dataclasses.replace(real(data), body_text="a\x00b \udcff c", subject="x\x00")
 
-    monkeypatch.setattr(sys.modules["labeling.mime"], "normalise", with_nul)
+    monkeypatch.setattr(labeling.mime, "normalise", with_nul)
     result = ingest(session, raw(make_mail("nul@x")))
     session.commit()
     row = session.get_one(Message, result.message_id)
