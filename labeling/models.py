@@ -16,6 +16,9 @@ Tables::
                  │           ▲  ▲
                  ▼           │  └── message_scores (model scores for the labelling queue)
                users ◀──── skips                 import_cursors (IMAP resume points)
+
+    messages ◀── routing_decisions, review_items, deliveries   (worker)
+    leases (one watcher per mailbox)
 """
 
 from __future__ import annotations
@@ -52,6 +55,13 @@ MESSAGE_ORIGINS = ("archive", "live")
 ANNOTATION_SOURCES = ("human", "archive-folder", "review", "model", "adjudication")
 USER_ROLES = ("admin", "labeler", "reviewer")
 MAILBOX_KINDS = ("imap", "maildir")
+# Where a live mail is on its way (worker); NULL for archive mail, which is never routed.
+# new -> review | forwarding -> forwarded -> done, or quarantined (see worker/states.py).
+ROUTE_STATES = ("new", "review", "forwarding", "forwarded", "done", "quarantined")
+ROUTE_MODES = ("auto", "review")
+REVIEW_STATUSES = ("open", "resolved")
+DELIVERY_METHODS = ("smtp", "imap-move", "maildir")
+DELIVERY_STATES = ("pending", "sent", "failed")
 
 # RFC 5322 caps a header line at 998 characters; longer "IDs" are not kept as keys (they
 # would also overflow a PostgreSQL btree index entry).
@@ -223,6 +233,11 @@ class Message(Base):
         CheckConstraint(_in("status", MESSAGE_STATUSES), name="status"),
         CheckConstraint(_in("origin", MESSAGE_ORIGINS), name="origin"),
         CheckConstraint(
+            "route_state IS NULL OR " + _in("route_state", ROUTE_STATES), name="route_state"
+        ),
+        # The worker's sweep finds live mail stuck in a state by state and age.
+        Index("ix_messages_route_state_route_state_at", "route_state", "route_state_at"),
+        CheckConstraint(
             "status = 'ok' OR quarantine_reason IS NOT NULL", name="quarantine_reason"
         ),
         UniqueConstraint("mailbox_id", "uidvalidity", "uid"),
@@ -289,6 +304,11 @@ class Message(Base):
     # ``annotations`` (migration 0002) whoever writes the labels; read-only for code. A
     # migration that rebuilds ``annotations`` (SQLite batch mode) must recreate them.
     human_labels: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+    # The worker's state machine for live mail (ROUTE_STATES); NULL for archive mail. Only
+    # changed by conditional UPDATEs (... WHERE route_state = expected), see worker/states.py.
+    route_state: Mapped[str | None] = mapped_column(String(16))
+    route_state_at: Mapped[datetime | None] = mapped_column()
 
     thread: Mapped[Thread | None] = relationship(back_populates="messages")
     mailbox: Mapped[Mailbox | None] = relationship()
@@ -445,3 +465,110 @@ class AuditLog(Base):
         ForeignKey("messages.id", ondelete="SET NULL"), index=True
     )
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class RoutingDecision(Base):
+    """Where the worker (or a person) decided one live mail goes, and why.
+
+    History is kept: a newer decision (a reviewer's) clears ``current`` on the older rows,
+    and at most one row per message is current. ``decided_by``: 'model', 'thread' or
+    'user:<id>'; ``mode``: 'auto' (forwarded without a person) or 'review'. ``team_id`` is
+    NULL when no team was chosen (review without a suggestion). ``details`` holds what a
+    person needs to understand it (topic change under thread affinity, the model's view).
+    """
+
+    __tablename__ = "routing_decisions"
+    __table_args__ = (
+        CheckConstraint(_in("mode", ROUTE_MODES), name="mode"),
+        Index(
+            "uq_routing_decisions_current",
+            "message_id",
+            unique=True,
+            sqlite_where=text("is_current"),
+            postgresql_where=text("is_current"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    model_version: Mapped[str | None] = mapped_column(String(100))
+    # [[team, probability], ...] best first, as the model saw it.
+    top: Mapped[list[Any]] = mapped_column(default=list)
+    decided_by: Mapped[str] = mapped_column(String(100))
+    mode: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(100))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    team: Mapped[Team | None] = relationship()
+
+
+class ReviewItem(Base):
+    """A live mail waiting for a person: the model was unsure, or the mail could not be
+    routed (quarantined). The review UI resolves it (``team_id``, ``resolved_by``) and then
+    enqueues ``worker.tasks.forward_message`` with the message id."""
+
+    __tablename__ = "review_items"
+    __table_args__ = (CheckConstraint(_in("status", REVIEW_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), unique=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    # When the original was flagged $MailroomReview (or moved) in its mailbox.
+    flagged_at: Mapped[datetime | None] = mapped_column()
+
+
+class Delivery(Base):
+    """The one forward of a live mail to its team (a mail is forwarded once: UNIQUE).
+
+    ``outgoing_message_id`` is deterministic (content hash + team), so a copy sent twice —
+    a worker killed between the server's accept and this row's update — is recognisable
+    downstream. ``claimed_until``: a worker is sending it until then; a later claim waits.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        CheckConstraint(_in("method", DELIVERY_METHODS), name="method"),
+        CheckConstraint(_in("state", DELIVERY_STATES), name="state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), unique=True
+    )
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    method: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    outgoing_message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_until: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()
+
+    team: Mapped[Team] = relationship()
+
+
+class Lease(Base):
+    """A named lock that outlives no one: held by ``holder`` until ``expires_at``, renewed
+    by the holder's heartbeat. One watcher per mailbox across all workers holds one; a dead
+    worker's lease simply expires."""
+
+    __tablename__ = "leases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column()

@@ -72,6 +72,84 @@ class Settings(BaseSettings):
     smtp_from: str = Field(
         default="mailroom@localhost", description="Envelope sender of forwarded mail."
     )
+    forward_mode: Literal["attach", "resend"] = Field(
+        default="attach",
+        description="SMTP forwards: 'attach' sends a new mail with the original attached "
+        "as message/rfc822; 'resend' sends the original itself with Resent-* headers.",
+    )
+    processed_folder: str = Field(
+        default="",
+        description="IMAP folder that routed mail is moved into once forwarded. Empty: the "
+        "mail stays where it is, flagged $MailroomRouted and \\Seen.",
+    )
+    review_folder: str = Field(
+        default="",
+        description="IMAP folder that mail waiting for a person is moved into. Empty: it "
+        "stays where it is, flagged $MailroomReview.",
+    )
+    poll_interval: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="Seconds between checks of a mailbox whose server offers no IDLE, and "
+        "of the local Maildir inbox.",
+    )
+    idle_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        le=1740,
+        description="Seconds one IMAP IDLE may last before the watcher re-checks the "
+        "folder and renews its lease (RFC 2177: under 29 minutes).",
+    )
+    worker_concurrency: int = Field(
+        default=4, ge=1, le=64, description="Tasks one worker process runs at once."
+    )
+    task_max_retries: int = Field(
+        default=8,
+        ge=0,
+        le=100,
+        description="Retries of a mail after a transient IMAP, SMTP or database error, "
+        "with exponential backoff; after the last one the mail is quarantined for a person.",
+    )
+    retry_backoff_max: float = Field(
+        default=300.0, gt=0, description="Longest wait between two retries, in seconds."
+    )
+    claim_timeout: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds a worker may take to send one forward before another worker "
+        "presumes it dead and sends again (with the same Message-ID). Keep it above the "
+        "SMTP timeout.",
+    )
+    sweep_interval: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds between sweeps that re-queue live mail stuck in a state "
+        "(a lost task, a killed worker, a broker restart).",
+    )
+    broker_visibility_timeout: float = Field(
+        default=900.0,
+        gt=0,
+        description="Redis broker: seconds before a task taken by a worker that died is "
+        "handed to another worker.",
+    )
+    lease_ttl: float = Field(
+        default=30.0,
+        gt=1,
+        description="Seconds a mailbox watcher's lease lasts without renewal; another "
+        "worker takes the mailbox over after that.",
+    )
+    worker_watch: bool = Field(
+        default=True,
+        description="Whether a worker process also watches the mailboxes (one watcher per "
+        "mailbox across all workers, by lease). False: it only runs tasks.",
+    )
+    fault_pause_after_send: float = Field(
+        default=0.0,
+        ge=0,
+        description="Fault tests only: seconds a worker sleeps after the SMTP server "
+        "accepted a forward and before recording it. Leave 0.",
+    )
     model: str = Field(
         default="e5-small",
         description="Base encoder: e5-small (multilingual, default), minilm (fast, English), "

@@ -1,0 +1,353 @@
+"""The worker's state machine on SQLite with fake model and SMTP (the seams): each step
+happens once however often a task runs, failures release claims, nothing is dropped."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from classifier.scoring import Prediction
+from labeling.db import make_engine, make_session_factory, upgrade
+from labeling.errors import SmtpError
+from labeling.mailtypes import RawMail
+from labeling.models import (
+    AuditLog,
+    Delivery,
+    Message,
+    ReviewItem,
+    RoutingDecision,
+    Team,
+    User,
+    utcnow,
+)
+from labeling.settings import Settings, load_settings
+from worker import leases
+from worker.mailboxes import configured_mailboxes, record, register_mailboxes
+from worker.pipeline import (
+    Services,
+    advance,
+    quarantine,
+    stale_messages,
+    transition,
+)
+
+
+@dataclass
+class FakePredictor:
+    """Predicts ``team`` with ``confidence`` for every text; auto above 0.8."""
+
+    team: str = "schade"
+    confidence: float = 0.95
+    has_model: bool = True
+    calls: int = 0
+
+    def active(self) -> bool:
+        return self.has_model
+
+    def warm_up(self) -> None:
+        pass
+
+    def predict(self, texts: Sequence[str], known_teams: Collection[str]) -> list[Prediction]:
+        self.calls += 1
+        auto = self.confidence >= 0.8 and self.team in known_teams
+        reason = "confident" if auto else "below-threshold"
+        if self.team not in known_teams:
+            reason = "unknown-team"
+        return [
+            Prediction(
+                team=self.team,
+                confidence=self.confidence,
+                top=((self.team, self.confidence),),
+                auto=auto,
+                reason=reason,  # type: ignore[arg-type]
+                model_version="v0001",
+                margin=self.confidence,
+            )
+            for _ in texts
+        ]
+
+
+@dataclass
+class FakeSmtp:
+    """Records what was sent; fails while ``failures`` lists errors."""
+
+    sent: list[tuple[list[str], bytes]] = field(default_factory=list)
+    failures: list[SmtpError] = field(default_factory=list)
+
+    def send(self, envelope_from: str, recipients: list[str], data: bytes) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append((recipients, data))
+
+
+@dataclass
+class Clock:
+    now: datetime = field(default_factory=utcnow)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def worker_settings(tmp_path: Path) -> Settings:
+    settings = load_settings(
+        {},
+        instance_path=tmp_path / "instance",
+        outgoing="smtp",
+        claim_timeout=30,
+        sweep_interval=10,
+    )
+    upgrade(settings)
+    return settings
+
+
+@pytest.fixture
+def sessions(worker_settings: Settings) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(worker_settings)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+@dataclass
+class World:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    predictor: FakePredictor
+    smtp: FakeSmtp
+    clock: Clock
+    services: Services
+    mailbox_id: int
+    inbox: Path
+    counter: int = 0
+
+    def mail(self, subject: str = "Waterschade", **headers: str) -> int:
+        self.counter += 1
+        msg = EmailMessage()
+        msg["From"] = "klant@example.nl"
+        msg["To"] = "info@polder.example"
+        msg["Subject"] = subject
+        msg["Message-ID"] = headers.pop("message_id", f"<m{self.counter}@example.nl>")
+        for name, value in headers.items():
+            msg[name.replace("_", "-")] = value
+        msg.set_content(f"tekst {self.counter}")
+        raw = msg.as_bytes()
+        name = f"{self.counter}.mail"
+        (self.inbox / "new" / name).write_bytes(raw)
+        result, queue = record(self.sessions, self.mailbox_id, RawMail(raw, "", name))
+        assert queue
+        return result.message_id
+
+    def state(self, message_id: int) -> str | None:
+        with self.sessions() as session:
+            return session.scalar(select(Message.route_state).where(Message.id == message_id))
+
+    def count(self, model: Any, **where: Any) -> int:
+        with self.sessions() as session:
+            query = select(func.count()).select_from(model).filter_by(**where)
+            return int(session.scalar(query) or 0)
+
+
+@pytest.fixture
+def world(worker_settings: Settings, sessions: sessionmaker[Session]) -> World:
+    with sessions() as session:
+        session.add_all(
+            [
+                Team(slug="schade", name="Schade", forward_address="schade@polder.example"),
+                Team(slug="klachten", name="Klachten", forward_address="klachten@polder.example"),
+                User(username="rita", password_hash="x", role="reviewer"),
+            ]
+        )
+        session.commit()
+    configs = configured_mailboxes(worker_settings)
+    mailbox_id = next(iter(register_mailboxes(sessions, configs)))
+    inbox = worker_settings.maildir_inbox
+    for sub in ("new", "cur", "tmp"):
+        (inbox / sub).mkdir(parents=True, exist_ok=True)
+    predictor, smtp, clock = FakePredictor(), FakeSmtp(), Clock()
+    services = Services(
+        settings=worker_settings,
+        sessions=sessions,
+        predictor=predictor,
+        smtp=smtp,  # type: ignore[arg-type]
+        clock=clock,
+        sleep=lambda _: None,
+    )
+    return World(worker_settings, sessions, predictor, smtp, clock, services, mailbox_id, inbox)
+
+
+def test_a_confident_mail_is_forwarded_once_however_often_the_task_runs(world: World) -> None:
+    mid = world.mail()
+    assert world.state(mid) == "new"
+    for _ in range(3):
+        assert advance(world.services, mid).state == "done"
+    assert len(world.smtp.sent) == 1
+    rcpts, data = world.smtp.sent[0]
+    assert rcpts == ["schade@polder.example"] and b"X-Mailroom-Team: schade" in data
+    assert world.predictor.calls == 1
+    assert world.count(RoutingDecision, message_id=mid, is_current=True) == 1
+    assert world.count(Delivery, message_id=mid, state="sent") == 1
+    actions = {"route", "forward", "mark-done"}
+    with world.sessions() as session:
+        logged = set(session.scalars(select(AuditLog.action).where(AuditLog.message_id == mid)))
+        decision = session.scalar(select(RoutingDecision).where(RoutingDecision.message_id == mid))
+        assert decision is not None
+        assert (decision.decided_by, decision.mode, decision.model_version) == (
+            "model",
+            "auto",
+            "v0001",
+        )
+        actor = session.scalar(select(AuditLog.actor).where(AuditLog.action == "route"))
+    assert actions <= logged and actor == "model:v0001"
+    # Marked done only after the forward: the original left the inbox for the done folder.
+    assert not any((world.inbox / "new").iterdir())
+    assert len(list((world.inbox / ".Mailroom.Done" / "cur").iterdir())) == 1
+
+
+def test_transitions_are_conditional(world: World) -> None:
+    mid = world.mail()
+    with world.sessions() as session:
+        assert transition(session, mid, "new", "review", utcnow())
+        assert not transition(session, mid, "new", "forwarding", utcnow())
+        session.commit()
+    assert world.state(mid) == "review"
+
+
+def test_unsure_mail_goes_to_review_and_nothing_is_sent(world: World) -> None:
+    world.predictor.confidence = 0.5
+    mid = world.mail()
+    assert advance(world.services, mid).state == "review"
+    assert advance(world.services, mid).state == "review"
+    assert world.smtp.sent == []
+    assert world.count(ReviewItem, message_id=mid, status="open") == 1
+    assert world.count(Delivery) == 0
+    # Flagged for review: moved into the review folder of the Maildir inbox.
+    assert len(list((world.inbox / ".Mailroom.Review" / "cur").iterdir())) == 1
+
+
+def test_no_model_and_unknown_team_go_to_review(world: World) -> None:
+    world.predictor.has_model = False
+    first = world.mail()
+    assert advance(world.services, first).state == "review"
+    world.predictor.has_model, world.predictor.team = True, "nieuw"
+    second = world.mail()
+    assert advance(world.services, second).state == "review"
+    with world.sessions() as session:
+        reasons = dict(session.execute(select(ReviewItem.message_id, ReviewItem.reason)).all())
+    assert reasons == {first: "no-model", second: "unknown-team"}
+    assert world.smtp.sent == []
+
+
+def test_a_transient_smtp_error_releases_the_claim_and_the_retry_sends(world: World) -> None:
+    world.smtp.failures = [SmtpError("451 later", transient=True)]
+    mid = world.mail()
+    with pytest.raises(SmtpError):
+        advance(world.services, mid)
+    with world.sessions() as session:
+        delivery = session.scalar(select(Delivery))
+        assert delivery is not None
+        assert (delivery.state, delivery.claimed_until, delivery.attempts) == ("pending", None, 1)
+        assert "451" in (delivery.last_error or "")
+    assert advance(world.services, mid).state == "done"
+    assert len(world.smtp.sent) == 1
+
+
+def test_a_worker_dead_after_the_accept_is_covered_by_the_same_message_id(world: World) -> None:
+    mid = world.mail()
+
+    def die(_: float) -> None:
+        raise KeyboardInterrupt("killed between the SMTP accept and the record")
+
+    world.services.settings = world.settings.model_copy(update={"fault_pause_after_send": 1.0})
+    world.services.sleep = die
+    with pytest.raises(KeyboardInterrupt):
+        advance(world.services, mid)
+    world.services.settings = world.settings
+    # The claim still holds: a redelivered task does not send while the first might live.
+    assert advance(world.services, mid).state == "forwarding"
+    assert len(world.smtp.sent) == 1
+    world.clock.now += timedelta(seconds=31)
+    assert mid in stale_messages(world.services)
+    assert advance(world.services, mid).state == "done"
+    ids = {data.split(b"Message-ID: ")[1].split(b"\r\n")[0] for _, data in world.smtp.sent}
+    assert len(world.smtp.sent) == 2 and len(ids) == 1  # a recognisable duplicate
+
+
+def test_quarantine_keeps_the_mail_for_a_person(world: World) -> None:
+    world.smtp.failures = [SmtpError("550 no such user", transient=False)]
+    mid = world.mail()
+    with pytest.raises(SmtpError):
+        advance(world.services, mid)
+    assert quarantine(world.services, mid, "550 no such user (permanent error)")
+    assert not quarantine(world.services, mid, "again")
+    assert world.state(mid) == "quarantined"
+    assert advance(world.services, mid).state == "quarantined"
+    with world.sessions() as session:
+        item = session.scalar(select(ReviewItem))
+        assert item is not None and item.status == "open" and "550" in item.reason
+        assert session.scalar(select(Delivery.state)) == "failed"
+        assert session.scalar(select(AuditLog.details).where(AuditLog.action == "quarantine"))
+
+
+def test_unreadable_mail_is_quarantined_with_the_reason(world: World) -> None:
+    (world.inbox / "new" / "bad").write_bytes(b"")
+    result, _ = record(world.sessions, world.mailbox_id, RawMail(b"", "", "bad"))
+    assert advance(world.services, result.message_id).state == "quarantined"
+    with world.sessions() as session:
+        reason = session.scalar(select(ReviewItem.reason))
+    assert reason is not None and reason.startswith("quarantined: unreadable mail")
+
+
+def test_a_person_decides_and_the_mail_is_forwarded_and_its_thread_follows(world: World) -> None:
+    world.predictor.confidence = 0.5
+    mid = world.mail()
+    advance(world.services, mid)
+    with world.sessions() as session:
+        item = session.scalar(select(ReviewItem))
+        user = session.scalar(select(User))
+        team = session.scalar(select(Team).where(Team.slug == "klachten"))
+        assert item is not None and user is not None and team is not None
+        item.status, item.team_id, item.resolved_by = "resolved", team.id, user.id
+        session.commit()
+    assert mid in stale_messages(world.services)
+    assert advance(world.services, mid).state == "done"
+    assert world.smtp.sent[0][0] == ["klachten@polder.example"]
+    assert b"X-Mailroom-Decided-By: user:" in world.smtp.sent[0][1]
+    # A reply follows the person's team, although the model would say schade.
+    world.predictor.confidence = 0.99
+    reply = world.mail("Re: Waterschade", In_Reply_To=f"<m{world.counter}@example.nl>")
+    assert advance(world.services, reply).state == "done"
+    assert world.smtp.sent[1][0] == ["klachten@polder.example"]
+    with world.sessions() as session:
+        decision = session.scalar(
+            select(RoutingDecision).where(RoutingDecision.message_id == reply)
+        )
+        assert decision is not None and decision.decided_by == "thread"
+        assert decision.details["topic_changed"] is True
+
+
+def test_a_mail_seen_again_is_not_routed_again(world: World) -> None:
+    mid = world.mail()
+    advance(world.services, mid)
+    with world.sessions() as session:
+        raw = session.get(Message, mid).raw  # type: ignore[union-attr]
+    result, queue = record(world.sessions, world.mailbox_id, RawMail(raw, "", "renamed:2,S"))
+    assert (result.outcome, result.message_id, queue) == ("duplicate", mid, False)
+    assert len(world.smtp.sent) == 1
+
+
+def test_a_lease_has_one_holder_until_it_expires(world: World) -> None:
+    now = utcnow()
+    assert leases.acquire(world.sessions, "mailbox:1", "a", 10, now=now)
+    assert not leases.acquire(world.sessions, "mailbox:1", "b", 10, now=now)
+    assert leases.acquire(world.sessions, "mailbox:1", "a", 10, now=now + timedelta(seconds=5))
+    assert leases.acquire(world.sessions, "mailbox:1", "b", 10, now=now + timedelta(seconds=16))
+    leases.release(world.sessions, "mailbox:1", "b")
+    assert leases.acquire(world.sessions, "mailbox:1", "a", 10, now=now)

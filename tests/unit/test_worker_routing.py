@@ -1,0 +1,149 @@
+"""Routing decisions: thread affinity, people's moves, thresholds, unknown teams, no model."""
+
+from __future__ import annotations
+
+from classifier.scoring import Prediction
+from worker.routing import (
+    TeamInfo,
+    ThreadInfo,
+    decide_route,
+    model_text,
+    routable_slugs,
+)
+
+TEAMS = {
+    "schade": TeamInfo(1, "schade", forward_address="schade@x"),
+    "klachten": TeamInfo(2, "klachten", forward_address="klachten@x"),
+    "oud": TeamInfo(3, "oud", archived=True, forward_address="oud@x"),
+    "stil": TeamInfo(4, "stil"),  # no forward address
+}
+
+
+def _prediction(
+    team: str, confidence: float = 0.95, auto: bool = True, reason: str = ""
+) -> Prediction:
+    return Prediction(
+        team=team,
+        confidence=confidence,
+        top=((team, confidence), ("other", 1 - confidence)),
+        auto=auto,
+        reason=reason or ("confident" if auto else "below-threshold"),  # type: ignore[arg-type]
+        model_version="v0001",
+        margin=2 * confidence - 1,
+    )
+
+
+def test_confident_prediction_is_forwarded_by_the_model() -> None:
+    d = decide_route(
+        prediction=_prediction("schade"), thread=None, is_reply=False, teams=TEAMS, outgoing="smtp"
+    )
+    assert (d.mode, d.reason, d.decided_by, d.team) == (
+        "auto",
+        "confident",
+        "model",
+        TEAMS["schade"],
+    )
+    assert d.actor == "model:v0001" and d.confidence == 0.95
+
+
+def test_below_threshold_goes_to_review_with_the_suggestion() -> None:
+    d = decide_route(
+        prediction=_prediction("schade", 0.55, auto=False),
+        thread=None,
+        is_reply=False,
+        teams=TEAMS,
+        outgoing="smtp",
+    )
+    assert (d.mode, d.reason) == ("review", "below-threshold")
+    assert d.details["model_team"] == "schade"
+
+
+def test_no_model_means_review() -> None:
+    d = decide_route(prediction=None, thread=None, is_reply=False, teams=TEAMS, outgoing="smtp")
+    assert (d.mode, d.reason, d.team, d.actor) == ("review", "no-model", None, "system")
+
+
+def test_unknown_or_archived_or_unroutable_team_goes_to_review() -> None:
+    for team in ("nieuw", "oud", "stil"):
+        d = decide_route(
+            prediction=_prediction(team), thread=None, is_reply=False, teams=TEAMS, outgoing="smtp"
+        )
+        assert (d.mode, d.reason) == ("review", "unknown-team"), team
+    # The same team is routable by Maildir, which needs no address.
+    d = decide_route(
+        prediction=_prediction("stil"), thread=None, is_reply=False, teams=TEAMS, outgoing="maildir"
+    )
+    assert d.mode == "auto"
+    assert routable_slugs(TEAMS, "smtp") == {"schade", "klachten"}
+
+
+def test_a_reply_follows_its_thread_even_when_the_model_disagrees_and_is_flagged() -> None:
+    d = decide_route(
+        prediction=_prediction("klachten", 0.99),
+        thread=ThreadInfo(team_id=1),
+        is_reply=True,
+        teams=TEAMS,
+        outgoing="smtp",
+    )
+    assert (d.mode, d.reason, d.decided_by, d.team) == ("auto", "thread", "thread", TEAMS["schade"])
+    assert d.details["topic_changed"] is True and d.actor == "thread"
+
+
+def test_a_reply_that_agrees_is_not_flagged_and_an_unsure_model_does_not_matter() -> None:
+    for prediction in (_prediction("schade"), _prediction("klachten", 0.4, auto=False), None):
+        d = decide_route(
+            prediction=prediction,
+            thread=ThreadInfo(team_id=1),
+            is_reply=True,
+            teams=TEAMS,
+            outgoing="smtp",
+        )
+        assert (d.mode, d.team) == ("auto", TEAMS["schade"])
+        assert "topic_changed" not in d.details
+
+
+def test_a_thread_moved_by_a_person_keeps_their_team_without_second_guessing() -> None:
+    d = decide_route(
+        prediction=_prediction("schade", 0.99),
+        thread=ThreadInfo(team_id=2, moved_by_person=True),
+        is_reply=True,
+        teams=TEAMS,
+        outgoing="smtp",
+    )
+    assert (d.mode, d.reason, d.team) == ("auto", "thread-moved-by-person", TEAMS["klachten"])
+    assert "topic_changed" not in d.details and d.details["moved_by_person"] is True
+
+
+def test_a_thread_whose_team_was_archived_goes_to_review() -> None:
+    d = decide_route(
+        prediction=_prediction("schade"),
+        thread=ThreadInfo(team_id=3),
+        is_reply=True,
+        teams=TEAMS,
+        outgoing="smtp",
+    )
+    assert (d.mode, d.reason) == ("review", "thread-team-unavailable")
+
+
+def test_a_first_mail_of_an_unrouted_thread_is_classified() -> None:
+    d = decide_route(
+        prediction=_prediction("klachten"),
+        thread=ThreadInfo(team_id=None),
+        is_reply=True,
+        teams=TEAMS,
+        outgoing="smtp",
+    )
+    assert (d.decided_by, d.team) == ("model", TEAMS["klachten"])
+    # Not a reply (only its own Message-ID): affinity does not apply.
+    d = decide_route(
+        prediction=_prediction("klachten"),
+        thread=ThreadInfo(team_id=1),
+        is_reply=False,
+        teams=TEAMS,
+        outgoing="smtp",
+    )
+    assert d.team == TEAMS["klachten"]
+
+
+def test_model_text_matches_the_training_text() -> None:
+    assert model_text("Schade", "Mijn auto") == "Schade\nMijn auto"

@@ -1,0 +1,126 @@
+"""The Celery app, built from the settings (no app at import time).
+
+::
+
+    app = make_celery(settings)            # tasks from worker.tasks, the beat schedule
+    app = make_celery(settings, watch=True)  # …and, in a worker, the mailbox watchers
+
+Reliability settings: a task is acknowledged only after it ran (``task_acks_late``) and
+given back when its worker process dies (``task_reject_on_worker_lost``); each worker takes
+one message at a time (``worker_prefetch_multiplier=1``); JSON only; no result backend.
+The beat schedule runs :func:`worker.tasks.sweep` every ``sweep_interval`` seconds.
+
+The embedded default broker is kombu's SQLAlchemy transport on a SQLite file in the
+instance folder (``sqla+sqlite:///…/broker.sqlite3``): no server needed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from celery import Celery, signals
+from kombu.exceptions import OperationalError
+
+from labeling.db import check_schema
+from labeling.errors import MailroomError
+from labeling.settings import Settings
+from worker.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def make_celery(settings: Settings, *, watch: bool = False) -> Celery:
+    """A Celery app for ``settings``; with ``watch``, a worker started from it also watches
+    the configured mailboxes (one watcher per mailbox across all workers, by lease)."""
+    app = Celery("mailroom", set_as_current=False)
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    app.conf.update(
+        broker_url=settings.celery_broker_url,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout},
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_serializer="json",
+        accept_content=["json"],
+        # Threads: tasks wait on SMTP/IMAP/database, and one model copy serves them all.
+        worker_pool="threads",
+        worker_concurrency=settings.worker_concurrency,
+        worker_hijack_root_logger=False,
+        imports=("worker.tasks",),
+        beat_schedule={
+            "mailroom-sweep": {"task": "mailroom.sweep", "schedule": settings.sweep_interval}
+        },
+        beat_schedule_filename=str(settings.instance_path / "celerybeat-schedule"),
+        timezone="UTC",
+    )
+    runtime = Runtime(settings)
+    app.mailroom_runtime = runtime
+    if watch:
+        _install_watchers(app, runtime)
+    return app
+
+
+def enqueue_route(app: Celery) -> Any:
+    """A function that queues ``mailroom.route_message`` for a message id, logging (not
+    raising) when the broker is unreachable: the mail is recorded, and the sweep queues
+    it once the broker is back."""
+
+    def enqueue(message_id: int) -> None:
+        try:
+            app.send_task("mailroom.route_message", args=[message_id])
+        except OperationalError as exc:
+            log.warning("could not queue message %d (the sweep will): %s", message_id, exc)
+
+    return enqueue
+
+
+def _install_watchers(app: Celery, runtime: Runtime) -> None:
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def on_ready(sender: Any = None, **_: Any) -> None:
+        if getattr(sender, "app", app) is not app:
+            return
+        from worker.mailboxes import (
+            ImapWatcher,
+            MaildirWatcher,
+            configured_mailboxes,
+            register_mailboxes,
+        )
+
+        settings = runtime.settings
+        try:
+            check_schema(runtime.engine)
+            services = runtime.services()
+            # Load the model now, so the first mail is not slowed down by it.
+            services.predictor.warm_up()
+            mailboxes = register_mailboxes(runtime.sessions, configured_mailboxes(settings))
+        except MailroomError as exc:
+            log.critical("mailroom worker cannot start its watchers: %s", exc)
+            raise
+        enqueue = enqueue_route(app)
+        for mailbox_id, config in mailboxes.items():
+            watcher: ImapWatcher | MaildirWatcher
+            if config.kind == "imap":
+                watcher = ImapWatcher(settings, runtime.sessions, mailbox_id, config, enqueue)
+            else:
+                watcher = MaildirWatcher(settings, runtime.sessions, mailbox_id, config, enqueue)
+            thread = threading.Thread(
+                target=watcher.run, args=(stop,), name=f"watch-{mailbox_id}", daemon=True
+            )
+            thread.start()
+            threads.append(thread)
+        log.info("mailroom worker ready: watching %d mailbox(es)", len(threads))
+
+    def on_shutdown(**_: Any) -> None:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=5)
+        runtime.dispose()
+
+    signals.worker_ready.connect(on_ready, weak=False)
+    signals.worker_shutdown.connect(on_shutdown, weak=False)

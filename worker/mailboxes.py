@@ -1,0 +1,459 @@
+"""Watching live mailboxes: record each new mail, then queue it.
+
+One watcher per mailbox across all workers: a watcher holds the database lease
+``mailbox:<id>`` (see :mod:`worker.leases`) while it watches and renews it every cycle, so
+a dead worker's mailbox is taken over once its lease expires.
+
+**IMAP** (:class:`ImapWatcher`): the folder is opened read-only (EXAMINE); bodies are
+fetched with ``BODY.PEEK[]``. On every (re)connection the watcher looks at every mail not
+yet flagged ``$MailroomRouted``/``$MailroomReview``; afterwards only at UIDs above the
+highest it has seen, woken by IDLE where the server offers it and polling otherwise. A mail
+whose mailbox + UIDVALIDITY + UID the store already holds is skipped without fetching;
+others are fetched, stored by :func:`labeling.store.ingest` (which also dedupes by content
+hash and Message-ID, so mail renumbered by a UIDVALIDITY change is recognised and not
+routed again), committed, and only then queued. A lost connection is retried with
+exponential backoff; mail recorded but not queued (a crash, a broker outage) is queued
+again by the periodic sweep.
+
+**Maildir** (:class:`MaildirWatcher`): the embedded default polls the inbox's ``new/`` and
+``cur/``; a processed file is moved into a Maildir++ subfolder, so the inbox only holds
+mail still on its way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import imaplib
+import logging
+import os
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+from imapclient import IMAPClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from labeling.db import session_scope
+from labeling.errors import ImapError, ImportSourceError, StoreError
+from labeling.importers.imap import ImapUrl, _server_text, parse_imap_url
+from labeling.mailtypes import RawMail
+from labeling.models import Mailbox, Message, utcnow
+from labeling.settings import Settings
+from labeling.store import IngestResult, ingest
+from worker import leases
+from worker.outgoing import REVIEW_KEYWORD, ROUTED_KEYWORD
+
+log = logging.getLogger(__name__)
+
+Enqueue = Callable[[int], None]
+FETCH_BATCH = 50
+MAX_BACKOFF = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxConfig:
+    """One configured live mailbox. ``key`` is its URL without a password: the name the
+    ``mailboxes`` table knows it by (credentials stay in the settings)."""
+
+    kind: Literal["imap", "maildir"]
+    key: str
+    folder: str
+    imap: ImapUrl | None = None
+    path: Path | None = None
+
+
+# Settings' mailbox URLs by key, so a Mailbox row (which holds no password) finds its
+# credentials; filled by configured_mailboxes().
+_KNOWN: dict[str, MailboxConfig] = {}
+
+
+def parse_mailbox_url(url: str) -> MailboxConfig:
+    """A mailbox from ``imap://user:pass@host:port/FOLDER`` (INBOX when no folder is given)
+    or ``maildir:///absolute/path``; :class:`ImportSourceError` says what is wrong."""
+    if url.startswith("maildir://"):
+        path = Path(unquote(urlsplit(url).path))
+        if not path.is_absolute():
+            raise ImportSourceError(f"maildir URL {url!r}: write maildir:///absolute/path")
+        return MailboxConfig(kind="maildir", key=f"maildir://{path}", folder="", path=path)
+    parsed = parse_imap_url(url)
+    folder = parsed.folder or "INBOX"
+    parsed = ImapUrl(parsed.scheme, parsed.host, parsed.port, parsed.user, parsed.password, folder)
+    return MailboxConfig(kind="imap", key=parsed.redacted(), folder=folder, imap=parsed)
+
+
+def configured_mailboxes(settings: Settings) -> list[MailboxConfig]:
+    """The mailboxes to watch: ``settings.mailboxes``, or the instance's Maildir inbox."""
+    urls = settings.mailboxes or [f"maildir://{settings.maildir_inbox}"]
+    configs = [parse_mailbox_url(url) for url in urls]
+    for config in configs:
+        _KNOWN[config.key] = config
+    return configs
+
+
+def mailbox_config_for(key: str) -> MailboxConfig | None:
+    """The configured mailbox a ``mailboxes.url`` names (None if not configured here)."""
+    return _KNOWN.get(key)
+
+
+def register_mailboxes(
+    sessions: sessionmaker[Session], configs: Iterable[MailboxConfig]
+) -> dict[int, MailboxConfig]:
+    """Make sure each mailbox has its row; return them by id."""
+    found: dict[int, MailboxConfig] = {}
+    for config in configs:
+        with session_scope(sessions) as session:
+            row = session.scalar(select(Mailbox).where(Mailbox.url == config.key))
+            if row is None:
+                name = config.key
+                if len(name) > 100:
+                    name = name[:87] + "-" + hashlib.sha256(name.encode()).hexdigest()[:12]
+                row = Mailbox(name=name, kind=config.kind, url=config.key, folder=config.folder)
+                session.add(row)
+                session.flush()
+            found[row.id] = config
+    return found
+
+
+def holder_name() -> str:
+    """This process, as a lease holder: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{random.randrange(16**6):06x}"
+
+
+# Recording ------------------------------------------------------------------------------
+
+
+def record(
+    sessions: sessionmaker[Session], mailbox_id: int, raw_mail: RawMail
+) -> tuple[IngestResult, bool]:
+    """Store one live mail and set it on its way; (result, whether to queue it).
+
+    A new mail starts in 'new' (or 'quarantined' when unreadable: it still gets a review
+    item when routed, so a person sees it). A duplicate of a mail of this mailbox seen under
+    another UIDVALIDITY or file name gets its location updated, so marking it done finds it;
+    it is not routed again. A duplicate of archive mail (never routed) is routed now.
+    """
+    with session_scope(sessions) as session:
+        result = ingest(session, raw_mail, origin="live", mailbox_id=mailbox_id)
+        row = session.get(Message, result.message_id)
+        assert row is not None
+        now = utcnow()
+        if result.outcome != "duplicate":
+            row.route_state, row.route_state_at = "new", now
+            return result, True
+        if row.mailbox_id == mailbox_id and (
+            row.uidvalidity != raw_mail.uidvalidity or row.uid != raw_mail.uid
+        ):
+            _move_location(session, row, raw_mail)
+        if row.route_state is None:
+            row.route_state, row.route_state_at = "new", now
+            if row.mailbox_id is None:
+                row.mailbox_id = mailbox_id
+                _move_location(session, row, raw_mail)
+            return result, True
+        return result, False
+
+
+def _move_location(session: Session, row: Message, raw_mail: RawMail) -> None:
+    taken = None
+    if raw_mail.uid is not None:
+        taken = session.scalar(
+            select(Message.id).where(
+                Message.mailbox_id == row.mailbox_id,
+                Message.uidvalidity == raw_mail.uidvalidity,
+                Message.uid == raw_mail.uid,
+            )
+        )
+    if taken is None:
+        row.uidvalidity, row.uid = raw_mail.uidvalidity, raw_mail.uid
+        row.source_ref = raw_mail.source_ref
+
+
+def _record_and_queue(
+    sessions: sessionmaker[Session], mailbox_id: int, raw_mail: RawMail, enqueue: Enqueue
+) -> None:
+    result, queue = record(sessions, mailbox_id, raw_mail)
+    if queue:
+        # Recorded and committed first: if queueing fails (the broker is down) the mail
+        # waits as 'new' and the sweep queues it. ``enqueue`` logs its own failures.
+        enqueue(result.message_id)
+
+
+# IMAP -------------------------------------------------------------------------------------
+
+
+class ImapWatcher:
+    """Watches one IMAP folder (see the module docstring). :meth:`run` blocks until
+    ``stop`` is set; every error is logged and retried with backoff, none ends it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        mailbox_id: int,
+        config: MailboxConfig,
+        enqueue: Enqueue,
+        *,
+        connect: Callable[[], IMAPClient] | None = None,
+        holder: str | None = None,
+    ) -> None:
+        assert config.imap is not None
+        self.settings = settings
+        self.sessions = sessions
+        self.mailbox_id = mailbox_id
+        self.config = config
+        self.url = config.imap
+        self.enqueue = enqueue
+        self.holder = holder or holder_name()
+        self.lease = f"mailbox:{mailbox_id}"
+        self._connect = connect or self._default_connect
+        self.cycles = 0
+
+    def _default_connect(self) -> IMAPClient:
+        return IMAPClient(self.url.host, port=self.url.port, ssl=self.url.ssl, timeout=60)
+
+    def run(self, stop: threading.Event) -> None:
+        backoff = 1.0
+        try:
+            while not stop.is_set():
+                try:
+                    if not leases.acquire(
+                        self.sessions, self.lease, self.holder, self.settings.lease_ttl
+                    ):
+                        stop.wait(min(5.0, self.settings.lease_ttl / 3))
+                        continue
+                    log.info("watching %s", self.config.key)
+                    self._watch(stop)
+                    backoff = 1.0
+                except (ImapError, StoreError) as exc:
+                    wait = backoff * (1 + random.random() / 2)
+                    log.warning("%s: %s; trying again in %.1f s", self.config.key, exc, wait)
+                    stop.wait(wait)
+                    backoff = min(backoff * 2, MAX_BACKOFF)
+        finally:
+            try:
+                leases.release(self.sessions, self.lease, self.holder)
+            except StoreError as exc:
+                log.warning("could not release %s: %s (it expires)", self.lease, exc)
+
+    def _errors(self, doing: str) -> AbstractContextManager[None]:
+        return _imap_errors(self.url.address, doing)
+
+    def _watch(self, stop: threading.Event) -> None:
+        with self._errors("connecting"):
+            client = self._connect()
+        try:
+            with self._errors("logging in"):
+                client.login(self.url.user, self.url.password)
+                idle = client.has_capability("IDLE")
+            uidvalidity, highest = self._select(client)
+            highest = max(highest, self._scan(client, uidvalidity, full=True, after=0))
+            while not stop.is_set():
+                if not leases.acquire(
+                    self.sessions, self.lease, self.holder, self.settings.lease_ttl
+                ):
+                    log.warning("lost the lease on %s; another worker watches it", self.lease)
+                    return
+                self.cycles += 1
+                wait = min(self.settings.idle_timeout, self.settings.lease_ttl / 3)
+                with self._errors("waiting for new mail"):
+                    if idle:
+                        # Woken by the server's EXISTS, or every second to see ``stop``.
+                        client.idle()
+                        deadline = time.monotonic() + wait
+                        while not stop.is_set() and time.monotonic() < deadline:
+                            if client.idle_check(timeout=1.0):
+                                break
+                        client.idle_done()
+                    else:
+                        stop.wait(min(wait, self.settings.poll_interval))
+                current, top = self._select(client)
+                if current != uidvalidity:
+                    log.warning(
+                        "%s: UIDVALIDITY changed %d -> %d; looking at every unrouted mail",
+                        self.config.key,
+                        uidvalidity,
+                        current,
+                    )
+                    uidvalidity = current
+                    highest = max(top, self._scan(client, uidvalidity, full=True, after=0))
+                else:
+                    highest = max(
+                        highest, self._scan(client, uidvalidity, full=False, after=highest)
+                    )
+        finally:
+            _close(client)
+
+    def _select(self, client: IMAPClient) -> tuple[int, int]:
+        with self._errors(f"opening {self.config.folder!r}"):
+            info = client.select_folder(self.config.folder, readonly=True)
+        uidvalidity = int(info[b"UIDVALIDITY"])
+        # Everything below UIDNEXT existed at SELECT; the first full scan saw what of it
+        # still needs routing, so later scans start above it.
+        return uidvalidity, max(int(info.get(b"UIDNEXT", 1)) - 1, 0)
+
+    def _scan(self, client: IMAPClient, uidvalidity: int, *, full: bool, after: int) -> int:
+        """Record and queue unseen mail; return the highest UID looked at."""
+        with self._errors("searching for new mail"):
+            if full:
+                found = client.search(
+                    ["UNKEYWORD", ROUTED_KEYWORD, "UNKEYWORD", REVIEW_KEYWORD, "UNDELETED"]
+                )
+            else:
+                found = client.search(["UID", f"{after + 1}:*"])
+        uids = sorted(uid for uid in found if uid > after)
+        if not uids:
+            return after
+        unknown = self._unknown(uidvalidity, uids)
+        for start in range(0, len(unknown), FETCH_BATCH):
+            batch = unknown[start : start + FETCH_BATCH]
+            with self._errors("fetching new mail"):
+                response = client.fetch(batch, ["BODY.PEEK[]"])
+            for uid in batch:
+                data = response.get(uid)
+                raw = data.get(b"BODY[]") if data else None
+                if not isinstance(raw, bytes):
+                    continue  # expunged since the search
+                mail = RawMail(
+                    raw=raw,
+                    folder=self.config.folder,
+                    source_ref=f"{self.config.folder}:{uidvalidity}:{uid}",
+                    uid=uid,
+                    uidvalidity=uidvalidity,
+                )
+                _record_and_queue(self.sessions, self.mailbox_id, mail, self.enqueue)
+        return max(uids)
+
+    def _unknown(self, uidvalidity: int, uids: list[int]) -> list[int]:
+        known: set[int] = set()
+        with session_scope(self.sessions) as session:
+            for start in range(0, len(uids), 500):
+                chunk = uids[start : start + 500]
+                known.update(
+                    uid
+                    for uid in session.scalars(
+                        select(Message.uid).where(
+                            Message.mailbox_id == self.mailbox_id,
+                            Message.uidvalidity == uidvalidity,
+                            Message.uid.in_(chunk),
+                        )
+                    )
+                    if uid is not None
+                )
+        return [uid for uid in uids if uid not in known]
+
+
+@contextmanager
+def _imap_errors(address: str, doing: str) -> Iterator[None]:
+    """Translate imapclient/imaplib/socket errors into a transient ImapError."""
+    try:
+        yield
+    except (imaplib.IMAP4.error, OSError, EOFError) as exc:
+        raise ImapError(
+            f"IMAP server {address} failed while {doing}: {_server_text(exc)}", transient=True
+        ) from exc
+
+
+def _close(client: IMAPClient) -> None:
+    try:
+        client.logout()
+    except (imaplib.IMAP4.error, OSError, EOFError):
+        try:
+            client.shutdown()
+        except (imaplib.IMAP4.error, OSError, EOFError) as exc:
+            log.debug("closing the IMAP connection failed: %s", exc)
+
+
+# Maildir ------------------------------------------------------------------------------------
+
+
+class MaildirWatcher:
+    """Polls a local Maildir inbox (the embedded default); see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        mailbox_id: int,
+        config: MailboxConfig,
+        enqueue: Enqueue,
+        *,
+        holder: str | None = None,
+    ) -> None:
+        assert config.path is not None
+        self.settings = settings
+        self.sessions = sessions
+        self.mailbox_id = mailbox_id
+        self.path = config.path
+        self.enqueue = enqueue
+        self.holder = holder or holder_name()
+        self.lease = f"mailbox:{mailbox_id}"
+
+    def run(self, stop: threading.Event) -> None:
+        for sub in ("tmp", "new", "cur"):
+            (self.path / sub).mkdir(parents=True, exist_ok=True)
+        try:
+            while not stop.is_set():
+                try:
+                    if leases.acquire(
+                        self.sessions, self.lease, self.holder, self.settings.lease_ttl
+                    ):
+                        self.scan()
+                except StoreError as exc:
+                    log.warning("%s: %s; trying again", self.path, exc)
+                stop.wait(min(self.settings.poll_interval, self.settings.lease_ttl / 3))
+        finally:
+            try:
+                leases.release(self.sessions, self.lease, self.holder)
+            except StoreError as exc:
+                log.warning("could not release %s: %s (it expires)", self.lease, exc)
+
+    def scan(self) -> int:
+        """Record and queue the inbox's unseen files; return how many were new."""
+        names = sorted(
+            entry.name
+            for sub in ("new", "cur")
+            for entry in os.scandir(self.path / sub)
+            if entry.is_file() and not entry.name.startswith(".")
+        )
+        if not names:
+            return 0
+        with session_scope(self.sessions) as session:
+            known = set(
+                session.scalars(
+                    select(Message.source_ref).where(
+                        Message.mailbox_id == self.mailbox_id, Message.source_ref.in_(names)
+                    )
+                )
+            )
+        new = 0
+        for name in names:
+            if name in known:
+                continue
+            raw = _read(self.path, name)
+            if raw is None:
+                continue
+            _record_and_queue(
+                self.sessions,
+                self.mailbox_id,
+                RawMail(raw=raw, folder="", source_ref=name),
+                self.enqueue,
+            )
+            new += 1
+        return new
+
+
+def _read(inbox: Path, name: str) -> bytes | None:
+    for sub in ("new", "cur"):
+        try:
+            return (inbox / sub / name).read_bytes()
+        except FileNotFoundError:
+            continue
+    return None  # moved away meanwhile (a mail client, or another worker)

@@ -1,0 +1,458 @@
+"""How routed mail leaves, and how the original is marked done: SMTP, IMAP, Maildir.
+
+Building the forwarded mail is pure (:func:`build_forward`). The senders take a connection
+factory (a seam: unit tests pass fakes, integration tests the real servers) and raise only
+:class:`SmtpError` / :class:`ImapError`, with ``transient`` telling whether a retry may
+succeed (4xx and lost connections: yes; 5xx and refusals: no).
+
+The forwarded copy carries a deterministic Message-ID (:func:`outgoing_message_id`, from
+the original's content hash and the team), so if a worker dies after the server accepted
+a forward but before it was recorded, the copy sent again on retry has the same
+Message-ID and downstream can drop it: at-least-once delivery with an idempotency key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import imaplib
+import logging
+import os
+import re
+import smtplib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from email.header import Header
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Literal
+
+from imapclient import IMAPClient
+
+from labeling.errors import ImapError, SmtpError
+from labeling.importers.imap import ImapUrl, _server_text
+
+log = logging.getLogger(__name__)
+
+ForwardMode = Literal["attach", "resend"]
+
+ROUTED_KEYWORD = "$MailroomRouted"
+REVIEW_KEYWORD = "$MailroomReview"
+CRLF = b"\r\n"
+SMTP_TIMEOUT = 60.0
+IMAP_TIMEOUT = 60.0
+
+
+def outgoing_message_id(content_hash: str, team_slug: str) -> str:
+    """The Message-ID of the forward of one mail to one team: the same on every attempt."""
+    digest = hashlib.sha256(f"{content_hash}|{team_slug}".encode()).hexdigest()[:24]
+    return f"<mailroom.{digest}@mailroom.local>"
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardInfo:
+    """What the forwarded copy says about the decision (the ``X-Mailroom-*`` headers)."""
+
+    team_slug: str
+    to_address: str
+    outgoing_id: str
+    decided_by: str
+    confidence: float | None = None
+    model_version: str | None = None
+    original_message_id: str | None = None
+    original_subject: str = ""
+    original_sender: str = ""
+    reason: str = ""
+
+
+def _clean(value: str) -> str:
+    """A header value on one line: mail content must not add headers of its own."""
+    return re.sub(r"[\r\n\t]+", " ", value).strip()
+
+
+def _header(name: str, value: str) -> bytes:
+    value = _clean(value)
+    if value.isascii():
+        line = f"{name}: {value}"
+    else:
+        encoded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
+        line = f"{name}: {encoded}"
+    return line.encode("ascii") + CRLF
+
+
+def mailroom_headers(info: ForwardInfo) -> bytes:
+    """The ``X-Mailroom-*`` headers, CRLF-terminated."""
+    confidence = "-" if info.confidence is None else f"{info.confidence:.4f}"
+    headers = [
+        _header("X-Mailroom-Team", info.team_slug),
+        _header("X-Mailroom-Confidence", confidence),
+        _header("X-Mailroom-Model-Version", info.model_version or "-"),
+        _header("X-Mailroom-Decided-By", info.decided_by),
+    ]
+    if info.reason:
+        headers.append(_header("X-Mailroom-Reason", info.reason))
+    if info.original_message_id:
+        headers.append(_header("X-Mailroom-Original-Message-ID", info.original_message_id))
+    return b"".join(headers)
+
+
+def _crlf(raw: bytes) -> bytes:
+    """Bare LF (as a Maildir file holds it) to CRLF, as SMTP and RFC 5322 want."""
+    return re.sub(rb"\r?\n", CRLF, raw)
+
+
+def build_forward(
+    raw: bytes, info: ForwardInfo, *, mode: ForwardMode, sender: str, now: datetime
+) -> bytes:
+    """The bytes to send to the team.
+
+    ``attach``: a new mail from ``sender`` to the team, Reply-To the original sender, a
+    short text part and the original, byte for byte, as a ``message/rfc822`` attachment.
+    ``resend``: the original itself with ``Resent-From/To/Date/Message-ID`` on top (RFC
+    5322 §3.6.6). Both carry the ``X-Mailroom-*`` headers; the deterministic id is the
+    Message-ID (attach) or Resent-Message-ID (resend).
+    """
+    original = _crlf(raw)
+    if not original.endswith(CRLF):
+        original += CRLF
+    date = format_datetime(now)
+    if mode == "resend":
+        top = (
+            _header("Resent-From", sender)
+            + _header("Resent-To", info.to_address)
+            + _header("Resent-Date", date)
+            + _header("Resent-Message-ID", info.outgoing_id)
+            + mailroom_headers(info)
+        )
+        return top + original
+
+    boundary = "mailroom-" + hashlib.sha256(original).hexdigest()[:32]
+    if boundary.encode() in original:  # pragma: no cover - a hash collision in the body
+        boundary += "-" + info.outgoing_id.strip("<>").split("@")[0]
+    subject = _clean(info.original_subject)
+    summary = (
+        f"Mailroom routed this mail to {info.team_slug}.\r\n"
+        f"Decided by: {info.decided_by}"
+        + (f", confidence {info.confidence:.2f}" if info.confidence is not None else "")
+        + (f", model {info.model_version}" if info.model_version else "")
+        + ".\r\n"
+        f"From: {_clean(info.original_sender) or '(unknown)'}\r\n"
+        f"Subject: {subject or '(no subject)'}\r\n"
+        "The original is attached.\r\n"
+    )
+    eight_bit = not original.isascii()
+    parts = [
+        _header("From", sender),
+        _header("To", info.to_address),
+        _header("Subject", f"Fwd: {subject}" if subject else "Fwd: (no subject)"),
+        _header("Date", date),
+        _header("Message-ID", info.outgoing_id),
+    ]
+    if info.original_sender:
+        parts.append(_header("Reply-To", info.original_sender))
+    parts += [
+        mailroom_headers(info),
+        b"MIME-Version: 1.0\r\n",
+        f'Content-Type: multipart/mixed; boundary="{boundary}"\r\n'.encode(),
+        CRLF,
+        f"--{boundary}\r\n".encode(),
+        b"Content-Type: text/plain; charset=utf-8\r\n",
+        b"Content-Transfer-Encoding: 8bit\r\n" if not summary.isascii() else b"",
+        CRLF,
+        summary.encode("utf-8"),
+        f"--{boundary}\r\n".encode(),
+        b"Content-Type: message/rfc822\r\n",
+        b'Content-Disposition: attachment; filename="original.eml"\r\n',
+        # RFC 2046 §5.2.1: a message/rfc822 part is 7bit, 8bit or binary, never encoded.
+        b"Content-Transfer-Encoding: 8bit\r\n" if eight_bit else b"",
+        CRLF,
+        original,
+        f"--{boundary}--\r\n".encode(),
+    ]
+    return b"".join(parts)
+
+
+# SMTP --------------------------------------------------------------------------------
+
+SmtpConnect = Callable[[], smtplib.SMTP]
+
+
+def translate_smtp_error(exc: BaseException, where: str) -> SmtpError:
+    """An smtplib or socket error as :class:`SmtpError`: 4xx and lost links are transient,
+    5xx answers permanent."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        text = "; ".join(
+            f"{rcpt}: {code} {_decode(msg)}" for rcpt, (code, msg) in exc.recipients.items()
+        )
+        transient = any(400 <= code < 500 for code in codes)
+        return SmtpError(f"{where} refused the recipient: {text}", transient=transient)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        code = exc.smtp_code
+        return SmtpError(
+            f"{where} answered {code} {_decode(exc.smtp_error)}",
+            transient=not 500 <= code < 600,
+        )
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return SmtpError(f"{where} closed the connection: {exc}", transient=True)
+    if isinstance(exc, smtplib.SMTPException):
+        return SmtpError(f"{where} failed: {exc}", transient=True)
+    return SmtpError(
+        f"cannot talk to {where}: {exc or type(exc).__name__}; check MAILROOM_SMTP_HOST and "
+        "MAILROOM_SMTP_PORT, or try again later",
+        transient=True,
+    )
+
+
+def _decode(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+class SmtpSender:
+    """Sends one mail per connection (simple, and a dropped link costs one mail's retry).
+
+    ``connect`` returns a connected :class:`smtplib.SMTP` (the seam for tests); by default
+    it connects to ``host:port`` with STARTTLS and login when configured.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        starttls: bool = False,
+        connect: SmtpConnect | None = None,
+        timeout: float = SMTP_TIMEOUT,
+    ) -> None:
+        self.where = f"SMTP server {host}:{port}"
+        self._host, self._port = host, port
+        self._username, self._password = username, password
+        self._starttls = starttls
+        self._timeout = timeout
+        self._connect = connect or self._default_connect
+
+    def _default_connect(self) -> smtplib.SMTP:
+        client = smtplib.SMTP(self._host, self._port, timeout=self._timeout)
+        if self._starttls:
+            client.starttls()
+        if self._username:
+            client.login(self._username, self._password or "")
+        return client
+
+    def send(self, envelope_from: str, recipients: list[str], data: bytes) -> None:
+        """Send ``data``; returns once the server accepted it for every recipient."""
+        try:
+            client = self._connect()
+        except (smtplib.SMTPException, OSError) as exc:
+            raise translate_smtp_error(exc, self.where) from exc
+        try:
+            client.ehlo_or_helo_if_needed()
+            options = ["BODY=8BITMIME"] if client.has_extn("8bitmime") else []
+            refused = client.sendmail(envelope_from, recipients, data, mail_options=options)
+            if refused:  # some recipients refused, others accepted: treat as a refusal
+                raise smtplib.SMTPRecipientsRefused(refused)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise translate_smtp_error(exc, self.where) from exc
+        finally:
+            try:
+                client.quit()
+            except (smtplib.SMTPException, OSError):
+                client.close()
+
+
+# IMAP --------------------------------------------------------------------------------
+
+ImapConnect = Callable[[], IMAPClient]
+
+
+@dataclass(frozen=True, slots=True)
+class ImapLocation:
+    """Where a mail is on the server: folder, UIDVALIDITY and UID when it was seen, and its
+    Message-ID to find it again after the folder was renumbered."""
+
+    folder: str
+    uidvalidity: int | None
+    uid: int | None
+    message_id: str | None
+
+
+class ImapActions:
+    """Flag or move one mail on an IMAP server; each call opens its own connection.
+
+    ``connect`` returns a connected, not logged-in :class:`IMAPClient` (the seam). MOVE is
+    used where offered, else COPY + ``\\Deleted`` + EXPUNGE (UID EXPUNGE with UIDPLUS, so
+    mail another client marked deleted is left alone).
+    """
+
+    def __init__(
+        self, url: ImapUrl, *, connect: ImapConnect | None = None, timeout: float = IMAP_TIMEOUT
+    ) -> None:
+        self.url = url
+        self._timeout = timeout
+        self._connect = connect or self._default_connect
+
+    def _default_connect(self) -> IMAPClient:
+        return IMAPClient(
+            self.url.host, port=self.url.port, ssl=self.url.ssl, timeout=self._timeout
+        )
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except (imaplib.IMAP4.error, OSError, EOFError) as exc:
+            where = f"IMAP server {self.url.address}"
+            if isinstance(exc, imaplib.IMAP4.abort | OSError | EOFError):
+                raise ImapError(
+                    f"lost the connection to {where} while {doing}: {exc}", transient=True
+                ) from exc
+            raise ImapError(
+                f"{where} failed while {doing}: {_server_text(exc)}", transient=True
+            ) from exc
+
+    @contextmanager
+    def session(self) -> Iterator[IMAPClient]:
+        """A logged-in client, closed afterwards."""
+        with self._errors("connecting"):
+            client = self._connect()
+        try:
+            with self._errors("logging in"):
+                client.login(self.url.user, self.url.password)
+            yield client
+        finally:
+            try:
+                client.logout()
+            except (imaplib.IMAP4.error, OSError, EOFError):
+                client.shutdown()
+
+    def _find(self, client: IMAPClient, where: ImapLocation) -> int | None:
+        """The mail's UID in its folder now, or None when it is no longer there."""
+        info = client.select_folder(where.folder)
+        current = int(info[b"UIDVALIDITY"])
+        if where.uid is not None and where.uidvalidity == current:
+            found = client.search(["UID", str(where.uid)])
+            if where.uid in found:
+                return where.uid
+            return None
+        if where.message_id:
+            # The folder was renumbered since the mail was seen: find it by Message-ID.
+            found = client.search(["HEADER", "Message-ID", where.message_id])
+            return min(found) if found else None
+        return None
+
+    def mark(self, where: ImapLocation, *, keyword: str, seen: bool, move_to: str = "") -> bool:
+        """Flag the mail with ``keyword`` (and ``\\Seen``), then move it to ``move_to`` if
+        given. Returns False when the mail is no longer in its folder (someone moved or
+        deleted it: nothing left to mark)."""
+        with self.session() as client, self._errors(f"marking mail in {where.folder!r}"):
+            uid = self._find(client, where)
+            if uid is None:
+                return False
+            flags = [keyword.encode()] + ([b"\\Seen"] if seen else [])
+            client.add_flags([uid], flags)
+            if move_to:
+                self._move(client, uid, move_to)
+            return True
+
+    def move_to_folder(self, where: ImapLocation, folder: str, outgoing_id: str) -> bool:
+        """Move the mail into ``folder`` (a team's folder), flagged as routed. Idempotent:
+        when the mail already left its folder, True if ``folder`` holds a mail with the
+        same Message-ID (an earlier attempt moved it), else False."""
+        with self.session() as client, self._errors(f"moving mail to {folder!r}"):
+            _ensure_folder(client, folder)
+            uid = self._find(client, where)
+            if uid is None:
+                if not where.message_id:
+                    return False
+                client.select_folder(folder, readonly=True)
+                return bool(client.search(["HEADER", "Message-ID", where.message_id]))
+            client.add_flags([uid], [ROUTED_KEYWORD.encode()])
+            self._move(client, uid, folder)
+            return True
+
+    @staticmethod
+    def _move(client: IMAPClient, uid: int, folder: str) -> None:
+        _ensure_folder(client, folder)
+        if client.has_capability("MOVE"):
+            client.move([uid], folder)
+            return
+        client.copy([uid], folder)
+        client.add_flags([uid], [b"\\Deleted"])
+        if client.has_capability("UIDPLUS"):
+            client.uid_expunge([uid])
+        else:
+            client.expunge()
+
+
+def _ensure_folder(client: IMAPClient, folder: str) -> None:
+    if not client.folder_exists(folder):
+        try:
+            client.create_folder(folder)
+        except imaplib.IMAP4.error:
+            # Another worker created it meanwhile; anything else shows up on first use.
+            if not client.folder_exists(folder):
+                raise
+
+
+# Maildir -----------------------------------------------------------------------------
+
+
+def maildir_file_name(outgoing_id: str) -> str:
+    """The deterministic file name of a forward in a team's Maildir."""
+    return hashlib.sha256(outgoing_id.encode()).hexdigest()[:32] + ".mailroom"
+
+
+def deliver_to_maildir(root: Path, team_slug: str, outgoing_id: str, data: bytes) -> Path:
+    """Write ``data`` into ``root/<team_slug>/new/`` once: written to ``tmp/`` and renamed,
+    so a reader never sees half a mail; a second call finds the first copy and stops."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", team_slug):
+        raise ValueError(f"team slug {team_slug!r} cannot name a folder")
+    folder = root / team_slug
+    for sub in ("tmp", "new", "cur"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    name = maildir_file_name(outgoing_id)
+    for sub in ("new", "cur"):
+        if (folder / sub / name).exists():
+            return folder / sub / name
+    tmp = folder / "tmp" / f"{name}.{os.getpid()}"
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    final = folder / "new" / name
+    os.replace(tmp, final)
+    return final
+
+
+def move_maildir_file(inbox: Path, name: str, subfolder: str) -> bool:
+    """Move ``name`` from the inbox's ``new/`` or ``cur/`` into the Maildir++ subfolder
+    ``.<subfolder>/cur/``; False when it is in neither (already moved)."""
+    target = inbox / f".{subfolder}" / "cur"
+    for sub in ("tmp", "new", "cur"):
+        (inbox / f".{subfolder}" / sub).mkdir(parents=True, exist_ok=True)
+    for sub in ("new", "cur"):
+        source = inbox / sub / name
+        try:
+            os.replace(source, target / name)
+            return True
+        except FileNotFoundError:
+            continue
+    return (target / name).exists()
+
+
+__all__ = [
+    "REVIEW_KEYWORD",
+    "ROUTED_KEYWORD",
+    "ForwardInfo",
+    "ImapActions",
+    "ImapLocation",
+    "SmtpSender",
+    "build_forward",
+    "deliver_to_maildir",
+    "move_maildir_file",
+    "outgoing_message_id",
+    "translate_smtp_error",
+]

@@ -1,0 +1,189 @@
+"""Where one live mail goes: a pure decision over values, no sockets, no sessions.
+
+:func:`decide_route` applies, in order:
+
+1. **Thread affinity.** A reply in a thread that was already routed goes to the thread's
+   team (``Thread.team_id``: the team the first mail went to, or the one a person moved the
+   thread to). If the model is confident that the reply's new text belongs to another team,
+   the decision says so (``details['topic_changed']``) but keeps the thread's team; after a
+   person moved the thread, the model is not even asked to second-guess them.
+2. **The model.** With no active model every mail goes to review (``'no-model'``). A
+   prediction that is not ``auto`` (below the team's threshold, out of scope, a label that
+   is no longer a routable team) goes to review with the model's reason.
+3. **The team must be routable**: active (not archived) and with a destination for the
+   outgoing method (a forward address for SMTP, a folder for IMAP move). Otherwise review.
+
+Unsure never means a guess: every path that is not certain ends in ``mode='review'``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from classifier.scoring import Prediction
+
+Mode = Literal["auto", "review"]
+Outgoing = Literal["maildir", "smtp", "imap-move"]
+
+
+@dataclass(frozen=True, slots=True)
+class TeamInfo:
+    """A team as routing sees it."""
+
+    id: int
+    slug: str
+    archived: bool = False
+    forward_address: str = ""
+    imap_folder: str = ""
+
+    def routable(self, outgoing: Outgoing) -> bool:
+        """Active, and with somewhere to send mail for ``outgoing``."""
+        if self.archived:
+            return False
+        if outgoing == "smtp":
+            return bool(self.forward_address)
+        if outgoing == "imap-move":
+            return bool(self.imap_folder)
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadInfo:
+    """The thread a mail belongs to: the team it was routed to, if any."""
+
+    team_id: int | None
+    moved_by_person: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RouteDecision:
+    """What to do with one mail. ``team`` is None when no team was chosen."""
+
+    mode: Mode
+    reason: str
+    decided_by: str  # 'model', 'thread'
+    team: TeamInfo | None
+    confidence: float | None = None
+    model_version: str | None = None
+    top: tuple[tuple[str, float], ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def actor(self) -> str:
+        """The audit log's actor: 'model:<version>', 'thread' or 'system'."""
+        if self.decided_by == "thread":
+            return "thread"
+        if self.model_version:
+            return f"model:{self.model_version}"
+        return "system"
+
+
+def routable_slugs(teams: Mapping[str, TeamInfo], outgoing: Outgoing) -> frozenset[str]:
+    """The team slugs mail may be auto-routed to now (the model's ``known_teams``)."""
+    return frozenset(slug for slug, team in teams.items() if team.routable(outgoing))
+
+
+def decide_route(
+    *,
+    prediction: Prediction | None,
+    thread: ThreadInfo | None,
+    is_reply: bool,
+    teams: Mapping[str, TeamInfo],
+    outgoing: Outgoing,
+) -> RouteDecision:
+    """Decide one mail; see the module docstring for the rules.
+
+    ``prediction`` is None when no model is active. ``teams`` maps slug to team, archived
+    teams included (a thread may point at one). ``is_reply``: the mail names a parent
+    (In-Reply-To or References).
+    """
+    model_view: dict[str, Any] = {}
+    if prediction is not None:
+        model_view = {
+            "model_team": prediction.team,
+            "model_confidence": round(prediction.confidence, 4),
+            "model_reason": prediction.reason,
+            "margin": round(prediction.margin, 4),
+        }
+    by_id = {team.id: team for team in teams.values()}
+
+    if is_reply and thread is not None and thread.team_id is not None:
+        team = by_id.get(thread.team_id)
+        details: dict[str, Any] = {**model_view, "moved_by_person": thread.moved_by_person}
+        if (
+            prediction is not None
+            and prediction.auto
+            and team is not None
+            and prediction.team != team.slug
+            and not thread.moved_by_person
+        ):
+            # The reply may be about something new; the thread still decides, and a person
+            # reading the decision sees the flag.
+            details["topic_changed"] = True
+        common = _model_fields(prediction)
+        if team is None or not team.routable(outgoing):
+            why = "archived" if team is not None and team.archived else "not routable"
+            return RouteDecision(
+                mode="review",
+                reason="thread-team-unavailable",
+                decided_by="thread",
+                team=team,
+                details={**details, "why": why},
+                **common,
+            )
+        return RouteDecision(
+            mode="auto",
+            reason="thread-moved-by-person" if thread.moved_by_person else "thread",
+            decided_by="thread",
+            team=team,
+            details=details,
+            **common,
+        )
+
+    if prediction is None:
+        return RouteDecision(mode="review", reason="no-model", decided_by="model", team=None)
+    team = teams.get(prediction.team)
+    common = _model_fields(prediction)
+    if not prediction.auto:
+        return RouteDecision(
+            mode="review",
+            reason=prediction.reason,
+            decided_by="model",
+            team=team,
+            details=model_view,
+            **common,
+        )
+    if team is None or not team.routable(outgoing):
+        return RouteDecision(
+            mode="review",
+            reason="unknown-team",
+            decided_by="model",
+            team=team,
+            details=model_view,
+            **common,
+        )
+    return RouteDecision(
+        mode="auto",
+        reason="confident",
+        decided_by="model",
+        team=team,
+        details=model_view,
+        **common,
+    )
+
+
+def _model_fields(prediction: Prediction | None) -> dict[str, Any]:
+    if prediction is None:
+        return {}
+    return {
+        "confidence": prediction.confidence,
+        "model_version": prediction.model_version,
+        "top": prediction.top,
+    }
+
+
+def model_text(subject: str, new_text: str) -> str:
+    """The text the model reads: the same shape as the training set's (labeling.export)."""
+    return f"{subject}\n{new_text}"

@@ -1,0 +1,71 @@
+"""What one worker process builds once from the settings: database, model, senders.
+
+Built lazily on first use (never at import) and shared by the process's task threads.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from labeling.db import make_engine, make_session_factory
+from labeling.settings import Settings
+from worker.mailboxes import configured_mailboxes
+from worker.model_cache import ModelCache
+from worker.outgoing import SmtpSender
+from worker.pipeline import Services
+
+
+class Runtime:
+    """Lazily built, process-wide services for ``settings``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._engine: Engine | None = None
+        self._sessions: sessionmaker[Session] | None = None
+        self._services: Services | None = None
+
+    @property
+    def engine(self) -> Engine:
+        self.sessions  # noqa: B018 - builds the engine on first use
+        assert self._engine is not None
+        return self._engine
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        with self._lock:
+            if self._sessions is None:
+                self._engine = make_engine(self.settings)
+                self._sessions = make_session_factory(self._engine)
+            return self._sessions
+
+    def services(self) -> Services:
+        """The pipeline's services (database, model, SMTP, IMAP) for this process."""
+        sessions = self.sessions
+        with self._lock:
+            if self._services is None:
+                settings = self.settings
+                # Mailbox rows hold no passwords: the settings' URLs supply them.
+                configured_mailboxes(settings)
+                self._services = Services(
+                    settings=settings,
+                    sessions=sessions,
+                    predictor=ModelCache(settings.models_path, settings.cache_path),
+                    smtp=SmtpSender(
+                        settings.smtp_host,
+                        settings.smtp_port,
+                        username=settings.smtp_username,
+                        password=settings.smtp_password,
+                        starttls=settings.smtp_starttls,
+                    ),
+                )
+            return self._services
+
+    def dispose(self) -> None:
+        """Close the database pool (at shutdown)."""
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()

@@ -1,0 +1,77 @@
+"""Celery tasks. Each takes a message id, loads its rows, and lets :mod:`worker.pipeline`
+move the mail on; the state checks there make a redelivered task harmless.
+
+Retries: a transient IMAP, SMTP or database error is retried with exponential backoff and
+jitter up to ``task_max_retries`` times; a permanent error, or the last retry, quarantines
+the mail with the reason (a person then sees it in review). Nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from celery import Task, shared_task
+
+from labeling.errors import MailServerError, StoreError
+from worker.pipeline import advance, quarantine, stale_messages
+from worker.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def runtime(task: Task) -> Runtime:
+    """The process-wide :class:`Runtime` of the task's Celery app (see make_celery)."""
+    found: Runtime | None = getattr(task.app, "mailroom_runtime", None)
+    if found is None:
+        raise RuntimeError("this Celery app was not built by worker.celery_app.make_celery")
+    return found
+
+
+def retry_delay(retries: int, cap: float) -> float:
+    """Exponential backoff with full jitter: up to 1, 2, 4 … seconds, at most ``cap``."""
+    return min(cap, 2.0**retries) * (0.5 + random.random() / 2)
+
+
+def _advance_or_retry(task: Task, message_id: int) -> str:
+    services = runtime(task).services()
+    settings = services.settings
+    try:
+        return advance(services, message_id).state or "unknown"
+    except (MailServerError, StoreError) as exc:
+        transient = getattr(exc, "transient", True)
+        retries = task.request.retries
+        if transient and retries < settings.task_max_retries:
+            delay = retry_delay(retries, settings.retry_backoff_max)
+            log.warning("message %d: %s; retry %d in %.1f s", message_id, exc, retries + 1, delay)
+            raise task.retry(exc=exc, countdown=delay) from exc
+        why = "permanent error" if not transient else f"still failing after {retries} retries"
+        log.error("message %d: %s (%s); quarantining it", message_id, exc, why)
+        quarantine(services, message_id, f"{exc} ({why})")
+        return "quarantined"
+
+
+@shared_task(bind=True, name="mailroom.route_message", max_retries=None)
+def route_message(self: Task, message_id: int) -> str:
+    """Route one recorded live mail and take it as far as it goes (forwarded and marked
+    done, or waiting in review). Safe to run twice."""
+    return _advance_or_retry(self, message_id)
+
+
+@shared_task(bind=True, name="mailroom.forward_message", max_retries=None)
+def forward_message(self: Task, message_id: int) -> str:
+    """Forward a mail a person decided in review (the review UI resolves the review item,
+    then queues this). Safe to run twice."""
+    return _advance_or_retry(self, message_id)
+
+
+@shared_task(bind=True, name="mailroom.sweep")
+def sweep(self: Task) -> int:
+    """Queue again every live mail that no task seems to be moving (beat runs this)."""
+    services = runtime(self).services()
+    ids = stale_messages(services)
+    for message_id in ids:
+        route_message.delay(message_id)
+    if ids:
+        log.info("sweep queued %d stuck mail(s) again", len(ids))
+    return len(ids)
