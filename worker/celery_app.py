@@ -49,7 +49,6 @@ def make_celery(settings: Settings, *, watch: bool = False) -> Celery:
         # Threads: tasks wait on SMTP/IMAP/database, and one model copy serves them all.
         worker_pool="threads",
         worker_concurrency=settings.worker_concurrency,
-        worker_hijack_root_logger=False,
         imports=("worker.tasks",),
         beat_schedule={
             "mailroom-sweep": {"task": "mailroom.sweep", "schedule": settings.sweep_interval}
