@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
 from labeling.db import store_error
-from labeling.errors import ConfigError
+from labeling.errors import LabelingError
 from labeling.importers import MailSource, open_source
 from labeling.models import (
     Annotation,
@@ -284,13 +284,13 @@ def label_from_folders(session: Session, mapping: Mapping[str, str]) -> WeakLabe
     left alone, so running this again adds nothing.
     Quarantined mails are skipped. Everything is checked before anything is written:
     an unknown or archived team slug, or a folder with no mail in the store, raises
-    :class:`ConfigError` naming the teams or folders that do exist.
+    :class:`LabelingError` naming the teams or folders that do exist.
 
     Adds the rows to ``session`` (flushed, not committed), with an audit-log entry per
     folder.
     """
     if not mapping:
-        raise ConfigError("no folders to label; give at least one FOLDER=TEAM")
+        raise LabelingError("no folders to label; give at least one FOLDER=TEAM")
     teams = _teams_for(session, set(mapping.values()))
     _check_folders(session, set(mapping))
 
@@ -350,10 +350,10 @@ def _teams_for(session: Session, slugs: set[str]) -> dict[str, Team]:
     unknown = sorted(slugs - teams.keys())
     if unknown:
         known = ", ".join(sorted(teams)) or "none — run `mailroom teams sync` first"
-        raise ConfigError(f"unknown team {', '.join(unknown)}; known teams: {known}")
+        raise LabelingError(f"unknown team {', '.join(unknown)}; known teams: {known}")
     archived = sorted(slug for slug in slugs if teams[slug].archived_at is not None)
     if archived:
-        raise ConfigError(f"team {', '.join(archived)} is archived; it takes no new labels")
+        raise LabelingError(f"team {', '.join(archived)} is archived; it takes no new labels")
     return {slug: teams[slug] for slug in slugs}
 
 
@@ -362,7 +362,7 @@ def _check_folders(session: Session, folders: set[str]) -> None:
     missing = sorted(folders - stored)
     if missing:
         listed = ", ".join(_show_folder(name) for name in sorted(stored)) or "none (import first)"
-        raise ConfigError(
+        raise LabelingError(
             f"no mail in folder {', '.join(map(_show_folder, missing))}; "
             f"folders in the store: {listed}"
         )

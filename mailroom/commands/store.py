@@ -144,7 +144,7 @@ def _parse_pair(text: str, where: str) -> tuple[str, str]:
     # Split on the last '=': team slugs never hold one, folder names might.
     folder, sep, slug = text.rpartition("=")
     if not sep or not slug.strip():
-        raise ConfigError(f"{where}: expected FOLDER=TEAM, got {text!r}")
+        raise click.BadParameter(f"expected FOLDER=TEAM, got {text!r}", param_hint=where)
     return folder.strip(), slug.strip()
 
 
@@ -196,8 +196,9 @@ def label_from_folders_command(
             if team_folders:
                 mapping = {**team_folder_mapping(session), **mapping}
             if not mapping:
-                raise ConfigError(
+                raise click.UsageError(
                     "nothing to label: give --map FOLDER=TEAM, --map-file or --team-folders"
+                    + (" (no team's IMAP folder has mail in the store)" if team_folders else "")
                 )
             summary = label_from_folders(session, mapping)
     finally:

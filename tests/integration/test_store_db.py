@@ -25,7 +25,7 @@ from labeling.db import (
     session_scope,
     upgrade,
 )
-from labeling.errors import ConfigError, ImportSourceError, MigrationError
+from labeling.errors import ImportSourceError, LabelingError, MigrationError
 from labeling.importing import ImportCursors, label_from_folders, run_import
 from labeling.mailtypes import RawMail
 from labeling.models import (
@@ -385,9 +385,9 @@ def test_label_from_folders_names_what_exists(session: Session) -> None:
     _teams(session)
     ingest(session, raw(make_mail("a@x"), folder="Schade"))
     session.flush()
-    with pytest.raises(ConfigError, match=r"unknown team klachten; known teams: premie, schade"):
+    with pytest.raises(LabelingError, match=r"unknown team klachten; known teams: premie, schade"):
         label_from_folders(session, {"Schade": "klachten"})
-    with pytest.raises(ConfigError, match=r"no mail in folder 'Claims'.*'Schade'"):
+    with pytest.raises(LabelingError, match=r"no mail in folder 'Claims'.*'Schade'"):
         label_from_folders(session, {"Claims": "schade"})
     assert count(session, Annotation) == 0
 
@@ -481,6 +481,10 @@ def test_cli_errors_are_one_line(invoke, tmp_path: Path, instance_path: Path) ->
     result = invoke("label-from-folders", "--map", "Nope=schade")
     assert result.exit_code == 1
     assert "error: unknown team schade" in result.output
+
+    result = invoke("label-from-folders", "--map", "Schade")
+    assert result.exit_code == 2
+    assert "expected FOLDER=TEAM" in result.output
 
     result = invoke("import", str(tmp_path / "missing"))
     assert result.exit_code == 1
