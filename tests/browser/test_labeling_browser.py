@@ -205,3 +205,42 @@ def test_session_cookie_is_http_only_and_secure(
     assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
     assert page.evaluate("document.cookie") == ""  # out of reach of any script
     context.close()
+
+
+def test_group_mode_labels_every_near_duplicate(
+    browser: Browser, live: tuple[LiveServer, Seeded]
+) -> None:
+    server, seeded = live
+    group = next(iter(seeded.groups.values()))
+    first = seeded.messages.index(group[0])
+    with server.sessions() as session:
+        lotte = session.scalars(select(User.id).where(User.username == "lotte")).one()
+        # Everything before the newsletters is labelled already, so they come up next.
+        for message_id in seeded.messages[:first]:
+            team = seeded.teams[seeded.truth[message_id]]
+            session.add(
+                Annotation(message_id=message_id, team_id=team, user_id=lotte, source="human")
+            )
+        session.commit()
+    context = browser.new_context()
+    page = context.new_page()
+    _log_in(page, server.url, seeded.labeller)
+    assert _shown(page) == group[0]
+    expect(page.locator("#group")).to_contain_text("this mail and 2 more")
+    page.keyboard.press("g")
+    assert page.is_visible("#group-armed")
+    after = _press_and_wait(page, seeded.hotkeys["algemeen"], before=group[0])
+    assert after == seeded.messages[first + 3]
+    assert page.inner_text("#notice").startswith("3 mails")
+    assert not page.is_visible("#group-armed")
+    with server.sessions() as session:
+        labelled = session.scalars(
+            select(Annotation.message_id).where(
+                Annotation.user_id == lotte,
+                Annotation.message_id.in_(group),
+                Annotation.superseded_at.is_(None),
+                Annotation.team_id == seeded.teams["algemeen"],
+            )
+        ).all()
+    assert sorted(labelled) == group
+    context.close()
