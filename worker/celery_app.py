@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from celery import Celery, signals
@@ -39,7 +40,7 @@ def make_celery(settings: Settings, *, watch: bool = False) -> Celery:
     app.conf.update(
         broker_url=settings.celery_broker_url,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout},
+        broker_transport_options=_transport_options(settings),
         task_ignore_result=True,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -61,6 +62,38 @@ def make_celery(settings: Settings, *, watch: bool = False) -> Celery:
     if watch:
         _install_watchers(app, runtime)
     return app
+
+
+def _transport_options(settings: Settings) -> dict[str, Any]:
+    # Redis hands a task taken by a dead worker to another after visibility_timeout; the
+    # SQLAlchemy transport passes its options to create_engine, which knows no such thing.
+    if settings.celery_broker_url.startswith(("redis://", "rediss://")):
+        return {"visibility_timeout": settings.broker_visibility_timeout}
+    return {}
+
+
+def prepare_broker(app: Celery, attempts: int = 5) -> None:
+    """Declare the task queue once before worker and beat start.
+
+    kombu's SQLAlchemy transport creates a queue's row on first use; a worker and its
+    embedded beat starting together both insert it, and the loser dies on the unique
+    constraint. Declaring it here first (retrying that same race with another process)
+    leaves both to find the row.
+    """
+    if not app.conf.broker_url.startswith("sqla+"):
+        return
+    from kombu import Queue
+    from sqlalchemy.exc import IntegrityError
+
+    for attempt in range(attempts):
+        try:
+            with app.connection_for_write() as connection:
+                Queue(app.conf.task_default_queue, channel=connection.default_channel).declare()
+            return
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2)
 
 
 def enqueue_route(app: Celery) -> Any:

@@ -93,7 +93,11 @@ def mailroom_headers(info: ForwardInfo) -> bytes:
     if info.reason:
         headers.append(_header("X-Mailroom-Reason", info.reason))
     if info.original_message_id:
-        headers.append(_header("X-Mailroom-Original-Message-ID", info.original_message_id))
+        # The store keeps Message-IDs without their angle brackets; the header has them.
+        original = info.original_message_id.strip()
+        if not original.startswith("<"):
+            original = f"<{original}>"
+        headers.append(_header("X-Mailroom-Original-Message-ID", original))
     return b"".join(headers)
 
 

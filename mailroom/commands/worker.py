@@ -45,7 +45,7 @@ def worker_command(
     (default: a SQLite file, no server needed).
     """
     from labeling.db import check_schema, make_engine
-    from worker.celery_app import make_celery
+    from worker.celery_app import make_celery, prepare_broker
 
     updates: dict[str, object] = {}
     if watch is not None:
@@ -60,6 +60,7 @@ def worker_command(
     finally:
         engine.dispose()
     app = make_celery(settings, watch=settings.worker_watch)
+    prepare_broker(app)
     argv = ["worker", "-n", name, "-l", settings.log_level, "--without-gossip", "--without-mingle"]
     if beat:
         argv.append("-B")

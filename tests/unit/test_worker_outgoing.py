@@ -86,6 +86,13 @@ def test_resend_mode_puts_resent_headers_on_the_original() -> None:
     assert msg["X-Mailroom-Decided-By"] == "model"
 
 
+def test_the_original_message_id_gets_its_brackets_back() -> None:
+    data = build_forward(
+        RAW, _info(original_message_id="orig-1@example.nl"), mode="attach", sender="m", now=NOW
+    )
+    assert b"X-Mailroom-Original-Message-ID: <orig-1@example.nl>\r\n" in data
+
+
 def test_mail_content_cannot_add_headers() -> None:
     evil = _info(original_subject="hi\r\nBcc: everyone@example.com", confidence=None)
     data = build_forward(RAW, evil, mode="attach", sender="m@x", now=NOW)
