@@ -2,14 +2,16 @@
 
 Each parsed archive mail is reduced to the set of its three-word shingles over the subject
 and the new text, case-folded and with every run of digits made "0" (so "polis 12345" and
-"polis 67890" read alike). MinHash LSH (``datasketch``) finds candidate pairs, whose
-estimated Jaccard similarity must reach the threshold; pairs join into groups (a chain of
-similar mails is one group). A group's id is its smallest message id, stored in
-``messages.dup_group_id``; a mail without near-duplicates keeps NULL.
+"polis 67890" read alike). Mails with identical shingles are one group outright; among
+the rest, MinHash LSH (``datasketch``) proposes candidates, and a candidate joins the
+group of the oldest mail whose estimated Jaccard similarity with it reaches the threshold
+(so every member resembles that first mail). A group's id is its smallest message id,
+stored in ``messages.dup_group_id``; a mail without near-duplicates keeps NULL.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 import zlib
@@ -76,38 +78,46 @@ def group_near_duplicates(
         .where(Message.status == "ok", Message.origin == "archive")
         .order_by(Message.id)
     )
-    ids: list[int] = []
-    sets: list[list[bytes]] = []
+    # Mails whose normalised text is identical (the same mail sent again, a newsletter that
+    # differs only in numbers) share one entry: only distinct texts are hashed and compared.
+    copies: list[list[int]] = []
+    texts: list[list[bytes]] = []
+    index_of: dict[bytes, int] = {}
     compared = 0
     for message_id, subject_key, new_text in rows:
         compared += 1
         words = shingles(subject_key, new_text)
-        if words:
-            ids.append(message_id)
-            sets.append([shingle.encode("utf-8", "surrogatepass") for shingle in words])
+        if not words:
+            continue
+        encoded = sorted(shingle.encode("utf-8", "surrogatepass") for shingle in words)
+        key = hashlib.sha256(b"\n".join(encoded)).digest()
+        if key not in index_of:
+            index_of[key] = len(texts)
+            texts.append(encoded)
+            copies.append([])
+        copies[index_of[key]].append(message_id)
 
-    signatures = MinHash.bulk(sets, num_perm=num_perm, hashfunc=_hash32)
+    signatures = MinHash.bulk(texts, num_perm=num_perm, hashfunc=_hash32)
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
     for index, signature in enumerate(signatures):
         lsh.insert(index, signature, check_duplication=False)
 
-    parent = list(range(len(ids)))
-
-    def root(index: int) -> int:
-        while parent[index] != index:
-            parent[index] = parent[parent[index]]
-            index = parent[index]
-        return index
-
+    # Each group gathers the texts similar to its oldest one (texts come in id order), so
+    # every member is like the first; a chain of small differences does not snowball into
+    # one group, and a large group costs one query, not one per member.
+    leader = [-1] * len(texts)
     for index, signature in enumerate(signatures):
+        if leader[index] != -1:
+            continue
+        leader[index] = index
         for other in lsh.query(signature):
             # LSH only proposes candidates; the estimated similarity decides.
-            if other > index and signature.jaccard(signatures[other]) >= threshold:
-                parent[root(other)] = root(index)
+            if leader[other] == -1 and signature.jaccard(signatures[other]) >= threshold:
+                leader[other] = index
 
     members: dict[int, list[int]] = {}
-    for index, message_id in enumerate(ids):
-        members.setdefault(root(index), []).append(message_id)
+    for index, first in enumerate(leader):
+        members.setdefault(first, []).extend(copies[index])
     wanted: dict[int, int] = {}
     groups = 0
     for group in members.values():

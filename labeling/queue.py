@@ -220,15 +220,6 @@ _SHORTLIST = 32
 def _pick_statements(stage: QueueStage, order: QueueOrder) -> tuple[Select[int], ...]:
     """Statements to try in turn; the first that finds a message decides."""
     where = (*_in_stage(stage), *_eligible(stage, Message.id))
-    if stage == "second":
-        # Pending second labels are few once found, but finding them means passing every
-        # mail with one label: one pass, oldest first whatever the order.
-        return (
-            select(Message.id)
-            .where(*where)
-            .order_by(Message.date.is_(None), Message.date, Message.id)
-            .limit(1),
-        )
     # Oldest: dated mail by date, then undated mail. Two statements rather than NULLS LAST,
     # so both databases walk ix_messages_label_queue in order and stop at the first match.
     oldest = (
@@ -238,7 +229,9 @@ def _pick_statements(stage: QueueStage, order: QueueOrder) -> tuple[Select[int],
         .limit(1),
         select(Message.id).where(*where, Message.date.is_(None)).order_by(Message.id).limit(1),
     )
-    if order == "oldest":
+    if order == "oldest" or stage == "second":
+        # Pending second labels go oldest first whatever the order: they are few, and
+        # sorting all mail with one label to find them would cost more than the walk.
         return oldest
     sorted_ids: Select[int, Any]
     if order == "random":
@@ -720,18 +713,20 @@ def _consensus_counts(session: Session) -> tuple[int, dict[str, int]]:
     adjudicated = _adjudicated_ids()
     # Most labelled mail has one person's label and no adjudication: that label decides.
     single = select(Message.id).where(*_queue_scope(), Message.human_labels == literal_column("1"))
+    slugs: dict[int, str] = {
+        team_id: slug for team_id, slug in session.execute(select(Team.id, Team.slug))
+    }
     per_team: dict[str, int] = {
-        slug: number
-        for slug, number in session.execute(
-            select(Team.slug, func.count())
-            .join(Annotation, Annotation.team_id == Team.id)
+        slugs[team_id]: number
+        for team_id, number in session.execute(
+            select(Annotation.team_id, func.count())
             .where(
                 Annotation.superseded_at.is_(None),
                 Annotation.source == _sql("human"),
                 Annotation.message_id.in_(single),
                 Annotation.message_id.not_in(adjudicated),
             )
-            .group_by(Team.slug)
+            .group_by(Annotation.team_id)
         )
     }
     simple = sum(per_team.values())
