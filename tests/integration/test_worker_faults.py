@@ -1,0 +1,183 @@
+"""Fault tests that try to break the promises: no mail lost, none routed twice.
+
+Each ends with "sent N, forwarded N, lost 0, duplicated 0" and asserts it: a worker
+SIGKILLed between the SMTP accept and the record, an SMTP server that answers 451 and
+recovers, an IMAP connection cut in the middle of a FETCH, and the broker (a private
+redis-server) restarted while mail arrives.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from labeling.models import Delivery
+from tests.integration import test_worker_flow as _flow
+from tests.integration.test_worker_flow import VOCAB, Stack, team_mail
+from tests.servers.dovecot_server import DovecotServer, free_port
+from tests.servers.tcp_proxy import CuttingProxy
+
+pytestmark = [pytest.mark.integration, pytest.mark.dovecot, pytest.mark.postgres, pytest.mark.slow]
+
+# The shared harness's fixtures, visible to pytest in this module too.
+make_stack = _flow.make_stack
+trained_models = _flow.trained_models
+
+
+def _append(stack: Stack, count: int, tag: str) -> dict[str, str]:
+    expected = {}
+    teams = list(VOCAB)
+    for n in range(count):
+        team = teams[n % len(teams)]
+        message_id, raw = team_mail(team, n, tag=tag)
+        stack.append(raw)
+        expected[message_id] = team
+    return expected
+
+
+def test_a_worker_killed_after_the_smtp_accept_loses_nothing_and_routes_nothing_twice(
+    dovecot: DovecotServer, make_stack: Callable[..., Stack]
+) -> None:
+    stack = make_stack(dovecot)
+    # The first worker stops for a minute after each SMTP accept, before recording it.
+    stack.start_worker("doomed", env={"MAILROOM_FAULT_PAUSE_AFTER_SEND": "60"})
+    expected = _append(stack, 3, "kill")
+    stack.smtp.wait_for(3, timeout=60)
+    stack.wait_log("doomed", "fault pause", timeout=10)
+    stack.kill("doomed")
+    assert stack.states() == {"forwarding": 3}  # sent, not recorded: the window
+
+    stack.start_worker("rescuer", beat=True)
+    stack.wait_until(lambda: stack.states().get("done") == 3, 90, "3 mails done")
+    sent, forwarded, lost, duplicated = stack.tally(expected)
+    assert (forwarded, lost, duplicated) == (sent, 0, 0)
+    # Each mail was accepted twice, both copies under one outgoing Message-ID.
+    ids = [a.message_id for a in stack.smtp.accepted]
+    assert len(ids) == 6 and len(set(ids)) == 3
+    with stack.sessions() as session:
+        attempts = list(session.scalars(select(Delivery.attempts)))
+    assert attempts == [2, 2, 2]
+
+
+def test_an_smtp_server_that_answers_451_then_recovers(
+    dovecot: DovecotServer, make_stack: Callable[..., Stack]
+) -> None:
+    stack = make_stack(dovecot)
+    stack.smtp.refuse_next(4)
+    stack.start_worker("w1", beat=True)
+    expected = _append(stack, 5, "busy")
+    stack.wait_until(lambda: stack.states().get("done") == 5, 90, "5 mails done")
+    assert stack.smtp.refused == 4
+    sent, forwarded, lost, duplicated = stack.tally(expected)
+    assert (forwarded, lost, duplicated) == (sent, 0, 0)
+    assert len(stack.smtp.accepted) == 5
+    with stack.sessions() as session:
+        errors = [e for e in session.scalars(select(Delivery.last_error)) if e]
+        attempts = sum(session.scalars(select(Delivery.attempts)))
+    assert attempts == 9 and errors == []  # 4 refusals retried; errors cleared once sent
+
+
+def test_an_imap_connection_cut_in_the_middle_of_a_fetch(
+    dovecot: DovecotServer, make_stack: Callable[..., Stack]
+) -> None:
+    with CuttingProxy(dovecot.port) as proxy:
+        stack = make_stack(dovecot, mailbox_port=proxy.port)
+        expected = _append(stack, 6, "cut")
+        # The watcher's first FETCH (all six mails) is cut 1.5 kB into the answer.
+        proxy.cut_at_command(b" FETCH ", nth=1, then_bytes=1500)
+        stack.start_worker("w1", beat=True)
+        stack.wait_until(lambda: stack.states().get("done") == 6, 90, "6 mails done")
+        assert proxy.cuts >= 1
+    assert "failed while fetching new mail" in stack.log("w1")
+    sent, forwarded, lost, duplicated = stack.tally(expected)
+    assert (forwarded, lost, duplicated) == (sent, 0, 0)
+    assert len(stack.smtp.accepted) == 6
+
+
+@contextmanager
+def private_redis(port: int, folder: Path) -> Iterator[Callable[[], None]]:
+    """A redis-server of this test's own on ``port`` (never the shared one); yields a
+    function that restarts it. No persistence: a restart loses every queued task."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start() -> None:
+        log = open(folder / "redis.log", "ab")  # noqa: SIM115 - closed with the process
+        procs.append(
+            subprocess.Popen(
+                [
+                    binary,
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(folder),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+        log.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("the private redis-server did not start")
+
+    def stop() -> None:
+        proc = procs[-1]
+        proc.terminate()
+        proc.wait(timeout=10)
+
+    def restart() -> None:
+        stop()
+        time.sleep(2)  # mail arriving now cannot be queued
+        start()
+
+    start()
+    try:
+        yield restart
+    finally:
+        if procs[-1].poll() is None:
+            stop()
+
+
+def test_the_broker_restarted_while_mail_arrives(
+    dovecot: DovecotServer, make_stack: Callable[..., Stack], tmp_path: Path
+) -> None:
+    port = free_port()
+    with private_redis(port, tmp_path) as restart:
+        stack = make_stack(dovecot, broker_url=f"redis://127.0.0.1:{port}/0")
+        stack.start_worker("w1", beat=True)
+        expected = _append(stack, 3, "before")
+        stack.wait_until(lambda: stack.states().get("done") == 3, 60, "3 mails done")
+        # Stop Redis, append while it is down, start it again empty.
+        restarting = threading.Thread(target=restart)
+        restarting.start()
+        time.sleep(0.5)
+        expected |= _append(stack, 3, "during")
+        restarting.join()
+        expected |= _append(stack, 2, "after")
+        stack.wait_until(lambda: stack.states().get("done") == 8, 120, "8 mails done")
+    sent, forwarded, lost, duplicated = stack.tally(expected)
+    assert (forwarded, lost, duplicated) == (sent, 0, 0)
+    assert len(stack.smtp.accepted) == 8
