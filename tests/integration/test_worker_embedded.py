@@ -1,0 +1,115 @@
+"""The same flow on the embedded default: SQLite database, kombu's SQLAlchemy broker on
+SQLite, a Maildir inbox in and per-team Maildir folders out — no server at all — started
+with ``mailroom worker`` and stopped with SIGTERM."""
+
+from __future__ import annotations
+
+import email
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from email import policy
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from labeling.db import make_engine, make_session_factory, upgrade
+from labeling.models import Message, ReviewItem
+from labeling.settings import load_settings
+from tests.integration import test_worker_flow as _flow
+from tests.integration.test_worker_flow import ROOT, VOCAB, seed_teams, team_mail, unsure_mail
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+trained_models = _flow.trained_models
+
+
+def test_the_embedded_default_routes_a_maildir_inbox_into_team_maildirs(
+    tmp_path: Path, trained_models: Path
+) -> None:
+    instance = tmp_path / "instance"
+    shutil.copytree(trained_models, instance / "models")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILROOM_")}
+    env.update(
+        MAILROOM_INSTANCE_PATH=str(instance),
+        MAILROOM_SWEEP_INTERVAL="2",
+        MAILROOM_POLL_INTERVAL="0.5",
+        MAILROOM_CLAIM_TIMEOUT="6",
+        MAILROOM_LEASE_TTL="4",
+        PYTHONPATH=str(ROOT),
+    )
+    settings = load_settings(env)
+    assert settings.celery_broker_url.startswith("sqla+sqlite:///")
+    assert (settings.outgoing, settings.mailboxes) == ("maildir", [])
+    upgrade(settings)
+    engine = make_engine(settings)
+    sessions = make_session_factory(engine)
+    seed_teams(sessions)
+    inbox = settings.maildir_inbox
+    for sub in ("tmp", "new", "cur"):
+        (inbox / sub).mkdir(parents=True)
+    expected: dict[str, str] = {}
+    for n in range(2):
+        for team in VOCAB:
+            message_id, raw = team_mail(team, n, tag="local")
+            (inbox / "new" / f"{team}-{n}.eml").write_bytes(raw)
+            expected[message_id] = team
+    _, raw = unsure_mail(7)
+    (inbox / "new" / "unsure.eml").write_bytes(raw)
+
+    log = tmp_path / "worker.log"
+    with open(log, "wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "mailroom", "worker", "-n", "embedded@%h"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 180
+        done = instance / "mail" / "inbox" / ".Mailroom.Done" / "cur"
+        while time.monotonic() < deadline:
+            if done.is_dir() and len(list(done.iterdir())) == len(expected):
+                break
+            assert worker.poll() is None, log.read_text()
+            time.sleep(0.5)
+        else:
+            raise AssertionError(f"not all mail routed:\n{log.read_text()[-5000:]}")
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=60) == 0, log.read_text()[-3000:]
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+
+    copies: Counter[tuple[str, str]] = Counter()
+    for team in VOCAB:
+        for path in (settings.maildir_outbox / team / "new").iterdir():
+            forward = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+            assert forward["X-Mailroom-Team"] == team
+            assert forward["X-Mailroom-Model-Version"] == "v0001"
+            copies[(str(forward["X-Mailroom-Original-Message-ID"]), team)] += 1
+    forwarded = sum(1 for mid, team in expected.items() if copies[(mid, team)] == 1)
+    lost = sum(1 for mid, team in expected.items() if copies[(mid, team)] == 0)
+    duplicated = sum(copies.values()) - forwarded
+    print(f"sent {len(expected)}, forwarded {forwarded}, lost {lost}, duplicated {duplicated}")
+    assert (forwarded, lost, duplicated) == (len(expected), 0, 0)
+    assert list((inbox / "new").iterdir()) == [] and list((inbox / "cur").iterdir()) == []
+    assert [p.name for p in (inbox / ".Mailroom.Review" / "cur").iterdir()] == ["unsure.eml"]
+    with sessions() as session:
+        states = dict(
+            session.execute(
+                select(Message.route_state, func.count()).group_by(Message.route_state)
+            ).all()
+        )
+        assert states == {"done": len(expected), "review": 1}
+        assert session.scalar(select(func.count()).select_from(ReviewItem)) == 1
+    engine.dispose()
+    assert "Warm shutdown" in log.read_text()
