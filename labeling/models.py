@@ -253,6 +253,14 @@ class Message(Base):
             sqlite_where=text("status = 'ok' AND origin = 'archive'"),
             postgresql_where=text("status = 'ok' AND origin = 'archive'"),
         ),
+        # ... and in random order: the content hash is a fixed shuffle of the mail.
+        Index(
+            "ix_messages_label_shuffle",
+            "human_labels",
+            "content_hash",
+            sqlite_where=text("status = 'ok' AND origin = 'archive'"),
+            postgresql_where=text("status = 'ok' AND origin = 'archive'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -6,7 +6,8 @@ Every action writes an audit-log row (actor ``user:<id>``).
 
 What :func:`next_message` offers a labeller, first rule that applies:
 
-1. mail they undid (:func:`undo_last`), the most recently labelled of it first;
+1. mail they undid (:func:`undo_last`) and have not labelled again, in the order they
+   had labelled it (undo twice, and the earlier mail comes back first);
 2. a pending second label, oldest first: mail chosen for double-labelling
    (:func:`is_double_labelled`) that exactly one other person has labelled;
 3. fresh mail that no person has labelled,
@@ -71,8 +72,6 @@ PERSON_SOURCES = ("human", "adjudication")
 # alike, and a larger share keeps every mail a smaller one chose.
 _HASH_MULTIPLIER = 2_654_435_761
 _HASH_MODULUS = 2**32
-# Random order: a prime below 2^31, so every intermediate product fits in 64 bits.
-_RANDOM_PRIME = 2_147_483_647
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +148,7 @@ def _is_double(threshold: ColumnElement[Any]) -> ColumnElement[bool]:
 
 _USER = bindparam("user_id", type_=Integer)
 _THRESHOLD = bindparam("double_threshold", type_=BigInteger)
-_RANDOM_A = bindparam("random_a", type_=BigInteger)
-_RANDOM_B = bindparam("random_b", type_=BigInteger)
+_PIVOT = bindparam("pivot", type_=String)
 _VERSION = bindparam("model_version", type_=String)
 
 
@@ -211,7 +209,7 @@ def _eligible(stage: QueueStage, message_id: _IdColumn) -> tuple[ColumnElement[b
     return (*mine, ~_adjudicated(message_id), ~_skipped_by_user(message_id))
 
 
-# Random and uncertain order sort every candidate; the lookups in other tables run only on
+# Uncertain order sorts every candidate by margin; the lookups in other tables run only on
 # the first few of them, and on all only if those few are all skipped or decided.
 _SHORTLIST = 32
 
@@ -233,27 +231,29 @@ def _pick_statements(stage: QueueStage, order: QueueOrder) -> tuple[Select[int],
         # Pending second labels go oldest first whatever the order: they are few, and
         # sorting all mail with one label to find them would cost more than the walk.
         return oldest
-    sorted_ids: Select[int, Any]
     if order == "random":
-        # An affine map scrambles the ids; squaring modulo a prime breaks the pattern.
-        prime = literal_column(str(_RANDOM_PRIME), BigInteger)
-        mixed = (Message.id * _RANDOM_A + _RANDOM_B) % prime
-        sorted_ids = select(Message.id.label("id"), ((mixed * mixed) % prime).label("key")).where(
-            *_in_stage(stage)
+        # The content hash (SHA-256 of the raw mail) is a fixed shuffle of the archive; each
+        # (user, seed) starts it at its own point and wraps around, walking
+        # ix_messages_label_shuffle like the oldest-first walk.
+        return tuple(
+            select(Message.id)
+            .where(*where, after)
+            .order_by(Message.content_hash, Message.id)
+            .limit(1)
+            for after in (Message.content_hash >= _PIVOT, Message.content_hash < _PIVOT)
         )
-    else:
-        in_stage = select(Message.id).where(*_in_stage(stage))
-        sorted_ids = select(
-            MessageScore.message_id.label("id"), MessageScore.margin.label("key")
-        ).where(MessageScore.model_version == _VERSION, MessageScore.message_id.in_(in_stage))
+    in_stage = select(Message.id).where(*_in_stage(stage))
+    sorted_ids = select(
+        MessageScore.message_id.label("id"), MessageScore.margin.label("key")
+    ).where(MessageScore.model_version == _VERSION, MessageScore.message_id.in_(in_stage))
     shortlist = sorted_ids.order_by("key", "id").limit(_SHORTLIST).subquery()
     everyone = sorted_ids.subquery()
     picks = tuple(
         select(ids.c.id).where(*_eligible(stage, ids.c.id)).order_by(ids.c.key, ids.c.id).limit(1)
         for ids in (shortlist, everyone)
     )
-    # Uncertain: the mail the model has not scored follows, oldest first.
-    return picks if order == "random" else (*picks, *oldest)
+    # The mail the model has not scored follows, oldest first.
+    return (*picks, *oldest)
 
 
 @cache
@@ -292,9 +292,11 @@ def next_message(
 ) -> Message | None:
     """The next mail for this labeller, or None when they have nothing left (module doc).
 
-    ``order``: "oldest" by date (undated mail last), then id; "random", a shuffle fixed
-    by (user, ``seed``); "uncertain", the newest model version's smallest margin first,
-    then the unscored rest oldest first. Pass ``Settings.double_label_share``.
+    ``order``: "oldest" by date (undated mail last), then id; "random", a fixed shuffle
+    of the archive (by content hash) that each (user, ``seed``) starts at its own point;
+    "uncertain", the newest model version's smallest margin first, then the unscored
+    rest oldest first. Pending second labels go oldest first in every order.
+    Pass ``Settings.double_label_share``.
     """
     found = next_message_id(
         session, user_id, order=order, seed=seed, double_label_share=double_label_share
@@ -321,7 +323,7 @@ def next_message_id(
     if undone is not None:
         return undone
     if order == "random":
-        params["random_a"], params["random_b"] = _random_params(user_id, seed)
+        params["pivot"] = hashlib.sha256(f"mailroom-queue:{user_id}:{seed}".encode()).hexdigest()
     if order == "uncertain":
         params["model_version"] = _newest_model_version(session)
         if params["model_version"] is None:
@@ -335,18 +337,10 @@ def next_message_id(
     return None
 
 
-def _random_params(user_id: int, seed: int) -> tuple[int, int]:
-    digest = hashlib.sha256(f"mailroom-queue:{user_id}:{seed}".encode()).digest()
-    a = int.from_bytes(digest[:8], "big") % (_RANDOM_PRIME - 1) + 1
-    b = int.from_bytes(digest[8:16], "big") % _RANDOM_PRIME
-    return a, b
-
-
 def _newest_model_version(session: Session) -> str | None:
+    # store_scores replaces a version's rows, so the highest id is the last version stored.
     return session.scalar(
-        select(MessageScore.model_version)
-        .order_by(MessageScore.computed_at.desc(), MessageScore.id.desc())
-        .limit(1)
+        select(MessageScore.model_version).order_by(MessageScore.id.desc()).limit(1)
     )
 
 

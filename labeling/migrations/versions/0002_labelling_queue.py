@@ -6,7 +6,8 @@
 - ``messages.human_labels``: the number of current human labels, kept by triggers on
   ``annotations`` so the queue finds unlabelled mail in an index, not by scanning labels.
 - ``annotations.source`` may be ``'adjudication'`` (at most one current per message).
-- ``ix_messages_label_queue``: the archive mail the labelling queue walks, by date, and
+- ``ix_messages_label_queue`` / ``_shuffle``: the archive mail the labelling queue walks,
+  by date or in random order, and
   ``ix_annotations_user_id_superseded``: the labels a person undid (they come back first).
 
 Revision ID: 0002
@@ -145,6 +146,12 @@ def upgrade() -> None:
         ["human_labels", "date", "id"],
         **_partial(QUEUE_WHERE),
     )
+    op.create_index(
+        "ix_messages_label_shuffle",
+        "messages",
+        ["human_labels", "content_hash"],
+        **_partial(QUEUE_WHERE),
+    )
 
     with op.batch_alter_table("annotations") as batch:
         batch.drop_constraint(op.f("ck_annotations_source"), type_="check")
@@ -202,6 +209,7 @@ def downgrade() -> None:
     with op.batch_alter_table("annotations") as batch:
         batch.drop_constraint(op.f("ck_annotations_source"), type_="check")
         batch.create_check_constraint(op.f("ck_annotations_source"), sa.text(OLD_SOURCES))
+    op.drop_index("ix_messages_label_shuffle", table_name="messages")
     op.drop_index("ix_messages_label_queue", table_name="messages")
     op.drop_index(op.f("ix_messages_dup_group_id"), table_name="messages")
     # Not batch mode (see upgrade); native DROP COLUMN needs SQLite 3.35 or newer.
