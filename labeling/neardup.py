@@ -1,12 +1,13 @@
 """Near-duplicate groups: newsletters, auto-replies, the same complaint sent twice.
 
 Each parsed archive mail is reduced to the set of its three-word shingles over the subject
-and the new text, case-folded and with every run of digits made "0" (so "polis 12345" and
-"polis 67890" read alike). Mails with identical shingles are one group outright; among
+and the new text, case-folded and with every number made "0" (so "polis 12345" and
+"polis 67.890" read alike). Mails with identical shingles are one group outright; among
 the rest, MinHash LSH (``datasketch``) proposes candidates, and a candidate joins the
 group of the oldest mail whose estimated Jaccard similarity with it reaches the threshold
 (so every member resembles that first mail). A group's id is its smallest message id,
-stored in ``messages.dup_group_id``; a mail without near-duplicates keeps NULL.
+stored in ``messages.dup_group_id``; a mail without near-duplicates keeps NULL, and so
+does a mail too short to tell (fewer than :data:`MIN_SHINGLES` shingles).
 """
 
 from __future__ import annotations
@@ -23,11 +24,17 @@ from sqlalchemy.orm import Session
 from labeling.models import Message
 
 SHINGLE_WORDS = 3
+# Short mails ("Scan", "Bel mij terug aub") look alike whatever they are about, and the
+# team they need depends on what is attached or meant; grouping them would invite labelling
+# unrelated mail at once. Only mails with this many distinct shingles (some fifteen words)
+# are grouped.
+MIN_SHINGLES = 15
 # Long newsletters are recognised by their first few thousand words; hashing the rest
 # only costs time.
 MAX_WORDS = 2000
 _WORD = re.compile(r"\w+")
-_DIGITS = re.compile(r"\d+")
+# A number with its separators ("06 12 34 56 78", "87.059.645", "+31-6-…") is one "0".
+_NUMBER = re.compile(r"\+?\d(?:[\d.,/ -]*\d)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +51,7 @@ class GroupingSummary:
 
 def shingles(subject_key: str, new_text: str) -> set[str]:
     """The normalised word shingles of a mail (empty for a mail without words)."""
-    text = _DIGITS.sub("0", f"{subject_key}\n{new_text}".casefold())
+    text = _NUMBER.sub("0", f"{subject_key}\n{new_text}".casefold())
     words = _WORD.findall(text)[:MAX_WORDS]
     if len(words) <= SHINGLE_WORDS:
         return {" ".join(words)} if words else set()
@@ -87,7 +94,7 @@ def group_near_duplicates(
     for message_id, subject_key, new_text in rows:
         compared += 1
         words = shingles(subject_key, new_text)
-        if not words:
+        if len(words) < MIN_SHINGLES:
             continue
         encoded = sorted(shingle.encode("utf-8", "surrogatepass") for shingle in words)
         key = hashlib.sha256(b"\n".join(encoded)).digest()

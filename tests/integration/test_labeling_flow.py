@@ -442,16 +442,17 @@ UNRELATED = (
 def test_near_duplicates_group_and_unrelated_mail_does_not(
     session: Session, teams: dict[str, Team]
 ) -> None:
-    letters = [
-        add_message(session, "Nieuwsbrief maart", NEWSLETTER.format(n=12345 + 1111 * i))
-        for i in range(5)
-    ]
+    numbers = ["12345", "23.456", "06 12 34 56 78", "+31-6-98765432", "9"]
+    letters = [add_message(session, "Nieuwsbrief maart", NEWSLETTER.format(n=n)) for n in numbers]
     others = [add_message(session, "Vraag", text) for text in UNRELATED]
+    # Short mails look alike whatever they are about: never grouped.
+    for subject in ("Scan", "Formulier", "Vraag"):
+        add_message(session, subject, "Bel mij even terug aub, 06 12345678.")
     twice = [add_message(session, "Klacht", UNRELATED[0] + " Dit is de tweede keer.") for _ in "ab"]
     add_message(session, "Nieuwsbrief maart", NEWSLETTER.format(n=1), status="quarantined")
 
     summary = group_near_duplicates(session)
-    assert (summary.messages, summary.groups, summary.grouped) == (10, 2, 7)
+    assert (summary.messages, summary.groups, summary.grouped) == (13, 2, 7)
     for group in (letters, twice):
         session.refresh(group[0])
         assert {m.dup_group_id for m in group} == {min(m.id for m in group)}
