@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -105,6 +105,18 @@ def session_scope(sessions: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def refresh_statistics(session: Session) -> None:
+    """After a bulk write, bring PostgreSQL's planner statistics up to date.
+
+    Straight after thousands of rows arrive, and before autovacuum catches up, PostgreSQL can
+    pick plans that make the labelling queue take seconds instead of milliseconds. SQLite
+    keeps no statistics unless asked, so there is nothing to refresh there.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("ANALYZE messages"))
+        session.execute(text("ANALYZE annotations"))
 
 
 def store_error(exc: SQLAlchemyError, doing: str = "") -> StoreError:

@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
-from labeling.db import store_error
+from labeling.db import refresh_statistics, store_error
 from labeling.errors import LabelingError
 from labeling.importers import MailSource, open_source
 from labeling.models import (
@@ -223,6 +223,9 @@ def run_import(
                 )
             bar.update(1)
         _commit(session, cursors)
+        if summary.imported:
+            refresh_statistics(session)
+            session.commit()
     except SQLAlchemyError as exc:
         session.rollback()
         raise store_error(exc, "importing") from exc
@@ -330,6 +333,7 @@ def label_from_folders(session: Session, mapping: Mapping[str, str]) -> WeakLabe
         )
         entries.append(FolderLabels(folder, slug, messages, labelled, already))
     session.flush()
+    refresh_statistics(session)
     return WeakLabelSummary(tuple(entries))
 
 

@@ -73,9 +73,7 @@ def test_a_fresh_database_asks_for_db_upgrade(database_url: str, instance_path: 
         engine.dispose()
 
 
-def test_upgrade_downgrade_upgrade_a_fresh_database(
-    database_url: str, instance_path: Path
-) -> None:
+def test_upgrade_downgrade_upgrade_a_fresh_database(database_url: str, instance_path: Path) -> None:
     settings = load_settings({}, instance_path=instance_path, database_url=database_url)
     engine = make_engine(settings)
     try:
@@ -323,9 +321,7 @@ def test_imap_import_resumes_from_the_last_committed_uid(
     # Only the mails after the cursor were fetched again.
     assert (summary.imported, summary.duplicates) == (4, 0)
     with db_sessions() as session:
-        cursors_now = {
-            (c.folder, c.last_uid) for c in session.scalars(select(ImportCursor)).all()
-        }
+        cursors_now = {(c.folder, c.last_uid) for c in session.scalars(select(ImportCursor)).all()}
         assert cursors_now == {("INBOX", 8), ("Schade", 9)}
         assert count(session, Message) == 7
 
@@ -507,3 +503,26 @@ def test_session_scope_translates_database_errors(db_sessions: sessionmaker[Sess
     with pytest.raises(StoreError, match="database error"), session_scope(db_sessions) as s:
         s.add(Team(slug="x", name="X"))
         s.add(Team(slug="x", name="again"))
+
+
+def test_bulk_writes_refresh_postgresql_statistics(db_settings: Settings) -> None:
+    """After a bulk write PostgreSQL's planner knows the new rows (no stale-plan stalls)."""
+    from sqlalchemy import text
+
+    from labeling.db import make_engine, make_session_factory, refresh_statistics
+
+    engine = make_engine(db_settings)
+    try:
+        with make_session_factory(engine)() as session:
+            for n in range(3):
+                ingest(session, RawMail(make_mail(f"stats-{n}@example.nl"), "", str(n)))
+            session.flush()
+            refresh_statistics(session)  # ANALYZE on PostgreSQL, nothing on SQLite
+            if engine.dialect.name == "postgresql":
+                tuples = session.execute(
+                    text("SELECT reltuples FROM pg_class WHERE relname = 'messages'")
+                ).scalar_one()
+                assert tuples == 3
+            session.rollback()
+    finally:
+        engine.dispose()
