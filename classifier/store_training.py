@@ -31,7 +31,7 @@ from classifier.pipeline import (
 )
 from classifier.registry import GateDecision, Registry, promotion_gate
 from classifier.router import Router
-from labeling.db import make_engine, make_session_factory, session_scope
+from labeling.db import open_database, session_scope
 from labeling.errors import ModelError
 from labeling.export import Example, dataset_hash, split_examples, training_examples
 from labeling.models import Annotation, Message
@@ -140,9 +140,7 @@ def train_from_store(
 ) -> TrainOutcome:
     """Train a candidate from the store's labels, gate it on the holdout, promote or keep it,
     and score unlabelled mail for the uncertainty-first labelling queue."""
-    engine = make_engine(settings)
-    sessions = make_session_factory(engine)
-    try:
+    with open_database(settings) as sessions:
         with session_scope(sessions) as session:
             examples = training_examples(session, include_weak=include_weak)
         if len({e.label for e in examples}) < 2:
@@ -243,8 +241,6 @@ def train_from_store(
             train_seconds=trained.train_seconds,
             scored=scored,
         )
-    finally:
-        engine.dispose()
 
 
 def _gate(

@@ -8,6 +8,7 @@ awkward there.
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import time
@@ -26,6 +27,8 @@ from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmu
 
 from classifier.modeling import EncoderClassifier, HeadConfig, build, predict_logits
 from labeling.errors import ModelError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -232,6 +235,15 @@ def fine_tune(
             seconds=time.perf_counter() - epoch_start,
         )
         result.history.append(record)
+        # Logged as well as shown on the bar: long runs without a terminal leave a trace.
+        log.info(
+            "epoch %d: train loss %.4f, validation macro-F1 %.4f, accuracy %.4f, %.0f s",
+            epoch,
+            record.train_loss,
+            record.val_macro_f1,
+            record.val_accuracy,
+            record.seconds,
+        )
         if on_epoch:
             on_epoch(record)
         if record.val_macro_f1 > best_f1:

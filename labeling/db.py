@@ -107,6 +107,22 @@ def session_scope(sessions: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
+@contextmanager
+def open_database(settings: Settings, *, check: bool = True) -> Iterator[sessionmaker[Session]]:
+    """A session factory on the configured database, for the length of a command.
+
+    ``check`` first verifies the schema is current (:func:`check_schema` says to run
+    ``mailroom db upgrade`` when it is not); the engine is disposed of on the way out.
+    """
+    engine = make_engine(settings)
+    try:
+        if check:
+            check_schema(engine)
+        yield make_session_factory(engine)
+    finally:
+        engine.dispose()
+
+
 def refresh_statistics(session: Session) -> None:
     """After a bulk write, bring PostgreSQL's planner statistics up to date.
 

@@ -90,7 +90,7 @@ def prepare(
     from classifier.training import TrainingArguments
     from data.demo_corpus import generate
     from data.teams import load_teams
-    from labeling.db import make_engine, make_session_factory, session_scope, upgrade
+    from labeling.db import open_database, session_scope, upgrade
     from labeling.importing import label_from_folders, run_import
     from labeling.models import User
     from labeling.neardup import group_near_duplicates
@@ -102,10 +102,8 @@ def prepare(
     settings.instance_path.mkdir(parents=True, exist_ok=True)
     with step("database schema"):
         upgrade(settings)
-    engine = make_engine(settings)
-    sessions = make_session_factory(engine)
     teams = load_teams()
-    try:
+    with open_database(settings) as sessions:
         with step("teams"), session_scope(sessions) as session:
             sync_teams(session, team_definitions(teams))
         corpus = settings.instance_path / "demo-corpus"
@@ -160,8 +158,6 @@ def prepare(
                     err=True,
                 )
                 facts["model"] = outcome
-    finally:
-        engine.dispose()
     return facts
 
 

@@ -12,26 +12,11 @@ from typing import TYPE_CHECKING, cast
 
 import click
 
+from labeling.db import open_database
 from labeling.settings import Settings
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-    from sqlalchemy.orm import Session, sessionmaker
-
     from labeling.export import ExportFormat
-
-
-def _database(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:
-    """Engine and session factory for the configured database, its schema checked first."""
-    from labeling.db import check_schema, make_engine, make_session_factory
-
-    engine = make_engine(settings)
-    try:
-        check_schema(engine)
-    except BaseException:
-        engine.dispose()
-        raise
-    return engine, make_session_factory(engine)
 
 
 @click.command("export")
@@ -76,16 +61,12 @@ def export_command(
     from labeling.export import dataset_hash, training_examples, write_examples
 
     chosen = cast("ExportFormat", fmt or ("csv" if out.suffix.lower() == ".csv" else "jsonl"))
-    engine, sessions = _database(settings)
-    try:
-        with session_scope(sessions) as session:
-            examples = training_examples(
-                session,
-                include_weak=include_weak,
-                exclude_archived_teams=exclude_archived_teams,
-            )
-    finally:
-        engine.dispose()
+    with open_database(settings) as sessions, session_scope(sessions) as session:
+        examples = training_examples(
+            session,
+            include_weak=include_weak,
+            exclude_archived_teams=exclude_archived_teams,
+        )
     written = write_examples(examples, out, chosen)
     click.echo(f"{out}: {written} labelled mails ({chosen})")
     for label, number in sorted(Counter(e.label for e in examples).items()):
@@ -115,12 +96,8 @@ def group_duplicates_command(settings: Settings, threshold: float, num_perm: int
     from labeling.db import session_scope
     from labeling.neardup import group_near_duplicates
 
-    engine, sessions = _database(settings)
-    try:
-        with session_scope(sessions) as session:
-            summary = group_near_duplicates(session, threshold=threshold, num_perm=num_perm)
-    finally:
-        engine.dispose()
+    with open_database(settings) as sessions, session_scope(sessions) as session:
+        summary = group_near_duplicates(session, threshold=threshold, num_perm=num_perm)
     click.echo(
         f"{summary.messages} mails compared in {summary.seconds:.1f} s: "
         f"{summary.groups} groups holding {summary.grouped} mails "

@@ -130,7 +130,7 @@ def evaluate_command(
     from classifier.report import write_report
     from classifier.router import Router
     from classifier.store_training import split_holdout
-    from labeling.db import make_engine, make_session_factory, session_scope
+    from labeling.db import open_database, session_scope
     from labeling.errors import ModelError
     from labeling.export import training_examples
 
@@ -138,12 +138,8 @@ def evaluate_command(
     info = registry.get(version) if version else registry.active()
     if info is None:
         raise ModelError("no active model: run `mailroom train` first")
-    engine = make_engine(settings)
-    try:
-        with session_scope(make_session_factory(engine)) as session:
-            examples = training_examples(session, include_weak=include_weak)
-    finally:
-        engine.dispose()
+    with open_database(settings) as sessions, session_scope(sessions) as session:
+        examples = training_examples(session, include_weak=include_weak)
     _, holdout = split_holdout(examples)
     router = Router.load(info.path, settings.cache_path)
     holdout = [e for e in holdout if e.label in set(router.labels)]

@@ -12,28 +12,13 @@ from typing import TYPE_CHECKING
 
 import click
 
+from labeling.db import open_database
 from labeling.errors import ConfigError
 from labeling.settings import Settings
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-    from sqlalchemy.orm import Session, sessionmaker
-
     from data.teams import TeamSpec
     from labeling.teams import TeamDefinition
-
-
-def _database(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:
-    """Engine and session factory for the configured database, its schema checked first."""
-    from labeling.db import check_schema, make_engine, make_session_factory
-
-    engine = make_engine(settings)
-    try:
-        check_schema(engine)
-    except BaseException:
-        engine.dispose()
-        raise
-    return engine, make_session_factory(engine)
 
 
 # mailroom db ---------------------------------------------------------------------------
@@ -105,13 +90,10 @@ def import_command(settings: Settings, source: str, progress: bool | None) -> No
     """
     from labeling.importing import run_import
 
-    engine, sessions = _database(settings)
-    try:
+    with open_database(settings) as sessions:
         summary = run_import(
             sessions, source, batch_size=settings.import_batch_size, progress=progress
         )
-    finally:
-        engine.dispose()
 
     click.echo(f"{summary.source}: {summary.total} mails in {summary.seconds:.1f} s")
     click.echo(
@@ -190,19 +172,15 @@ def label_from_folders_command(
         folder, slug = _parse_pair(pair, "--map")
         mapping[folder] = slug
 
-    engine, sessions = _database(settings)
-    try:
-        with session_scope(sessions) as session:
-            if team_folders:
-                mapping = {**team_folder_mapping(session), **mapping}
-            if not mapping:
-                raise click.UsageError(
-                    "nothing to label: give --map FOLDER=TEAM, --map-file or --team-folders"
-                    + (" (no team's IMAP folder has mail in the store)" if team_folders else "")
-                )
-            summary = label_from_folders(session, mapping)
-    finally:
-        engine.dispose()
+    with open_database(settings) as sessions, session_scope(sessions) as session:
+        if team_folders:
+            mapping = {**team_folder_mapping(session), **mapping}
+        if not mapping:
+            raise click.UsageError(
+                "nothing to label: give --map FOLDER=TEAM, --map-file or --team-folders"
+                + (" (no team's IMAP folder has mail in the store)" if team_folders else "")
+            )
+        summary = label_from_folders(session, mapping)
 
     for entry in summary.folders:
         click.echo(
@@ -258,12 +236,8 @@ def teams_sync(settings: Settings, teams_file: Path | None) -> None:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     definitions = team_definitions(specs)
-    engine, sessions = _database(settings)
-    try:
-        with session_scope(sessions) as session:
-            summary = sync_teams(session, definitions)
-    finally:
-        engine.dispose()
+    with open_database(settings) as sessions, session_scope(sessions) as session:
+        summary = sync_teams(session, definitions)
     click.echo(
         f"teams: {len(summary.created)} created, {len(summary.updated)} updated, "
         f"{len(summary.unchanged)} unchanged"
@@ -280,12 +254,8 @@ def teams_list(settings: Settings) -> None:
     from labeling.db import session_scope
     from labeling.teams import team_overview
 
-    engine, sessions = _database(settings)
-    try:
-        with session_scope(sessions) as session:
-            rows = team_overview(session)
-    finally:
-        engine.dispose()
+    with open_database(settings) as sessions, session_scope(sessions) as session:
+        rows = team_overview(session)
     if not rows:
         click.echo("no teams yet; run `mailroom teams sync`")
         return

@@ -48,21 +48,16 @@ def serve(settings: Settings, host: str, port: int, threads: int, insecure_cooki
 @click.pass_obj
 def create_user(settings: Settings, username: str, role: str, password_stdin: bool) -> None:
     """Create a user who can log in to the web app; asks for the password."""
-    from labeling.db import session_scope
-    from mailroom.commands.store import _database
+    from labeling.db import open_database, session_scope
     from web.roster import create_user as add_user
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    engine, sessions = _database(settings)
-    try:
-        with session_scope(sessions) as session:
-            user = add_user(session, username, password, role)
-            name, role = user.username, user.role
-    finally:
-        engine.dispose()
+    with open_database(settings) as sessions, session_scope(sessions) as session:
+        user = add_user(session, username, password, role)
+        name, role = user.username, user.role
     click.echo(f"user {name} ({role}) created")
 
 

