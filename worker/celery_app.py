@@ -122,6 +122,7 @@ def _install_watchers(app: Celery, runtime: Runtime) -> None:
             MaildirWatcher,
             configured_mailboxes,
             register_mailboxes,
+            warm_up_parser,
         )
 
         settings = runtime.settings
@@ -130,6 +131,7 @@ def _install_watchers(app: Celery, runtime: Runtime) -> None:
             services = runtime.services()
             # Load the model now, so the first mail is not slowed down by it.
             services.predictor.warm_up()
+            warm_up_parser()
             mailboxes = register_mailboxes(runtime.sessions, configured_mailboxes(settings))
         except MailroomError as exc:
             log.critical("mailroom worker cannot start its watchers: %s", exc)

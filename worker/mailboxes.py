@@ -141,24 +141,58 @@ def record(
     it is not routed again. A duplicate of archive mail (never routed) is routed now.
     """
     with session_scope(sessions) as session:
-        result = ingest(session, raw_mail, origin="live", mailbox_id=mailbox_id)
-        row = session.get(Message, result.message_id)
-        assert row is not None
-        now = utcnow()
-        if result.outcome != "duplicate":
-            row.route_state, row.route_state_at = "new", now
-            return result, True
-        if row.mailbox_id == mailbox_id and (
-            row.uidvalidity != raw_mail.uidvalidity or row.uid != raw_mail.uid
-        ):
+        return _record_in(session, mailbox_id, raw_mail)
+
+
+def record_many(
+    sessions: sessionmaker[Session], mailbox_id: int, raw_mails: list[RawMail]
+) -> list[int]:
+    """:func:`record` for a batch in one transaction (one commit, not one per mail);
+    the ids to queue. If the batch fails, each mail is tried on its own, so one mail the
+    database refuses does not hold up the others (it raises when its turn comes)."""
+    try:
+        with session_scope(sessions) as session:
+            results = [_record_in(session, mailbox_id, mail) for mail in raw_mails]
+        return [result.message_id for result, queue in results if queue]
+    except StoreError as exc:
+        if len(raw_mails) == 1:
+            raise
+        log.warning("recording a batch failed (%s); recording one by one", exc)
+    to_queue = []
+    for mail in raw_mails:
+        result, queue = record(sessions, mailbox_id, mail)
+        if queue:
+            to_queue.append(result.message_id)
+    return to_queue
+
+
+def _record_in(session: Session, mailbox_id: int, raw_mail: RawMail) -> tuple[IngestResult, bool]:
+    result = ingest(session, raw_mail, origin="live", mailbox_id=mailbox_id)
+    row = session.get(Message, result.message_id)
+    assert row is not None
+    now = utcnow()
+    if result.outcome != "duplicate":
+        row.route_state, row.route_state_at = "new", now
+        return result, True
+    if row.mailbox_id == mailbox_id and (
+        row.uidvalidity != raw_mail.uidvalidity or row.uid != raw_mail.uid
+    ):
+        _move_location(session, row, raw_mail)
+    if row.route_state is None:
+        row.route_state, row.route_state_at = "new", now
+        if row.mailbox_id is None:
+            row.mailbox_id = mailbox_id
             _move_location(session, row, raw_mail)
-        if row.route_state is None:
-            row.route_state, row.route_state_at = "new", now
-            if row.mailbox_id is None:
-                row.mailbox_id = mailbox_id
-                _move_location(session, row, raw_mail)
-            return result, True
-        return result, False
+        return result, True
+    return result, False
+
+
+def warm_up_parser() -> None:
+    """Parse one tiny mail, so the parser's language model is loaded before real mail
+    waits for it (about a second)."""
+    from labeling.mime import normalise
+
+    normalise(b"From: a@example.org\r\nSubject: hallo\r\n\r\nGoedemorgen, dit is een test.\r\n")
 
 
 def _move_location(session: Session, row: Message, raw_mail: RawMail) -> None:
@@ -316,19 +350,25 @@ class ImapWatcher:
             batch = unknown[start : start + FETCH_BATCH]
             with self._errors("fetching new mail"):
                 response = client.fetch(batch, ["BODY.PEEK[]"])
+            mails = []
             for uid in batch:
                 data = response.get(uid)
                 raw = data.get(b"BODY[]") if data else None
                 if not isinstance(raw, bytes):
                     continue  # expunged since the search
-                mail = RawMail(
-                    raw=raw,
-                    folder=self.config.folder,
-                    source_ref=f"{self.config.folder}:{uidvalidity}:{uid}",
-                    uid=uid,
-                    uidvalidity=uidvalidity,
+                mails.append(
+                    RawMail(
+                        raw=raw,
+                        folder=self.config.folder,
+                        source_ref=f"{self.config.folder}:{uidvalidity}:{uid}",
+                        uid=uid,
+                        uidvalidity=uidvalidity,
+                    )
                 )
-                _record_and_queue(self.sessions, self.mailbox_id, mail, self.enqueue)
+            # Recorded and committed first: if queueing fails (the broker is down) the
+            # mail waits as 'new' and the sweep queues it. ``enqueue`` logs its failures.
+            for message_id in record_many(self.sessions, self.mailbox_id, mails):
+                self.enqueue(message_id)
         return max(uids)
 
     def _unknown(self, uidvalidity: int, uids: list[int]) -> list[int]:

@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import smtplib
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from imapclient import IMAPClient
 
@@ -214,10 +215,13 @@ def _decode(value: bytes | str) -> str:
 
 
 class SmtpSender:
-    """Sends one mail per connection (simple, and a dropped link costs one mail's retry).
+    """Sends mail over one connection per thread, kept open between mails (a forward costs
+    one transaction, not a connection, a greeting and a login).
 
     ``connect`` returns a connected :class:`smtplib.SMTP` (the seam for tests); by default
-    it connects to ``host:port`` with STARTTLS and login when configured.
+    it connects to ``host:port`` with STARTTLS and login when configured. A kept connection
+    that turns out closed (the server's idle timeout) is replaced once, at once; any other
+    failure drops the connection and raises :class:`SmtpError`.
     """
 
     def __init__(
@@ -237,6 +241,7 @@ class SmtpSender:
         self._starttls = starttls
         self._timeout = timeout
         self._connect = connect or self._default_connect
+        self._local = threading.local()
 
     def _default_connect(self) -> smtplib.SMTP:
         client = smtplib.SMTP(self._host, self._port, timeout=self._timeout)
@@ -248,23 +253,44 @@ class SmtpSender:
 
     def send(self, envelope_from: str, recipients: list[str], data: bytes) -> None:
         """Send ``data``; returns once the server accepted it for every recipient."""
+        client: smtplib.SMTP | None = getattr(self._local, "client", None)
+        if client is not None:
+            try:
+                self._transaction(client, envelope_from, recipients, data)
+                return
+            except (smtplib.SMTPServerDisconnected, ConnectionError):
+                # The kept connection was closed by the server while idle: a new one.
+                self._drop(client)
+            except (smtplib.SMTPException, OSError) as exc:
+                self._drop(client)
+                raise translate_smtp_error(exc, self.where) from exc
         try:
             client = self._connect()
         except (smtplib.SMTPException, OSError) as exc:
             raise translate_smtp_error(exc, self.where) from exc
         try:
-            client.ehlo_or_helo_if_needed()
-            options = ["BODY=8BITMIME"] if client.has_extn("8bitmime") else []
-            refused = client.sendmail(envelope_from, recipients, data, mail_options=options)
-            if refused:  # some recipients refused, others accepted: treat as a refusal
-                raise smtplib.SMTPRecipientsRefused(refused)
+            self._transaction(client, envelope_from, recipients, data)
         except (smtplib.SMTPException, OSError) as exc:
+            self._drop(client)
             raise translate_smtp_error(exc, self.where) from exc
-        finally:
-            try:
-                client.quit()
-            except (smtplib.SMTPException, OSError):
-                client.close()
+        self._local.client = client
+
+    @staticmethod
+    def _transaction(
+        client: smtplib.SMTP, envelope_from: str, recipients: list[str], data: bytes
+    ) -> None:
+        client.ehlo_or_helo_if_needed()
+        options = ["BODY=8BITMIME"] if client.has_extn("8bitmime") else []
+        refused = client.sendmail(envelope_from, recipients, data, mail_options=options)
+        if refused:  # some recipients refused, others accepted: treat as a refusal
+            raise smtplib.SMTPRecipientsRefused(refused)
+
+    def _drop(self, client: smtplib.SMTP) -> None:
+        self._local.client = None
+        try:
+            client.quit()
+        except (smtplib.SMTPException, OSError):
+            client.close()
 
 
 # IMAP --------------------------------------------------------------------------------
@@ -283,8 +309,21 @@ class ImapLocation:
     message_id: str | None
 
 
+# Logged-in IMAP connections kept per thread, by server URL (without password).
+_KEPT = threading.local()
+T = TypeVar("T")
+
+
+def _logout(client: IMAPClient) -> None:
+    try:
+        client.logout()
+    except (imaplib.IMAP4.error, OSError, EOFError):
+        client.shutdown()
+
+
 class ImapActions:
-    """Flag or move one mail on an IMAP server; each call opens its own connection.
+    """Flag or move one mail on an IMAP server, over a connection kept per thread (a
+    Dovecot login forks a process: far dearer than the STORE itself).
 
     ``connect`` returns a connected, not logged-in :class:`IMAPClient` (the seam). MOVE is
     used where offered, else COPY + ``\\Deleted`` + EXPUNGE (UID EXPUNGE with UIDPLUS, so
@@ -317,20 +356,41 @@ class ImapActions:
                 f"{where} failed while {doing}: {_server_text(exc)}", transient=True
             ) from exc
 
-    @contextmanager
-    def session(self) -> Iterator[IMAPClient]:
-        """A logged-in client, closed afterwards."""
+    def _open(self) -> IMAPClient:
         with self._errors("connecting"):
             client = self._connect()
         try:
             with self._errors("logging in"):
                 client.login(self.url.user, self.url.password)
-            yield client
-        finally:
+        except ImapError:
+            _logout(client)
+            raise
+        return client
+
+    def _run(self, doing: str, action: Callable[[IMAPClient], T]) -> T:
+        """Run ``action`` on this thread's kept, logged-in connection (a new one when the
+        kept one fails: it may have been closed while idle). Errors leave as ImapError."""
+        key = self.url.redacted()
+        kept: dict[str, IMAPClient] = _KEPT.__dict__.setdefault("clients", {})
+        client = kept.pop(key, None)
+        if client is not None:
             try:
-                client.logout()
-            except (imaplib.IMAP4.error, OSError, EOFError):
-                client.shutdown()
+                with self._errors(doing):
+                    result = action(client)
+                kept[key] = client
+                return result
+            except ImapError as exc:
+                log.debug("kept IMAP connection failed (%s); opening a new one", exc)
+                _logout(client)
+        client = self._open()
+        try:
+            with self._errors(doing):
+                result = action(client)
+        except ImapError:
+            _logout(client)
+            raise
+        kept[key] = client
+        return result
 
     def _find(self, client: IMAPClient, where: ImapLocation) -> int | None:
         """The mail's UID in its folder now, or None when it is no longer there."""
@@ -350,8 +410,9 @@ class ImapActions:
     def mark(self, where: ImapLocation, *, keyword: str, seen: bool, move_to: str = "") -> bool:
         """Flag the mail with ``keyword`` (and ``\\Seen``), then move it to ``move_to`` if
         given. Returns False when the mail is no longer in its folder (someone moved or
-        deleted it: nothing left to mark)."""
-        with self.session() as client, self._errors(f"marking mail in {where.folder!r}"):
+        deleted it: nothing left to mark). Safe to repeat."""
+
+        def action(client: IMAPClient) -> bool:
             uid = self._find(client, where)
             if uid is None:
                 return False
@@ -361,11 +422,14 @@ class ImapActions:
                 self._move(client, uid, move_to)
             return True
 
+        return self._run(f"marking mail in {where.folder!r}", action)
+
     def move_to_folder(self, where: ImapLocation, folder: str, outgoing_id: str) -> bool:
         """Move the mail into ``folder`` (a team's folder), flagged as routed. Idempotent:
         when the mail already left its folder, True if ``folder`` holds a mail with the
         same Message-ID (an earlier attempt moved it), else False."""
-        with self.session() as client, self._errors(f"moving mail to {folder!r}"):
+
+        def action(client: IMAPClient) -> bool:
             _ensure_folder(client, folder)
             uid = self._find(client, where)
             if uid is None:
@@ -376,6 +440,8 @@ class ImapActions:
             client.add_flags([uid], [ROUTED_KEYWORD.encode()])
             self._move(client, uid, folder)
             return True
+
+        return self._run(f"moving mail to {folder!r}", action)
 
     @staticmethod
     def _move(client: IMAPClient, uid: int, folder: str) -> None:

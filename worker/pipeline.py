@@ -158,18 +158,23 @@ def advance(services: Services, message_id: int) -> Outcome:
     database (the task retries, then calls :func:`quarantine`). A mail that is not live
     (archive mail) or unknown is left alone.
     """
-    for _ in range(6):
-        state = _state(services, message_id)
+    # Each step returns the state it moved the mail to, or None when another task moved it
+    # (then the state is read again): one database round trip fewer per step.
+    state = _state(services, message_id)
+    for _ in range(8):
         if state == "new":
-            _route(services, message_id)
+            state = _route(services, message_id) or _state(services, message_id)
         elif state == "forwarding":
-            if not _deliver(services, message_id):
+            moved = _deliver(services, message_id)
+            if moved is None:
                 return Outcome("forwarding", "another worker is sending it")
+            state = moved
         elif state == "forwarded":
-            _mark_done(services, message_id)
+            state = _mark_done(services, message_id) or _state(services, message_id)
         elif state == "review":
             if not _review_step(services, message_id):
                 return Outcome("review", "waiting for a person")
+            state = "forwarding"
         else:
             return Outcome(state)
     return Outcome(_state(services, message_id), "step limit")  # pragma: no cover
@@ -191,16 +196,18 @@ def _teams(session: Session) -> dict[str, TeamInfo]:
     }
 
 
-def _route(services: Services, message_id: int) -> None:
+def _route(services: Services, message_id: int) -> str | None:
+    """Decide and record; the state the mail moved to, None if another task moved it."""
     settings = services.settings
     with session_scope(services.sessions) as session:
         message = session.get(Message, message_id)
         if message is None or message.route_state != "new":
-            return
+            return None
         if message.status == "quarantined":
             reason = f"unreadable mail: {message.quarantine_reason}"
-            _quarantine_in(session, message_id, reason, services.clock(), expected="new")
-            return
+            now = services.clock()
+            moved = _quarantine_in(session, message_id, reason, now, expected="new")
+            return "quarantined" if moved else None
         teams = _teams(session)
         thread = message.thread
         thread_info = (
@@ -241,7 +248,7 @@ def _route(services: Services, message_id: int) -> None:
     with session_scope(services.sessions) as session:
         target = "forwarding" if decision.mode == "auto" else "review"
         if not transition(session, message_id, "new", target, now):
-            return  # another task routed it meanwhile
+            return None  # another task routed it meanwhile
         message = session.get(Message, message_id)
         assert message is not None
         _record_decision(session, message_id, decision, now)
@@ -251,6 +258,7 @@ def _route(services: Services, message_id: int) -> None:
                 message.thread.team_id = decision.team.id
         else:
             _open_review(session, message_id, decision.reason, now)
+    return target
 
 
 def _record_decision(
@@ -439,11 +447,13 @@ def _claim(services: Services, message_id: int) -> _Outgoing | None:
         )
 
 
-def _deliver(services: Services, message_id: int) -> bool:
-    """Send the pending forward; True when it is recorded as sent (or already was)."""
+def _deliver(services: Services, message_id: int) -> str | None:
+    """Send the pending forward; the state after it is recorded as sent (or already was),
+    None while another worker holds the claim."""
     out = _claim(services, message_id)
     if out is None:
-        return _state(services, message_id) != "forwarding"
+        state = _state(services, message_id)
+        return None if state == "forwarding" else state
     settings = services.settings
     try:
         _send(services, out)
@@ -474,7 +484,8 @@ def _deliver(services: Services, message_id: int) -> bool:
             .execution_options(synchronize_session=False)
         )
         next_state = "done" if out.method == "imap-move" else "forwarded"
-        transition(session, message_id, "forwarding", next_state, now)
+        if not transition(session, message_id, "forwarding", next_state, now):
+            next_state = "unknown"  # moved meanwhile (quarantined by a stale retry)
         _audit(
             session,
             "system",
@@ -488,7 +499,7 @@ def _deliver(services: Services, message_id: int) -> bool:
             model_version=out.info.model_version,
             decided_by=out.info.decided_by,
         )
-    return True
+    return next_state if next_state != "unknown" else _state(services, message_id)
 
 
 def _send(services: Services, out: _Outgoing) -> None:
@@ -576,16 +587,19 @@ def _mark_original(
     return actions.mark(where, keyword=ROUTED_KEYWORD, seen=True, move_to=settings.processed_folder)
 
 
-def _mark_done(services: Services, message_id: int) -> None:
+def _mark_done(services: Services, message_id: int) -> str | None:
+    """Flag or move the original in its mailbox; 'done', or None if another task did."""
     with session_scope(services.sessions) as session:
         message = session.get(Message, message_id)
         if message is None or message.route_state != "forwarded":
-            return
+            return None
         location = _location(session, message)
     found = _mark_original(services, location, review=False) if location else False
     with session_scope(services.sessions) as session:
         if transition(session, message_id, "forwarded", "done", services.clock()):
             _audit(session, "system", "mark-done", message_id, found=found)
+            return "done"
+    return None
 
 
 # Quarantine and sweep ----------------------------------------------------------------------

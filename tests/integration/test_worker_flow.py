@@ -85,9 +85,9 @@ def unsure_mail(n: int) -> tuple[str, bytes]:
     return message_id, msg.as_bytes().replace(b"\n", b"\r\n")
 
 
-@pytest.fixture(scope="session")
-def trained_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A models folder with one active TF-IDF version trained on the three teams."""
+def train_tiny_model(root: Path) -> Path:
+    """Train and promote a TF-IDF version on the three teams' words under ``root/models``;
+    return that models folder (the benchmark uses it too)."""
     from classifier.pipeline import PipelineArguments, train_pipeline
     from classifier.registry import Registry
     from classifier.thresholds import ThresholdPolicy
@@ -100,7 +100,6 @@ def trained_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
             subject = " ".join(rng.choices(words, k=2))
             texts.append(subject + "\n" + " ".join(rng.choices(words, k=12)))
             labels.append(team)
-    root = tmp_path_factory.mktemp("models")
     trained = train_pipeline(
         texts,
         labels,
@@ -125,6 +124,12 @@ def trained_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     registry.promote(info.version, "worker tests")
     return root / "models"
+
+
+@pytest.fixture(scope="session")
+def trained_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder with one active TF-IDF version trained on the three teams."""
+    return train_tiny_model(tmp_path_factory.mktemp("models"))
 
 
 @dataclass

@@ -156,20 +156,30 @@ class FakeSmtp:
         self.closed = True
 
 
-def test_smtp_sender_sends_through_the_seam_and_translates_refusals() -> None:
-    fake = FakeSmtp()
-    sender = SmtpSender("127.0.0.1", 2525, connect=lambda: fake)  # type: ignore[arg-type,return-value]
-    sender.send("m@x", ["schade@x"], b"data\r\n")
-    assert fake.sent == [("m@x", ["schade@x"], b"data\r\n", ["BODY=8BITMIME"])] and fake.closed
+def test_smtp_sender_keeps_its_connection_and_translates_refusals() -> None:
+    fakes: list[FakeSmtp] = []
 
-    busy = SmtpSender(
-        "127.0.0.1",
-        2525,
-        connect=lambda: FakeSmtp(smtplib.SMTPResponseException(451, b"later")),  # type: ignore[arg-type,return-value]
-    )
+    def connect() -> smtplib.SMTP:
+        fakes.append(FakeSmtp())
+        return fakes[-1]  # type: ignore[return-value]
+
+    sender = SmtpSender("127.0.0.1", 2525, connect=connect)
+    sender.send("m@x", ["schade@x"], b"one\r\n")
+    sender.send("m@x", ["schade@x"], b"two\r\n")
+    assert len(fakes) == 1 and not fakes[0].closed
+    assert [s[2] for s in fakes[0].sent] == [b"one\r\n", b"two\r\n"]
+    assert fakes[0].sent[0][3] == ["BODY=8BITMIME"]
+
+    # The server closed the kept connection while it was idle: one new connection.
+    fakes[0].answer = smtplib.SMTPServerDisconnected("gone")
+    sender.send("m@x", ["schade@x"], b"three\r\n")
+    assert len(fakes) == 2 and fakes[0].closed and fakes[1].sent[0][2] == b"three\r\n"
+
+    # A 451 is the server's answer, not a dead link: no second try here, the task retries.
+    fakes[1].answer = smtplib.SMTPResponseException(451, b"later")
     with pytest.raises(SmtpError) as info:
-        busy.send("m@x", ["schade@x"], b"data\r\n")
-    assert info.value.transient
+        sender.send("m@x", ["schade@x"], b"four\r\n")
+    assert info.value.transient and len(fakes) == 2 and fakes[1].closed
 
     def refuse() -> smtplib.SMTP:
         raise ConnectionRefusedError(111, "Connection refused")
