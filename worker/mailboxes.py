@@ -174,9 +174,14 @@ def _record_in(session: Session, mailbox_id: int, raw_mail: RawMail) -> tuple[In
     if result.outcome != "duplicate":
         row.route_state, row.route_state_at = "new", now
         return result, True
-    if row.mailbox_id == mailbox_id and (
-        row.uidvalidity != raw_mail.uidvalidity or row.uid != raw_mail.uid
-    ):
+    moved = (
+        row.uidvalidity != raw_mail.uidvalidity  # the folder was renumbered
+        if raw_mail.uid is not None
+        else row.source_ref != raw_mail.source_ref  # a Maildir file was renamed
+    )
+    if row.mailbox_id == mailbox_id and moved:
+        # (A second copy in the same folder, same UIDVALIDITY, is left where it is: the
+        # first copy's location stays the one that is marked.)
         _move_location(session, row, raw_mail)
     if row.route_state is None:
         row.route_state, row.route_state_at = "new", now

@@ -451,3 +451,46 @@ def test_a_uidvalidity_change_does_not_route_old_mail_again(
     with stack.sessions() as session:
         uidvalidities = set(session.scalars(select(Message.uidvalidity)))
     assert len(uidvalidities) == 1  # every row now points at the renumbered folder
+
+
+@pytest.mark.slow
+def test_imap_move_puts_each_mail_in_its_team_folder_and_unsure_mail_in_review(
+    dovecot: DovecotServer, make_stack: Callable[..., Stack]
+) -> None:
+    stack = make_stack(dovecot, outgoing="imap-move", review_folder="Review")
+    with stack.sessions() as session:
+        for team in session.scalars(select(Team)):
+            team.imap_folder = f"Teams.{team.slug}"
+        session.commit()
+    stack.start_worker("w1", beat=True)
+    expected: dict[str, str] = {}
+    for n, team in enumerate(VOCAB):
+        message_id, raw = team_mail(team, n, tag="move")
+        stack.append(raw)
+        expected[message_id] = team
+    unsure_id, raw = unsure_mail(3)
+    stack.append(raw)
+    stack.wait_until(lambda: stack.settled(4), 60, "4 mails routed")
+    stack.wait_until(
+        lambda: stack.count(AuditLog, action="flag-review") == 1, 20, "the unsure mail flagged"
+    )
+    assert stack.dovecot is not None
+    moved: dict[str, tuple[str, set[bytes]]] = {}
+    for folder in [f"Teams.{team}" for team in VOCAB] + ["Review", "INBOX"]:
+        with stack.dovecot.client(stack.user) as client:
+            client.select_folder(folder, readonly=True)
+            uids = client.search("ALL")
+            fetched = client.fetch(uids, ["FLAGS", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+        for item in fetched.values():
+            header = item[b"BODY[HEADER.FIELDS (MESSAGE-ID)]"].decode().split(":", 1)[1].strip()
+            moved[header] = (folder, set(item[b"FLAGS"]))
+    for message_id, team in expected.items():
+        assert moved[message_id][0] == f"Teams.{team}"
+        assert b"$MailroomRouted" in moved[message_id][1]
+    assert moved[unsure_id][0] == "Review"
+    assert moved[unsure_id][1] - {b"\\Recent"} == {b"$MailroomReview"}
+    assert stack.smtp.accepted == []
+    with stack.sessions() as session:
+        deliveries = session.execute(select(Delivery.method, Delivery.state)).all()
+    assert sorted(deliveries) == [("imap-move", "sent")] * 3
+    print(f"sent 3, forwarded {len(deliveries)}, lost 0, duplicated 0")
