@@ -459,8 +459,8 @@ def test_imap_move_puts_each_mail_in_its_team_folder_and_unsure_mail_in_review(
 ) -> None:
     stack = make_stack(dovecot, outgoing="imap-move", review_folder="Review")
     with stack.sessions() as session:
-        for team in session.scalars(select(Team)):
-            team.imap_folder = f"Teams.{team.slug}"
+        for row in session.scalars(select(Team)):
+            row.imap_folder = f"Teams.{row.slug}"
         session.commit()
     stack.start_worker("w1", beat=True)
     expected: dict[str, str] = {}
