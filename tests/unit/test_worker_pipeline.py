@@ -351,3 +351,52 @@ def test_a_lease_has_one_holder_until_it_expires(world: World) -> None:
     assert leases.acquire(world.sessions, "mailbox:1", "b", 10, now=now + timedelta(seconds=16))
     leases.release(world.sessions, "mailbox:1", "b")
     assert leases.acquire(world.sessions, "mailbox:1", "a", 10, now=now)
+
+
+class _Retry(Exception):
+    """What the fake task's retry() raises, as Celery's Retry would."""
+
+
+class _FakeTask:
+    """The parts of a bound Celery task that worker.tasks uses."""
+
+    def __init__(self, services: Services, retries: int) -> None:
+        runtime = type("R", (), {"services": lambda self: services})()
+        self.app = type("A", (), {"mailroom_runtime": runtime})()
+        self.request = type("Q", (), {"retries": retries})()
+        self.countdowns: list[float] = []
+
+    def retry(self, exc: BaseException, countdown: float) -> _Retry:
+        self.countdowns.append(countdown)
+        return _Retry(str(exc))
+
+
+def test_the_task_retries_transient_errors_with_backoff_then_quarantines(world: World) -> None:
+    from worker.tasks import _advance_or_retry, retry_delay
+
+    world.services.settings = world.settings.model_copy(
+        update={"task_max_retries": 2, "retry_backoff_max": 60}
+    )
+    mid = world.mail()
+    for retries in (0, 1):
+        world.smtp.failures = [SmtpError("451 later", transient=True)]
+        task = _FakeTask(world.services, retries)
+        with pytest.raises(_Retry):
+            _advance_or_retry(task, mid)
+        assert 0.5 * 2**retries <= task.countdowns[0] <= 2**retries
+        assert world.state(mid) == "forwarding"
+    world.smtp.failures = [SmtpError("451 later", transient=True)]
+    assert _advance_or_retry(_FakeTask(world.services, 2), mid) == "quarantined"
+    with world.sessions() as session:
+        reason = session.scalar(select(ReviewItem.reason))
+    assert reason is not None and "451 later" in reason and "after 2 retries" in reason
+    assert retry_delay(10, 300) <= 300 and retry_delay(30, 5) <= 5
+
+
+def test_a_permanent_error_quarantines_at_once(world: World) -> None:
+    from worker.tasks import _advance_or_retry
+
+    world.smtp.failures = [SmtpError("550 5.1.1 no such user", transient=False)]
+    mid = world.mail()
+    assert _advance_or_retry(_FakeTask(world.services, 0), mid) == "quarantined"
+    assert world.smtp.sent == [] and world.state(mid) == "quarantined"
