@@ -17,6 +17,8 @@ instance folder (``sqla+sqlite:///…/broker.sqlite3``): no server needed.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 import time
 from typing import Any
@@ -134,8 +136,11 @@ def _install_watchers(app: Celery, runtime: Runtime) -> None:
             warm_up_parser()
             mailboxes = register_mailboxes(runtime.sessions, configured_mailboxes(settings))
         except MailroomError as exc:
-            log.critical("mailroom worker cannot start its watchers: %s", exc)
-            raise
+            # Celery logs and swallows errors of signal handlers; a worker that cannot
+            # watch its mailboxes must not look healthy: shut it down (warm, like Ctrl+C).
+            log.critical("mailroom worker cannot start: %s", exc)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
         enqueue = enqueue_route(app)
         for mailbox_id, config in mailboxes.items():
             watcher: ImapWatcher | MaildirWatcher
