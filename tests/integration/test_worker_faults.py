@@ -55,11 +55,15 @@ def test_a_worker_killed_after_the_smtp_accept_loses_nothing_and_routes_nothing_
     stack.wait_log("doomed", "fault pause", timeout=10)
     stack.kill("doomed")
     assert stack.states() == {"forwarding": 3}  # sent, not recorded: the window
+    # Promise 1: not recorded, so not marked done in IMAP either.
+    assert not any(b"$MailroomRouted" in flags for flags in stack.imap_flags().values())
 
     stack.start_worker("rescuer", beat=True)
     stack.wait_until(lambda: stack.states().get("done") == 3, 90, "3 mails done")
     sent, forwarded, lost, duplicated = stack.tally(expected)
     assert (forwarded, lost, duplicated) == (sent, 0, 0)
+    flags = stack.imap_flags()
+    assert all(b"$MailroomRouted" in flags[mid] for mid in expected)
     # Each mail was accepted twice, both copies under one outgoing Message-ID.
     ids = [a.message_id for a in stack.smtp.accepted]
     assert len(ids) == 6 and len(set(ids)) == 3
