@@ -158,12 +158,31 @@ def record_many(
         if len(raw_mails) == 1:
             raise
         log.warning("recording a batch failed (%s); recording one by one", exc)
-    to_queue = []
+    to_queue: list[int] = []
+    failed: list[tuple[RawMail, StoreError]] = []
     for mail in raw_mails:
-        result, queue = record(sessions, mailbox_id, mail)
+        try:
+            result, queue = record(sessions, mailbox_id, mail)
+        except StoreError as exc:
+            failed.append((mail, exc))
+            continue
         if queue:
             to_queue.append(result.message_id)
+    if failed:
+        # The others are recorded; the caller queues them and then sees this error, backs
+        # off and reconnects, and its full scan tries these mails again.
+        for mail, error in failed:
+            log.error("could not record %s: %s", mail.source_ref, error)
+        raise PartlyRecorded(to_queue, failed[0][1])
     return to_queue
+
+
+class PartlyRecorded(StoreError):
+    """Some mails of a batch could not be recorded; ``recorded`` are the ids to queue."""
+
+    def __init__(self, recorded: list[int], cause: StoreError) -> None:
+        super().__init__(f"some mails could not be recorded: {cause}")
+        self.recorded = recorded
 
 
 def _record_in(session: Session, mailbox_id: int, raw_mail: RawMail) -> tuple[IngestResult, bool]:
@@ -372,8 +391,18 @@ class ImapWatcher:
                 )
             # Recorded and committed first: if queueing fails (the broker is down) the
             # mail waits as 'new' and the sweep queues it. ``enqueue`` logs its failures.
-            for message_id in record_many(self.sessions, self.mailbox_id, mails):
+            try:
+                recorded = record_many(self.sessions, self.mailbox_id, mails)
+            except PartlyRecorded as exc:
+                for message_id in exc.recorded:
+                    self.enqueue(message_id)
+                raise
+            for message_id in recorded:
                 self.enqueue(message_id)
+            # A long backlog must not outlast the lease: renew it between batches.
+            if not leases.acquire(self.sessions, self.lease, self.holder, self.settings.lease_ttl):
+                log.warning("lost the lease on %s during a scan", self.lease)
+                return max(batch)
         return max(uids)
 
     def _unknown(self, uidvalidity: int, uids: list[int]) -> list[int]:
@@ -485,12 +514,18 @@ class MaildirWatcher:
             raw = _read(self.path, name)
             if raw is None:
                 continue
-            _record_and_queue(
-                self.sessions,
-                self.mailbox_id,
-                RawMail(raw=raw, folder="", source_ref=name),
-                self.enqueue,
-            )
+            try:
+                _record_and_queue(
+                    self.sessions,
+                    self.mailbox_id,
+                    RawMail(raw=raw, folder="", source_ref=name),
+                    self.enqueue,
+                )
+            except StoreError as exc:
+                # The file stays in the inbox and is tried again on the next poll; the
+                # files after it are not held up.
+                log.error("could not record %s: %s", self.path / name, exc)
+                continue
             new += 1
         return new
 
