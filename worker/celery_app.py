@@ -21,6 +21,9 @@ import os
 import signal
 import threading
 import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from celery import Celery, signals
@@ -89,7 +92,7 @@ def prepare_broker(app: Celery, attempts: int = 5) -> None:
 
     for attempt in range(attempts):
         try:
-            with app.connection_for_write() as connection:
+            with _embedded_broker_quiet(app), app.connection_for_write() as connection:
                 Queue(app.conf.task_default_queue, channel=connection.default_channel).declare()
             return
         except IntegrityError:
@@ -98,14 +101,42 @@ def prepare_broker(app: Celery, attempts: int = 5) -> None:
             time.sleep(0.2)
 
 
-def enqueue_route(app: Celery) -> Any:
+@contextmanager
+def _embedded_broker_quiet(app: Celery) -> Iterator[None]:
+    """kombu's SQLAlchemy transport maps a relationship with lazy='noload', which
+    SQLAlchemy 2.1 deprecates (it still works); the warning comes once per process, on
+    first use. Silenced narrowly here, so callers that turn warnings into errors (the test
+    suite, a web app under test) can use the embedded broker."""
+    if not app.conf.broker_url.startswith("sqla+"):
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"The ``noload`` loader strategy is deprecated")
+        yield
+
+
+def send(app: Celery, task: str, message_id: int) -> None:
+    """Queue ``task`` for ``message_id``. Raises kombu's OperationalError when the broker
+    cannot be reached (after Celery's own short publish retries)."""
+    with _embedded_broker_quiet(app):
+        app.send_task(task, args=[message_id])
+
+
+def enqueue_forward(app: Celery, message_id: int) -> None:
+    """Queue the forward of a mail a person decided (the review UI calls this after it
+    resolved the review item). Raises kombu's OperationalError when the broker is down:
+    the UI should say so; the periodic sweep also queues resolved items it finds."""
+    send(app, "mailroom.forward_message", message_id)
+
+
+def enqueue_route(app: Celery) -> Callable[[int], None]:
     """A function that queues ``mailroom.route_message`` for a message id, logging (not
     raising) when the broker is unreachable: the mail is recorded, and the sweep queues
     it once the broker is back."""
 
     def enqueue(message_id: int) -> None:
         try:
-            app.send_task("mailroom.route_message", args=[message_id])
+            send(app, "mailroom.route_message", message_id)
         except OperationalError as exc:
             log.warning("could not queue message %d (the sweep will): %s", message_id, exc)
 
