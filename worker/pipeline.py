@@ -635,7 +635,8 @@ def quarantine(services: Services, message_id: int, reason: str) -> bool:
 def stale_messages(services: Services, limit: int = 500) -> list[int]:
     """Live mail that no task seems to be moving: 'new' or 'forwarded' for longer than a
     sweep interval, 'forwarding' whose delivery claim has expired, 'review' resolved by a
-    person but not yet forwarded. The sweep queues each again (harmless if not needed)."""
+    person but not yet forwarded, or waiting but not yet flagged in its mailbox. The sweep
+    queues each again (harmless if not needed)."""
     settings = services.settings
     now = services.clock()
     older = now - timedelta(seconds=settings.sweep_interval)
@@ -659,7 +660,15 @@ def stale_messages(services: Services, limit: int = 500) -> list[int]:
         reviewed = session.scalars(
             select(Message.id)
             .join(ReviewItem, ReviewItem.message_id == Message.id)
-            .where(and_(Message.route_state == "review", ReviewItem.status == "resolved"))
+            .where(
+                Message.route_state == "review",
+                or_(
+                    ReviewItem.status == "resolved",
+                    # Waiting for a person but never flagged in its mailbox (the worker
+                    # died between the decision and the flag).
+                    and_(ReviewItem.flagged_at.is_(None), Message.route_state_at < older),
+                ),
+            )
             .limit(limit)
         ).all()
     return sorted({*simple, *forwarding, *reviewed})

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from classifier.scoring import Prediction
@@ -230,6 +230,21 @@ def test_unsure_mail_goes_to_review_and_nothing_is_sent(world: World) -> None:
     assert world.count(Delivery) == 0
     # Flagged for review: moved into the review folder of the Maildir inbox.
     assert len(list((world.inbox / ".Mailroom.Review" / "cur").iterdir())) == 1
+
+
+def test_review_mail_left_unflagged_by_a_dead_worker_is_swept(world: World) -> None:
+    world.predictor.confidence = 0.5
+    mid = world.mail()
+    advance(world.services, mid)
+    assert mid not in stale_messages(world.services)
+    with world.sessions() as session:  # as if the worker died before flagging it
+        session.execute(update(ReviewItem).values(flagged_at=None))
+        session.commit()
+    assert mid not in stale_messages(world.services)  # not before a sweep interval
+    world.clock.now += timedelta(seconds=11)
+    assert mid in stale_messages(world.services)
+    assert advance(world.services, mid).state == "review"
+    assert mid not in stale_messages(world.services)
 
 
 def test_no_model_and_unknown_team_go_to_review(world: World) -> None:
