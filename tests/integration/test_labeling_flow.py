@@ -161,8 +161,16 @@ def test_random_order_is_a_fixed_shuffle_per_user_and_seed(
     assert sorted(first) == ids
     assert first != ids  # shuffled
     assert order("ann", 0) == first  # reproducible
-    assert order("ann", 1) != first
-    assert order("bob", 0) != first
+    # One fixed shuffle of the archive, entered at a point of its own per (user, seed): every
+    # order is a rotation of the same cycle. Two pivots can fall in the same gap of 12 mails
+    # (a 1-in-12 chance, and user ids differ between runs), so "different" is asserted over
+    # several seeds and users rather than for one pair.
+    others = [order("ann", seed) for seed in range(1, 5)] + [order("bob", s) for s in range(5)]
+    cycle = first + first
+    for other in others:
+        start = cycle.index(other[0])
+        assert cycle[start : start + len(first)] == other
+    assert len({tuple(o) for o in [first, *others]}) > 1
 
 
 def test_uncertain_first_by_the_newest_model_then_oldest(
