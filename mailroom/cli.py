@@ -58,7 +58,8 @@ def show_settings(settings: Settings) -> None:
         click.echo(f"{variable} = {current!r}  (default {default})\n    {description}")
 
 
-def _register() -> None:
+def register_commands() -> None:
+    """Add every command module's commands to the group (idempotent; tests call it too)."""
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"mailroom.commands.{name}")
         for command in module.commands:
@@ -66,7 +67,7 @@ def _register() -> None:
 
 
 def main() -> None:
-    _register()
+    register_commands()
     try:
         cli.main(prog_name="mailroom")
     except MailroomError as exc:  # raised while loading settings, before a command runs

@@ -277,9 +277,9 @@ def parser(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def invoke(db_settings: Settings, instance_path: Path, parser: None) -> Invoke:
     """Run a ``mailroom`` command on a fresh, migrated store, 10 mails per IMAP batch."""
-    from mailroom.cli import _register, cli
+    from mailroom.cli import cli, register_commands
 
-    _register()
+    register_commands()
     settings = load_settings(
         {},
         instance_path=instance_path,

@@ -420,9 +420,9 @@ def test_sync_teams_upserts_by_slug_and_swaps_hotkeys(session: Session) -> None:
 
 @pytest.fixture
 def invoke(db_settings: Settings):  # type: ignore[no-untyped-def]
-    from mailroom.cli import _register, cli
+    from mailroom.cli import cli, register_commands
 
-    _register()
+    register_commands()
     runner = CliRunner()
 
     def run(*args: str, settings: Settings = db_settings):  # type: ignore[no-untyped-def]

@@ -20,14 +20,14 @@ from labeling.models import Annotation, Message, Team, User
 from labeling.queue import ScoreRow  # noqa: F401  (the table the scores land in)
 from labeling.settings import Settings
 from labeling.store import ingest
-from mailroom.cli import _register, cli
+from mailroom.cli import cli, register_commands
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(autouse=True)
 def _commands() -> None:
-    _register()
+    register_commands()
 
 
 VOCAB = {

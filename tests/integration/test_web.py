@@ -22,7 +22,7 @@ from werkzeug.test import TestResponse
 
 from labeling.models import Annotation, AuditLog, Message, Team, User
 from labeling.settings import Settings
-from mailroom.cli import _register, cli
+from mailroom.cli import cli, register_commands
 from web import create_app
 from web.security import ROLE_MATRIX, LoginThrottle
 
@@ -851,7 +851,7 @@ def _user_id(app: Flask, username: str) -> int:
 
 
 def test_create_user_command(db_settings: Settings) -> None:
-    _register()
+    register_commands()
     runner = CliRunner()
     result = runner.invoke(
         cli,
@@ -895,7 +895,7 @@ def test_serve_command_builds_the_app_for_waitress(
         app.extensions["mailroom.db"].engine.dispose()
 
     monkeypatch.setattr(waitress, "serve", fake_serve)
-    _register()
+    register_commands()
     result = CliRunner().invoke(
         cli, ["serve", "--port", "8123", "--insecure-cookies"], obj=db_settings
     )

@@ -414,9 +414,9 @@ def test_tfidf_baseline_is_learnable_but_not_trivially_separable(
 
 
 def test_cli_generates_into_the_instance_folder(settings: Settings) -> None:
-    from mailroom.cli import _register, cli
+    from mailroom.cli import cli, register_commands
 
-    _register()
+    register_commands()
     runner = CliRunner()
     args = ["demo-corpus", "--count", "24", "--inbox", "6", "--seed", "5", "--no-progress"]
     result = runner.invoke(cli, args, obj=settings, catch_exceptions=False)
@@ -433,9 +433,9 @@ def test_cli_generates_into_the_instance_folder(settings: Settings) -> None:
 
 
 def test_cli_writes_to_out(settings: Settings, tmp_path: Path) -> None:
-    from mailroom.cli import _register, cli
+    from mailroom.cli import cli, register_commands
 
-    _register()
+    register_commands()
     out = tmp_path / "elsewhere"
     result = CliRunner().invoke(
         cli,
