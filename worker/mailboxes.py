@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from labeling.db import session_scope
 from labeling.errors import ImapError, ImportSourceError, StoreError
-from labeling.importers.imap import ImapUrl, _server_text, parse_imap_url
+from labeling.importers.imap import ImapUrl, _server_text, close_quietly, parse_imap_url
 from labeling.mailtypes import RawMail
 from labeling.models import Mailbox, Message, utcnow
 from labeling.settings import Settings
@@ -347,7 +347,7 @@ class ImapWatcher:
                         highest, self._scan(client, uidvalidity, full=False, after=highest)
                     )
         finally:
-            _close(client)
+            close_quietly(client)
 
     def _select(self, client: IMAPClient) -> tuple[int, int]:
         with self._errors(f"opening {self.config.folder!r}"):
@@ -433,16 +433,6 @@ def _imap_errors(address: str, doing: str) -> Iterator[None]:
         raise ImapError(
             f"IMAP server {address} failed while {doing}: {_server_text(exc)}", transient=True
         ) from exc
-
-
-def _close(client: IMAPClient) -> None:
-    try:
-        client.logout()
-    except (imaplib.IMAP4.error, OSError, EOFError):
-        try:
-            client.shutdown()
-        except (imaplib.IMAP4.error, OSError, EOFError) as exc:
-            log.debug("closing the IMAP connection failed: %s", exc)
 
 
 # Maildir ------------------------------------------------------------------------------------

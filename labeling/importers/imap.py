@@ -245,7 +245,7 @@ class ImapSource:
                 client.login(self.url.user, self.url.password)
             yield client
         finally:
-            _close(client)
+            close_quietly(client)
 
     @contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
@@ -361,7 +361,7 @@ class ImapSource:
         return mails
 
 
-def _close(client: IMAPClient) -> None:
+def close_quietly(client: IMAPClient) -> None:
     """Log out politely; if the connection is already gone, just close the socket."""
     try:
         client.logout()
