@@ -99,8 +99,11 @@ def run_benchmark(
 ) -> dict[str, object]:
     """Train from scratch on ``train`` (validation carved from it), evaluate on ``test``."""
     gflops_before = matmul_gflops()
+    oos_texts: list[str] = []
     if oos_label is not None:
+        # Out-of-scope training rows are never a class: they only calibrate the detector.
         keep = [i for i, y in enumerate(train.labels) if y != oos_label]
+        oos_texts = [t for t, y in zip(train.texts, train.labels, strict=True) if y == oos_label]
         train = LabelledTexts([train.texts[i] for i in keep], [train.labels[i] for i in keep])
     if per_class is not None:
         train = sample_per_class(train, per_class, args.seed)
@@ -115,13 +118,22 @@ def run_benchmark(
             "(pass --oos-label for out-of-scope rows)"
         )
     trained = train_pipeline(
-        tr_x, tr_y, args, cache_dir=cache_dir, val_texts=va_x, val_labels=va_y, progress=progress
+        tr_x,
+        tr_y,
+        args,
+        cache_dir=cache_dir,
+        val_texts=va_x,
+        val_labels=va_y,
+        oos_texts=oos_texts,
+        progress=progress,
     )
     router = trained.router
     result, encoder_seconds, tokens = evaluate_router(
         router, trained.validation.name, test.texts, test.labels, oos_label=oos_label
     )
-    baseline_router = Router(baseline_components(trained.components.tfidf, va_x, va_y, args))
+    baseline_router = Router(
+        baseline_components(trained.components.tfidf, va_x, va_y, args, oos_texts=oos_texts)
+    )
     started = time.perf_counter()
     baseline, _, _ = evaluate_router(
         baseline_router, "TF-IDF baseline", test.texts, test.labels, oos_label=oos_label
@@ -163,6 +175,7 @@ def run_benchmark(
         "temperature": round(trained.components.temperature, 4),
         "n_train": trained.n_train,
         "n_validation": trained.n_validation,
+        "n_oos_calibration": len(oos_texts),
         "n_test": len(test.texts),
         "per_class": per_class,
         "notes": trained.notes,

@@ -8,7 +8,11 @@
    equal validation accuracy.
 4. On validation: the blend weight between transformer and TF-IDF (grid, by macro-F1 then
    NLL), the temperature (NLL), thresholds for the target precision (classifier.thresholds),
-   and the out-of-scope cutoff on centroid similarity.
+   and the out-of-scope cutoff on centroid similarity. When out-of-scope examples are given
+   (text that belongs to no team), the cutoff and the thresholds are chosen together on the
+   union: an out-of-scope item that would be auto-routed counts as an error, and the cutoff
+   is the one on the grid that leaves the most in-scope mail auto-routed while the bound
+   holds. Without them the cutoff sacrifices a fixed share of in-scope validation mail.
 
 Validation data therefore chooses the epoch and four scalars; the test or holdout set a
 caller evaluates on is never seen.
@@ -34,13 +38,14 @@ from classifier.evaluation import EvaluationResult, evaluate
 from classifier.modeling import EncoderClassifier, base_fingerprint, encode
 from classifier.router import Components, Router, quantize_int8
 from classifier.scoring import centroid_similarity, centroids, combine, combined_logits, oos_cutoff
-from classifier.thresholds import select_thresholds
+from classifier.thresholds import ThresholdPolicy, select_thresholds
 from classifier.training import EpochRecord, TrainingArguments, fine_tune
 from labeling.errors import ModelError
 
 log = logging.getLogger(__name__)
 
 WEIGHT_GRID = tuple(round(w, 2) for w in np.linspace(0.0, 1.0, 11))
+OOS_QUANTILE_GRID = (0.0, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.2, 0.3)
 
 
 @dataclass(frozen=True)
@@ -198,10 +203,15 @@ def train_pipeline(
     version: str = "candidate",
     val_texts: Sequence[str] | None = None,
     val_labels: Sequence[str] | None = None,
+    oos_texts: Sequence[str] = (),
     progress: bool = True,
     on_epoch: Callable[[EpochRecord], None] | None = None,
 ) -> TrainedPipeline:
-    """Train a complete model version from labelled texts (see the module doc)."""
+    """Train a complete model version from labelled texts (see the module doc).
+
+    ``oos_texts`` are examples of mail that belongs to no team; they are never trained on,
+    only used to choose the out-of-scope cutoff and the thresholds.
+    """
     from classifier.encoders import resolve_base_model
 
     if len(texts) != len(labels):
@@ -264,17 +274,37 @@ def train_pipeline(
     val_probs = combine(val_logits, tfidf_val, weight, temperature)
     val_pred = [label_order[i] for i in val_probs.argmax(axis=1)]
     correct = np.array([p == t for p, t in zip(val_pred, va_y, strict=True)], dtype=bool)
-    policy = select_thresholds(
-        val_probs.max(axis=1), val_pred, correct, args.target_precision, args.delta
-    )
 
     team_centroids = None
     cutoff = None
+    policy: ThresholdPolicy | None = None
     if model is not None and tokenizer is not None and val_embeddings is not None:
         chosen = _sample_per_team(tr_y, args.centroid_examples_per_team, args.seed)
         train_emb = encode(model, tokenizer, [tr_x[i] for i in chosen]).embeddings
         team_centroids = centroids(train_emb, [tr_y[i] for i in chosen], label_order)
-        cutoff = oos_cutoff(centroid_similarity(val_embeddings, team_centroids), args.oos_quantile)
+        val_sims = centroid_similarity(val_embeddings, team_centroids)
+        if oos_texts:
+            oos_out = encode(model, tokenizer, list(oos_texts))
+            oos_probs = combine(oos_out.logits, tfidf.predict_proba(oos_texts), weight, temperature)
+            policy, cutoff, note = choose_oos_cutoff(
+                val_probs,
+                correct,
+                val_sims,
+                oos_probs,
+                centroid_similarity(oos_out.embeddings, team_centroids),
+                label_order,
+                args,
+            )
+            notes.append(note)
+        else:
+            cutoff = oos_cutoff(val_sims, args.oos_quantile)
+    if policy is None:  # no out-of-scope detector: such examples can only raise thresholds
+        tfidf_oos = (
+            combine(None, tfidf.predict_proba(oos_texts), weight, temperature)
+            if oos_texts and model is None
+            else None
+        )
+        policy = _thresholds(val_probs, label_order, correct, args, oos_probs=tfidf_oos)
 
     components = Components(
         version=version,
@@ -292,7 +322,7 @@ def train_pipeline(
     kind = "transformer" if model is not None else "tfidf"
     name = f"{kind} ({args.base_model})" if model is not None else "TF-IDF"
     validation = evaluate(name, label_order, va_y, val_probs, policy=policy)
-    baseline = baseline_components(tfidf, va_x, va_y, args)
+    baseline = baseline_components(tfidf, va_x, va_y, args, oos_texts=oos_texts)
     validation_baseline = evaluate(
         "TF-IDF baseline",
         label_order,
@@ -320,19 +350,88 @@ def train_pipeline(
     )
 
 
+def _thresholds(
+    val_probs: NDArray[np.float64],
+    labels: Sequence[str],
+    correct: NDArray[np.bool_],
+    args: PipelineArguments,
+    *,
+    oos_probs: NDArray[np.float64] | None,
+) -> ThresholdPolicy:
+    """Thresholds on validation mail, plus out-of-scope items counted as errors."""
+    probs, ok = val_probs, correct
+    if oos_probs is not None and len(oos_probs):
+        probs = np.concatenate([val_probs, oos_probs])
+        ok = np.concatenate([correct, np.zeros(len(oos_probs), dtype=bool)])
+    pred = [labels[i] for i in probs.argmax(axis=1)]
+    return select_thresholds(probs.max(axis=1), pred, ok, args.target_precision, args.delta)
+
+
+def choose_oos_cutoff(
+    val_probs: NDArray[np.float64],
+    correct: NDArray[np.bool_],
+    val_similarity: NDArray[np.floating],
+    oos_probs: NDArray[np.float64],
+    oos_similarity: NDArray[np.floating],
+    labels: Sequence[str],
+    args: PipelineArguments,
+) -> tuple[ThresholdPolicy, float, str]:
+    """(policy, cutoff, note): the grid cutoff that auto-routes the most in-scope mail
+    while the threshold bound holds over in-scope and out-of-scope items together.
+
+    Items below the cutoff go to a person whatever their confidence, so they leave the
+    threshold selection; out-of-scope items above it count as errors if auto-routed.
+    """
+    val_sim = np.asarray(val_similarity, dtype=np.float64)
+    oos_sim = np.asarray(oos_similarity, dtype=np.float64)
+    pred = [labels[i] for i in val_probs.argmax(axis=1)]
+    conf = val_probs.max(axis=1)
+    best: tuple[float, float, ThresholdPolicy, float] | None = None
+    for quantile in OOS_QUANTILE_GRID:
+        cutoff = oos_cutoff(val_sim, quantile) if quantile > 0 else -1.0
+        keep_val = val_sim >= cutoff
+        keep_oos = oos_sim >= cutoff
+        policy = _thresholds(
+            val_probs[keep_val], labels, correct[keep_val], args, oos_probs=oos_probs[keep_oos]
+        )
+        auto = keep_val & np.array(
+            [policy.auto_routes(p, float(c)) for p, c in zip(pred, conf, strict=True)],
+            dtype=bool,
+        )
+        coverage = float(auto.mean()) if len(auto) else 0.0
+        if best is None or coverage > best[0]:
+            best = (coverage, quantile, policy, cutoff)
+    assert best is not None
+    coverage, quantile, policy, cutoff = best
+    caught = float((oos_sim < cutoff).mean()) if len(oos_sim) else 0.0
+    note = (
+        f"out-of-scope cutoff {cutoff:.4f} (in-scope quantile {quantile}) chosen with "
+        f"{len(oos_sim)} out-of-scope examples: {caught:.0%} of them below it, in-scope "
+        f"validation coverage {coverage:.3f}"
+    )
+    return policy, cutoff, note
+
+
 def baseline_components(
-    tfidf: TfidfBaseline, va_x: Sequence[str], va_y: Sequence[str], args: PipelineArguments
+    tfidf: TfidfBaseline,
+    va_x: Sequence[str],
+    va_y: Sequence[str],
+    args: PipelineArguments,
+    *,
+    oos_texts: Sequence[str] = (),
 ) -> Components:
-    """The TF-IDF model alone, calibrated and thresholded the same way: the comparator."""
+    """The TF-IDF model alone, calibrated and thresholded the same way: the comparator.
+    It has no out-of-scope detector, so out-of-scope examples only raise its thresholds."""
     labels = tuple(tfidf.classes)
     probs = tfidf.predict_proba(va_x) if va_x else np.zeros((0, len(labels)))
     _, temperature = fit_blend(labels, va_y, None, probs, allow_blend=False)
     calibrated = combine(None, probs, 0.0, temperature)
     pred = [labels[i] for i in calibrated.argmax(axis=1)]
     correct = np.array([p == t for p, t in zip(pred, va_y, strict=True)], dtype=bool)
-    policy = select_thresholds(
-        calibrated.max(axis=1), pred, correct, args.target_precision, args.delta
+    oos_probs = (
+        combine(None, tfidf.predict_proba(oos_texts), 0.0, temperature) if oos_texts else None
     )
+    policy = _thresholds(calibrated, labels, correct, args, oos_probs=oos_probs)
     return Components(
         version="tfidf-baseline",
         labels=labels,

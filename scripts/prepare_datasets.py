@@ -4,7 +4,8 @@
 
 Splits (test splits are kept apart on purpose; see ../shared/datasets/README.md):
   banking77_train.csv / banking77_val.csv  a stratified 10 % of BANKING77's train carved out
-  clinc150_train.csv                       CLINC150 train (150 intents, no oos)
+  clinc150_train.csv                       CLINC150 train + oos_train (label 'oos': calibrates
+                                           the out-of-scope detector, never trained on)
   clinc150_test.csv                        CLINC150 val + oos_val (label 'oos')
   hwu64_train.csv / hwu64_valid.csv        HWU64 train and valid
 """
@@ -43,7 +44,8 @@ def banking77(source: Path, out: Path, seed: int) -> None:
 
 def clinc150(source: Path, out: Path) -> None:
     data = json.loads((source / "clinc150" / "train_val.json").read_text(encoding="utf-8"))
-    write(out / "clinc150_train.csv", [(t, y) for t, y in data["train"]])
+    train = [(t, y) for t, y in data["train"]] + [(t, "oos") for t, _ in data["oos_train"]]
+    write(out / "clinc150_train.csv", train)
     test = [(t, y) for t, y in data["val"]] + [(t, "oos") for t, _ in data["oos_val"]]
     write(out / "clinc150_test.csv", test)
 

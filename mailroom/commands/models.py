@@ -232,7 +232,12 @@ def models_rollback(settings: Settings) -> None:
 @click.command("benchmark")
 @click.option("--train", "train_csv", type=click.Path(path_type=Path, exists=True), required=True)
 @click.option("--test", "test_csv", type=click.Path(path_type=Path, exists=True), required=True)
-@click.option("--oos-label", default=None, help="Label of out-of-scope rows in TEST.")
+@click.option(
+    "--oos-label",
+    default=None,
+    help="Label of out-of-scope rows: in TEST they must go to review; in TRAIN they only "
+    "calibrate the out-of-scope detector.",
+)
 @click.option("--per-class", type=int, default=None, help="Train on N examples per label.")
 @_model_option
 @_epochs_option

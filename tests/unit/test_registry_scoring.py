@@ -7,7 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classifier.pipeline import PipelineArguments, split_validation, train_pipeline
+from classifier.pipeline import (
+    PipelineArguments,
+    choose_oos_cutoff,
+    split_validation,
+    train_pipeline,
+)
 from classifier.registry import Registry, promotion_gate
 from classifier.router import Router
 from classifier.scoring import centroid_similarity, centroids, combine, decide, oos_cutoff
@@ -49,6 +54,32 @@ def test_centroid_similarity_flags_the_unlike() -> None:
     sims = centroid_similarity(np.vstack([emb, far]), cents)
     cutoff = oos_cutoff(sims[:3], 0.0)
     assert sims[3] < cutoff <= sims[:3].min()
+
+
+def test_oos_cutoff_is_chosen_with_out_of_scope_examples_counted_as_errors() -> None:
+    # 400 in-scope validation mails, all right and sure, similarity spread over 0.5..0.9;
+    # 40 out-of-scope mails the classifier is just as sure of, all at similarity 0.51.
+    n = 400
+    val_probs = np.tile([0.99, 0.005, 0.005], (n, 1))
+    correct = np.ones(n, dtype=bool)
+    val_sims = np.linspace(0.5, 0.9, n)
+    oos_probs = np.tile([0.99, 0.005, 0.005], (40, 1))
+    oos_sims = np.full(40, 0.51)
+    args = PipelineArguments()
+    policy, cutoff, note = choose_oos_cutoff(
+        val_probs, correct, val_sims, oos_probs, oos_sims, LABELS, args
+    )
+    # Cutoffs at the 0, 1 and 2 % quantiles (≤ 0.508) let the 40 through: 40 errors in
+    # 440 fail the bound and nothing is routed. The 3 % quantile (0.512) is the lowest that
+    # catches them all, and it keeps the most in-scope mail routable.
+    assert cutoff == pytest.approx(np.quantile(val_sims, 0.03))
+    assert policy.global_threshold <= 0.99
+    assert "100% of them below it" in note
+    # Without a cutoff the same data could route nothing.
+    policy_none, _, _ = choose_oos_cutoff(
+        val_probs, correct, val_sims, oos_probs, np.full(40, 0.95), LABELS, args
+    )
+    assert policy_none.global_threshold == NEVER
 
 
 def test_split_validation_is_stratified_and_keeps_singletons_in_training() -> None:

@@ -76,9 +76,7 @@ def test_unknown_mailroom_variable_is_an_error_listing_known_ones() -> None:
 def test_settings_file_is_read_and_environment_wins(tmp_path: Path) -> None:
     toml = tmp_path / "mailroom.toml"
     toml.write_text('smtp_host = "mail.example.org"\nsmtp_port = 587\n', encoding="utf-8")
-    settings = load_settings(
-        {"MAILROOM_SETTINGS_FILE": str(toml), "MAILROOM_SMTP_PORT": "2525"}
-    )
+    settings = load_settings({"MAILROOM_SETTINGS_FILE": str(toml), "MAILROOM_SMTP_PORT": "2525"})
     assert settings.smtp_host == "mail.example.org"
     assert settings.smtp_port == 2525
 
