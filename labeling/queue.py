@@ -337,6 +337,11 @@ def next_message_id(
     return None
 
 
+def has_scores(session: Session) -> bool:
+    """Whether a model has scored mail for the queue (uncertainty-first is then possible)."""
+    return _newest_model_version(session) is not None
+
+
 def _newest_model_version(session: Session) -> str | None:
     # store_scores replaces a version's rows, so the highest id is the last version stored.
     return session.scalar(

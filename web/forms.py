@@ -60,3 +60,13 @@ class ConfirmForm(FlaskForm):
 class AdjudicateForm(FlaskForm):
     message_id = IntegerField(validators=[DataRequired()])
     team_id = IntegerField(validators=[DataRequired()])
+
+
+class ReviewDecisionForm(FlaskForm):
+    message_id = IntegerField(validators=[DataRequired()])
+    team_id = IntegerField(validators=[DataRequired()])
+
+
+class SendBackForm(FlaskForm):
+    message_id = IntegerField(validators=[DataRequired()])
+    note = StringField("Why (optional)", validators=[Optional(), Length(max=500)])

@@ -8,6 +8,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
+from labeling import queue
 from labeling.agreement import adjudicate as adjudicate_message
 from labeling.agreement import agreement_report
 from labeling.agreement import disagreements as open_disagreements
@@ -28,13 +29,15 @@ def _active_teams() -> list[Team]:
 @bp.get("/")
 def home() -> ResponseReturnValue:
     if current_user.role == "reviewer":
-        return redirect(url_for("labeling.agreement"))
+        return redirect(url_for("review.queue"))
     return redirect(url_for("labeling.label_page"))
 
 
 @bp.get("/label")
 def label_page() -> str:
-    return render_template("label.html", teams=_active_teams())
+    # Once a model has scored the mail, the most uncertain mail teaches it most.
+    default_order = "uncertain" if queue.has_scores(db_session()) else "oldest"
+    return render_template("label.html", teams=_active_teams(), default_order=default_order)
 
 
 @bp.get("/agreement")

@@ -63,6 +63,17 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "admin.update_team": _ADMINS,
     "admin.archive_team": _ADMINS,
     "admin.unarchive_team": _ADMINS,
+    # Review of low-confidence mail and misroute reports (web/review_views.py).
+    "review.queue": _REVIEWING,
+    "review.decide": _REVIEWING,
+    "review.decide_group": _REVIEWING,
+    "review.routed": _REVIEWING,
+    "review.send_back": _REVIEWING,
+    # Admin dashboard; health and Prometheus metrics (web/dashboard_views.py). The last two
+    # carry aggregate numbers only, never mail content, so a monitor may read them.
+    "dashboard.index": _ADMINS,
+    "dashboard.healthz": PUBLIC,
+    "dashboard.metrics": PUBLIC,
 }
 
 

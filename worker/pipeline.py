@@ -306,13 +306,22 @@ def _new_delivery(
     session: Session, message: Message, team_id: int, team_slug: str, settings: Settings
 ) -> None:
     method = {"smtp": "smtp", "imap-move": "imap-move", "maildir": "maildir"}[settings.outgoing]
+    outgoing_id = outgoing_message_id(message.content_hash, team_slug)
+    existing = session.scalar(select(Delivery).where(Delivery.message_id == message.id))
+    if existing is not None:
+        # A mail sent back as misrouted goes out again, to the team a person chose: the one
+        # delivery row is re-aimed (the first forward stays in the audit log).
+        existing.team_id, existing.method, existing.state = team_id, method, "pending"
+        existing.outgoing_message_id, existing.attempts = outgoing_id, 0
+        existing.last_error = existing.claimed_until = existing.sent_at = None
+        return
     session.add(
         Delivery(
             message_id=message.id,
             team_id=team_id,
             method=method,
             state="pending",
-            outgoing_message_id=outgoing_message_id(message.content_hash, team_slug),
+            outgoing_message_id=outgoing_id,
         )
     )
 

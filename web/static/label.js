@@ -23,7 +23,9 @@
     busy: false,
     groupArmed: false,
     view: "text",
-    order: localStorage.getItem("mailroom.order") || "oldest",
+    // A labeller's own choice wins; otherwise the server's default (most uncertain first once
+    // a model has scored the mail).
+    order: localStorage.getItem("mailroom.order") || orderSelect.dataset.default || "oldest",
     // A random queue stays the same for this tab, so a reload does not reshuffle it.
     seed: Number(sessionStorage.getItem("mailroom.seed")) || Math.floor(Math.random() * 2 ** 31),
   };

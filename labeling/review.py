@@ -1,0 +1,453 @@
+"""Review: a person settles what the model was unsure of, and teams send misrouted mail back.
+
+The worker opens a :class:`ReviewItem` for every live mail it will not route by itself
+(below threshold, out of scope, no model, a model error, a quarantined mail). Here:
+
+* :func:`next_item` — the oldest open item with the model's top three teams, and the other
+  open items that are near-duplicates of it (same shingles as :mod:`labeling.neardup`).
+* :func:`decide` / :func:`decide_group` — a reviewer picks the team. The item is resolved,
+  the choice becomes a human label (source ``review``) and an audit row says who chose what,
+  what the model had said and with which version. The caller commits and then queues the
+  forward (the worker's ``forward_message`` task): the page never waits on SMTP.
+* :func:`send_back` — a routed mail was misrouted: it returns to review with the reason,
+  and the reviewer's decision then counts as a correction of the first routing.
+
+Every state change is a conditional UPDATE on ``messages.route_state`` (as in the worker),
+so two reviewers deciding the same mail at once, or a decision racing a send-back, change it
+once: the slower one gets :class:`ReviewConflict`.
+
+Audit rows written here (the dashboard reads them):
+
+``review-decision``: ``{"team", "model_team", "model_version", "corrected", "misroute",
+"from_team"}`` — ``corrected`` is True when the person chose another team than the model's
+top one (or than the team a misrouted mail had gone to).
+
+``misroute``: ``{"from_team", "model_version", "auto", "note"}`` — ``auto`` is True when
+the mail had been routed without a person (by the model or its thread).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import Session
+
+from labeling.errors import LabelingError
+from labeling.models import (
+    Annotation,
+    AuditLog,
+    Delivery,
+    Message,
+    ReviewItem,
+    RoutingDecision,
+    Team,
+    User,
+    utcnow,
+)
+from labeling.neardup import MIN_SHINGLES, shingles
+
+# Near-duplicates among open review items: the Jaccard similarity of their shingles.
+GROUP_SIMILARITY = 0.8
+# Open items compared with the one shown; the oldest first, so the group is found among the
+# mail that has waited longest.
+GROUP_SCAN_LIMIT = 2000
+ROUTED_STATES = ("forwarding", "forwarded", "done")
+
+
+class ReviewConflict(LabelingError):
+    """The mail is no longer where the request expected it (someone else acted first)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TeamChoice:
+    team_id: int | None  # None: a label the model knows that is no longer a team here
+    slug: str
+    name: str
+    probability: float
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewCard:
+    """What the review page shows for one mail."""
+
+    item_id: int
+    message: Message
+    reason: str  # why it waits: 'below-threshold', 'out-of-scope', 'misrouted', …
+    created_at: datetime
+    top: tuple[TeamChoice, ...]  # the model's top three, best first; empty without a model
+    model_version: str | None
+    from_team: str | None  # for a misrouted mail: the team that sent it back
+    note: str  # the sender-back's note, or the error that quarantined it
+    similar: tuple[int, ...]  # other open items' message ids that are near-duplicates
+    open_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    message_id: int
+    team_slug: str
+    corrected: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RoutedRow:
+    message_id: int
+    subject: str
+    sender: str
+    team_slug: str
+    team_name: str
+    decided_by: str
+    confidence: float | None
+    model_version: str | None
+    at: datetime
+    state: str
+
+
+def _rowcount(result: object) -> int:
+    return int(result.rowcount) if isinstance(result, CursorResult) else 0
+
+
+def _move(session: Session, message_id: int, expected: Sequence[str], new: str) -> bool:
+    result = session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.route_state.in_(list(expected)))
+        .values(route_state=new, route_state_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return bool(_rowcount(result))
+
+
+def open_count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(ReviewItem).where(_open())) or 0)
+
+
+def _open() -> ColumnElement[bool]:
+    return ReviewItem.status == "open"
+
+
+def _current_decision(session: Session, message_id: int) -> RoutingDecision | None:
+    return session.scalar(
+        select(RoutingDecision).where(
+            RoutingDecision.message_id == message_id, RoutingDecision.is_current
+        )
+    )
+
+
+def _model_decision(session: Session, message_id: int) -> RoutingDecision | None:
+    """The latest decision that carries the model's view (a person's has none)."""
+    return session.scalar(
+        select(RoutingDecision)
+        .where(RoutingDecision.message_id == message_id, RoutingDecision.decided_by != "user")
+        .order_by(RoutingDecision.created_at.desc(), RoutingDecision.id.desc())
+        .limit(1)
+    )
+
+
+def _top(session: Session, decision: RoutingDecision | None) -> tuple[TeamChoice, ...]:
+    if decision is None or not decision.top:
+        return ()
+    slugs = [str(row[0]) for row in decision.top]
+    teams = {t.slug: t for t in session.scalars(select(Team).where(Team.slug.in_(slugs)))}
+    choices = []
+    for slug, probability in ((str(r[0]), float(r[1])) for r in decision.top[:3]):
+        team = teams.get(slug)
+        usable = team is not None and team.archived_at is None
+        choices.append(
+            TeamChoice(
+                team_id=team.id if team is not None and usable else None,
+                slug=slug,
+                name=team.name if team is not None else slug,
+                probability=probability,
+            )
+        )
+    return tuple(choices)
+
+
+def _misroute_details(session: Session, message_id: int) -> dict[str, object] | None:
+    row = session.scalar(
+        select(AuditLog)
+        .where(AuditLog.message_id == message_id, AuditLog.action == "misroute")
+        .order_by(AuditLog.at.desc(), AuditLog.id.desc())
+        .limit(1)
+    )
+    return dict(row.details) if row is not None else None
+
+
+def _similar_open(session: Session, message: Message, item_id: int) -> tuple[int, ...]:
+    mine = shingles(message.subject_key, message.new_text)
+    if len(mine) < MIN_SHINGLES:
+        return ()
+    rows = session.execute(
+        select(Message.id, Message.subject_key, Message.new_text)
+        .join(ReviewItem, ReviewItem.message_id == Message.id)
+        .where(_open(), ReviewItem.id != item_id, Message.status == "ok")
+        .order_by(ReviewItem.created_at, ReviewItem.id)
+        .limit(GROUP_SCAN_LIMIT)
+    ).all()
+    similar = []
+    for other_id, subject_key, new_text in rows:
+        theirs = shingles(subject_key, new_text)
+        if len(theirs) < MIN_SHINGLES:
+            continue
+        if len(mine & theirs) / len(mine | theirs) >= GROUP_SIMILARITY:
+            similar.append(other_id)
+    return tuple(similar)
+
+
+def card_for(session: Session, item: ReviewItem) -> ReviewCard:
+    message = session.get(Message, item.message_id)
+    assert message is not None
+    decision = _model_decision(session, message.id)
+    misroute = _misroute_details(session, message.id) if item.reason == "misrouted" else None
+    note = ""
+    if misroute is not None:
+        note = str(misroute.get("note") or "")
+    elif message.status != "ok":
+        note = message.quarantine_reason or ""
+    return ReviewCard(
+        item_id=item.id,
+        message=message,
+        reason=item.reason,
+        created_at=item.created_at,
+        top=_top(session, decision),
+        model_version=decision.model_version if decision is not None else None,
+        from_team=str(misroute["from_team"]) if misroute and misroute.get("from_team") else None,
+        note=note,
+        similar=_similar_open(session, message, item.id) if message.status == "ok" else (),
+        open_count=open_count(session),
+    )
+
+
+def next_item(session: Session, *, after: int | None = None) -> ReviewCard | None:
+    """The oldest open review item (or the next oldest after item ``after``, to pass one
+    over without deciding it); None when nothing waits."""
+    query = select(ReviewItem).where(_open()).order_by(ReviewItem.created_at, ReviewItem.id)
+    if after is not None:
+        current = session.get(ReviewItem, after)
+        if current is not None:
+            query = query.where(
+                (ReviewItem.created_at > current.created_at)
+                | ((ReviewItem.created_at == current.created_at) & (ReviewItem.id > current.id))
+            )
+    item = session.scalar(query.limit(1))
+    return card_for(session, item) if item is not None else None
+
+
+def _reviewer(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        raise LabelingError(f"there is no active user {user_id}")
+    return user
+
+
+def _target_team(session: Session, team_id: int) -> Team:
+    team = session.get(Team, team_id)
+    if team is None:
+        raise LabelingError(f"there is no team {team_id}")
+    if team.archived_at is not None:
+        raise LabelingError(f"team {team.slug} is archived; mail cannot go there")
+    return team
+
+
+def _label(session: Session, message_id: int, team: Team, user_id: int, now: datetime) -> None:
+    """The decision as the reviewer's current label of the mail (source 'review')."""
+    current = session.scalar(
+        select(Annotation).where(
+            Annotation.message_id == message_id,
+            Annotation.user_id == user_id,
+            Annotation.superseded_at.is_(None),
+        )
+    )
+    if current is not None:
+        if current.team_id == team.id:
+            return
+        current.superseded_at = now
+        session.flush()
+    session.add(
+        Annotation(
+            message_id=message_id, team_id=team.id, user_id=user_id, source="review", created_at=now
+        )
+    )
+
+
+def decide(
+    session: Session, message_id: int, team_id: int, user_id: int, *, now: datetime | None = None
+) -> Decided:
+    """A reviewer sends an open review item's mail to ``team_id``.
+
+    Resolves the item, records the label and the audit row (see the module doc). The mail
+    stays in route state 'review' until the worker's forward task moves it on; queue that
+    after the commit. A mail that is already forwarded to this very team (a send-back the
+    reviewer overrules) is closed without a second forward.
+
+    Raises :class:`ReviewConflict` when the item is no longer open, :class:`LabelingError`
+    for an unknown or archived team or an unknown user.
+    """
+    now = now or utcnow()
+    team = _target_team(session, team_id)
+    _reviewer(session, user_id)
+    item = session.scalar(select(ReviewItem).where(ReviewItem.message_id == message_id))
+    if item is None:
+        raise LabelingError(f"mail {message_id} is not waiting for review")
+    message = session.get(Message, message_id)
+    assert message is not None
+    if message.status != "ok":
+        raise LabelingError(
+            f"mail {message_id} could not be read ({message.quarantine_reason}); "
+            "open the original in the mailbox and forward it by hand"
+        )
+    result = session.execute(
+        update(ReviewItem)
+        .where(ReviewItem.id == item.id, _open())
+        .values(status="resolved", resolved_at=now, resolved_by=user_id, team_id=team.id)
+        .execution_options(synchronize_session=False)
+    )
+    if not _rowcount(result):
+        raise ReviewConflict(f"mail {message_id} was already decided")
+    decision = _model_decision(session, message_id)
+    model_team = str(decision.top[0][0]) if decision is not None and decision.top else None
+    misroute = _misroute_details(session, message_id) if item.reason == "misrouted" else None
+    from_team = str(misroute["from_team"]) if misroute and misroute.get("from_team") else None
+    compared_with = from_team if from_team is not None else model_team
+    corrected = compared_with is not None and compared_with != team.slug
+    if from_team == team.slug and _sent_to(session, message_id, team.id):
+        # Overruled: the team that sent it back was right after all; it already has it.
+        _move(session, message_id, ["review"], "done")
+    _label(session, message_id, team, user_id, now)
+    session.add(
+        AuditLog(
+            at=now,
+            actor=f"user:{user_id}",
+            action="review-decision",
+            message_id=message_id,
+            details={
+                "team": team.slug,
+                "model_team": model_team,
+                "model_version": decision.model_version if decision is not None else None,
+                "corrected": corrected,
+                "misroute": misroute is not None,
+                "from_team": from_team,
+            },
+        )
+    )
+    session.flush()
+    return Decided(message_id, team.slug, corrected)
+
+
+def _sent_to(session: Session, message_id: int, team_id: int) -> bool:
+    return (
+        session.scalar(
+            select(Delivery.id).where(
+                Delivery.message_id == message_id,
+                Delivery.team_id == team_id,
+                Delivery.state == "sent",
+            )
+        )
+        is not None
+    )
+
+
+def decide_group(session: Session, message_id: int, team_id: int, user_id: int) -> list[Decided]:
+    """Decide an item and every open near-duplicate of it (as shown on its card) alike."""
+    item = session.scalar(select(ReviewItem).where(ReviewItem.message_id == message_id))
+    if item is None or item.status != "open":
+        raise ReviewConflict(f"mail {message_id} was already decided")
+    card = card_for(session, item)
+    decided = [decide(session, message_id, team_id, user_id)]
+    for other in card.similar:
+        try:
+            with session.begin_nested():
+                decided.append(decide(session, other, team_id, user_id))
+        except ReviewConflict:
+            continue  # another reviewer took that one meanwhile
+    return decided
+
+
+def send_back(
+    session: Session, message_id: int, user_id: int, note: str = "", *, now: datetime | None = None
+) -> str:
+    """A routed mail was misrouted: back to review with the reason; returns the team it had
+    gone to. Raises :class:`ReviewConflict` when the mail is not routed (yet, or any more)."""
+    now = now or utcnow()
+    _reviewer(session, user_id)
+    message = session.get(Message, message_id)
+    if message is None:
+        raise LabelingError(f"there is no message {message_id}")
+    current = _current_decision(session, message_id)
+    if current is None or current.mode != "auto" or current.team_id is None:
+        raise ReviewConflict(f"mail {message_id} has not been routed to a team")
+    # Only mail the team has received can be sent back; a forward still under way cannot.
+    if not _move(session, message_id, ("forwarded", "done"), "review"):
+        raise ReviewConflict(
+            f"mail {message_id} is not routed now (it is {message.route_state or 'archive mail'})"
+        )
+    team = session.get(Team, current.team_id)
+    from_team = team.slug if team is not None else str(current.team_id)
+    auto = current.decided_by in ("model", "thread")
+    model_decision = _model_decision(session, message_id)
+    note = note.strip()[:500]
+    item = session.scalar(select(ReviewItem).where(ReviewItem.message_id == message_id))
+    if item is None:
+        session.add(
+            ReviewItem(message_id=message_id, status="open", reason="misrouted", created_at=now)
+        )
+    else:
+        item.status, item.reason, item.created_at = "open", "misrouted", now
+        item.resolved_at, item.resolved_by, item.team_id, item.flagged_at = None, None, None, None
+    session.add(
+        AuditLog(
+            at=now,
+            actor=f"user:{user_id}",
+            action="misroute",
+            message_id=message_id,
+            details={
+                "from_team": from_team,
+                "model_version": model_decision.model_version if model_decision else None,
+                "auto": auto,
+                "note": note,
+            },
+        )
+    )
+    session.flush()
+    return from_team
+
+
+def routed_mail(
+    session: Session, *, limit: int = 50, message_id: int | None = None
+) -> list[RoutedRow]:
+    """Recently routed live mail, newest first (or the one mail asked for)."""
+    query = (
+        select(RoutingDecision, Message, Team)
+        .join(Message, Message.id == RoutingDecision.message_id)
+        .join(Team, Team.id == RoutingDecision.team_id)
+        .where(
+            RoutingDecision.is_current,
+            RoutingDecision.mode == "auto",
+            Message.route_state.in_(ROUTED_STATES),
+        )
+        .order_by(RoutingDecision.created_at.desc(), RoutingDecision.id.desc())
+        .limit(limit)
+    )
+    if message_id is not None:
+        query = query.where(Message.id == message_id)
+    rows = []
+    for decision, message, team in session.execute(query):
+        rows.append(
+            RoutedRow(
+                message_id=message.id,
+                subject=message.subject or "(no subject)",
+                sender=message.sender_email or message.sender_name,
+                team_slug=team.slug,
+                team_name=team.name,
+                decided_by=decision.decided_by,
+                confidence=decision.confidence,
+                model_version=decision.model_version,
+                at=decision.created_at,
+                state=message.route_state or "",
+            )
+        )
+    return rows

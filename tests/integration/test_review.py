@@ -1,0 +1,379 @@
+"""Review and misroute flows through the web app's test client and the worker's own state
+machine, on SQLite and PostgreSQL: the worker sends unsure mail to review, a reviewer
+decides, the forward is queued (never sent by the request), the worker's forward task
+delivers it to the team's Maildir; a team sends a mail back and the fix counts as a
+correction, with the audit trail the dashboard reads."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from classifier.scoring import Prediction
+from labeling.mailtypes import RawMail
+from labeling.models import (
+    Annotation,
+    AuditLog,
+    Delivery,
+    Message,
+    ReviewItem,
+    Team,
+    User,
+)
+from labeling.queue import ScoreRow, store_scores
+from labeling.settings import Settings
+from tests.integration.test_web import FAST_HASH, csrf_token, logged_in, make_app
+from web.review_views import ENQUEUE_EXTENSION
+from worker.mailboxes import configured_mailboxes, record, register_mailboxes
+from worker.pipeline import Services, advance, maildir_outbox_files, stale_messages
+
+pytestmark = pytest.mark.integration
+
+TEAMS = (("schade", "Schade", "1"), ("premie", "Premie", "2"), ("klachten", "Klachten", "3"))
+LONG_TEXT = (
+    "Goedemorgen, ik wil graag weten waarom mijn premie dit jaar zo sterk is gestegen terwijl "
+    "ik geen schade heb gemeld en al jaren klant ben bij uw maatschappij. Kunt u mij uitleggen "
+    "hoe de nieuwe premie is berekend en of er een korting mogelijk is voor trouwe klanten?"
+)
+
+
+@dataclass
+class ScriptedPredictor:
+    """The model's view of each mail, by subject; unknown subjects: unsure about premie."""
+
+    views: dict[str, tuple[str, float]] = field(default_factory=dict)
+
+    def active(self) -> bool:
+        return True
+
+    def warm_up(self) -> None:
+        pass
+
+    def predict(self, texts: Sequence[str], known_teams: Collection[str]) -> list[Prediction]:
+        out = []
+        for text in texts:
+            team, confidence = self.views.get(text.split("\n", 1)[0], ("premie", 0.55))
+            others = [slug for slug, _, _ in TEAMS if slug != team]
+            rest = (1 - confidence) / 2
+            out.append(
+                Prediction(
+                    team=team,
+                    confidence=confidence,
+                    top=((team, confidence), (others[0], rest), (others[1], rest)),
+                    auto=confidence >= 0.9,
+                    reason="confident" if confidence >= 0.9 else "below-threshold",
+                    model_version="v0007",
+                    margin=confidence - rest,
+                )
+            )
+        return out
+
+
+class NoSmtp:
+    def send(self, envelope_from: str, recipients: list[str], data: bytes) -> None:
+        raise AssertionError("the embedded default forwards into Maildirs, not over SMTP")
+
+
+@dataclass
+class World:
+    app: Flask
+    settings: Settings
+    sessions: sessionmaker[Session]
+    services: Services
+    predictor: ScriptedPredictor
+    mailbox_id: int
+    teams: dict[str, int]
+    users: dict[str, int]
+    enqueued: list[int]
+    counter: int = 0
+
+    def mail(self, subject: str, text: str = "Zie bijlage.") -> int:
+        self.counter += 1
+        msg = EmailMessage()
+        msg["From"] = f"klant{self.counter}@example.nl"
+        msg["To"] = "info@polder.example"
+        msg["Subject"] = subject
+        msg["Message-ID"] = f"<review{self.counter}@example.nl>"
+        msg.set_content(text)
+        raw = msg.as_bytes()
+        name = f"{self.counter}.mail"
+        inbox = self.settings.maildir_inbox
+        (inbox / "new" / name).write_bytes(raw)
+        result, _ = record(self.sessions, self.mailbox_id, RawMail(raw, "", name))
+        advance(self.services, result.message_id)
+        return result.message_id
+
+    def state(self, message_id: int) -> str | None:
+        with self.sessions() as session:
+            return session.scalar(select(Message.route_state).where(Message.id == message_id))
+
+    def audit(self, action: str, message_id: int) -> list[dict[str, Any]]:
+        with self.sessions() as session:
+            rows = session.scalars(
+                select(AuditLog.details)
+                .where(AuditLog.action == action, AuditLog.message_id == message_id)
+                .order_by(AuditLog.id)
+            )
+            return [dict(r) for r in rows]
+
+    def outbox(self, team: str) -> list[Path]:
+        return maildir_outbox_files(self.settings.maildir_outbox, team)
+
+
+@pytest.fixture
+def world(db_settings: Settings) -> Iterator[World]:
+    settings = db_settings
+    assert settings.outgoing == "maildir"
+    app = make_app(settings)
+    enqueued: list[int] = []
+    app.extensions[ENQUEUE_EXTENSION] = enqueued.append
+    sessions: sessionmaker[Session] = app.extensions["mailroom.db"].sessions
+    with sessions() as session:
+        teams = {
+            slug: Team(slug=slug, name=name, hotkey=key, forward_address=f"{slug}@polder.example")
+            for slug, name, key in TEAMS
+        }
+        users = {
+            name: User(username=name, password_hash=FAST_HASH, role=role)
+            for name, role in (("rob", "reviewer"), ("ria", "reviewer"), ("lisa", "labeler"))
+        }
+        session.add_all([*teams.values(), *users.values()])
+        session.commit()
+        team_ids = {slug: t.id for slug, t in teams.items()}
+        user_ids = {name: u.id for name, u in users.items()}
+    for sub in ("new", "cur", "tmp"):
+        (settings.maildir_inbox / sub).mkdir(parents=True, exist_ok=True)
+    mailbox_id = next(iter(register_mailboxes(sessions, configured_mailboxes(settings))))
+    predictor = ScriptedPredictor()
+    services = Services(
+        settings=settings,
+        sessions=sessions,
+        predictor=predictor,
+        smtp=NoSmtp(),  # type: ignore[arg-type]
+        sleep=lambda _: None,
+    )
+    yield World(
+        app, settings, sessions, services, predictor, mailbox_id, team_ids, user_ids, enqueued
+    )
+    app.extensions["mailroom.db"].engine.dispose()
+
+
+def post(client: FlaskClient, path: str, **data: Any) -> str:
+    token = csrf_token(client, "/review")
+    response = client.post(path, data={**data, "csrf_token": token}, follow_redirects=True)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_data(as_text=True)
+
+
+def test_unsure_mail_waits_oldest_first_with_the_top_three_and_a_decision_forwards_it(
+    world: World,
+) -> None:
+    first = world.mail("Vraag over mijn polis")
+    second = world.mail("Nog een vraag")
+    assert world.state(first) == world.state(second) == "review"
+    rob = logged_in(world.app, "rob")
+    page = rob.get("/review").get_data(as_text=True)
+    assert "Vraag over mijn polis" in page and "Nog een vraag" not in page  # oldest first
+    assert "2 waiting" in page
+    # The model's three teams with their confidence; Enter is its first choice.
+    assert page.index("Premie") < page.index("Schade") < page.index("Klachten")
+    assert "55 %" in page and "22 %" in page and "model v0007" in page
+    assert f'value="{world.teams["premie"]}" data-hotkey="2" data-suggested="1"' in page
+
+    page = post(rob, "/review/decide", message_id=first, team_id=world.teams["klachten"])
+    assert f"Mail #{first} → klachten; forward queued." in page
+    assert "Nog een vraag" in page  # the next one is shown at once
+    assert world.enqueued == [first]  # queued, not sent: the request did no SMTP
+    assert world.outbox("klachten") == [] and world.state(first) == "review"
+
+    with world.sessions() as session:
+        item = session.scalar(select(ReviewItem).where(ReviewItem.message_id == first))
+        assert item is not None
+        assert (item.status, item.team_id, item.resolved_by) == (
+            "resolved",
+            world.teams["klachten"],
+            world.users["rob"],
+        )
+        label = session.scalar(select(Annotation).where(Annotation.message_id == first))
+        assert label is not None
+        assert (label.source, label.user_id, label.team_id) == (
+            "review",
+            world.users["rob"],
+            world.teams["klachten"],
+        )
+    [audit] = world.audit("review-decision", first)
+    assert audit == {
+        "team": "klachten",
+        "model_team": "premie",
+        "model_version": "v0007",
+        "corrected": True,
+        "misroute": False,
+        "from_team": None,
+    }
+    # What the worker's forward task does with the queued id.
+    assert advance(world.services, first).state == "done"
+    assert len(world.outbox("klachten")) == 1
+
+
+def test_confirming_the_models_choice_is_not_a_correction(world: World) -> None:
+    mid = world.mail("Premievraag")
+    rob = logged_in(world.app, "rob")
+    post(rob, "/review/decide", message_id=mid, team_id=world.teams["premie"])
+    assert world.audit("review-decision", mid)[0]["corrected"] is False
+
+
+def test_a_misrouted_mail_is_sent_back_and_the_fix_counts_as_a_correction(world: World) -> None:
+    world.predictor.views["Autoruit gebarsten"] = ("schade", 0.97)
+    mid = world.mail("Autoruit gebarsten")
+    assert world.state(mid) == "done" and len(world.outbox("schade")) == 1
+
+    ria = logged_in(world.app, "ria")
+    routed = ria.get("/review/routed").get_data(as_text=True)
+    assert "Autoruit gebarsten" in routed and "Send back" in routed
+    page = post(ria, "/review/send-back", message_id=mid, note="Dit is een klacht over ons")
+    assert f"Mail #{mid} came back from schade" in page
+    assert world.state(mid) == "review"
+    [misroute] = world.audit("misroute", mid)
+    assert misroute == {
+        "from_team": "schade",
+        "model_version": "v0007",
+        "auto": True,
+        "note": "Dit is een klacht over ons",
+    }
+    review_page = ria.get("/review").get_data(as_text=True)
+    assert "Sent back as misrouted by <strong>schade</strong>" in review_page
+    assert "Dit is een klacht over ons" in review_page
+
+    post(ria, "/review/decide", message_id=mid, team_id=world.teams["klachten"])
+    assert world.enqueued == [mid]
+    assert advance(world.services, mid).state == "done"
+    assert len(world.outbox("klachten")) == 1 and len(world.outbox("schade")) == 1
+    [decision] = world.audit("review-decision", mid)
+    assert decision["misroute"] is True and decision["corrected"] is True
+    assert decision["from_team"] == "schade" and decision["model_team"] == "schade"
+    with world.sessions() as session:
+        delivery = session.scalar(select(Delivery).where(Delivery.message_id == mid))
+        assert delivery is not None
+        assert (delivery.team_id, delivery.state) == (world.teams["klachten"], "sent")
+        forwards = session.scalars(
+            select(AuditLog.details).where(AuditLog.action == "forward", AuditLog.message_id == mid)
+        ).all()
+    assert [f["team"] for f in forwards] == ["schade", "klachten"]  # both forwards on record
+
+
+def test_a_send_back_the_reviewer_overrules_is_closed_without_a_second_forward(
+    world: World,
+) -> None:
+    world.predictor.views["Ruit"] = ("schade", 0.97)
+    mid = world.mail("Ruit")
+    rob = logged_in(world.app, "rob")
+    post(rob, "/review/send-back", message_id=mid)
+    post(rob, "/review/decide", message_id=mid, team_id=world.teams["schade"])
+    assert world.state(mid) == "done"
+    assert advance(world.services, mid).state == "done"
+    assert len(world.outbox("schade")) == 1
+    assert world.audit("review-decision", mid)[0]["corrected"] is False
+
+
+def test_only_routed_mail_can_be_sent_back(world: World) -> None:
+    waiting = world.mail("Onzeker")
+    rob = logged_in(world.app, "rob")
+    page = post(rob, "/review/send-back", message_id=waiting)
+    assert "has not been routed to a team" in page
+    assert world.state(waiting) == "review" and world.audit("misroute", waiting) == []
+
+
+def test_near_duplicates_are_confirmed_together(world: World) -> None:
+    alike = [world.mail(f"Premie omhoog {n}", LONG_TEXT + f" Polisnummer {n}.") for n in range(3)]
+    other = world.mail("Iets heel anders", "Mijn fiets is gestolen bij het station.")
+    rob = logged_in(world.app, "rob")
+    page = rob.get("/review").get_data(as_text=True)
+    assert "This mail and <strong>2</strong> more waiting look alike" in page
+    page = post(rob, "/review/decide-group", message_id=alike[0], team_id=world.teams["premie"])
+    assert "3 mails → premie; forward queued." in page
+    assert sorted(world.enqueued) == sorted(alike)
+    assert world.state(other) == "review"
+    with world.sessions() as session:
+        open_ids = session.scalars(
+            select(ReviewItem.message_id).where(ReviewItem.status == "open")
+        ).all()
+    assert open_ids == [other]
+
+
+def test_two_reviewers_deciding_the_same_mail_forward_it_once(world: World) -> None:
+    mid = world.mail("Dubbel")
+    rob, ria = logged_in(world.app, "rob"), logged_in(world.app, "ria")
+    token_rob, token_ria = csrf_token(rob, "/review"), csrf_token(ria, "/review")
+    team = world.teams["schade"]
+    first = rob.post(
+        "/review/decide", data={"message_id": mid, "team_id": team, "csrf_token": token_rob}
+    )
+    second = ria.post(
+        "/review/decide",
+        data={"message_id": mid, "team_id": world.teams["premie"], "csrf_token": token_ria},
+        follow_redirects=True,
+    )
+    assert first.status_code == 302
+    assert f"mail {mid} was already decided" in second.get_data(as_text=True)
+    assert world.enqueued == [mid]
+    with world.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Annotation)) == 1
+
+
+def test_with_the_broker_down_the_decision_stands_and_the_sweep_forwards_it(
+    world: World,
+) -> None:
+    mid = world.mail("Broker weg")
+
+    def broker_down(message_id: int) -> None:
+        raise ConnectionRefusedError("broker unreachable")
+
+    world.app.extensions[ENQUEUE_EXTENSION] = broker_down
+    rob = logged_in(world.app, "rob")
+    page = post(rob, "/review/decide", message_id=mid, team_id=world.teams["premie"])
+    assert "the forward is queued by the worker&#39;s next sweep" in page
+    assert mid in stale_messages(world.services)
+    assert advance(world.services, mid).state == "done"
+    assert len(world.outbox("premie")) == 1
+
+
+def test_an_archived_team_cannot_be_chosen(world: World) -> None:
+    mid = world.mail("Archief")
+    with world.sessions() as session:
+        team = session.get(Team, world.teams["klachten"])
+        assert team is not None
+        team.archived_at = team.created_at
+        session.commit()
+    rob = logged_in(world.app, "rob")
+    page = post(rob, "/review/decide", message_id=mid, team_id=world.teams["klachten"])
+    assert "team klachten is archived" in page
+    assert world.enqueued == [] and world.state(mid) == "review"
+
+
+def test_labellers_cannot_review_and_reviewers_land_on_the_review_queue(world: World) -> None:
+    lisa = logged_in(world.app, "lisa")
+    assert lisa.get("/review").status_code == 403
+    rob = logged_in(world.app, "rob")
+    assert rob.get("/").headers["Location"].endswith("/review")
+
+
+def test_labelling_turns_uncertainty_first_once_a_model_has_scored_mail(world: World) -> None:
+    with world.sessions() as session:
+        session.add(User(username="anna", password_hash=FAST_HASH, role="admin"))
+        session.commit()
+    anna = logged_in(world.app, "anna")
+    assert 'data-default="oldest"' in anna.get("/label").get_data(as_text=True)
+    mid = world.mail("Te scoren")
+    with world.sessions() as session:
+        store_scores(session, "v0007", [ScoreRow(mid, "premie", 0.5, 0.1)])
+        session.commit()
+    assert 'data-default="uncertain"' in anna.get("/label").get_data(as_text=True)

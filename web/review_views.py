@@ -1,0 +1,154 @@
+"""The review queue (mail the model was unsure of, oldest first) and misroute reports.
+
+A decision is committed, then the forward is queued on the broker (the worker's
+``forward_message`` task); the page never waits for a mail server. When the broker cannot
+be reached the decision stands and the worker's periodic sweep queues the forward later.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy import select
+
+from labeling import review
+from labeling.errors import LabelingError
+from labeling.models import Team
+from labeling.settings import Settings
+from web.assets import static_url
+from web.db import commit, db_session
+from web.forms import ReviewDecisionForm, SendBackForm
+from web.mailhtml import frame_document
+from web.payloads import message_view
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("review", __name__, url_prefix="/review")
+
+ENQUEUE_EXTENSION = "mailroom.enqueue_forward"
+
+
+def _enqueue_forward() -> Callable[[int], None]:
+    """The function that queues a forward: the worker's, built once per app; tests may
+    put their own in ``app.extensions[ENQUEUE_EXTENSION]``."""
+    found: Callable[[int], None] | None = current_app.extensions.get(ENQUEUE_EXTENSION)
+    if found is None:
+        from worker.celery_app import enqueue_forward, make_celery
+
+        settings: Settings = current_app.extensions["mailroom.settings"]
+        celery = make_celery(settings)
+
+        def send(message_id: int) -> None:
+            enqueue_forward(celery, message_id)
+
+        found = current_app.extensions[ENQUEUE_EXTENSION] = send
+    return found
+
+
+def _queue_forwards(message_ids: list[int]) -> bool:
+    """Queue each forward; False (and logged) when the broker is unreachable."""
+    enqueue = _enqueue_forward()
+    try:
+        for message_id in message_ids:
+            enqueue(message_id)
+    except Exception as exc:  # kombu's OperationalError and friends: the sweep will do it
+        log.warning("could not queue forwards %s (the sweep will): %s", message_ids, exc)
+        return False
+    return True
+
+
+def _active_teams() -> list[Team]:
+    teams = db_session().scalars(select(Team).where(Team.archived_at.is_(None))).all()
+    return sorted(teams, key=lambda team: (team.hotkey is None, team.hotkey or "", team.name))
+
+
+def _after() -> int | None:
+    value = request.args.get("after", "")
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
+
+
+@bp.get("")
+def queue() -> str:
+    session = db_session()
+    card = review.next_item(session, after=_after())
+    html_document = None
+    if card is not None and card.message.html:
+        html_document = frame_document(card.message.html, static_url("mailframe.css"))
+    return render_template(
+        "review.html",
+        card=card,
+        mail=message_view(card.message, 0) if card is not None else None,
+        html_document=html_document,
+        teams=_active_teams(),
+        form=ReviewDecisionForm(),
+        waiting=review.open_count(session),
+    )
+
+
+def _decided_notice(decided: list[review.Decided], queued: bool) -> str:
+    first = decided[0]
+    what = f"Mail #{first.message_id}" if len(decided) == 1 else f"{len(decided)} mails"
+    tail = "forward queued." if queued else "the forward is queued by the worker's next sweep."
+    return f"{what} → {first.team_slug}; {tail}"
+
+
+def _decide(group: bool) -> ResponseReturnValue:
+    form = ReviewDecisionForm()
+    if not form.validate_on_submit():
+        flash("Choose a team for the mail.", "error")
+        return redirect(url_for("review.queue"))
+    message_id, team_id = form.message_id.data or 0, form.team_id.data or 0
+    session = db_session()
+    try:
+        if group:
+            decided = review.decide_group(session, message_id, team_id, current_user.id)
+        else:
+            decided = [review.decide(session, message_id, team_id, current_user.id)]
+        commit()
+    except LabelingError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("review.queue"))
+    queued = _queue_forwards([d.message_id for d in decided])
+    flash(_decided_notice(decided, queued), "info")
+    return redirect(url_for("review.queue"))
+
+
+@bp.post("/decide")
+def decide() -> ResponseReturnValue:
+    return _decide(group=False)
+
+
+@bp.post("/decide-group")
+def decide_group() -> ResponseReturnValue:
+    return _decide(group=True)
+
+
+@bp.get("/routed")
+def routed() -> str:
+    value = request.args.get("message", "").strip().lstrip("#")
+    message_id = int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
+    rows = review.routed_mail(db_session(), message_id=message_id, limit=100)
+    return render_template(
+        "routed.html", rows=rows, form=SendBackForm(), query=value, searched=message_id
+    )
+
+
+@bp.post("/send-back")
+def send_back() -> ResponseReturnValue:
+    form = SendBackForm()
+    if not form.validate_on_submit():
+        flash("That request could not be read; try again.", "error")
+        return redirect(url_for("review.routed"))
+    message_id = form.message_id.data or 0
+    try:
+        team = review.send_back(db_session(), message_id, current_user.id, form.note.data or "")
+        commit()
+    except LabelingError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"Mail #{message_id} came back from {team}; it waits in review.", "info")
+    return redirect(url_for("review.routed"))
