@@ -141,6 +141,8 @@ def train_from_store(
     """Train a candidate from the store's labels, gate it on the holdout, promote or keep it,
     and score unlabelled mail for the uncertainty-first labelling queue."""
     with open_database(settings) as sessions:
+        # The moment the labels were read: a later label is new to this version (retrain).
+        labels_read_at = datetime.now(UTC).isoformat()
         with session_scope(sessions) as session:
             examples = training_examples(session, include_weak=include_weak)
         if len({e.label for e in examples}) < 2:
@@ -206,6 +208,7 @@ def train_from_store(
                 "n_validation": len(validation),
                 "n_holdout": len(scored_holdout),
                 "include_weak": include_weak,
+                "labels_read_at": labels_read_at,
                 "label_counts": dict(Counter(e.label for e in train)),
                 "train_seconds": round(trained.train_seconds, 1),
                 "training_arguments": asdict(args.training),

@@ -25,10 +25,11 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from labeling.models import Annotation, Message, Team
@@ -165,6 +166,20 @@ def training_examples(
             )
         )
     return examples
+
+
+PERSON_SOURCES = ("human", "review", "adjudication")
+
+
+def person_labels_since(session: Session, since: datetime | None) -> int:
+    """Current labels given by people (labelling, review, adjudication) after ``since``
+    (all of them when None): what a retrain would learn that the last one did not."""
+    query = select(func.count()).select_from(Annotation).where(
+        Annotation.superseded_at.is_(None), Annotation.source.in_(PERSON_SOURCES)
+    )
+    if since is not None:
+        query = query.where(Annotation.created_at > since)
+    return int(session.scalar(query) or 0)
 
 
 def split_examples(

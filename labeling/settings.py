@@ -150,6 +150,23 @@ class Settings(BaseSettings):
         description="Fault tests only: seconds a worker sleeps after the SMTP server "
         "accepted a forward and before recording it. Leave 0.",
     )
+    retrain_min_new_labels: int = Field(
+        default=50,
+        ge=1,
+        description="Person labels (labelling, review corrections, adjudications) needed "
+        "since the last training before the worker's schedule retrains.",
+    )
+    retrain_interval: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Seconds between the worker's checks whether enough new labels "
+        "arrived to retrain.",
+    )
+    retrain_timeout: float = Field(
+        default=7200.0,
+        gt=0,
+        description="Seconds a scheduled retrain may run before it is stopped.",
+    )
     model: str = Field(
         default="e5-small",
         description="Base encoder: e5-small (multilingual, default), minilm (fast, English), "

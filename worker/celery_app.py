@@ -8,7 +8,8 @@
 Reliability settings: a task is acknowledged only after it ran (``task_acks_late``) and
 given back when its worker process dies (``task_reject_on_worker_lost``); each worker takes
 one message at a time (``worker_prefetch_multiplier=1``); JSON only; no result backend.
-The beat schedule runs :func:`worker.tasks.sweep` every ``sweep_interval`` seconds.
+The beat schedule runs :func:`worker.tasks.sweep` every ``sweep_interval`` seconds and
+:func:`worker.tasks.retrain_if_due` every ``retrain_interval`` seconds.
 
 The embedded default broker is kombu's SQLAlchemy transport on a SQLite file in the
 instance folder (``sqla+sqlite:///…/broker.sqlite3``): no server needed.
@@ -57,7 +58,11 @@ def make_celery(settings: Settings, *, watch: bool = False) -> Celery:
         worker_concurrency=settings.worker_concurrency,
         imports=("worker.tasks",),
         beat_schedule={
-            "mailroom-sweep": {"task": "mailroom.sweep", "schedule": settings.sweep_interval}
+            "mailroom-sweep": {"task": "mailroom.sweep", "schedule": settings.sweep_interval},
+            "mailroom-retrain": {
+                "task": "mailroom.retrain_if_due",
+                "schedule": settings.retrain_interval,
+            },
         },
         beat_schedule_filename=str(settings.instance_path / "celerybeat-schedule"),
         timezone="UTC",

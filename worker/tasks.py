@@ -9,12 +9,16 @@ the mail with the reason (a person then sees it in review). Nothing is dropped.
 from __future__ import annotations
 
 import logging
+import os
 import random
+import socket
 
 from celery import Task, shared_task
 
 from labeling.errors import MailServerError, StoreError
+from worker import leases
 from worker.pipeline import advance, quarantine, stale_messages
+from worker.retrain import RETRAIN_LEASE, retrain_check, run_retrain
 from worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -75,3 +79,24 @@ def sweep(self: Task) -> int:
     if ids:
         log.info("sweep queued %d stuck mail(s) again", len(ids))
     return len(ids)
+
+
+@shared_task(bind=True, name="mailroom.retrain_if_due")
+def retrain_if_due(self: Task) -> str:
+    """Retrain when enough person labels arrived since the last training (beat runs this
+    every ``retrain_interval``); one retrain at a time across workers, by lease."""
+    services = runtime(self).services()
+    settings = services.settings
+    check = retrain_check(settings, services.sessions)
+    if not check.due:
+        log.info("retrain: %s", check.describe())
+        return "not due"
+    holder = f"{socket.gethostname()}:{os.getpid()}"
+    if not leases.acquire(services.sessions, RETRAIN_LEASE, holder, settings.retrain_timeout + 60):
+        return "another worker is retraining"
+    try:
+        log.info("retrain: %s", check.describe())
+        status = run_retrain(settings)
+    finally:
+        leases.release(services.sessions, RETRAIN_LEASE, holder)
+    return "retrained" if status == 0 else f"retrain failed ({status})"

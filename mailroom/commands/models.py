@@ -111,6 +111,55 @@ def train(
     click.echo(f"scored {outcome.scored} unlabelled mails for the labelling queue")
 
 
+@click.command("retrain")
+@click.option(
+    "--if-due",
+    is_flag=True,
+    help="Only when MAILROOM_RETRAIN_MIN_NEW_LABELS person labels arrived since the last "
+    "training (what the worker's schedule runs).",
+)
+@click.option("--min-new-labels", type=int, default=None, help="Override the setting.")
+@_model_option
+@_budget_option
+@click.pass_obj
+def retrain(
+    settings: Settings,
+    if_due: bool,
+    min_new_labels: int | None,
+    model: str | None,
+    time_budget: float | None,
+) -> None:
+    """Train a new version on every label now in the store; it replaces the active one
+    only if it is not worse on the frozen holdout (otherwise it is kept with the reason).
+
+    Trains on the same kind of labels as the active version (archive-folder labels too if
+    it did), on the active version's base model unless --model says otherwise.
+    """
+    from classifier.pipeline import PipelineArguments
+    from classifier.registry import Registry
+    from classifier.store_training import train_from_store
+    from labeling.db import open_database
+    from worker.retrain import retrain_check
+
+    with open_database(settings) as sessions:
+        check = retrain_check(settings, sessions, min_new=min_new_labels)
+    click.echo(check.describe())
+    if if_due and not check.due:
+        return
+    active = Registry(settings.models_path).active()
+    include_weak = bool(active.manifest.get("include_weak")) if active else False
+    base = model or (str(active.manifest.get("base_model")) if active else None)
+    if active is not None and active.manifest.get("kind") == "tfidf":
+        base = model  # a TF-IDF version has no encoder to keep; the setting decides
+    args = _pipeline_arguments(settings, base, None, None, time_budget, 0)
+    assert isinstance(args, PipelineArguments)
+    outcome = train_from_store(
+        settings, args, include_weak=include_weak, progress=sys.stderr.isatty()
+    )
+    verdict = "promoted" if outcome.promoted else "kept, not promoted"
+    click.echo(f"{outcome.version} ({outcome.kind}): {verdict}: {outcome.reason}")
+
+
 @click.command("evaluate")
 @click.option("--version", "version", default=None, help="Model version (default: active).")
 @click.option(
@@ -283,4 +332,4 @@ def benchmark(
     click.echo(json.dumps(shown, indent=2))
 
 
-commands: list[click.Command] = [train, evaluate_command, models, benchmark]
+commands: list[click.Command] = [train, retrain, evaluate_command, models, benchmark]

@@ -141,3 +141,51 @@ def test_training_without_two_labelled_teams_is_a_clear_error(db_settings: Setti
     result = CliRunner().invoke(cli, ["train"], obj=db_settings)
     assert result.exit_code == 1
     assert "label mail of at least two teams first" in result.output
+
+
+def test_retrain_waits_for_new_labels_and_refuses_a_worse_version(
+    db_settings: Settings, db_sessions: sessionmaker[Session]
+) -> None:
+    from labeling.models import utcnow
+    from worker.retrain import retrain_check
+
+    _seed(db_sessions)
+    db_settings = db_settings.model_copy(
+        update={"min_labels_for_transformer": 1000, "retrain_min_new_labels": 20}
+    )
+    runner = CliRunner()
+    assert runner.invoke(cli, ["train"], obj=db_settings).exit_code == 0
+    result = runner.invoke(cli, ["retrain", "--if-due"], obj=db_settings)
+    assert result.exit_code == 0, result.output
+    assert "0 new person labels since v0001; 20 needed: not due" in result.output
+    assert [v.version for v in Registry(db_settings.models_path).versions()] == ["v0001"]
+
+    # A labeller relabels every mail outside the holdout at random: new labels, but noise.
+    rng = random.Random(3)
+    now = utcnow()
+    with db_sessions() as session:
+        team_ids = session.scalars(select(Team.id)).all()
+        for annotation in session.scalars(select(Annotation)).all():
+            if not is_holdout(annotation.message_id):
+                annotation.superseded_at = now
+                session.flush()
+                session.add(
+                    Annotation(
+                        message_id=annotation.message_id,
+                        team_id=rng.choice(team_ids),
+                        user_id=annotation.user_id,
+                        source="human",
+                    )
+                )
+        session.commit()
+    check = retrain_check(db_settings, db_sessions)
+    assert check.due and check.new_labels > 20 and check.last_version == "v0001"
+    result = runner.invoke(cli, ["retrain", "--if-due"], obj=db_settings)
+    assert result.exit_code == 0, result.output
+    assert "v0002 (tfidf): kept, not promoted" in result.output
+    assert "worse than the active version" in result.output
+    registry = Registry(db_settings.models_path)
+    assert registry.active_version() == "v0001"
+    assert registry.get("v0002").status == "rejected"
+    # The refused version counts as the last training: nothing new since, nothing due.
+    assert not retrain_check(db_settings, db_sessions).due

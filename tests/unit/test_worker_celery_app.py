@@ -17,6 +17,7 @@ def test_the_app_is_built_for_reliability(tmp_path: Path) -> None:
     assert conf.task_serializer == "json" and conf.accept_content == ["json"]
     assert conf.broker_transport_options == {"visibility_timeout": 900.0}
     assert conf.beat_schedule["mailroom-sweep"]["task"] == "mailroom.sweep"
+    assert conf.beat_schedule["mailroom-retrain"]["task"] == "mailroom.retrain_if_due"
 
 
 def test_queueing_on_the_embedded_broker(tmp_path: Path) -> None:
