@@ -2,16 +2,22 @@
 
 Steps (each skipped when already done, so a second run starts in seconds):
 database → teams → demo corpus → import the archive → weak labels from its folders →
-near-duplicate groups → demo users → train a model (progress bar) → route the demo inbox
-(worker) → serve the web app until Ctrl-C.
+near-duplicate groups → demo users → train a model (progress bar) → start a worker and
+route the demo inbox (some mail forwarded to per-team Maildirs, some waiting in review) →
+serve the web app until Ctrl-C, which stops the web app and then the worker.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -161,6 +167,176 @@ def prepare(
     return facts
 
 
+@dataclass(frozen=True)
+class RoutingResult:
+    """How the worker handled the demo inbox, scored against the generator's truth."""
+
+    live: int
+    auto: int
+    auto_correct: int
+    review: int
+    quarantined: int
+    unsettled: int  # still new/forwarding when the wait ended
+
+    @property
+    def precision(self) -> float | None:
+        return self.auto_correct / self.auto if self.auto else None
+
+    def describe(self) -> str:
+        if not self.live:
+            return "no inbox mail was recorded"
+        share = lambda n: f"{n} ({n / self.live:.0%})"  # noqa: E731
+        precision = f"{self.precision:.3f}" if self.precision is not None else "n/a"
+        text = (
+            f"{self.live} inbox mails: auto-routed {share(self.auto)} at precision {precision} "
+            f"against the generator's truth; waiting in review {share(self.review)}; "
+            f"quarantined {self.quarantined}"
+        )
+        return text + (f"; {self.unsettled} not settled yet" if self.unsettled else "")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
+    """``mailroom worker`` as a child process on the same settings (read from the same
+    environment), its log in the instance folder."""
+    env = dict(os.environ)
+    env["MAILROOM_INSTANCE_PATH"] = str(settings.instance_path.resolve())
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "mailroom", "worker"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches us; we stop the worker in order
+        )
+
+
+def stop_worker(process: subprocess.Popen[bytes], timeout: float = 60.0) -> int:
+    """SIGTERM (Celery's warm shutdown: running tasks finish), then SIGKILL after
+    ``timeout``; the exit status."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+def wait_for_ready(
+    process: subprocess.Popen[bytes], log_path: Path, offset: int, timeout: float
+) -> None:
+    """Until Celery logs that the worker is ready (its signal handlers are then in place,
+    so a stop is a warm shutdown)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        with log_path.open("rb") as log:
+            log.seek(offset)
+            if b" ready." in log.read():
+                return
+        time.sleep(0.3)
+    if process.poll() is not None:
+        raise click.ClickException(
+            f"the worker stopped (exit {process.returncode}); see its log in {log_path}"
+        )
+
+
+def wait_for_routing(
+    settings: Settings, expected: int, process: subprocess.Popen[bytes], timeout: float
+) -> None:
+    """Until the inbox's mails are all recorded and none is new or being forwarded."""
+    from sqlalchemy import func, select
+
+    from labeling.db import open_database, session_scope
+    from labeling.models import Message
+
+    deadline = time.monotonic() + timeout
+    last = ""
+    with open_database(settings) as sessions:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise click.ClickException(
+                    f"the worker stopped (exit {process.returncode}); see its log in "
+                    f"{settings.instance_path / 'worker.log'}"
+                )
+            with session_scope(sessions) as session:
+                counts = dict(
+                    session.execute(
+                        select(Message.route_state, func.count())
+                        .where(Message.origin == "live")
+                        .group_by(Message.route_state)
+                    ).all()
+                )
+            moving = sum(counts.get(state, 0) for state in ("new", "forwarding", "forwarded"))
+            recorded = sum(counts.values())
+            line = f"    {recorded}/{expected} recorded, {moving} on their way"
+            if line != last:
+                click.echo(line, err=True)
+                last = line
+            if recorded >= expected and moving == 0:
+                return
+            time.sleep(1.0)
+    click.echo(f"    still busy after {timeout:.0f} s; the worker goes on", err=True)
+
+
+def routing_result(settings: Settings, corpus: Path) -> RoutingResult:
+    """The inbox's routing, scored against truth.jsonl (by Message-ID)."""
+    from sqlalchemy import select
+
+    from labeling.db import open_database, session_scope
+    from labeling.models import Message, RoutingDecision, Team
+
+    truth: dict[str, str] = {}
+    with (corpus / "truth.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            truth[str(row["message_id"]).strip("<>")] = str(row["team"])
+    with open_database(settings) as sessions, session_scope(sessions) as session:
+        rows = session.execute(
+            select(Message.message_id, Message.route_state, Team.slug)
+            .outerjoin(
+                RoutingDecision,
+                (RoutingDecision.message_id == Message.id)
+                & RoutingDecision.is_current
+                & (RoutingDecision.mode == "auto"),
+            )
+            .outerjoin(Team, Team.id == RoutingDecision.team_id)
+            .where(Message.origin == "live")
+        ).all()
+    auto = correct = review = quarantined = unsettled = 0
+    for message_id, state, team in rows:
+        if state == "review":
+            review += 1
+        elif state == "quarantined":
+            quarantined += 1
+        elif team is not None and state == "done":
+            auto += 1
+            correct += truth.get((message_id or "").strip("<>")) == team
+        else:
+            unsettled += 1
+    return RoutingResult(len(rows), auto, correct, review, quarantined, unsettled)
+
+
+def route_inbox(settings: Settings, *, expected: int, timeout: float) -> subprocess.Popen[bytes]:
+    """Start the worker and wait until it has routed the demo inbox; the worker keeps
+    running (the caller stops it)."""
+    log_path = settings.instance_path / "worker.log"
+    offset = log_path.stat().st_size if log_path.exists() else 0
+    process = start_worker(settings, log_path)
+    try:
+        wait_for_ready(process, log_path, offset, timeout)
+        wait_for_routing(settings, expected, process, timeout)
+    except BaseException:
+        stop_worker(process)
+        raise
+    return process
+
+
 @click.command("demo")
 @click.option("--count", type=int, default=2400, show_default=True, help="Archived mails.")
 @click.option("--inbox", type=int, default=300, show_default=True, help="Unsorted inbox mails.")
@@ -170,7 +346,16 @@ def prepare(
 )
 @click.option("--epochs", type=int, default=4, show_default=True)
 @click.option("--port", type=int, default=8000, show_default=True)
-@click.option("--no-serve", is_flag=True, help="Prepare everything, then stop (for CI).")
+@click.option(
+    "--route-timeout",
+    type=float,
+    default=300,
+    show_default=True,
+    help="Seconds to wait for the worker to route the inbox before serving anyway.",
+)
+@click.option(
+    "--no-serve", is_flag=True, help="Prepare, route the inbox, report, then stop (for CI)."
+)
 @click.pass_obj
 def demo(
     settings: Settings,
@@ -180,10 +365,12 @@ def demo(
     time_budget: float,
     epochs: int,
     port: int,
+    route_timeout: float,
     no_serve: bool,
 ) -> None:
     """Set up and run the whole product on the embedded default (no servers needed)."""
     started = time.perf_counter()
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
     prepare(
         settings,
         count=count,
@@ -193,17 +380,35 @@ def demo(
         epochs=epochs,
         progress=sys.stderr.isatty(),
     )
-    click.secho(f"ready in {time.perf_counter() - started:.0f} s", fg="green", err=True)
-    users = ", ".join(f"{u} ({r})" for u, r in DEMO_USERS)
-    click.echo(f"demo logins: {users}; password {DEMO_PASSWORD}")
-    if no_serve:
-        return
-    from waitress import serve
+    inbox_files = sum(1 for sub in ("new", "cur") for _ in (settings.maildir_inbox / sub).glob("*"))
+    with step("start the worker and route the demo inbox"):
+        worker = route_inbox(settings, expected=inbox_files, timeout=route_timeout)
+    try:
+        result = routing_result(settings, settings.instance_path / "demo-corpus")
+        click.echo(f"    {result.describe()}", err=True)
+        outbox = settings.maildir_outbox
+        click.echo(
+            f"    forwards in {outbox}/<team>/new; the inbox is {settings.maildir_inbox}", err=True
+        )
+        click.secho(f"ready in {time.perf_counter() - started:.0f} s", fg="green", err=True)
+        users = ", ".join(f"{u} ({r})" for u, r in DEMO_USERS)
+        click.echo(f"demo logins: {users}; password {DEMO_PASSWORD}")
+        if no_serve:
+            return
+        from waitress import serve
 
-    from web import create_app
+        from web import create_app
 
-    click.echo(f"open http://127.0.0.1:{port}/  (Ctrl-C stops)")
-    serve(create_app(settings), host="127.0.0.1", port=port, threads=4)
+        click.echo(
+            f"open http://127.0.0.1:{port}/  (rob reviews what waits; Ctrl-C stops the web "
+            "app and the worker)"
+        )
+        with suppress(KeyboardInterrupt):  # Ctrl-C: stop serving, then stop the worker
+            serve(create_app(settings), host="127.0.0.1", port=port, threads=4)
+    finally:
+        click.echo("stopping the worker…", err=True)
+        status = stop_worker(worker)
+        click.echo(f"worker stopped (exit {status})", err=True)
 
 
 commands: list[click.Command] = [demo]
