@@ -1,0 +1,173 @@
+"""A reviewer in a real browser settles three mails with the keyboard and sees them
+forwarded: headless Chromium against the app on a real HTTP server, and a real
+``mailroom worker`` on the embedded default (SQLite store and broker, Maildir in and out).
+
+With no model active the worker sends every new mail to review; the reviewer's keys queue
+the forwards on the broker, and the worker delivers them into the teams' Maildirs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlalchemy import func, select
+
+from labeling.db import upgrade
+from labeling.models import ReviewItem, User
+from labeling.settings import Settings, load_settings
+from tests.browser.harness import PASSWORD, TEAMS, LiveServer, browser_missing, launch_chromium
+from worker.pipeline import maildir_outbox_files
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+MAILS = (
+    ("Waterschade na de storm", "Ons dak lekt sinds de storm van gisteren. Hoe meld ik dit?"),
+    ("Premie te hoog", "Waarom is mijn premie zo veel hoger dan vorig jaar?"),
+    ("Opzegging", "Hierbij zeg ik mijn inboedelverzekering op per de eerste van de maand."),
+)
+CHOICES = ("schade", "premie", "opzeggingen")  # what the reviewer decides, in that order
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    reason = browser_missing()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"browser tests cannot run: {reason} — CI must run them", pytrace=False)
+        pytest.skip(f"browser tests skipped: {reason}")
+    with launch_chromium() as (_playwright, chromium):
+        yield chromium
+
+
+def _env(instance: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILROOM_")}
+    env.update(
+        MAILROOM_INSTANCE_PATH=str(instance),
+        MAILROOM_POLL_INTERVAL="0.5",
+        MAILROOM_SWEEP_INTERVAL="2",
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[tuple[LiveServer, Settings]]:
+    instance = tmp_path / "instance"
+    settings = load_settings(_env(instance))
+    upgrade(settings)
+    inbox = settings.maildir_inbox
+    for sub in ("new", "cur", "tmp"):
+        (inbox / sub).mkdir(parents=True)
+    for n, (subject, text) in enumerate(MAILS):
+        msg = EmailMessage()
+        msg["From"] = f"klant{n}@example.nl"
+        msg["To"] = "info@polderzeker.example"
+        msg["Subject"] = subject
+        msg["Message-ID"] = f"<browser-review-{n}@example.nl>"
+        msg["Date"] = f"Mon, 0{n + 1} Jun 2026 09:00:00 +0200"  # arrival order = queue order
+        msg.set_content(text)
+        (inbox / "new" / f"{n}.eml").write_bytes(msg.as_bytes())
+    with LiveServer(settings) as server:
+        from werkzeug.security import generate_password_hash
+
+        from labeling.models import Team
+
+        with server.sessions() as session:
+            session.add(
+                User(
+                    username="rob", password_hash=generate_password_hash(PASSWORD), role="reviewer"
+                )
+            )
+            for slug, name, key, guideline, _texts in TEAMS:
+                session.add(Team(slug=slug, name=name, hotkey=key, description=guideline))
+            session.commit()
+        with (tmp_path / "worker.log").open("wb") as log:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "mailroom", "worker"],
+                env=_env(instance),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            yield server, settings
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(60)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+
+
+def _wait(condition: object, what: str, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(condition) and condition():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _open_items(server: LiveServer) -> int:
+    with server.sessions() as session:
+        query = select(func.count()).select_from(ReviewItem).where(ReviewItem.status == "open")
+        return int(session.scalar(query) or 0)
+
+
+def _subject(page: Page) -> str:
+    return page.inner_text("#message h1")
+
+
+def test_a_reviewer_settles_three_mails_with_the_keyboard_and_sees_them_forwarded(
+    browser: Browser, world: tuple[LiveServer, Settings]
+) -> None:
+    server, settings = world
+    _wait(lambda: _open_items(server) == 3, "the worker to send the three mails to review")
+
+    page = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(f"{server.url}/")
+    page.fill("input[name=username]", "rob")
+    page.fill("input[name=password]", PASSWORD)
+    page.press("input[name=password]", "Enter")
+    page.wait_for_url(f"{server.url}/review")
+    assert "3 waiting" in page.inner_text(".toolbar")
+
+    hotkeys = {slug: key for slug, _name, key, _g, _t in TEAMS}
+    for (subject, _text), team in zip(MAILS, CHOICES, strict=True):
+        assert _subject(page) == subject  # oldest first
+        with page.expect_navigation():
+            page.keyboard.press(hotkeys[team])
+        notice = page.inner_text(".flashes")
+        assert f"→ {team}; forward queued." in notice
+    assert "Nothing waits for review" in page.inner_text("main")
+    assert problems == []
+
+    # The worker took the queued forwards from the broker and delivered them.
+    outbox = settings.maildir_outbox
+    _wait(
+        lambda: all(len(maildir_outbox_files(outbox, team)) == 1 for team in CHOICES),
+        "the forwards in the teams' Maildirs",
+    )
+    page.goto(f"{server.url}/review/routed")
+    routed = page.inner_text("table.data")
+    names = {slug: name for slug, name, _k, _g, _t in TEAMS}
+    for (subject, _text), team in zip(MAILS, CHOICES, strict=True):
+        row = page.locator("table.data tr", has_text=subject)
+        assert names[team] in row.inner_text()
+    assert routed.count("user") == 3  # routed by a person, not the model
+    page.context.close()
