@@ -7,10 +7,10 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
+from labeling import roster
 from labeling.errors import LabelingError
 from labeling.models import USER_ROLES, Team, User
 from labeling.teams import team_overview
-from web import roster
 from web.db import commit, db_session
 from web.forms import ActiveForm, ConfirmForm, RoleForm, TeamCreateForm, TeamForm, UserCreateForm
 

@@ -19,9 +19,9 @@ from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, current_user, login_user, logout_user
 
 from labeling.models import User
+from labeling.roster import authenticate
 from web.db import db_session
 from web.forms import LoginForm
-from web.roster import authenticate
 from web.security import login_throttle
 
 bp = Blueprint("auth", __name__)

@@ -100,9 +100,9 @@ def prepare(
     from labeling.importing import label_from_folders, run_import
     from labeling.models import User
     from labeling.neardup import group_near_duplicates
+    from labeling.roster import create_user
     from labeling.teams import sync_teams
     from mailroom.commands.store import team_definitions
-    from web.roster import create_user
 
     facts: dict[str, object] = {}
     settings.instance_path.mkdir(parents=True, exist_ok=True)

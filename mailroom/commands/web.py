@@ -49,7 +49,7 @@ def serve(settings: Settings, host: str, port: int, threads: int, insecure_cooki
 def create_user(settings: Settings, username: str, role: str, password_stdin: bool) -> None:
     """Create a user who can log in to the web app; asks for the password."""
     from labeling.db import open_database, session_scope
-    from web.roster import create_user as add_user
+    from labeling.roster import create_user as add_user
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")

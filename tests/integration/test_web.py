@@ -312,7 +312,7 @@ def test_unknown_endpoints_are_refused_by_default(app: Flask, seeded: Seeded) ->
 def test_login_with_the_default_hash_and_logout(
     app: Flask, sessions: sessionmaker[Session]
 ) -> None:
-    from web.roster import create_user
+    from labeling.roster import create_user
 
     with sessions() as session:
         create_user(session, "sanne", "een lang wachtwoord", "labeler")

@@ -1,10 +1,10 @@
 """People and teams as admins change them: create users, change roles, deactivate; create,
 edit, archive and unarchive teams.
 
-Small write operations over ``labeling.models`` that ``labeling`` does not offer yet (they
-belong there, next to ``labeling.teams.sync_teams``, and can move without changing their
-callers). Each flushes and leaves the commit to the caller; a refused change raises
-:class:`LabelingError` with a message for the admin, before anything is written.
+Small write operations over ``labeling.models``, next to ``labeling.teams.sync_teams``; the
+admin pages and the CLI call them. Each flushes and leaves the commit to the caller; a
+refused change raises :class:`LabelingError` with a message for the admin, before anything
+is written.
 """
 
 from __future__ import annotations
