@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     smtp_from: str = Field(
         default="mailroom@localhost", description="Envelope sender of forwarded mail."
     )
+    public_url: str = Field(
+        default="",
+        pattern=r"^(https?://[^\s]+)?$",
+        description="The web app's address as teams reach it (https://mailroom.example). "
+        "When set, each forward carries a link to send a misrouted mail back to review.",
+    )
     forward_mode: Literal["attach", "resend"] = Field(
         default="attach",
         description="SMTP forwards: 'attach' sends a new mail with the original attached "

@@ -65,6 +65,7 @@ class ForwardInfo:
     original_subject: str = ""
     original_sender: str = ""
     reason: str = ""
+    send_back_url: str = ""  # where the team reports a misroute; "" when unknown
 
 
 def _clean(value: str) -> str:
@@ -145,6 +146,11 @@ def build_forward(
         f"From: {_clean(info.original_sender) or '(unknown)'}\r\n"
         f"Subject: {subject or '(no subject)'}\r\n"
         "The original is attached.\r\n"
+        + (
+            f"Not for {info.team_slug}? Send it back to review: {_clean(info.send_back_url)}\r\n"
+            if info.send_back_url
+            else ""
+        )
     )
     eight_bit = not original.isascii()
     parts = [

@@ -443,6 +443,11 @@ def _claim(services: Services, message_id: int) -> _Outgoing | None:
             original_subject=message.subject,
             original_sender=sender,
             reason=decision.reason if decision else "",
+            send_back_url=(
+                f"{services.settings.public_url.rstrip('/')}/review/routed?message={message_id}"
+                if services.settings.public_url
+                else ""
+            ),
         )
         return _Outgoing(
             delivery_id=delivery.id,

@@ -131,7 +131,7 @@ class World:
 
 @pytest.fixture
 def world(db_settings: Settings) -> Iterator[World]:
-    settings = db_settings
+    settings = db_settings.model_copy(update={"public_url": "https://mailroom.example/"})
     assert settings.outgoing == "maildir"
     app = make_app(settings)
     enqueued: list[int] = []
@@ -235,6 +235,9 @@ def test_a_misrouted_mail_is_sent_back_and_the_fix_counts_as_a_correction(world:
     world.predictor.views["Autoruit gebarsten"] = ("schade", 0.97)
     mid = world.mail("Autoruit gebarsten")
     assert world.state(mid) == "done" and len(world.outbox("schade")) == 1
+    # The forward tells the team where to send it back.
+    link = f"Send it back to review: https://mailroom.example/review/routed?message={mid}"
+    assert link.encode() in world.outbox("schade")[0].read_bytes()
 
     ria = logged_in(world.app, "ria")
     routed = ria.get("/review/routed").get_data(as_text=True)

@@ -59,6 +59,8 @@ def test_other_variables_are_ignored() -> None:
         ("MAILROOM_MAILBOXES", "info@example.org", "imap://user:pass@host:port/FOLDER"),
         ("MAILROOM_DATABASE_URL", "mysql://root@localhost/x", "PostgreSQL"),
         ("MAILROOM_OUTGOING", "pigeon", "MAILROOM_OUTGOING"),
+        ("MAILROOM_PUBLIC_URL", "mailroom.example", "MAILROOM_PUBLIC_URL"),
+        ("MAILROOM_RETRAIN_MIN_NEW_LABELS", "0", "MAILROOM_RETRAIN_MIN_NEW_LABELS"),
     ],
 )
 def test_bad_values_name_the_variable_and_the_fix(variable: str, value: str, expected: str) -> None:
