@@ -33,7 +33,13 @@ from classifier.registry import GateDecision, Registry, promotion_gate
 from classifier.router import Router
 from labeling.db import open_database, session_scope
 from labeling.errors import ModelError
-from labeling.export import Example, dataset_hash, split_examples, training_examples
+from labeling.export import (
+    Example,
+    dataset_hash,
+    model_text,
+    split_examples,
+    training_examples,
+)
 from labeling.models import Annotation, Message
 from labeling.queue import ScoreRow, store_scores
 from labeling.settings import Settings
@@ -269,14 +275,15 @@ def score_unlabelled(sessions: sessionmaker[Session], router: Router) -> int:
             Annotation.superseded_at.is_(None), Annotation.source != "archive-folder"
         )
         rows = session.execute(
-            select(Message.id, Message.subject, Message.new_text)
+            select(Message.id, Message.subject, Message.new_text, Message.quoted_text)
             .where(Message.status == "ok", Message.id.not_in(labelled))
             .order_by(Message.id)
         ).all()
     total = 0
     for start in range(0, len(rows), SCORE_BATCH):
         batch = rows[start : start + SCORE_BATCH]
-        scores = router.scores([f"{subject}\n{new_text}" for _, subject, new_text in batch])
+        texts = [model_text(subject, new, quoted) for _, subject, new, quoted in batch]
+        scores = router.scores(texts)
         probs = scores.probabilities
         order = np.argsort(-probs, axis=1)
         score_rows = [
@@ -288,7 +295,7 @@ def score_unlabelled(sessions: sessionmaker[Session], router: Router) -> int:
                 if probs.shape[1] > 1
                 else 1.0,
             )
-            for i, (message_id, _, _) in enumerate(batch)
+            for i, (message_id, _, _, _) in enumerate(batch)
         ]
         with session_scope(sessions) as session:
             total += store_scores(session, router.version, score_rows)

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import random
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -146,19 +147,24 @@ def training_examples(
     )
     texts = session.execute(
         select(
-            Message.id, Message.subject, Message.new_text, Message.language, Message.dup_group_id
+            Message.id,
+            Message.subject,
+            Message.new_text,
+            Message.quoted_text,
+            Message.language,
+            Message.dup_group_id,
         )
         .where(Message.status == "ok", has_label)
         .order_by(Message.id)
     )
-    for message_id, subject, new_text, language, dup_group_id in texts:
+    for message_id, subject, new_text, quoted_text, language, dup_group_id in texts:
         resolution = resolved.get(message_id)
         if resolution is None:
             continue
         examples.append(
             Example(
                 message_id=message_id,
-                text=f"{subject}\n{new_text}",
+                text=model_text(subject, new_text, quoted_text),
                 label=resolution.label,
                 sources=resolution.sources,
                 language=language,
@@ -166,6 +172,26 @@ def training_examples(
             )
         )
     return examples
+
+
+# A forwarded mail's own text is the forwarder's note ("zie onder"); what it is about is in
+# the forwarded part, which the parser files under quoted text. Likewise a short reply's
+# topic is in what it quotes.
+_FORWARD_SUBJECT = re.compile(r"^\s*(?:fwd?|fw|doorst|wg|tr)\s*:", re.IGNORECASE)
+SHORT_NEW_TEXT_WORDS = 8
+QUOTED_CHARS = 1500
+
+
+def model_text(subject: str, new_text: str, quoted_text: str = "") -> str:
+    """The text a model reads for a mail, in training and in routing alike: the subject and
+    the new text, plus the start of the quoted part when the mail is a forward or its new
+    text is too short to say what it is about."""
+    text = f"{subject}\n{new_text}"
+    if quoted_text and (
+        _FORWARD_SUBJECT.match(subject) or len(new_text.split()) < SHORT_NEW_TEXT_WORDS
+    ):
+        text += "\n" + quoted_text[:QUOTED_CHARS]
+    return text
 
 
 PERSON_SOURCES = ("human", "review", "adjudication")

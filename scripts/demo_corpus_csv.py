@@ -1,9 +1,10 @@
 """Write the demo corpus as `text,label` CSVs for `mailroom benchmark`.
 
-The text is what the router reads (subject, a newline, the new text as labeling.mime
-separates it); the label is the generator's truth (not the archive folder, which is
-sometimes wrong on purpose). A seeded, stratified 80/20 split of the archived mail;
-malformed mails the parser refuses are left out (they go to quarantine, not to a model).
+The text is what the router reads (labeling.export.model_text: subject and new text, plus
+the forwarded or quoted part for forwards and short replies); the label is the generator's
+truth (not the archive folder, which is sometimes wrong on purpose). A seeded, stratified
+80/20 split of the archived mail; malformed mails the parser refuses are left out (they go
+to quarantine, not to a model).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sklearn.model_selection import train_test_split
 
 from data.demo_corpus import generate
 from labeling.errors import MailParseError
+from labeling.export import model_text
 from labeling.mime import normalise
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +47,7 @@ def main() -> int:
         except MailParseError:
             refused += 1
             continue
-        rows.append((f"{mail.subject}\n{mail.new_text}", record["team"]))
+        rows.append((model_text(mail.subject, mail.new_text, mail.quoted_text), record["team"]))
     train, test = train_test_split(
         rows, test_size=0.2, random_state=args.seed, stratify=[r[1] for r in rows]
     )

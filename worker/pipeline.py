@@ -216,7 +216,7 @@ def _route(services: Services, message_id: int) -> str | None:
             else None
         )
         is_reply = bool(message.in_reply_to or message.references)
-        text = model_text(message.subject, message.new_text)
+        text = model_text(message.subject, message.new_text, message.quoted_text)
 
     prediction: Prediction | None = None
     model_error = ""

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from classifier.scoring import Prediction
+from labeling import export
 
 Mode = Literal["auto", "review"]
 Outgoing = Literal["maildir", "smtp", "imap-move"]
@@ -184,6 +185,6 @@ def _model_fields(prediction: Prediction | None) -> dict[str, Any]:
     }
 
 
-def model_text(subject: str, new_text: str) -> str:
-    """The text the model reads: the same shape as the training set's (labeling.export)."""
-    return f"{subject}\n{new_text}"
+def model_text(subject: str, new_text: str, quoted_text: str = "") -> str:
+    """The text the model reads: the same as the training set's (labeling.export)."""
+    return export.model_text(subject, new_text, quoted_text)
