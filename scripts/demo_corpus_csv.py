@@ -40,7 +40,7 @@ def main() -> int:
     refused = 0
     for line in (corpus / "truth.jsonl").read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
-        if not record["folder"]:
+        if record["folder"] in ("", "INBOX"):
             continue  # the unsorted inbox is the worker's, not the benchmark's
         try:
             mail = normalise((corpus / "Maildir" / record["path"]).read_bytes())
