@@ -1,0 +1,43 @@
+"""Screenshots of the review page and the dashboard for the README, from a demo instance.
+
+Usage: .venv/bin/python scripts/screenshots.py [INSTANCE]   (default: ./instance)
+after `mailroom demo` has run there. Needs Debian's Chromium (see tests/browser/harness.py).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from labeling.settings import load_settings  # noqa: E402
+from mailroom.commands.demo import DEMO_PASSWORD  # noqa: E402
+from tests.browser.harness import LiveServer, launch_chromium  # noqa: E402
+
+SHOTS = (("rob", "/review", "review.png", 860), ("admin", "/dashboard", "dashboard.png", 1250))
+
+
+def main() -> int:
+    instance = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "instance"
+    settings = load_settings({"MAILROOM_INSTANCE_PATH": str(instance)})
+    out = ROOT / "docs" / "screenshots"
+    with LiveServer(settings) as server, launch_chromium() as (_playwright, chromium):
+        for user, path, name, height in SHOTS:
+            context = chromium.new_context(viewport={"width": 1280, "height": height})
+            page = context.new_page()
+            page.goto(f"{server.url}/login")
+            page.fill("input[name=username]", user)
+            page.fill("input[name=password]", DEMO_PASSWORD)
+            with page.expect_navigation():
+                page.press("input[name=password]", "Enter")
+            page.goto(f"{server.url}{path}")
+            page.screenshot(path=str(out / name))
+            context.close()
+            print(out / name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
