@@ -18,8 +18,6 @@ instance folder (``sqla+sqlite:///…/broker.sqlite3``): no server needed.
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import threading
 import time
 import warnings
@@ -173,9 +171,13 @@ def _install_watchers(app: Celery, runtime: Runtime) -> None:
             mailboxes = register_mailboxes(runtime.sessions, configured_mailboxes(settings))
         except MailroomError as exc:
             # Celery logs and swallows errors of signal handlers; a worker that cannot
-            # watch its mailboxes must not look healthy: shut it down (warm, like Ctrl+C).
+            # watch its mailboxes must not look healthy: a warm shutdown with a failing exit
+            # status (the flag Celery's own SIGTERM handler sets, with EX_FAILURE).
             log.critical("mailroom worker cannot start: %s", exc)
-            os.kill(os.getpid(), signal.SIGTERM)
+            from celery.platforms import EX_FAILURE
+            from celery.worker import state
+
+            state.should_stop = EX_FAILURE
             return
         enqueue = enqueue_route(app)
         for mailbox_id, config in mailboxes.items():
