@@ -12,6 +12,7 @@ import logging
 import os
 import random
 import socket
+import uuid
 
 from celery import Task, shared_task
 
@@ -91,7 +92,8 @@ def retrain_if_due(self: Task) -> str:
     if not check.due:
         log.info("retrain: %s", check.describe())
         return "not due"
-    holder = f"{socket.gethostname()}:{os.getpid()}"
+    # Unique per run: two runs in one process (task threads) must not share the lease.
+    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     if not leases.acquire(services.sessions, RETRAIN_LEASE, holder, settings.retrain_timeout + 60):
         return "another worker is retraining"
     try:

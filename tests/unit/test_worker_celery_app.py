@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from labeling.settings import load_settings
 from worker.celery_app import enqueue_forward, enqueue_route, make_celery, prepare_broker
 
@@ -38,3 +40,50 @@ def test_queueing_on_the_embedded_broker(tmp_path: Path) -> None:
             message.ack()
         queue.close()
     assert got == [("mailroom.forward_message", [7]), ("mailroom.route_message", [8])]
+
+
+def test_the_retrain_task_runs_when_due_and_one_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from email.message import EmailMessage
+
+    from labeling.db import make_engine, make_session_factory, upgrade
+    from labeling.mailtypes import RawMail
+    from labeling.models import Annotation, Team, User
+    from labeling.store import ingest
+    from worker import leases, tasks
+    from worker.retrain import RETRAIN_LEASE
+
+    settings = load_settings({}, instance_path=tmp_path, retrain_min_new_labels=3)
+    upgrade(settings)
+    engine = make_engine(settings)
+    sessions = make_session_factory(engine)
+    with sessions() as session:
+        user, team = (
+            User(username="lisa", password_hash="x", role="labeler"),
+            Team(slug="schade", name="Schade"),
+        )
+        session.add_all([user, team])
+        session.flush()
+        for n in range(3):
+            msg = EmailMessage()
+            msg["Subject"], msg["Message-ID"] = f"mail {n}", f"<retrain-{n}@example.nl>"
+            msg.set_content("tekst")
+            result = ingest(session, RawMail(msg.as_bytes(), "", str(n)))
+            session.add(
+                Annotation(
+                    message_id=result.message_id, team_id=team.id, user_id=user.id, source="human"
+                )
+            )
+        session.commit()
+    runs: list[int] = []
+    monkeypatch.setattr(tasks, "run_retrain", lambda s: runs.append(1) or 0)
+    task = make_celery(settings).tasks["mailroom.retrain_if_due"]
+
+    assert task.apply().get() == "retrained" and runs == [1]
+    assert leases.acquire(sessions, RETRAIN_LEASE, "another-host:1", 60)
+    assert task.apply().get() == "another worker is retraining" and runs == [1]
+
+    fussy = load_settings({}, instance_path=tmp_path, retrain_min_new_labels=4)
+    assert make_celery(fussy).tasks["mailroom.retrain_if_due"].apply().get() == "not due"
+    engine.dispose()
