@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from labeling.errors import LabelingError
 from labeling.models import Annotation, AuditLog, Message, Team, User, utcnow
+from labeling.queue import active_team
 
 NAN = float("nan")
 ADJUDICATOR_ROLES = ("admin", "reviewer")
@@ -306,11 +307,7 @@ def adjudicate(session: Session, message_id: int, team_id: int, user_id: int) ->
         raise LabelingError(f"there is no message {message_id}")
     if message.status != "ok":
         raise LabelingError(f"message {message_id} is quarantined; it cannot be labelled")
-    team = session.get(Team, team_id)
-    if team is None:
-        raise LabelingError(f"there is no team {team_id}")
-    if team.archived_at is not None:
-        raise LabelingError(f"team {team.slug} is archived; it takes no new labels")
+    team = active_team(session, team_id)
 
     now = utcnow()
     previous = session.scalar(

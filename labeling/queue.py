@@ -475,7 +475,8 @@ def _message_to_label(session: Session, message_id: int) -> Message:
     return message
 
 
-def _active_team(session: Session, team_id: int) -> Team:
+def active_team(session: Session, team_id: int) -> Team:
+    """The team, refused (LabelingError) when unknown or archived."""
     team = session.get(Team, team_id)
     if team is None:
         raise LabelingError(f"there is no team {team_id}")
@@ -484,7 +485,8 @@ def _active_team(session: Session, team_id: int) -> Team:
     return team
 
 
-def _active_user(session: Session, user_id: int) -> User:
+def active_user(session: Session, user_id: int) -> User:
+    """The user, refused (LabelingError) when unknown or inactive."""
     user = session.get(User, user_id)
     if user is None or not user.active:
         raise LabelingError(f"there is no active user {user_id}")
@@ -500,8 +502,8 @@ def record_label(session: Session, message_id: int, team_id: int, user_id: int) 
     unknown message, or an unknown or inactive user.
     """
     _message_to_label(session, message_id)
-    team = _active_team(session, team_id)
-    _active_user(session, user_id)
+    team = active_team(session, team_id)
+    active_user(session, user_id)
     # Two requests of the same person racing: the unique index on current labels refuses
     # the slower one's insert; it then finds the faster one's label and replaces that.
     for attempt in (1, 2):
@@ -552,7 +554,7 @@ def skip(session: Session, message_id: int, user_id: int) -> None:
     message = session.get(Message, message_id)
     if message is None:
         raise LabelingError(f"there is no message {message_id}")
-    _active_user(session, user_id)
+    active_user(session, user_id)
     try:
         with session.begin_nested():
             already = session.scalar(
@@ -610,8 +612,8 @@ def label_group(session: Session, message_id: int, team_id: int, user_id: int) -
     checks as :func:`record_label`; undo takes these labels back one at a time.
     """
     message = _message_to_label(session, message_id)
-    team = _active_team(session, team_id)
-    _active_user(session, user_id)
+    team = active_team(session, team_id)
+    active_user(session, user_id)
     if message.dup_group_id is None:
         members = [message.id]
     else:

@@ -45,10 +45,10 @@ from labeling.models import (
     ReviewItem,
     RoutingDecision,
     Team,
-    User,
     utcnow,
 )
 from labeling.neardup import MIN_SHINGLES, shingles
+from labeling.queue import active_team, active_user
 
 # Near-duplicates among open review items: the Jaccard similarity of their shingles.
 GROUP_SIMILARITY = 0.8
@@ -237,22 +237,6 @@ def next_item(session: Session, *, after: int | None = None) -> ReviewCard | Non
     return card_for(session, item) if item is not None else None
 
 
-def _reviewer(session: Session, user_id: int) -> User:
-    user = session.get(User, user_id)
-    if user is None or not user.active:
-        raise LabelingError(f"there is no active user {user_id}")
-    return user
-
-
-def _target_team(session: Session, team_id: int) -> Team:
-    team = session.get(Team, team_id)
-    if team is None:
-        raise LabelingError(f"there is no team {team_id}")
-    if team.archived_at is not None:
-        raise LabelingError(f"team {team.slug} is archived; mail cannot go there")
-    return team
-
-
 def _label(session: Session, message_id: int, team: Team, user_id: int, now: datetime) -> None:
     """The decision as the reviewer's current label of the mail (source 'review')."""
     current = session.scalar(
@@ -288,8 +272,8 @@ def decide(
     for an unknown or archived team or an unknown user.
     """
     now = now or utcnow()
-    team = _target_team(session, team_id)
-    _reviewer(session, user_id)
+    team = active_team(session, team_id)
+    active_user(session, user_id)
     item = session.scalar(select(ReviewItem).where(ReviewItem.message_id == message_id))
     if item is None:
         raise LabelingError(f"mail {message_id} is not waiting for review")
@@ -373,7 +357,7 @@ def send_back(
     """A routed mail was misrouted: back to review with the reason; returns the team it had
     gone to. Raises :class:`ReviewConflict` when the mail is not routed (yet, or any more)."""
     now = now or utcnow()
-    _reviewer(session, user_id)
+    active_user(session, user_id)
     message = session.get(Message, message_id)
     if message is None:
         raise LabelingError(f"there is no message {message_id}")

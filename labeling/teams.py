@@ -165,3 +165,10 @@ def team_overview(session: Session) -> list[TeamRow]:
         )
         for team in teams
     ]
+
+
+def active_teams_by_key(session: Session) -> list[Team]:
+    """The teams mail can go to, in the order of their keys: hotkeyed teams by key, then
+    the rest by name (the order the labelling and review pages list them)."""
+    teams = session.scalars(select(Team).where(Team.archived_at.is_(None))).all()
+    return sorted(teams, key=lambda team: (team.hotkey is None, team.hotkey or "", team.name))

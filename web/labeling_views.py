@@ -14,16 +14,11 @@ from labeling.agreement import agreement_report
 from labeling.agreement import disagreements as open_disagreements
 from labeling.errors import LabelingError
 from labeling.models import Message, Team
+from labeling.teams import active_teams_by_key
 from web.db import commit, db_session
 from web.forms import AdjudicateForm
 
 bp = Blueprint("labeling", __name__)
-
-
-def _active_teams() -> list[Team]:
-    # Hotkeyed teams first, in key order, then the rest by name: the order of the keys.
-    teams = db_session().scalars(select(Team).where(Team.archived_at.is_(None))).all()
-    return sorted(teams, key=lambda team: (team.hotkey is None, team.hotkey or "", team.name))
 
 
 @bp.get("/")
@@ -37,7 +32,9 @@ def home() -> ResponseReturnValue:
 def label_page() -> str:
     # Once a model has scored the mail, the most uncertain mail teaches it most.
     default_order = "uncertain" if queue.has_scores(db_session()) else "oldest"
-    return render_template("label.html", teams=_active_teams(), default_order=default_order)
+    return render_template(
+        "label.html", teams=active_teams_by_key(db_session()), default_order=default_order
+    )
 
 
 @bp.get("/agreement")
@@ -61,7 +58,7 @@ def disagreements() -> str:
         items=items,
         teams=teams,
         mails=mails,
-        active_teams=_active_teams(),
+        active_teams=active_teams_by_key(db_session()),
     )
 
 

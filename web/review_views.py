@@ -13,12 +13,11 @@ from collections.abc import Callable
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import select
 
 from labeling import review
 from labeling.errors import LabelingError
-from labeling.models import Team
 from labeling.settings import Settings
+from labeling.teams import active_teams_by_key
 from web.assets import static_url
 from web.db import commit, db_session
 from web.forms import ReviewDecisionForm, SendBackForm
@@ -61,11 +60,6 @@ def _queue_forwards(message_ids: list[int]) -> bool:
     return True
 
 
-def _active_teams() -> list[Team]:
-    teams = db_session().scalars(select(Team).where(Team.archived_at.is_(None))).all()
-    return sorted(teams, key=lambda team: (team.hotkey is None, team.hotkey or "", team.name))
-
-
 def _after() -> int | None:
     value = request.args.get("after", "")
     return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
@@ -83,7 +77,7 @@ def queue() -> str:
         card=card,
         mail=message_view(card.message, 0) if card is not None else None,
         html_document=html_document,
-        teams=_active_teams(),
+        teams=active_teams_by_key(db_session()),
         form=ReviewDecisionForm(),
         waiting=review.open_count(session),
     )

@@ -23,8 +23,6 @@ from tests.browser.harness import (
     PASSWORD,
     LiveServer,
     Seeded,
-    browser_missing,
-    launch_chromium,
     seed_store,
 )
 
@@ -42,17 +40,6 @@ pytestmark = pytest.mark.browser
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "labeling.png"
 MAX_SCREENSHOT_BYTES = 300_000
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    reason = browser_missing()
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"browser tests cannot run: {reason} — CI must run them", pytrace=False)
-        pytest.skip(f"browser tests skipped: {reason}")
-    with launch_chromium() as (_playwright, chromium):
-        yield chromium
 
 
 @pytest.fixture

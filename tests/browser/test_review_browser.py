@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from labeling.db import upgrade
 from labeling.models import ReviewItem, User
 from labeling.settings import Settings, load_settings
-from tests.browser.harness import PASSWORD, TEAMS, LiveServer, browser_missing, launch_chromium
+from tests.browser.harness import PASSWORD, TEAMS, LiveServer
 from worker.pipeline import maildir_outbox_files
 
 if TYPE_CHECKING:
@@ -39,17 +39,6 @@ MAILS = (
     ("Opzegging", "Hierbij zeg ik mijn inboedelverzekering op per de eerste van de maand."),
 )
 CHOICES = ("schade", "premie", "opzeggingen")  # what the reviewer decides, in that order
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    reason = browser_missing()
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"browser tests cannot run: {reason} — CI must run them", pytrace=False)
-        pytest.skip(f"browser tests skipped: {reason}")
-    with launch_chromium() as (_playwright, chromium):
-        yield chromium
 
 
 def _env(instance: Path) -> dict[str, str]:
