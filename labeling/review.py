@@ -282,7 +282,7 @@ def decide(
     if message.status != "ok":
         raise LabelingError(
             f"mail {message_id} could not be read ({message.quarantine_reason}); "
-            "open the original in the mailbox and forward it by hand"
+            "open the original in the mailbox, forward it by hand, then mark it handled"
         )
     result = session.execute(
         update(ReviewItem)
@@ -301,6 +301,10 @@ def decide(
     if from_team == team.slug and _sent_to(session, message_id, team.id):
         # Overruled: the team that sent it back was right after all; it already has it.
         _move(session, message_id, ["review"], "done")
+    else:
+        # A readable mail the worker gave up on (a mail server kept failing): a person's
+        # decision puts it back on its way; the forward task takes it from 'review'.
+        _move(session, message_id, ["quarantined"], "review")
     _label(session, message_id, team, user_id, now)
     session.add(
         AuditLog(
@@ -320,6 +324,38 @@ def decide(
     )
     session.flush()
     return Decided(message_id, team.slug, corrected)
+
+
+def mark_handled(
+    session: Session, message_id: int, user_id: int, *, now: datetime | None = None
+) -> None:
+    """Close the review item of a mail a person dealt with outside Mailroom (one it could
+    not read): nothing is forwarded, nothing is learnt, the audit log says who did it."""
+    now = now or utcnow()
+    active_user(session, user_id)
+    message = session.get(Message, message_id)
+    if message is None:
+        raise LabelingError(f"there is no message {message_id}")
+    if message.status == "ok":
+        raise LabelingError(f"mail {message_id} is readable: choose its team instead")
+    result = session.execute(
+        update(ReviewItem)
+        .where(ReviewItem.message_id == message_id, _open())
+        .values(status="resolved", resolved_at=now, resolved_by=user_id, team_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    if not _rowcount(result):
+        raise ReviewConflict(f"mail {message_id} was already decided")
+    session.add(
+        AuditLog(
+            at=now,
+            actor=f"user:{user_id}",
+            action="review-handled",
+            message_id=message_id,
+            details={"reason": message.quarantine_reason},
+        )
+    )
+    session.flush()
 
 
 def _sent_to(session: Session, message_id: int, team_id: int) -> bool:

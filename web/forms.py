@@ -70,3 +70,7 @@ class ReviewDecisionForm(FlaskForm):
 class SendBackForm(FlaskForm):
     message_id = IntegerField(validators=[DataRequired()])
     note = StringField("Why (optional)", validators=[Optional(), Length(max=500)])
+
+
+class HandledForm(FlaskForm):
+    message_id = IntegerField(validators=[DataRequired()])

@@ -20,7 +20,7 @@ from labeling.settings import Settings
 from labeling.teams import active_teams_by_key
 from web.assets import static_url
 from web.db import commit, db_session
-from web.forms import ReviewDecisionForm, SendBackForm
+from web.forms import HandledForm, ReviewDecisionForm, SendBackForm
 from web.mailhtml import frame_document
 from web.payloads import message_view
 
@@ -119,6 +119,21 @@ def decide() -> ResponseReturnValue:
 @bp.post("/decide-group")
 def decide_group() -> ResponseReturnValue:
     return _decide(group=True)
+
+
+@bp.post("/handled")
+def handled() -> ResponseReturnValue:
+    form = HandledForm()
+    if form.validate_on_submit():
+        message_id = form.message_id.data or 0
+        try:
+            review.mark_handled(db_session(), message_id, current_user.id)
+            commit()
+        except LabelingError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(f"Mail #{message_id} marked as handled by hand.", "info")
+    return redirect(url_for("review.queue"))
 
 
 @bp.get("/routed")

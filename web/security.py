@@ -67,6 +67,7 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "review.queue": _REVIEWING,
     "review.decide": _REVIEWING,
     "review.decide_group": _REVIEWING,
+    "review.handled": _REVIEWING,
     "review.routed": _REVIEWING,
     "review.send_back": _REVIEWING,
     # Admin dashboard; health and Prometheus metrics (web/dashboard_views.py). The last two

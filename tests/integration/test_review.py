@@ -380,3 +380,41 @@ def test_labelling_turns_uncertainty_first_once_a_model_has_scored_mail(world: W
         store_scores(session, "v0007", [ScoreRow(mid, "premie", 0.5, 0.1)])
         session.commit()
     assert 'data-default="uncertain"' in anna.get("/label").get_data(as_text=True)
+
+
+def test_a_mail_the_worker_gave_up_on_is_forwarded_once_a_person_decides(world: World) -> None:
+    from worker.pipeline import quarantine
+
+    mid = world.mail("Server weg")
+    assert quarantine(world.services, mid, "SMTP kept failing (still failing after 8 retries)")
+    assert world.state(mid) == "quarantined"
+    rob = logged_in(world.app, "rob")
+    assert "Could not be processed: quarantined: SMTP kept failing" in rob.get("/review").get_data(
+        as_text=True
+    )
+    post(rob, "/review/decide", message_id=mid, team_id=world.teams["schade"])
+    assert world.state(mid) == "review"
+    assert advance(world.services, mid).state == "done"
+    assert len(world.outbox("schade")) == 1
+
+
+def test_an_unreadable_mail_is_marked_handled_by_hand_not_forwarded(world: World) -> None:
+    (world.settings.maildir_inbox / "new" / "bad").write_bytes(b"")
+    result, _ = record(world.sessions, world.mailbox_id, RawMail(b"", "", "bad"))
+    mid = result.message_id
+    assert advance(world.services, mid).state == "quarantined"
+    rob = logged_in(world.app, "rob")
+    page = rob.get("/review").get_data(as_text=True)
+    assert "Unreadable mail" in page and "Handled by hand" in page
+    assert 'id="decide-form"' not in page
+    page = post(rob, "/review/decide", message_id=mid, team_id=world.teams["schade"])
+    assert "forward it by hand, then mark it handled" in page
+    page = post(rob, "/review/handled", message_id=mid)
+    assert f"Mail #{mid} marked as handled by hand." in page
+    assert "Nothing waits for review" in page
+    assert world.enqueued == [] and world.state(mid) == "quarantined"
+    [handled] = world.audit("review-handled", mid)
+    with world.sessions() as session:
+        reason = session.scalar(select(Message.quarantine_reason).where(Message.id == mid))
+        assert reason and handled == {"reason": reason}
+        assert session.scalar(select(func.count()).select_from(Annotation)) == 0

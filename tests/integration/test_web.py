@@ -220,6 +220,7 @@ def route_table(seeded: Seeded) -> list[tuple[str, str, str, dict[str, Any] | No
         ("review.queue", "GET", "/review", None),
         ("review.decide", "POST", "/review/decide", label),
         ("review.decide_group", "POST", "/review/decide-group", label),
+        ("review.handled", "POST", "/review/handled", {"message_id": message}),
         ("review.routed", "GET", "/review/routed", None),
         ("review.send_back", "POST", "/review/send-back", {"message_id": message}),
         ("dashboard.index", "GET", "/dashboard", None),
