@@ -23,7 +23,7 @@ from datasets.utils import logging as datasets_logging
 from sklearn.metrics import f1_score
 from torch import nn
 from tqdm.auto import tqdm
-from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmup
+from transformers import PreTrainedTokenizerBase
 
 from classifier.modeling import EncoderClassifier, HeadConfig, build, predict_logits
 from labeling.errors import ModelError
@@ -45,7 +45,7 @@ class TrainingArguments:
     label_smoothing: float = 0.0
     freeze_word_embeddings: bool = True
     early_stopping_patience: int = 2  # epochs without a better validation macro-F1
-    max_train_seconds: float | None = None  # stop after the epoch that crosses this budget
+    max_train_seconds: float | None = None  # plan the steps to end within this (StepPlan)
     text_prefix: str = ""
     seed: int = 0
     device: str = "auto"  # "auto" takes a GPU when present
@@ -119,6 +119,46 @@ def length_bucketed_batches(
     return batches
 
 
+class StepPlan:
+    """The number of optimiser steps training aims at, and the learning-rate factor over it:
+    linear warm-up, then linear decay to zero at the last planned step.
+
+    With a time budget the plan shrinks, once step times are known (after
+    :attr:`FIRST_REPLAN` steps, then after each epoch with validation included), to the
+    steps that fit in what is left of the budget. So when time rather than epochs ends
+    training, the learning rate has still come down to zero and the last epoch is
+    evaluated, instead of training stopping at full rate after whichever epoch crossed the
+    budget.
+    """
+
+    FIRST_REPLAN = 20
+    RESERVE = 0.1  # share of the remaining time kept for validation and the unexpected
+
+    def __init__(self, total: int, warmup_ratio: float, budget: float | None) -> None:
+        self.total = total
+        self.warmup_ratio = warmup_ratio
+        self.budget = budget
+
+    @property
+    def warmup(self) -> int:
+        return int(self.warmup_ratio * self.total)
+
+    def factor(self, step: int) -> float:
+        """Multiplier of the base learning rate at ``step`` (0-based)."""
+        warmup = self.warmup
+        if step < warmup:
+            return step / max(1, warmup)
+        return max(0.0, (self.total - step) / max(1, self.total - warmup))
+
+    def replan(self, steps_done: int, elapsed: float) -> None:
+        """Shrink the plan to what fits in the budget at the step cost seen so far."""
+        if self.budget is None or steps_done <= 0 or elapsed <= 0:
+            return
+        per_step = elapsed / steps_done
+        left = max(0.0, self.budget - elapsed) * (1 - self.RESERVE)
+        self.total = max(steps_done, min(self.total, steps_done + int(left / per_step)))
+
+
 def fine_tune(
     base_dir: Path,
     train_texts: Sequence[str],
@@ -186,9 +226,8 @@ def fine_tune(
     total_steps = steps_per_epoch * args.epochs
     if args.max_steps is not None:
         total_steps = min(total_steps, args.max_steps)
-    scheduler = get_linear_schedule_with_warmup(
-        optimizer, int(args.warmup_ratio * total_steps), total_steps
-    )
+    plan = StepPlan(total_steps, args.warmup_ratio, args.max_train_seconds)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, plan.factor)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
 
     rng = random.Random(args.seed)
@@ -204,7 +243,7 @@ def fine_tune(
         running = 0.0
         batches = length_bucketed_batches(lengths, args.batch_size, rng)
         for batch in batches:
-            if result.steps >= total_steps:
+            if result.steps >= plan.total:
                 break
             padded = tokenizer.pad(
                 {"input_ids": [input_ids[i] for i in batch]}, return_tensors="pt"
@@ -217,6 +256,9 @@ def fine_tune(
             optimizer.step()
             scheduler.step()
             result.steps += 1
+            if result.steps == StepPlan.FIRST_REPLAN:
+                plan.replan(result.steps, time.perf_counter() - started)
+                bar.total = plan.total
             loss_value = loss.item()
             running += loss_value
             result.loss_curve.append(loss_value)
@@ -258,7 +300,9 @@ def fine_tune(
             break
         if args.max_train_seconds is not None and elapsed >= args.max_train_seconds:
             break
-        if result.steps >= total_steps:
+        plan.replan(result.steps, elapsed)  # validation time now counts in the step cost
+        bar.total = plan.total
+        if result.steps >= plan.total:
             break
     bar.close()
     if best_state is not None:

@@ -52,7 +52,8 @@ _budget_option = click.option(
     "--time-budget",
     type=float,
     default=None,
-    help="Stop after the epoch that crosses this many seconds of training.",
+    help="Seconds of fine-tuning: the steps are planned to fit (the learning rate still "
+    "decays to zero), the last epoch may be partial.",
 )
 _seed_option = click.option("--seed", type=int, default=0, show_default=True)
 

@@ -10,7 +10,12 @@ import pytest
 from safetensors import safe_open
 
 from classifier.modeling import DELTA_FILE, batches_by_length, load_finetuned, predict_logits
-from classifier.training import TrainingArguments, fine_tune, length_bucketed_batches
+from classifier.training import (
+    StepPlan,
+    TrainingArguments,
+    fine_tune,
+    length_bucketed_batches,
+)
 from labeling.errors import ModelError
 
 pytestmark = pytest.mark.slow
@@ -142,3 +147,38 @@ def test_a_transformer_version_serves_the_same_scores_after_a_registry_round_tri
         served.scores(probe).probabilities, trained.router.scores(probe).probabilities, atol=0.02
     )
     assert [p.model_version for p in served.predict(probe)] == [info.version] * 2
+
+
+def test_the_step_plan_warms_up_decays_to_zero_and_shrinks_to_the_budget() -> None:
+    plan = StepPlan(total=100, warmup_ratio=0.1, budget=None)
+    assert [plan.factor(s) for s in (0, 5, 10, 55, 100)] == [0.0, 0.5, 1.0, 0.5, 0.0]
+    plan.replan(20, 50.0)
+    assert plan.total == 100  # no budget: the plan stands
+
+    timed = StepPlan(total=1000, warmup_ratio=0.1, budget=100.0)
+    timed.replan(20, 10.0)  # 0.5 s a step; 90 s left, 10 % kept back: 162 more steps
+    assert timed.total == 20 + 162
+    assert timed.factor(timed.total) == 0.0  # the rate reaches zero at the planned end
+    timed.replan(150, 98.0)  # slower than thought: 0.65 s a step, 1.8 s left: 2 more
+    assert timed.total == 152
+    timed.replan(152, 101.0)  # over the budget: what is done, never less
+    assert timed.total == 152
+    roomy = StepPlan(total=50, warmup_ratio=0.0, budget=3600.0)
+    roomy.replan(20, 2.0)
+    assert roomy.total == 50  # never more steps than the epochs ask for
+
+
+def test_a_time_budget_ends_training_within_it_with_the_rate_annealed(minilm: Path) -> None:
+    texts = (CLAIMS + CANCEL) * 8
+    labels = (["claims"] * len(CLAIMS) + ["cancellations"] * len(CANCEL)) * 8
+    args = TrainingArguments(
+        epochs=1000,
+        batch_size=4,
+        max_length=32,
+        early_stopping_patience=1000,
+        max_train_seconds=8.0,
+    )
+    result = fine_tune(minilm, texts, labels, CLAIMS + CANCEL, labels[:12], args, progress=False)
+    assert result.seconds < 8.0 * 1.5  # planned to fit, validation included
+    assert 1 <= len(result.history) < 1000 and result.steps < 1000 * 24
+    assert result.history[-1].val_accuracy == 1.0
