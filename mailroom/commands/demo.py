@@ -26,7 +26,7 @@ from labeling.mailtypes import RawMail
 from labeling.settings import Settings
 
 DEMO_PASSWORD = "mailroom-demo"
-DEMO_TARGET_PRECISION = 0.9
+DEMO_TARGET_PRECISION = 0.95
 DEMO_USERS = (("admin", "admin"), ("lisa", "labeler"), ("rob", "reviewer"))
 
 
