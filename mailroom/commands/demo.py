@@ -386,7 +386,10 @@ def demo(
 ) -> None:
     """Set up and run the whole product on the embedded default (no servers needed)."""
     started = time.perf_counter()
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
+    # Ctrl-C and `kill` stop it cleanly. Set explicitly: a shell that starts a command in the
+    # background hands it SIGINT ignored, and Python then never raises KeyboardInterrupt.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     prepare(
         settings,
         count=count,

@@ -106,6 +106,7 @@ def test_the_demo_routes_its_inbox_then_serves_and_stops_on_ctrl_c(tmp_path: Pat
     finally:
         if process.poll() is None:
             process.kill()
+            process.communicate()
     assert process.returncode == 0, "".join(lines) + rest
     assert "worker stopped (exit 0)" in rest
     # Nothing is left behind: no worker process of this instance still runs.
