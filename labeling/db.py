@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import CursorResult, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -246,3 +246,8 @@ def check_schema(engine: Engine) -> str:
 
 def _safe_url(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
+
+
+def rowcount(result: object) -> int:
+    """Rows an UPDATE or DELETE matched (0 for a result that does not say)."""
+    return int(result.rowcount) if isinstance(result, CursorResult) else 0

@@ -28,14 +28,13 @@ the mail had been routed without a person (by the model or its thread).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, select, update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
+from labeling.db import rowcount
 from labeling.errors import LabelingError
 from labeling.models import (
     Annotation,
@@ -49,6 +48,7 @@ from labeling.models import (
 )
 from labeling.neardup import MIN_SHINGLES, shingles
 from labeling.queue import active_team, active_user
+from labeling.store import transition
 
 # Near-duplicates among open review items: the Jaccard similarity of their shingles.
 GROUP_SIMILARITY = 0.8
@@ -105,20 +105,6 @@ class RoutedRow:
     model_version: str | None
     at: datetime
     state: str
-
-
-def _rowcount(result: object) -> int:
-    return int(result.rowcount) if isinstance(result, CursorResult) else 0
-
-
-def _move(session: Session, message_id: int, expected: Sequence[str], new: str) -> bool:
-    result = session.execute(
-        update(Message)
-        .where(Message.id == message_id, Message.route_state.in_(list(expected)))
-        .values(route_state=new, route_state_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    return bool(_rowcount(result))
 
 
 def open_count(session: Session) -> int:
@@ -290,7 +276,7 @@ def decide(
         .values(status="resolved", resolved_at=now, resolved_by=user_id, team_id=team.id)
         .execution_options(synchronize_session=False)
     )
-    if not _rowcount(result):
+    if not rowcount(result):
         raise ReviewConflict(f"mail {message_id} was already decided")
     decision = _model_decision(session, message_id)
     model_team = str(decision.top[0][0]) if decision is not None and decision.top else None
@@ -300,11 +286,11 @@ def decide(
     corrected = compared_with is not None and compared_with != team.slug
     if from_team == team.slug and _sent_to(session, message_id, team.id):
         # Overruled: the team that sent it back was right after all; it already has it.
-        _move(session, message_id, ["review"], "done")
+        transition(session, message_id, "review", "done", now)
     else:
         # A readable mail the worker gave up on (a mail server kept failing): a person's
         # decision puts it back on its way; the forward task takes it from 'review'.
-        _move(session, message_id, ["quarantined"], "review")
+        transition(session, message_id, "quarantined", "review", now)
     _label(session, message_id, team, user_id, now)
     session.add(
         AuditLog(
@@ -344,7 +330,7 @@ def mark_handled(
         .values(status="resolved", resolved_at=now, resolved_by=user_id, team_id=None)
         .execution_options(synchronize_session=False)
     )
-    if not _rowcount(result):
+    if not rowcount(result):
         raise ReviewConflict(f"mail {message_id} was already decided")
     session.add(
         AuditLog(
@@ -401,7 +387,7 @@ def send_back(
     if current is None or current.mode != "auto" or current.team_id is None:
         raise ReviewConflict(f"mail {message_id} has not been routed to a team")
     # Only mail the team has received can be sent back; a forward still under way cannot.
-    if not _move(session, message_id, ("forwarded", "done"), "review"):
+    if not transition(session, message_id, ("forwarded", "done"), "review", now):
         raise ReviewConflict(
             f"mail {message_id} is not routed now (it is {message.route_state or 'archive mail'})"
         )

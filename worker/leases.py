@@ -9,13 +9,12 @@ racing for a lease cannot both win (on SQLite and PostgreSQL alike).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, or_, update
+from sqlalchemy import delete, or_, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from labeling.db import session_scope, store_error
+from labeling.db import rowcount, session_scope, store_error
 from labeling.models import Lease, utcnow
 
 
@@ -32,7 +31,7 @@ def acquire(
     now = now or utcnow()
     expires = now + timedelta(seconds=ttl)
     with session_scope(sessions) as session:
-        taken = _rowcount(
+        taken = rowcount(
             session.execute(
                 update(Lease)
                 .where(Lease.name == name, or_(Lease.holder == holder, Lease.expires_at < now))
@@ -53,11 +52,6 @@ def acquire(
             session.rollback()
             raise store_error(exc, f"taking the lease {name}") from exc
     return True
-
-
-def _rowcount(result: Any) -> int:
-    """Rows an UPDATE/DELETE matched (a CursorResult's rowcount)."""
-    return int(cast(CursorResult[Any], result).rowcount)
 
 
 def release(sessions: sessionmaker[Session], name: str, holder: str) -> None:

@@ -35,7 +35,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from classifier.scoring import Prediction
-from labeling.db import session_scope
+from labeling.db import rowcount, session_scope
 from labeling.errors import MailServerError, ModelError
 from labeling.models import (
     AuditLog,
@@ -48,7 +48,7 @@ from labeling.models import (
     utcnow,
 )
 from labeling.settings import Settings
-from worker.leases import _rowcount
+from labeling.store import transition
 from worker.mailboxes import MailboxConfig, mailbox_config_for
 from worker.outgoing import (
     REVIEW_KEYWORD,
@@ -120,23 +120,6 @@ class Outcome:
 
 
 # Transitions -----------------------------------------------------------------------------
-
-
-def transition(
-    session: Session, message_id: int, expected: str | Sequence[str], new: str, now: datetime
-) -> bool:
-    """Move a message from ``expected`` to ``new`` if it is still there; True if it moved.
-
-    The caller commits. False means another task got there first: do nothing more.
-    """
-    states = [expected] if isinstance(expected, str) else list(expected)
-    result = session.execute(
-        update(Message)
-        .where(Message.id == message_id, Message.route_state.in_(states))
-        .values(route_state=new, route_state_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(_rowcount(result))
 
 
 def _audit(session: Session, actor: str, action: str, message_id: int, **details: Any) -> None:
@@ -404,7 +387,7 @@ def _claim(services: Services, message_id: int) -> _Outgoing | None:
         if delivery.state == "sent":
             transition(session, message_id, "forwarding", "forwarded", now)
             return None
-        claimed = _rowcount(
+        claimed = rowcount(
             session.execute(
                 update(Delivery)
                 .where(
