@@ -8,7 +8,7 @@ and ``dovecot-imapd``), appends the mails to one account, folder by folder, and 
 
 * **fetch only**: iterating :class:`labeling.importers.imap.ImapSource` over the whole
   account (best of ``--fetch-repeats``): what the IMAP side costs;
-* **run_import**: :func:`labeling.importing.run_import` from the ``imap://`` URL into a new
+* **run_import**: :func:`labeling.importers.run.run_import` from the ``imap://`` URL into a new
   store (a SQLite file in a temporary folder, or ``--database-url``, which must point at an
   empty database): fetching, parsing, deduplicating and committing, as
   ``mailroom import imap://…`` does.
@@ -66,9 +66,13 @@ def load_mails(args: argparse.Namespace, scratch: Path) -> tuple[str, dict[str, 
     if args.maildir:
         return f"Maildir {args.maildir}", read_maildir_tree(Path(args.maildir))
     if not args.synthetic and importlib.util.find_spec("data.demo_corpus") is not None:
+        from data import TEAMS_FILE
         from data.demo_corpus import generate
+        from labeling.store.teams import load_teams_file
 
-        summary = generate(scratch / "corpus", count=args.count, inbox_count=0)
+        summary = generate(
+            scratch / "corpus", load_teams_file(TEAMS_FILE), count=args.count, inbox_count=0
+        )
         return f"demo corpus (seed {summary.seed})", read_maildir_tree(summary.maildir)
     mails = varied_mails(args.count, tag="bench")
     third = len(mails) // 3
@@ -118,11 +122,11 @@ def bench_fetch(
 def bench_run_import(
     server: DovecotServer, batch_size: int, database_url: str | None, scratch: Path
 ) -> str:
-    if importlib.util.find_spec("labeling.mime") is None:
-        return "skipped: labeling.mime (the MIME parser the store needs) is not there yet"
-    from labeling.db import make_engine, make_session_factory, upgrade
-    from labeling.importing import run_import
+    if importlib.util.find_spec("labeling.mail.mime") is None:
+        return "skipped: labeling.mail.mime (the MIME parser the store needs) is not there yet"
+    from labeling.importers.run import run_import
     from labeling.settings import load_settings
+    from labeling.store.db import make_engine, make_session_factory, upgrade
 
     settings = load_settings(
         {},

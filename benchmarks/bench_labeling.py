@@ -33,8 +33,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from labeling.db import upgrade
 from labeling.settings import Settings, load_settings
+from labeling.store.db import upgrade
 from tests.browser.harness import (
     PASSWORD,
     LiveServer,

@@ -1,4 +1,4 @@
-"""Throughput of labeling.mime.normalise.
+"""Throughput of labeling.mail.mime.normalise.
 
     python benchmarks/bench_parser.py [PATH] [--repeat N]
 
@@ -24,7 +24,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from labeling.errors import MailParseError
-from labeling.mime import normalise
+from labeling.mail.mime import normalise
 
 SYNTHETIC_COUNT = 400
 

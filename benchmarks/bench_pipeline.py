@@ -39,8 +39,8 @@ if str(ROOT) not in sys.path:
 import psycopg  # noqa: E402
 import redis  # noqa: E402
 
-from labeling.db import make_engine, make_session_factory, upgrade  # noqa: E402
 from labeling.settings import Settings, load_settings  # noqa: E402
+from labeling.store.db import make_engine, make_session_factory, upgrade  # noqa: E402
 from tests.integration.test_worker_flow import (  # noqa: E402
     ADDRESS,
     VOCAB,
@@ -69,7 +69,7 @@ def _recorded_at(settings: Settings) -> dict[str, float]:
     """When the watcher recorded each mail (imported_at), by bracketed Message-ID."""
     from sqlalchemy import select
 
-    from labeling.models import Message
+    from labeling.store.tables import Message
 
     engine = make_engine(settings)
     try:

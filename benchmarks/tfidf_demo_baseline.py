@@ -31,8 +31,10 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import FeatureUnion, make_pipeline
 from sklearn.svm import LinearSVC
 
+from data import TEAMS_FILE
 from data.corpus_reader import iter_corpus, subject_and_body
 from data.demo_corpus import TRUTH_NAME, generate
+from labeling.store.teams import load_teams_file
 
 
 def load_texts(corpus: Path) -> tuple[list[str], list[str], list[str]]:
@@ -115,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         if corpus is None or not (corpus / TRUTH_NAME).exists():
             target = corpus if corpus is not None else Path(scratch)
             started = time.perf_counter()
-            summary = generate(target)
+            summary = generate(target, load_teams_file(TEAMS_FILE))
             seconds = time.perf_counter() - started
             print(f"generated {summary.total} mails in {target} ({seconds:.1f} s)")
             corpus = target

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from classifier.pipeline import (
+from classifier.recipe import (
     PipelineArguments,
     baseline_components,
     evaluate_router,

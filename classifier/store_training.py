@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from classifier.evaluation import EvaluationResult
-from classifier.pipeline import (
+from classifier.recipe import (
     PipelineArguments,
     TrainedPipeline,
     baseline_components,
@@ -31,18 +31,18 @@ from classifier.pipeline import (
 )
 from classifier.registry import GateDecision, Registry, promotion_gate
 from classifier.router import Router
-from labeling.db import open_database, session_scope
-from labeling.errors import ModelError
-from labeling.export import (
+from labeling.annotation.export import (
     Example,
     dataset_hash,
     model_text,
     split_examples,
     training_examples,
 )
-from labeling.models import Annotation, Message
-from labeling.queue import ScoreRow, store_scores
+from labeling.annotation.queue import ScoreRow, store_scores
+from labeling.errors import ModelError
 from labeling.settings import Settings
+from labeling.store.db import open_database, session_scope
+from labeling.store.tables import Annotation, Message
 
 log = logging.getLogger(__name__)
 

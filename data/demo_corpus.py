@@ -9,9 +9,9 @@
         .Premie/cur/ ...         as mailbox.Maildir.add_folder makes them; flagged seen)
       truth.jsonl              one JSON line per mail, archive first, then inbox
 
-Every team of ``data/teams.toml`` has one folder named after its ``folder``. File names are
-``<epoch>.demo<index>.polderzeker`` (``:2,S`` in ``cur/``) and each file's mtime is the mail's
-date, so IMAP servers show sensible arrival times.
+Every team (``data/teams.toml`` for the demo) has one folder named after its
+``imap_folder``. File names are ``<epoch>.demo<index>.polderzeker`` (``:2,S`` in ``cur/``)
+and each file's mtime is the mail's date, so IMAP servers show sensible arrival times.
 
 A truth line holds ``message_id``, ``team`` (what the mail is really about), ``language``
 (nl/en), ``folder`` (where it was filed: the team's folder, ``INBOX``, or -- for about 2% of
@@ -43,13 +43,14 @@ import os
 import random
 import shutil
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from data import compose
-from data.compose import Composition
+from data.compose import TEAM_SHARES, Composition
 from data.mime_build import (
     CLIENTS,
     MALFORMATIONS,
@@ -66,7 +67,6 @@ from data.phrasebook import Phrasebook, expand
 from data.phrasebook_en import PHRASEBOOK as PHRASEBOOK_EN
 from data.phrasebook_nl import PHRASEBOOK as PHRASEBOOK_NL
 from data.slots import BROKERS, NL_FIRST, STAFF, Person, make_person, make_slots
-from data.teams import load_teams
 
 DOMAIN = "polderzeker.example"
 MAILDIR_NAME = "Maildir"
@@ -74,16 +74,6 @@ TRUTH_NAME = "truth.jsonl"
 INBOX = "INBOX"
 
 # Share of each team in the archive and the inbox (sums to 1).
-TEAM_SHARES = {
-    "schade": 0.21,
-    "polis-wijzigen": 0.13,
-    "premie": 0.13,
-    "klachten": 0.09,
-    "offertes": 0.11,
-    "opzeggingen": 0.11,
-    "persoonsgegevens": 0.10,
-    "algemeen": 0.12,
-}
 ENGLISH_SHARE = 0.2
 REPLY_SHARE = 0.2
 FORWARD_SHARE = 0.1
@@ -210,8 +200,18 @@ class _Written:
     slots: dict[str, str] = field(default_factory=dict)
 
 
+class TeamFolder(Protocol):
+    """What the generator needs of a team (``labeling.store.teams.TeamDefinition`` is one)."""
+
+    @property
+    def slug(self) -> str: ...
+    @property
+    def imap_folder(self) -> str: ...
+
+
 def generate(
     out_dir: Path,
+    teams: Sequence[TeamFolder],
     *,
     count: int = 2400,
     seed: int = 7,
@@ -229,10 +229,9 @@ def generate(
     """
     if count < 0 or inbox_count < 0:
         raise ValueError("count and inbox_count must not be negative")
-    teams = load_teams()
     missing = [slug for slug in TEAM_SHARES if slug not in {team.slug for team in teams}]
     if missing:
-        raise ValueError(f"teams.toml lacks the demo teams {missing}")
+        raise ValueError(f"the teams lack the demo teams {missing}")
     out_dir = Path(out_dir)
     maildir_path = out_dir / MAILDIR_NAME
     truth_path = out_dir / TRUTH_NAME
@@ -247,9 +246,9 @@ def generate(
     root = mailbox.Maildir(maildir_path, create=True)
     folder_paths = {INBOX: maildir_path}
     for team in teams:
-        root.add_folder(team.folder)
-        folder_paths[team.folder] = maildir_path / f".{team.folder}"
-        marker = folder_paths[team.folder] / "maildirfolder"  # a file, so fix its time too
+        root.add_folder(team.imap_folder)
+        folder_paths[team.imap_folder] = maildir_path / f".{team.imap_folder}"
+        marker = folder_paths[team.imap_folder] / "maildirfolder"  # a file, so fix its time too
         os.utime(marker, (int(ARCHIVE_START.timestamp()),) * 2)
     by_slug = {team.slug: team for team in teams}
 
@@ -267,9 +266,9 @@ def generate(
         team_counts[record.team] += 1
         folder = INBOX
         if archived:
-            folder = by_slug[record.team].folder
+            folder = by_slug[record.team].imap_folder
             if rng.random() < MISFILED_SHARE:
-                folder = rng.choice([t.folder for t in teams if t.slug != record.team])
+                folder = rng.choice([t.imap_folder for t in teams if t.slug != record.team])
                 record.features.append("misfiled")
                 misfiled += 1
         two_topics += len(record.topics) > 1
@@ -302,7 +301,7 @@ def generate(
         inbox_count=inbox_count,
         per_team=ordered(team_counts, [t.slug for t in teams]),
         per_language=ordered(Counter(p.language for p in plan), ["nl", "en"]),
-        per_folder=ordered(folder_counts, [INBOX] + [t.folder for t in teams]),
+        per_folder=ordered(folder_counts, [INBOX] + [t.imap_folder for t in teams]),
         per_kind=ordered(Counter(p.kind for p in plan), ["new", "reply", "forward", "malformed"]),
         misfiled=misfiled,
         two_topics=two_topics,

@@ -1,6 +1,6 @@
 """Write the demo corpus as `text,label` CSVs for `mailroom benchmark`.
 
-The text is what the router reads (labeling.export.model_text: subject and new text, plus
+The text is what the router reads (labeling.annotation.export.model_text: subject and new text, plus
 the forwarded or quoted part for forwards and short replies); the label is the generator's
 truth (not the archive folder, which is sometimes wrong on purpose). A seeded, stratified
 80/20 split of the archived mail; malformed mails the parser refuses are left out (they go
@@ -18,10 +18,12 @@ from pathlib import Path
 
 from sklearn.model_selection import train_test_split
 
+from data import TEAMS_FILE
 from data.demo_corpus import generate
+from labeling.annotation.export import model_text
 from labeling.errors import MailParseError
-from labeling.export import model_text
-from labeling.mime import normalise
+from labeling.mail.mime import normalise
+from labeling.store.teams import load_teams_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,7 +37,7 @@ def main() -> int:
     corpus = args.corpus
     if corpus is None:
         corpus = Path(tempfile.mkdtemp()) / "corpus"
-        generate(corpus)
+        generate(corpus, load_teams_file(TEAMS_FILE))
     rows: list[tuple[str, str]] = []
     refused = 0
     for line in (corpus / "truth.jsonl").read_text(encoding="utf-8").splitlines():

@@ -7,10 +7,10 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
-from labeling import roster
 from labeling.errors import LabelingError
-from labeling.models import USER_ROLES, Team, User
-from labeling.teams import team_overview
+from labeling.store import people
+from labeling.store import teams as team_store
+from labeling.store.tables import USER_ROLES, Team, User
 from web.db import commit, db_session
 from web.forms import ActiveForm, ConfirmForm, RoleForm, TeamCreateForm, TeamForm, UserCreateForm
 
@@ -54,7 +54,7 @@ def create_user() -> ResponseReturnValue:
         _form_errors(form)
         return _render_users(form), 400
     try:
-        user = roster.create_user(
+        user = people.create_user(
             db_session(),
             form.username.data or "",
             form.password.data or "",
@@ -74,7 +74,7 @@ def change_role(user_id: int) -> ResponseReturnValue:
     form = RoleForm()
     if form.validate_on_submit():
         try:
-            user = roster.set_role(
+            user = people.set_role(
                 db_session(), user_id, form.role.data or "", actor_id=current_user.id
             )
             commit()
@@ -92,7 +92,7 @@ def set_active(user_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         active = form.active.data == "1"
         try:
-            user = roster.set_active(db_session(), user_id, active, actor_id=current_user.id)
+            user = people.set_active(db_session(), user_id, active, actor_id=current_user.id)
             commit()
             flash(f"{user.username} {'reactivated' if active else 'deactivated'}.", "info")
         except LabelingError as exc:
@@ -105,8 +105,9 @@ def set_active(user_id: int) -> ResponseReturnValue:
 # Teams -----------------------------------------------------------------------------------
 
 
-def _fields(form: TeamForm) -> roster.TeamFields:
-    return roster.TeamFields(
+def _definition(form: TeamForm, slug: str = "") -> team_store.TeamDefinition:
+    return team_store.TeamDefinition(
+        slug=slug,
         name=form.name.data or "",
         description=form.description.data or "",
         forward_address=form.forward_address.data or "",
@@ -118,8 +119,7 @@ def _fields(form: TeamForm) -> roster.TeamFields:
 def _render_teams(create_form: TeamCreateForm) -> str:
     return render_template(
         "admin_teams.html",
-        rows=team_overview(db_session()),
-        teams={team.slug: team for team in db_session().scalars(select(Team))},
+        rows=team_store.team_overview(db_session()),
         create_form=create_form,
         confirm_form=ConfirmForm(formdata=None),
     )
@@ -137,8 +137,8 @@ def create_team() -> ResponseReturnValue:
         _form_errors(form)
         return _render_teams(form), 400
     try:
-        team = roster.create_team(
-            db_session(), form.slug.data or "", _fields(form), actor_id=current_user.id
+        team = team_store.create_team(
+            db_session(), _definition(form, form.slug.data or ""), actor_id=current_user.id
         )
         commit()
     except LabelingError as exc:
@@ -169,7 +169,9 @@ def update_team(team_id: int) -> ResponseReturnValue:
     form = TeamForm()
     if form.validate_on_submit():
         try:
-            roster.update_team(db_session(), team_id, _fields(form), actor_id=current_user.id)
+            team_store.update_team(
+                db_session(), team_id, _definition(form), actor_id=current_user.id
+            )
             commit()
         except LabelingError as exc:
             flash(str(exc), "error")
@@ -184,7 +186,7 @@ def update_team(team_id: int) -> ResponseReturnValue:
 @bp.post("/teams/<int:team_id>/archive")
 def archive_team(team_id: int) -> ResponseReturnValue:
     try:
-        team = roster.archive_team(db_session(), team_id, actor_id=current_user.id)
+        team = team_store.archive_team(db_session(), team_id, actor_id=current_user.id)
         commit()
         flash(f"Team {team.name} archived; its labels are kept.", "info")
     except LabelingError as exc:
@@ -195,7 +197,7 @@ def archive_team(team_id: int) -> ResponseReturnValue:
 @bp.post("/teams/<int:team_id>/unarchive")
 def unarchive_team(team_id: int) -> ResponseReturnValue:
     try:
-        team = roster.unarchive_team(db_session(), team_id, actor_id=current_user.id)
+        team = team_store.unarchive_team(db_session(), team_id, actor_id=current_user.id)
         commit()
         flash(f"Team {team.name} is active again.", "info")
     except LabelingError as exc:

@@ -12,10 +12,10 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from flask_login import current_user
 
-from labeling import neardup, queue
+from labeling.annotation import neardup, queue
 from labeling.errors import LabelingError
-from labeling.models import Message, Team
 from labeling.settings import Settings
+from labeling.store.tables import Message, Team
 from web.assets import static_url
 from web.db import commit, db_session
 from web.mailhtml import frame_document

@@ -18,8 +18,8 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, current_user, login_user, logout_user
 
-from labeling.models import User
-from labeling.roster import authenticate
+from labeling.store.people import authenticate
+from labeling.store.tables import User
 from web.db import db_session
 from web.forms import LoginForm
 from web.security import login_throttle

@@ -1,7 +1,7 @@
 """The admin dashboard (``/dashboard``), the health check (``/healthz``) and Prometheus
 metrics (``/metrics``).
 
-The numbers come from :mod:`labeling.dashboard`; this module parses the query, draws the
+The numbers come from :mod:`labeling.live.stats`; this module parses the query, draws the
 charts (:mod:`web.charts`) and renders. ``/healthz`` and ``/metrics`` are public (a monitor
 reads them without logging in), so they carry aggregate numbers only, never mail content
 or addresses.
@@ -28,7 +28,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from labeling.dashboard import (
+from labeling.errors import ModelError
+from labeling.live.stats import (
     DEFAULT_DAYS,
     MAX_DAYS,
     PERIODS,
@@ -40,9 +41,8 @@ from labeling.dashboard import (
     make_window,
     store_metrics,
 )
-from labeling.errors import ModelError
-from labeling.models import utcnow
 from labeling.settings import Settings
+from labeling.store.tables import utcnow
 from web import charts
 from web.db import db_session
 
@@ -330,7 +330,7 @@ def healthz() -> ResponseReturnValue:
 
 
 class StoreCollector:
-    """Reads :func:`labeling.dashboard.store_metrics` at every scrape, in its own session.
+    """Reads :func:`labeling.live.stats.store_metrics` at every scrape, in its own session.
 
     A database that does not answer gives ``mailroom_store_up 0`` and nothing else, so a
     monitor sees the outage instead of a failed scrape.

@@ -14,8 +14,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from labeling.db import check_schema, make_engine, make_session_factory, store_error
 from labeling.settings import Settings
+from labeling.store.db import check_schema, make_engine, make_session_factory, store_error
 
 EXTENSION = "mailroom.db"
 

@@ -13,7 +13,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from labeling.models import USER_ROLES
+from labeling.store.tables import USER_ROLES
 
 ROLE_CHOICES = [SelectChoice(role) for role in USER_ROLES]
 HOTKEY_CHOICES = [SelectChoice("", "none"), *(SelectChoice(str(n)) for n in range(1, 10))]

@@ -8,13 +8,13 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
-from labeling import queue
-from labeling.agreement import adjudicate as adjudicate_message
-from labeling.agreement import agreement_report
-from labeling.agreement import disagreements as open_disagreements
+from labeling.annotation import queue
+from labeling.annotation.agreement import adjudicate as adjudicate_message
+from labeling.annotation.agreement import agreement_report
+from labeling.annotation.agreement import disagreements as open_disagreements
 from labeling.errors import LabelingError
-from labeling.models import Message, Team
-from labeling.teams import active_teams_by_key
+from labeling.store.tables import Message, Team
+from labeling.store.teams import active_teams_by_key
 from web.db import commit, db_session
 from web.forms import AdjudicateForm
 

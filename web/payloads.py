@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from labeling.models import Message
+from labeling.store.tables import Message
 
 
 @dataclass(frozen=True, slots=True)

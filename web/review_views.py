@@ -14,10 +14,10 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from labeling import review
 from labeling.errors import LabelingError
+from labeling.live import review
 from labeling.settings import Settings
-from labeling.teams import active_teams_by_key
+from labeling.store.teams import active_teams_by_key
 from web.assets import static_url
 from web.db import commit, db_session
 from web.forms import HandledForm, ReviewDecisionForm, SendBackForm

@@ -28,9 +28,9 @@ from typing import Any
 from celery import Celery, signals
 from kombu.exceptions import OperationalError
 
-from labeling.db import check_schema
 from labeling.errors import MailroomError
 from labeling.settings import Settings
+from labeling.store.db import check_schema
 from worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ def _install_watchers(app: Celery, runtime: Runtime) -> None:
     def on_ready(sender: Any = None, **_: Any) -> None:
         if getattr(sender, "app", app) is not app:
             return
-        from worker.mailboxes import (
+        from worker.watchers import (
             ImapWatcher,
             MaildirWatcher,
             configured_mailboxes,

@@ -14,8 +14,8 @@ from sqlalchemy import delete, or_, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from labeling.db import rowcount, session_scope, store_error
-from labeling.models import Lease, utcnow
+from labeling.store.db import rowcount, session_scope, store_error
+from labeling.store.tables import Lease, utcnow
 
 
 def acquire(

@@ -19,9 +19,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from classifier.registry import Registry
-from labeling.db import session_scope
-from labeling.export import person_labels_since
+from labeling.annotation.export import person_labels_since
 from labeling.settings import Settings
+from labeling.store.db import session_scope
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from classifier.scoring import Prediction
-from labeling import export
+from labeling.annotation import export
 
 Mode = Literal["auto", "review"]
 Outgoing = Literal["maildir", "smtp", "imap-move"]
@@ -186,5 +186,5 @@ def _model_fields(prediction: Prediction | None) -> dict[str, Any]:
 
 
 def model_text(subject: str, new_text: str, quoted_text: str = "") -> str:
-    """The text the model reads: the same as the training set's (labeling.export)."""
+    """The text the model reads: the same as the training set's (labeling.annotation.export)."""
     return export.model_text(subject, new_text, quoted_text)

@@ -10,12 +10,12 @@ import threading
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from labeling.db import make_engine, make_session_factory
 from labeling.settings import Settings
-from worker.mailboxes import configured_mailboxes
+from labeling.store.db import make_engine, make_session_factory
+from worker.driver import Services
 from worker.model_cache import ModelCache
 from worker.outgoing import SmtpSender
-from worker.pipeline import Services
+from worker.watchers import configured_mailboxes
 
 
 class Runtime:

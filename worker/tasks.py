@@ -1,4 +1,4 @@
-"""Celery tasks. Each takes a message id, loads its rows, and lets :mod:`worker.pipeline`
+"""Celery tasks. Each takes a message id, loads its rows, and lets :mod:`worker.driver`
 move the mail on; the state checks there make a redelivered task harmless.
 
 Retries: a transient IMAP, SMTP or database error is retried with exponential backoff and
@@ -18,7 +18,7 @@ from celery import Task, shared_task
 
 from labeling.errors import MailServerError, StoreError
 from worker import leases
-from worker.pipeline import advance, quarantine, stale_messages
+from worker.driver import advance, quarantine, stale_messages
 from worker.retrain import RETRAIN_LEASE, retrain_check, run_retrain
 from worker.runtime import Runtime
 

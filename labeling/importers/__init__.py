@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from labeling.errors import ImportSourceError
-from labeling.mailtypes import RawMail
+from labeling.mail.values import RawMail
 
 __all__ = ["MailSource", "StartAfter", "open_source"]
 

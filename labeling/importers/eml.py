@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from labeling.errors import ImportSourceError
-from labeling.mailtypes import RawMail
+from labeling.mail.values import RawMail
 
 
 def _hidden(relative: Path) -> bool:

@@ -51,7 +51,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
 from labeling.errors import ImapError, ImportSourceError
-from labeling.mailtypes import RawMail
+from labeling.mail.values import RawMail
 
 log = logging.getLogger(__name__)
 

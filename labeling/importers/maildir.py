@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from labeling.errors import ImportSourceError
-from labeling.mailtypes import RawMail
+from labeling.mail.values import RawMail
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from labeling.errors import ImportSourceError
-from labeling.mailtypes import RawMail
+from labeling.mail.values import RawMail
 
 
 def looks_like_mbox(path: Path) -> bool:

@@ -55,7 +55,9 @@ def demo_corpus(
     """Generate the synthetic mailbox of the invented insurer Polderzeker: a Maildir tree
     with one folder per team (archived mail) plus an unsorted inbox, and truth.jsonl with
     the true team of every mail. Mostly Dutch, some English; deterministic per seed."""
+    from data import TEAMS_FILE
     from data.demo_corpus import generate
+    from labeling.store.teams import load_teams_file
 
     target = out if out is not None else settings.instance_path / "demo-corpus"
     show = sys.stderr.isatty() if progress is None else progress
@@ -75,6 +77,7 @@ def demo_corpus(
         try:
             summary = generate(
                 target,
+                load_teams_file(TEAMS_FILE),
                 count=count,
                 seed=seed,
                 inbox_count=inbox_count,

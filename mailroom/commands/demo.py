@@ -22,7 +22,7 @@ from pathlib import Path
 
 import click
 
-from labeling.mailtypes import RawMail
+from labeling.mail.values import RawMail
 from labeling.settings import Settings
 
 DEMO_PASSWORD = "mailroom-demo"
@@ -92,34 +92,33 @@ def prepare(
     target_precision: float,
 ) -> dict[str, object]:
     """Run every step up to (not including) the worker and the web server."""
-    from classifier.pipeline import PipelineArguments
+    from classifier.recipe import PipelineArguments
     from classifier.registry import Registry
     from classifier.store_training import train_from_store
     from classifier.training import TrainingArguments
+    from data import TEAMS_FILE
     from data.demo_corpus import generate
-    from data.teams import load_teams
-    from labeling.db import open_database, session_scope, upgrade
-    from labeling.importing import label_from_folders, run_import
-    from labeling.models import User
-    from labeling.neardup import group_near_duplicates
-    from labeling.roster import create_user
-    from labeling.teams import sync_teams
-    from mailroom.commands.store import team_definitions
+    from labeling.annotation.neardup import group_near_duplicates
+    from labeling.importers.run import label_from_folders, run_import
+    from labeling.store.db import open_database, session_scope, upgrade
+    from labeling.store.people import create_user
+    from labeling.store.tables import User
+    from labeling.store.teams import load_teams_file, sync_teams
 
     facts: dict[str, object] = {}
     settings.instance_path.mkdir(parents=True, exist_ok=True)
     with step("database schema"):
         upgrade(settings)
-    teams = load_teams()
+    teams = load_teams_file(TEAMS_FILE)
     with open_database(settings) as sessions:
         with step("teams"), session_scope(sessions) as session:
-            sync_teams(session, team_definitions(teams))
+            sync_teams(session, teams)
         corpus = settings.instance_path / "demo-corpus"
         with step(f"demo corpus ({count} archived + {inbox} inbox mails)"):
             if (corpus / "truth.jsonl").exists():
                 click.echo(f"    already there: {corpus}", err=True)
             else:
-                generate(corpus, count=count, inbox_count=inbox)
+                generate(corpus, teams, count=count, inbox_count=inbox)
         with step("import the archive (the team folders; the inbox is live mail)"):
             summary = run_import(sessions, ArchiveFolders(corpus / "Maildir"), progress=progress)
             click.echo(
@@ -129,7 +128,7 @@ def prepare(
             )
             facts["import"] = summary
         with step("weak labels from the archive folders"), session_scope(sessions) as session:
-            weak = label_from_folders(session, {team.folder: team.slug for team in teams})
+            weak = label_from_folders(session, {team.imap_folder: team.slug for team in teams})
             labelled = sum(f.labelled for f in weak.folders)
             click.echo(
                 f"    {labelled} mails weakly labelled from {len(weak.folders)} folders", err=True
@@ -258,8 +257,8 @@ def wait_for_routing(
     """Until the inbox's mails are all recorded and none is new or being forwarded."""
     from sqlalchemy import func, select
 
-    from labeling.db import open_database, session_scope
-    from labeling.models import Message
+    from labeling.store.db import open_database, session_scope
+    from labeling.store.tables import Message
 
     deadline = time.monotonic() + timeout
     last = ""
@@ -294,8 +293,8 @@ def routing_result(settings: Settings, corpus: Path) -> RoutingResult:
     """The inbox's routing, scored against truth.jsonl (by Message-ID)."""
     from sqlalchemy import select
 
-    from labeling.db import open_database, session_scope
-    from labeling.models import Message, RoutingDecision, Team
+    from labeling.store.db import open_database, session_scope
+    from labeling.store.tables import Message, RoutingDecision, Team
 
     truth: dict[str, str] = {}
     with (corpus / "truth.jsonl").open(encoding="utf-8") as handle:

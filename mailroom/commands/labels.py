@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, cast
 
 import click
 
-from labeling.db import open_database
 from labeling.settings import Settings
+from labeling.store.db import open_database
 
 if TYPE_CHECKING:
-    from labeling.export import ExportFormat
+    from labeling.annotation.export import ExportFormat
 
 
 @click.command("export")
@@ -57,8 +57,8 @@ def export_command(
     A mail's label: an adjudication, else the majority of people's labels (ties wait for
     an adjudication), else a reviewer's label, else (with --include-weak) its archive folder.
     """
-    from labeling.db import session_scope
-    from labeling.export import dataset_hash, training_examples, write_examples
+    from labeling.annotation.export import dataset_hash, training_examples, write_examples
+    from labeling.store.db import session_scope
 
     chosen = cast("ExportFormat", fmt or ("csv" if out.suffix.lower() == ".csv" else "jsonl"))
     with open_database(settings) as sessions, session_scope(sessions) as session:
@@ -93,8 +93,8 @@ def export_command(
 def group_duplicates_command(settings: Settings, threshold: float, num_perm: int) -> None:
     """Group near-duplicate archive mail (newsletters, auto-replies, repeats) so a
     labeller can label a whole group at once. Safe to run again after an import."""
-    from labeling.db import session_scope
-    from labeling.neardup import group_near_duplicates
+    from labeling.annotation.neardup import group_near_duplicates
+    from labeling.store.db import session_scope
 
     with open_database(settings) as sessions, session_scope(sessions) as session:
         summary = group_near_duplicates(session, threshold=threshold, num_perm=num_perm)

@@ -20,7 +20,7 @@ def _pipeline_arguments(
     time_budget: float | None,
     seed: int,
 ) -> object:
-    from classifier.pipeline import PipelineArguments
+    from classifier.recipe import PipelineArguments
     from classifier.training import TrainingArguments
 
     training = TrainingArguments(seed=seed)
@@ -82,7 +82,7 @@ def train(
     force: bool,
 ) -> None:
     """Train a model version from the labels in the store; promote it if not worse."""
-    from classifier.pipeline import PipelineArguments
+    from classifier.recipe import PipelineArguments
     from classifier.store_training import train_from_store
 
     args = _pipeline_arguments(settings, model, epochs, max_length, time_budget, seed)
@@ -136,10 +136,10 @@ def retrain(
     Trains on the same kind of labels as the active version (archive-folder labels too if
     it did), on the active version's base model unless --model says otherwise.
     """
-    from classifier.pipeline import PipelineArguments
+    from classifier.recipe import PipelineArguments
     from classifier.registry import Registry
     from classifier.store_training import train_from_store
-    from labeling.db import open_database
+    from labeling.store.db import open_database
     from worker.retrain import retrain_check
 
     with open_database(settings) as sessions:
@@ -175,14 +175,14 @@ def evaluate_command(
     settings: Settings, version: str | None, out: Path | None, include_weak: bool
 ) -> None:
     """Write an HTML report of a version on the frozen holdout, next to the TF-IDF baseline."""
-    from classifier.pipeline import evaluate_router
+    from classifier.recipe import evaluate_router
     from classifier.registry import Registry
     from classifier.report import write_report
     from classifier.router import Router
     from classifier.store_training import split_holdout
-    from labeling.db import open_database, session_scope
+    from labeling.annotation.export import training_examples
     from labeling.errors import ModelError
-    from labeling.export import training_examples
+    from labeling.store.db import open_database, session_scope
 
     registry = Registry(settings.models_path)
     info = registry.get(version) if version else registry.active()
@@ -315,7 +315,7 @@ def benchmark(
     matmul rate are measured in the same run.
     """
     from classifier.benchmark import read_csv, run_benchmark, write_result
-    from classifier.pipeline import PipelineArguments
+    from classifier.recipe import PipelineArguments
 
     args = _pipeline_arguments(settings, model, epochs, max_length, time_budget, seed)
     assert isinstance(args, PipelineArguments)

@@ -6,20 +6,12 @@ errors are :class:`MailroomError`, which the ``mailroom`` group prints as one li
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-from labeling.db import open_database
-from labeling.errors import ConfigError
 from labeling.settings import Settings
-
-if TYPE_CHECKING:
-    from data.teams import TeamSpec
-    from labeling.teams import TeamDefinition
-
+from labeling.store.db import open_database
 
 # mailroom db ---------------------------------------------------------------------------
 
@@ -34,7 +26,7 @@ def db_group() -> None:
 @click.pass_obj
 def db_upgrade(settings: Settings, revision: str) -> None:
     """Create the schema, or migrate it to the newest version (safe to run again)."""
-    from labeling.db import current_revision, make_engine, upgrade
+    from labeling.store.db import current_revision, make_engine, upgrade
 
     engine = make_engine(settings)
     try:
@@ -53,7 +45,7 @@ def db_upgrade(settings: Settings, revision: str) -> None:
 @click.pass_obj
 def db_current(settings: Settings) -> None:
     """Show the schema revision of the database and whether it is up to date."""
-    from labeling.db import current_revision, head_revision, make_engine
+    from labeling.store.db import current_revision, head_revision, make_engine
 
     engine = make_engine(settings)
     try:
@@ -88,7 +80,7 @@ def import_command(settings: Settings, source: str, progress: bool | None) -> No
     Mails already in the store are skipped, mails that cannot be parsed are kept as
     quarantined, and an interrupted IMAP import resumes where it stopped.
     """
-    from labeling.importing import run_import
+    from labeling.importers.run import run_import
 
     with open_database(settings) as sessions:
         summary = run_import(
@@ -158,8 +150,8 @@ def label_from_folders_command(
     The labels (source 'archive-folder') are for people to confirm or correct. Running
     it again adds labels only to mails that have none yet.
     """
-    from labeling.db import session_scope
-    from labeling.importing import label_from_folders, team_folder_mapping
+    from labeling.importers.run import label_from_folders, team_folder_mapping
+    from labeling.store.db import session_scope
 
     mapping: dict[str, str] = {}
     if map_file is not None:
@@ -198,23 +190,6 @@ def teams_group() -> None:
     """Manage the teams mail is routed to."""
 
 
-def team_definitions(specs: Iterable[TeamSpec]) -> list[TeamDefinition]:
-    """The store's view of team definitions read from a teams file."""
-    from labeling.teams import TeamDefinition
-
-    return [
-        TeamDefinition(
-            slug=spec.slug,
-            name=spec.name,
-            description=spec.description,
-            forward_address=spec.forward_to,
-            imap_folder=spec.folder,
-            hotkey=str(spec.hotkey),
-        )
-        for spec in specs
-    ]
-
-
 @teams_group.command("sync")
 @click.option(
     "--file",
@@ -225,17 +200,11 @@ def team_definitions(specs: Iterable[TeamSpec]) -> list[TeamDefinition]:
 @click.pass_obj
 def teams_sync(settings: Settings, teams_file: Path | None) -> None:
     """Create or update the teams from a teams file (matched by slug)."""
-    from data.teams import load_teams
-    from labeling.db import session_scope
-    from labeling.teams import sync_teams
+    from data import TEAMS_FILE
+    from labeling.store.db import session_scope
+    from labeling.store.teams import load_teams_file, sync_teams
 
-    try:
-        specs = load_teams(teams_file)
-    except FileNotFoundError:
-        raise ConfigError(f"{teams_file}: no such teams file") from None
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    definitions = team_definitions(specs)
+    definitions = load_teams_file(teams_file or TEAMS_FILE)
     with open_database(settings) as sessions, session_scope(sessions) as session:
         summary = sync_teams(session, definitions)
     click.echo(
@@ -251,8 +220,8 @@ def teams_sync(settings: Settings, teams_file: Path | None) -> None:
 @click.pass_obj
 def teams_list(settings: Settings) -> None:
     """List the teams with their hotkey, folder, forwarding address and label count."""
-    from labeling.db import session_scope
-    from labeling.teams import team_overview
+    from labeling.store.db import session_scope
+    from labeling.store.teams import team_overview
 
     with open_database(settings) as sessions, session_scope(sessions) as session:
         rows = team_overview(session)
@@ -260,11 +229,12 @@ def teams_list(settings: Settings) -> None:
         click.echo("no teams yet; run `mailroom teams sync`")
         return
     for row in rows:
-        archived = "  (archived)" if row.archived else ""
+        team = row.team
+        archived = "  (archived)" if team.archived_at is not None else ""
         click.echo(
-            f"[{row.hotkey or '-'}] {row.slug:<20} {row.name:<24} "
-            f"folder {row.imap_folder or '-':<18} "
-            f"-> {row.forward_address or '-'}  labels {row.labels}{archived}"
+            f"[{team.hotkey or '-'}] {team.slug:<20} {team.name:<24} "
+            f"folder {team.imap_folder or '-':<18} "
+            f"-> {team.forward_address or '-'}  labels {row.labels}{archived}"
         )
 
 

@@ -48,8 +48,8 @@ def serve(settings: Settings, host: str, port: int, threads: int, insecure_cooki
 @click.pass_obj
 def create_user(settings: Settings, username: str, role: str, password_stdin: bool) -> None:
     """Create a user who can log in to the web app; asks for the password."""
-    from labeling.db import open_database, session_scope
-    from labeling.roster import create_user as add_user
+    from labeling.store.db import open_database, session_scope
+    from labeling.store.people import create_user as add_user
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")

@@ -44,7 +44,7 @@ def worker_command(
     MAILROOM_OUTGOING (default: per-team Maildir folders). Broker: MAILROOM_BROKER_URL
     (default: a SQLite file, no server needed).
     """
-    from labeling.db import check_schema, make_engine
+    from labeling.store.db import check_schema, make_engine
     from worker.celery_app import make_celery, prepare_broker
 
     updates: dict[str, object] = {}

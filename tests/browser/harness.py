@@ -29,8 +29,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import generate_password_hash
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from labeling.models import Annotation, Message, Team, User
 from labeling.settings import Settings
+from labeling.store.tables import Annotation, Message, Team, User
 from web import create_app
 
 if TYPE_CHECKING:

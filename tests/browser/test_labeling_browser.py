@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import select
 
-from labeling.db import upgrade
-from labeling.models import Annotation, User
 from labeling.settings import Settings, load_settings
+from labeling.store.db import upgrade
+from labeling.store.tables import Annotation, User
 from tests.browser.harness import (
     EVIL_MARKERS,
     PASSWORD,

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import func, select
 
-from labeling.db import upgrade
-from labeling.models import ReviewItem, User
 from labeling.settings import Settings, load_settings
+from labeling.store.db import upgrade
+from labeling.store.tables import ReviewItem, User
 from tests.browser.harness import PASSWORD, TEAMS, LiveServer
-from worker.pipeline import maildir_outbox_files
+from worker.driver import maildir_outbox_files
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -72,7 +72,7 @@ def world(tmp_path: Path) -> Iterator[tuple[LiveServer, Settings]]:
     with LiveServer(settings) as server:
         from werkzeug.security import generate_password_hash
 
-        from labeling.models import Team
+        from labeling.store.tables import Team
 
         with server.sessions() as session:
             session.add(

@@ -41,7 +41,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from labeling.dashboard import (
+from labeling.live.stats import (
     archive_hops,
     count_forwards,
     live_stats,
@@ -51,14 +51,14 @@ from labeling.dashboard import (
     store_metrics,
     subject_forwards,
 )
-from labeling.models import (
+from labeling.settings import Settings
+from labeling.store.tables import (
     AuditLog,
     Delivery,
     Message,
     ReviewItem,
     RoutingDecision,
 )
-from labeling.settings import Settings
 from tests.integration.test_web import Seeded, logged_in, make_app, seed
 from web import charts, dashboard_views
 from web.dashboard_views import CLOCK, StoreCollector

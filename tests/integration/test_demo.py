@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from labeling.settings import load_settings
-from worker.pipeline import maildir_outbox_files
+from worker.driver import maildir_outbox_files
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

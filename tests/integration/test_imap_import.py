@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from labeling.errors import ImapError
 from labeling.importers.imap import ImapSource
-from labeling.mailtypes import RawMail
-from labeling.models import Message
+from labeling.mail.values import RawMail
 from labeling.settings import Settings, load_settings
+from labeling.store.tables import Message
 from tests.fixtures.dovecot import DovecotFactory
 from tests.servers.dovecot_server import DovecotServer, free_port
 from tests.servers.mail_factory import varied_mails
@@ -259,19 +259,19 @@ Invoke = Callable[..., Result]
 
 @pytest.fixture
 def parser(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The MIME parser the store needs; until ``labeling.mime`` lands, the stand-in the
+    """The MIME parser the store needs; until ``labeling.mail.mime`` lands, the stand-in the
     store tests use (tests/mail_samples.py), so these tests do not wait for it."""
     try:
-        import labeling.mime  # noqa: F401
+        import labeling.mail.mime  # noqa: F401
     except ImportError:
         # By name: a module under construction by others, not worth type-checking from here.
         samples = importlib.import_module("tests.mail_samples")
         stand_in = getattr(samples, "_fake_normalise", None)
         if stand_in is None:
-            pytest.skip("labeling.mime (the MIME parser) is not there yet")
-        fake = types.ModuleType("labeling.mime")
+            pytest.skip("labeling.mail.mime (the MIME parser) is not there yet")
+        fake = types.ModuleType("labeling.mail.mime")
         fake.normalise = stand_in  # type: ignore[attr-defined]
-        monkeypatch.setitem(sys.modules, "labeling.mime", fake)
+        monkeypatch.setitem(sys.modules, "labeling.mail.mime", fake)
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from labeling.importers.imap import ImapSource
-from labeling.importing import ImportCursors, imap_source_key, run_import
-from labeling.mailtypes import RawMail
-from labeling.models import ImportCursor, Message
+from labeling.importers.run import ImportCursors, imap_source_key, run_import
+from labeling.mail.values import RawMail
+from labeling.store.tables import ImportCursor, Message
 from tests.mail_samples import make_mail
 from tests.servers.dovecot_server import DovecotServer
 

@@ -16,19 +16,17 @@ from click.testing import CliRunner
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from labeling import queue
-from labeling.agreement import adjudicate, agreement_report, disagreements
-from labeling.errors import LabelingError
-from labeling.export import (
+from labeling.annotation import queue
+from labeling.annotation.agreement import adjudicate, agreement_report, disagreements
+from labeling.annotation.export import (
     Example,
     build_dataset,
     dataset_hash,
     split_examples,
     training_examples,
 )
-from labeling.models import Annotation, AuditLog, Message, Team, User, utcnow
-from labeling.neardup import group_members, group_near_duplicates
-from labeling.queue import (
+from labeling.annotation.neardup import group_members, group_near_duplicates
+from labeling.annotation.queue import (
     ScoreRow,
     Suggestion,
     is_double_labelled,
@@ -41,7 +39,9 @@ from labeling.queue import (
     suggestion,
     undo_last,
 )
+from labeling.errors import LabelingError
 from labeling.settings import Settings
+from labeling.store.tables import Annotation, AuditLog, Message, Team, User, utcnow
 from mailroom.commands.labels import export_command, group_duplicates_command
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)

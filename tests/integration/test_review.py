@@ -19,8 +19,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from classifier.scoring import Prediction
-from labeling.mailtypes import RawMail
-from labeling.models import (
+from labeling.annotation.queue import ScoreRow, store_scores
+from labeling.mail.values import RawMail
+from labeling.settings import Settings
+from labeling.store.tables import (
     Annotation,
     AuditLog,
     Delivery,
@@ -29,12 +31,10 @@ from labeling.models import (
     Team,
     User,
 )
-from labeling.queue import ScoreRow, store_scores
-from labeling.settings import Settings
 from tests.integration.test_web import FAST_HASH, csrf_token, logged_in, make_app
 from web.review_views import ENQUEUE_EXTENSION
-from worker.mailboxes import configured_mailboxes, record, register_mailboxes
-from worker.pipeline import Services, advance, maildir_outbox_files, stale_messages
+from worker.driver import Services, advance, maildir_outbox_files, stale_messages
+from worker.watchers import configured_mailboxes, record, register_mailboxes
 
 pytestmark = pytest.mark.integration
 
@@ -383,7 +383,7 @@ def test_labelling_turns_uncertainty_first_once_a_model_has_scored_mail(world: W
 
 
 def test_a_mail_the_worker_gave_up_on_is_forwarded_once_a_person_decides(world: World) -> None:
-    from worker.pipeline import quarantine
+    from worker.driver import quarantine
 
     mid = world.mail("Server weg")
     assert quarantine(world.services, mid, "SMTP kept failing (still failing after 8 retries)")

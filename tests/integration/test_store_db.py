@@ -15,8 +15,12 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
-import labeling.mime
-from labeling.db import (
+import labeling.mail.mime
+from labeling.errors import ImportSourceError, LabelingError, MigrationError
+from labeling.importers.run import ImportCursors, label_from_folders, run_import
+from labeling.mail.values import RawMail
+from labeling.settings import Settings, load_settings
+from labeling.store.db import (
     alembic_config,
     check_schema,
     current_revision,
@@ -25,10 +29,8 @@ from labeling.db import (
     session_scope,
     upgrade,
 )
-from labeling.errors import ImportSourceError, LabelingError, MigrationError
-from labeling.importing import ImportCursors, label_from_folders, run_import
-from labeling.mailtypes import RawMail
-from labeling.models import (
+from labeling.store.ingest import ingest
+from labeling.store.tables import (
     Annotation,
     AuditLog,
     Base,
@@ -38,9 +40,7 @@ from labeling.models import (
     Team,
     Thread,
 )
-from labeling.settings import Settings, load_settings
-from labeling.store import ingest
-from labeling.teams import TeamDefinition, sync_teams
+from labeling.store.teams import TeamDefinition, sync_teams
 from tests.mail_samples import BROKEN, make_mail, write_maildir_tree
 
 
@@ -166,7 +166,7 @@ def test_parser_crash_quarantines_instead_of_failing(
     def crash(data: bytes) -> None:
         raise RecursionError("too deep")
 
-    monkeypatch.setattr(labeling.mime, "normalise", crash)
+    monkeypatch.setattr(labeling.mail.mime, "normalise", crash)
     result = ingest(session, raw(make_mail("crash@example.nl")))
     assert result.outcome == "quarantined"
     assert "RecursionError" in result.reason
@@ -220,14 +220,14 @@ def test_replies_join_their_thread_in_any_order(session: Session) -> None:
 def test_nul_and_odd_text_survive_both_databases(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = labeling.mime.normalise
+    real = labeling.mail.mime.normalise
 
     def with_nul(data: bytes):  # type: ignore[no-untyped-def]
         import dataclasses
 
         return dataclasses.replace(real(data), body_text="a\x00b \udcff c", subject="x\x00")
 
-    monkeypatch.setattr(labeling.mime, "normalise", with_nul)
+    monkeypatch.setattr(labeling.mail.mime, "normalise", with_nul)
     result = ingest(session, raw(make_mail("nul@x")))
     session.commit()
     row = session.get_one(Message, result.message_id)
@@ -509,7 +509,7 @@ def test_bulk_writes_refresh_postgresql_statistics(db_settings: Settings) -> Non
     """After a bulk write PostgreSQL's planner knows the new rows (no stale-plan stalls)."""
     from sqlalchemy import text
 
-    from labeling.db import make_engine, make_session_factory, refresh_statistics
+    from labeling.store.db import make_engine, make_session_factory, refresh_statistics
 
     engine = make_engine(db_settings)
     try:

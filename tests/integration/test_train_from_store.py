@@ -11,15 +11,15 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from classifier.pipeline import PipelineArguments
+from classifier.recipe import PipelineArguments
 from classifier.registry import Registry
 from classifier.store_training import is_holdout, split_holdout, train_from_store
-from labeling.export import training_examples
-from labeling.mailtypes import RawMail
-from labeling.models import Annotation, Message, Team, User
-from labeling.queue import ScoreRow  # noqa: F401  (the table the scores land in)
+from labeling.annotation.export import training_examples
+from labeling.annotation.queue import ScoreRow  # noqa: F401  (the table the scores land in)
+from labeling.mail.values import RawMail
 from labeling.settings import Settings
-from labeling.store import ingest
+from labeling.store.ingest import ingest
+from labeling.store.tables import Annotation, Message, Team, User
 from mailroom.cli import cli, register_commands
 
 pytestmark = pytest.mark.integration
@@ -146,7 +146,7 @@ def test_training_without_two_labelled_teams_is_a_clear_error(db_settings: Setti
 def test_retrain_waits_for_new_labels_and_refuses_a_worse_version(
     db_settings: Settings, db_sessions: sessionmaker[Session]
 ) -> None:
-    from labeling.models import utcnow
+    from labeling.store.tables import utcnow
     from worker.retrain import retrain_check
 
     _seed(db_sessions)

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import generate_password_hash
 from werkzeug.test import TestResponse
 
-from labeling.models import Annotation, AuditLog, Message, Team, User
 from labeling.settings import Settings
+from labeling.store.tables import Annotation, AuditLog, Message, Team, User
 from mailroom.cli import cli, register_commands
 from web import create_app
 from web.security import ROLE_MATRIX, LoginThrottle
@@ -202,7 +202,7 @@ def route_table(seeded: Seeded) -> list[tuple[str, str, str, dict[str, Any] | No
         ("auth.login", "GET", "/login", None),
         ("labeling.home", "GET", "/", None),
         ("labeling.label_page", "GET", "/label", None),
-        ("labeling.agreement", "GET", "/agreement", None),
+        ("labeling.annotation.agreement", "GET", "/agreement", None),
         ("labeling.disagreements", "GET", "/agreement/disagreements", None),
         (
             "labeling.adjudicate",
@@ -313,7 +313,7 @@ def test_unknown_endpoints_are_refused_by_default(app: Flask, seeded: Seeded) ->
 def test_login_with_the_default_hash_and_logout(
     app: Flask, sessions: sessionmaker[Session]
 ) -> None:
-    from labeling.roster import create_user
+    from labeling.store.people import create_user
 
     with sessions() as session:
         create_user(session, "sanne", "een lang wachtwoord", "labeler")

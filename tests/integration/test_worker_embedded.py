@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from labeling.db import make_engine, make_session_factory, upgrade
-from labeling.models import Message, ReviewItem
 from labeling.settings import load_settings
+from labeling.store.db import make_engine, make_session_factory, upgrade
+from labeling.store.tables import Message, ReviewItem
 from tests.integration import test_worker_flow as _flow
 from tests.integration.test_worker_flow import ROOT, VOCAB, seed_teams, team_mail, unsure_mail
 

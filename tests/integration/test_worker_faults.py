@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from labeling.models import Delivery
+from labeling.store.tables import Delivery
 from tests.integration import test_worker_flow as _flow
 from tests.integration.test_worker_flow import VOCAB, Stack, team_mail
 from tests.servers.dovecot_server import DovecotServer, free_port

@@ -28,9 +28,9 @@ import redis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from labeling.db import make_engine, make_session_factory, upgrade
-from labeling.models import AuditLog, Delivery, Message, ReviewItem, RoutingDecision, Team
 from labeling.settings import Settings, load_settings
+from labeling.store.db import make_engine, make_session_factory, upgrade
+from labeling.store.tables import AuditLog, Delivery, Message, ReviewItem, RoutingDecision, Team
 from tests.servers.dovecot_server import DovecotServer
 from tests.servers.smtp_server import SmtpServer, running_smtp
 
@@ -88,7 +88,7 @@ def unsure_mail(n: int) -> tuple[str, bytes]:
 def train_tiny_model(root: Path) -> Path:
     """Train and promote a TF-IDF version on the three teams' words under ``root/models``;
     return that models folder (the benchmark uses it too)."""
-    from classifier.pipeline import PipelineArguments, train_pipeline
+    from classifier.recipe import PipelineArguments, train_pipeline
     from classifier.registry import Registry
     from classifier.thresholds import ThresholdPolicy
 

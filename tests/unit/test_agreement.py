@@ -9,8 +9,13 @@ from itertools import permutations
 
 import pytest
 
-from labeling.agreement import cohen_kappa, krippendorff_alpha, per_team_alpha, per_team_kappa
-from labeling.export import Resolution, Vote, resolve_label
+from labeling.annotation.agreement import (
+    cohen_kappa,
+    krippendorff_alpha,
+    per_team_alpha,
+    per_team_kappa,
+)
+from labeling.annotation.export import Resolution, Vote, resolve_label
 
 
 def pairs(counts: dict[tuple[str, str], int]) -> tuple[list[str], list[str]]:

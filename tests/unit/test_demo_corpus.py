@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from data import TEAMS_FILE
 from data.corpus_reader import (
     CorpusMail,
     TruthRecord,
@@ -32,8 +33,11 @@ from data.phrasebook import Phrasebook, expand
 from data.phrasebook_en import PHRASEBOOK as PHRASEBOOK_EN
 from data.phrasebook_nl import PHRASEBOOK as PHRASEBOOK_NL
 from data.slots import make_person, make_slots
-from data.teams import TeamSpec, default_teams_path, load_teams
+from labeling.errors import ConfigError
 from labeling.settings import Settings
+from labeling.store.teams import TeamDefinition, load_teams_file
+
+TEAMS = load_teams_file(TEAMS_FILE)
 
 TEAM_SLUGS = {
     "schade",
@@ -51,7 +55,7 @@ TEAM_SLUGS = {
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, CorpusSummary]:
     """800 mails (700 archived + 100 inbox), default seed; shared by the read-only tests."""
     out = tmp_path_factory.mktemp("corpus")
-    return out, generate(out, count=700, inbox_count=100)
+    return out, generate(out, TEAMS, count=700, inbox_count=100)
 
 
 @pytest.fixture(scope="module")
@@ -84,12 +88,12 @@ def tree_bytes(root: Path) -> dict[str, tuple[bytes, int]]:
 
 
 def test_teams_file_has_the_demo_teams() -> None:
-    teams = load_teams()
+    teams = TEAMS
     assert {team.slug for team in teams} == TEAM_SLUGS
-    assert len({team.folder for team in teams}) == len(teams)
-    assert sorted(team.hotkey for team in teams) == list(range(1, len(teams) + 1))
+    assert len({team.imap_folder for team in teams}) == len(teams)
+    assert sorted(int(team.hotkey or 0) for team in teams) == list(range(1, len(teams) + 1))
     for team in teams:
-        assert team.forward_to.endswith("@polderzeker.example")
+        assert team.forward_address.endswith("@polderzeker.example")
         assert "NOT" in team.description  # each guideline says what does not belong
         assert "\n" not in team.description
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -110,9 +114,9 @@ def test_load_teams_rejects_bad_files(
     tmp_path: Path, change: Callable[[str], str], message: str
 ) -> None:
     path = tmp_path / "teams.toml"
-    path.write_text(change(default_teams_path().read_text(encoding="utf-8")), encoding="utf-8")
-    with pytest.raises(ValueError, match=message):
-        load_teams(path)
+    path.write_text(change(TEAMS_FILE.read_text(encoding="utf-8")), encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_teams_file(path)
 
 
 def test_load_teams_reads_another_file(tmp_path: Path) -> None:
@@ -122,7 +126,7 @@ def test_load_teams_reads_another_file(tmp_path: Path) -> None:
         'folder = "A"\nhotkey = 1\n',
         encoding="utf-8",
     )
-    assert load_teams(path) == (TeamSpec("a", "A", "x", "a@example.nl", "A", 1),)
+    assert load_teams_file(path) == (TeamDefinition("a", "A", "x", "a@example.nl", "A", "1"),)
 
 
 # --- phrasebooks ---------------------------------------------------------------------------
@@ -166,9 +170,9 @@ def test_every_template_expands(book: Phrasebook) -> None:
 
 
 def test_same_seed_gives_identical_bytes_and_another_seed_does_not(tmp_path: Path) -> None:
-    first = generate(tmp_path / "a", count=120, inbox_count=30, seed=3)
-    generate(tmp_path / "b", count=120, inbox_count=30, seed=3)
-    generate(tmp_path / "c", count=120, inbox_count=30, seed=4)
+    first = generate(tmp_path / "a", TEAMS, count=120, inbox_count=30, seed=3)
+    generate(tmp_path / "b", TEAMS, count=120, inbox_count=30, seed=3)
+    generate(tmp_path / "c", TEAMS, count=120, inbox_count=30, seed=4)
     a, b, c = (tree_bytes(tmp_path / name) for name in "abc")
     assert a == b
     assert a[TRUTH_NAME] != c[TRUTH_NAME]
@@ -176,27 +180,27 @@ def test_same_seed_gives_identical_bytes_and_another_seed_does_not(tmp_path: Pat
 
 
 def test_existing_corpus_is_kept_unless_overwrite(tmp_path: Path) -> None:
-    generate(tmp_path, count=20, inbox_count=5)
+    generate(tmp_path, TEAMS, count=20, inbox_count=5)
     with pytest.raises(FileExistsError):
-        generate(tmp_path, count=20, inbox_count=5)
-    summary = generate(tmp_path, count=30, inbox_count=0, overwrite=True)
+        generate(tmp_path, TEAMS, count=20, inbox_count=5)
+    summary = generate(tmp_path, TEAMS, count=30, inbox_count=0, overwrite=True)
     assert summary.total == 30 == len(read_truth(tmp_path))
     with pytest.raises(ValueError):
-        generate(tmp_path / "x", count=-1)
+        generate(tmp_path / "x", TEAMS, count=-1)
 
 
 def test_maildir_layout_and_counts(corpus: tuple[Path, CorpusSummary]) -> None:
     out, summary = corpus
     truth = read_truth(out)
-    teams = load_teams()
+    teams = TEAMS
     root = mailbox.Maildir(out / MAILDIR_NAME, create=False)
-    assert sorted(root.list_folders()) == sorted(team.folder for team in teams)
+    assert sorted(root.list_folders()) == sorted(team.imap_folder for team in teams)
     assert len(root) == summary.inbox_count == 100
     assert summary.archive_count == 700 and summary.total == len(truth) == 800
     for team in teams:
-        folder = root.get_folder(team.folder)
-        assert len(folder) == summary.per_folder[team.folder]
-        assert (out / MAILDIR_NAME / f".{team.folder}" / "maildirfolder").exists()
+        folder = root.get_folder(team.imap_folder)
+        assert len(folder) == summary.per_folder[team.imap_folder]
+        assert (out / MAILDIR_NAME / f".{team.imap_folder}" / "maildirfolder").exists()
     on_disk = Counter(record.folder for record in truth)
     assert dict(on_disk) == summary.per_folder
     assert sum(summary.per_team.values()) == sum(summary.per_language.values()) == 800
@@ -208,7 +212,7 @@ def test_maildir_layout_and_counts(corpus: tuple[Path, CorpusSummary]) -> None:
 
 def test_truth_records_are_consistent(corpus: tuple[Path, CorpusSummary]) -> None:
     out, _ = corpus
-    folders = {team.slug: team.folder for team in load_teams()}
+    folders = {team.slug: team.imap_folder for team in TEAMS}
     truth = read_truth(out)
     for record in truth:
         assert record.team in TEAM_SLUGS and record.language in {"nl", "en"}

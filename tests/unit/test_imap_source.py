@@ -21,7 +21,7 @@ from labeling.importers.imap import (
     label_mailboxes,
     parse_imap_url,
 )
-from labeling.mailtypes import RawMail
+from labeling.mail.values import RawMail
 
 URL = "imap://alice:s3cret@mail.example:1143/"
 

@@ -13,7 +13,7 @@ from labeling.errors import ImportSourceError
 from labeling.importers import MailSource, open_source
 from labeling.importers.maildir import MaildirSource, find_maildirs
 from labeling.importers.mbox import MboxSource
-from labeling.importing import imap_source_key
+from labeling.importers.run import imap_source_key
 from tests.mail_samples import make_mail, write_maildir_tree, write_mbox
 
 

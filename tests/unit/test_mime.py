@@ -1,4 +1,4 @@
-"""labeling.mime (and the reply splitter in labeling.quotes): hand-made tricky mails.
+"""labeling.mail.mime (and the reply splitter in labeling.mail.quotes): hand-made tricky mails.
 
 Every mail here is written for this file: Dutch and English insurance mail with the quirks
 real clients produce. Raw MIME is spelled out as text so that broken structure stays broken.
@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from labeling import mime
 from labeling.errors import MailParseError
-from labeling.mailtypes import Address, Attachment, NormalisedMail
-from labeling.mime import normalise, subject_key
-from labeling.quotes import split_reply
+from labeling.mail import mime
+from labeling.mail.mime import normalise, subject_key
+from labeling.mail.quotes import split_reply
+from labeling.mail.values import Address, Attachment, NormalisedMail
 
 HEADERS = (
     "From: Jan de Vries <jan@example.nl>\n"

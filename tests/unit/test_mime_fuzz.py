@@ -1,4 +1,4 @@
-"""Property-based fuzzing of labeling.mime.normalise: whatever the bytes, it returns a
+"""Property-based fuzzing of labeling.mail.mime.normalise: whatever the bytes, it returns a
 NormalisedMail the store can hold, or raises MailParseError; never anything else."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from labeling import mime
 from labeling.errors import MailParseError
-from labeling.mailtypes import NormalisedMail
+from labeling.mail import mime
+from labeling.mail.values import NormalisedMail
 
 # Deadlines off: the machine running the suite is shared and a slow example is not a bug;
-# the limits in labeling.mime are what bound the time per mail.
+# the limits in labeling.mail.mime are what bound the time per mail.
 FUZZ = settings(
     max_examples=200,
     deadline=None,

@@ -1,11 +1,11 @@
-"""What the model reads of a mail (labeling.export.model_text), the same in training and
+"""What the model reads of a mail (labeling.annotation.export.model_text), the same in training and
 in routing: a forward is read with what it forwards, a short reply with what it quotes."""
 
 from __future__ import annotations
 
 import pytest
 
-from labeling.export import QUOTED_CHARS, model_text
+from labeling.annotation.export import QUOTED_CHARS, model_text
 from worker.routing import model_text as routing_text
 
 LONG = "Mijn auto is gisteren op de parkeerplaats aangereden door een bestelbus die wegreed."

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classifier.pipeline import (
+from classifier.recipe import (
     PipelineArguments,
     choose_oos_cutoff,
     split_validation,

@@ -103,7 +103,7 @@ def test_batches_group_similar_lengths_and_cover_everything() -> None:
 def test_a_transformer_version_serves_the_same_scores_after_a_registry_round_trip(
     tmp_path: Path,
 ) -> None:
-    from classifier.pipeline import PipelineArguments, train_pipeline
+    from classifier.recipe import PipelineArguments, train_pipeline
     from classifier.registry import Registry
     from classifier.router import Router
 

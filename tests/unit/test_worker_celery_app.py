@@ -47,10 +47,10 @@ def test_the_retrain_task_runs_when_due_and_one_at_a_time(
 ) -> None:
     from email.message import EmailMessage
 
-    from labeling.db import make_engine, make_session_factory, upgrade
-    from labeling.mailtypes import RawMail
-    from labeling.models import Annotation, Team, User
-    from labeling.store import ingest
+    from labeling.mail.values import RawMail
+    from labeling.store.db import make_engine, make_session_factory, upgrade
+    from labeling.store.ingest import ingest
+    from labeling.store.tables import Annotation, Team, User
     from worker import leases, tasks
     from worker.retrain import RETRAIN_LEASE
 

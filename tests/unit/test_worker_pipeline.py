@@ -15,10 +15,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from classifier.scoring import Prediction
-from labeling.db import make_engine, make_session_factory, upgrade
 from labeling.errors import SmtpError
-from labeling.mailtypes import RawMail
-from labeling.models import (
+from labeling.mail.values import RawMail
+from labeling.settings import Settings, load_settings
+from labeling.store.db import make_engine, make_session_factory, upgrade
+from labeling.store.tables import (
     AuditLog,
     Delivery,
     Message,
@@ -28,16 +29,15 @@ from labeling.models import (
     User,
     utcnow,
 )
-from labeling.settings import Settings, load_settings
 from worker import leases
-from worker.mailboxes import configured_mailboxes, record, register_mailboxes
-from worker.pipeline import (
+from worker.driver import (
     Services,
     advance,
     quarantine,
     stale_messages,
     transition,
 )
+from worker.watchers import configured_mailboxes, record, register_mailboxes
 
 
 @dataclass

@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from labeling.db import make_engine, make_session_factory, upgrade
-from labeling.models import Message
 from labeling.settings import Settings, load_settings
-from worker.mailboxes import ImapWatcher, configured_mailboxes, register_mailboxes
+from labeling.store.db import make_engine, make_session_factory, upgrade
+from labeling.store.tables import Message
+from worker.watchers import ImapWatcher, configured_mailboxes, register_mailboxes
 
 
 def _mail(n: int) -> bytes:

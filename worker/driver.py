@@ -35,9 +35,11 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from classifier.scoring import Prediction
-from labeling.db import rowcount, session_scope
 from labeling.errors import MailServerError, ModelError
-from labeling.models import (
+from labeling.settings import Settings
+from labeling.store.db import rowcount, session_scope
+from labeling.store.ingest import transition
+from labeling.store.tables import (
     AuditLog,
     Delivery,
     Mailbox,
@@ -47,9 +49,6 @@ from labeling.models import (
     Team,
     utcnow,
 )
-from labeling.settings import Settings
-from labeling.store import transition
-from worker.mailboxes import MailboxConfig, mailbox_config_for
 from worker.outgoing import (
     REVIEW_KEYWORD,
     ROUTED_KEYWORD,
@@ -70,6 +69,7 @@ from worker.routing import (
     model_text,
     routable_slugs,
 )
+from worker.watchers import MailboxConfig, mailbox_config_for
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Alembic environment for Mailroom's schema.
 
-Run through :func:`labeling.db.upgrade` (or ``mailroom db upgrade``), which passes the
+Run through :func:`labeling.store.db.upgrade` (or ``mailroom db upgrade``), which passes the
 engine or the :class:`~labeling.settings.Settings` in ``config.attributes``; there is no
 alembic.ini. For the alembic command line, set ``sqlalchemy.url`` in a config of your own.
 """
@@ -12,8 +12,8 @@ from typing import Any, Literal
 from alembic import context
 from sqlalchemy import Engine, create_engine
 
-from labeling.db import make_engine
-from labeling.models import Base, UtcDateTime
+from labeling.store.db import make_engine
+from labeling.store.tables import Base, UtcDateTime
 
 config = context.config
 target_metadata = Base.metadata
@@ -36,7 +36,7 @@ def _engine() -> tuple[Engine, bool]:
         return make_engine(settings), True
     url = config.get_main_option("sqlalchemy.url")
     if not url:
-        raise RuntimeError("no database: call labeling.db.upgrade(settings)")
+        raise RuntimeError("no database: call labeling.store.db.upgrade(settings)")
     return create_engine(url), True
 
 
@@ -63,7 +63,7 @@ def run_migrations_online() -> None:
                 target_metadata=target_metadata,
                 # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
                 render_as_batch=is_sqlite,
-                # labeling.db's SQLite engine emits a real BEGIN, so migrations are atomic
+                # labeling.store.db's SQLite engine emits a real BEGIN, so migrations are atomic
                 # there too: a failed upgrade leaves the previous schema intact.
                 transactional_ddl=True,
                 compare_type=True,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from labeling.models import Message
+from labeling.store.tables import Message
 
 SHINGLE_WORDS = 3
 # Short mails ("Scan", "Bel mij terug aub") look alike whatever they are about, and the

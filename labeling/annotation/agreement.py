@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from labeling.annotation.queue import active_team
 from labeling.errors import LabelingError
-from labeling.models import Annotation, AuditLog, Message, Team, User, utcnow
-from labeling.queue import active_team
+from labeling.store.tables import Annotation, AuditLog, Message, Team, User, utcnow
 
 NAN = float("nan")
 ADJUDICATOR_ROLES = ("admin", "reviewer")

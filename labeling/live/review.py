@@ -4,7 +4,7 @@ The worker opens a :class:`ReviewItem` for every live mail it will not route by 
 (below threshold, out of scope, no model, a model error, a quarantined mail). Here:
 
 * :func:`next_item` — the oldest open item with the model's top three teams, and the other
-  open items that are near-duplicates of it (same shingles as :mod:`labeling.neardup`).
+  open items that are near-duplicates of it (same shingles as :mod:`labeling.annotation.neardup`).
 * :func:`decide` / :func:`decide_group` — a reviewer picks the team. The item is resolved,
   the choice becomes a human label (source ``review``) and an audit row says who chose what,
   what the model had said and with which version. The caller commits and then queues the
@@ -34,9 +34,12 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
-from labeling.db import rowcount
+from labeling.annotation.neardup import MIN_SHINGLES, shingles
+from labeling.annotation.queue import active_team, active_user
 from labeling.errors import LabelingError
-from labeling.models import (
+from labeling.store.db import rowcount
+from labeling.store.ingest import transition
+from labeling.store.tables import (
     Annotation,
     AuditLog,
     Delivery,
@@ -46,9 +49,6 @@ from labeling.models import (
     Team,
     utcnow,
 )
-from labeling.neardup import MIN_SHINGLES, shingles
-from labeling.queue import active_team, active_user
-from labeling.store import transition
 
 # Near-duplicates among open review items: the Jaccard similarity of their shingles.
 GROUP_SIMILARITY = 0.8

@@ -19,11 +19,11 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from labeling import mime
-from labeling.db import rowcount, store_error
 from labeling.errors import MailParseError
-from labeling.mailtypes import Address, NormalisedMail, RawMail
-from labeling.models import MAX_MESSAGE_ID, MESSAGE_ORIGINS, Message, Thread
+from labeling.mail import mime
+from labeling.mail.values import Address, NormalisedMail, RawMail
+from labeling.store.db import rowcount, store_error
+from labeling.store.tables import MAX_MESSAGE_ID, MESSAGE_ORIGINS, Message, Thread
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def ingest(
 
     A mail is a duplicate when the store holds the same bytes (content hash), the same
     Message-ID, or, for live mail, the same mailbox + UIDVALIDITY + UID. Bytes that
-    :func:`labeling.mime.normalise` cannot read are stored as ``quarantined`` with the
+    :func:`labeling.mail.mime.normalise` cannot read are stored as ``quarantined`` with the
     parser's reason (the same broken bytes again are a duplicate). A parsed mail joins the
     thread its Message-ID, In-Reply-To or References point at, or starts a new one.
 

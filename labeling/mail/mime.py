@@ -1,4 +1,4 @@
-"""Raw mail bytes to a :class:`~labeling.mailtypes.NormalisedMail`. Pure: no I/O.
+"""Raw mail bytes to a :class:`~labeling.mail.values.NormalisedMail`. Pure: no I/O.
 
 :func:`normalise` returns the normalised mail or raises :class:`~labeling.errors.MailParseError`
 with a reason fit for the quarantine list; no library exception escapes it. What it had to
@@ -58,8 +58,8 @@ from lxml import etree
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from labeling.errors import MailParseError
-from labeling.mailtypes import Address, Attachment, NormalisedMail
-from labeling.quotes import split_reply
+from labeling.mail.quotes import split_reply
+from labeling.mail.values import Address, Attachment, NormalisedMail
 
 __all__ = ["normalise", "subject_key"]
 

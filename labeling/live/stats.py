@@ -42,8 +42,9 @@ from typing import Any, Literal, get_args
 from sqlalchemy import LargeBinary, Text, func, or_, select
 from sqlalchemy.orm import Session
 
-from labeling.agreement import AgreementReport, agreement_report
-from labeling.models import (
+from labeling.annotation.agreement import AgreementReport, agreement_report
+from labeling.annotation.queue import DEFAULT_DOUBLE_LABEL_SHARE, Progress, progress
+from labeling.store.tables import (
     ROUTE_STATES,
     AuditLog,
     Delivery,
@@ -53,7 +54,6 @@ from labeling.models import (
     Team,
     utcnow,
 )
-from labeling.queue import DEFAULT_DOUBLE_LABEL_SHARE, Progress, progress
 
 Period = Literal["day", "week"]
 PERIODS: tuple[Period, ...] = get_args(Period)

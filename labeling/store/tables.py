@@ -306,7 +306,7 @@ class Message(Base):
 
     # Near-duplicate group (newsletters, auto-replies, the same mail sent twice): the
     # smallest message id of the group; NULL for a mail without near-duplicates. Written by
-    # labeling.neardup.group_near_duplicates.
+    # labeling.annotation.neardup.group_near_duplicates.
     dup_group_id: Mapped[int | None] = mapped_column(Integer, index=True)
     # Number of current human labels (one per person). Kept by database triggers on
     # ``annotations`` (migration 0002) whoever writes the labels; read-only for code. A

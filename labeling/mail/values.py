@@ -29,7 +29,7 @@ class Attachment:
 
 @dataclass(frozen=True, slots=True)
 class NormalisedMail:
-    """What :func:`labeling.mime.normalise` makes of a raw mail.
+    """What :func:`labeling.mail.mime.normalise` makes of a raw mail.
 
     ``body_text`` is the whole best text body. ``new_text`` is what the sender wrote in
     this mail, without quoted history and signature; ``quoted_text`` and ``signature`` hold

@@ -41,13 +41,13 @@ from imapclient import IMAPClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from labeling.db import session_scope
 from labeling.errors import ImapError, ImportSourceError, StoreError
 from labeling.importers.imap import ImapUrl, _server_text, close_quietly, parse_imap_url
-from labeling.mailtypes import RawMail
-from labeling.models import Mailbox, Message, utcnow
+from labeling.mail.values import RawMail
 from labeling.settings import Settings
-from labeling.store import IngestResult, ingest
+from labeling.store.db import session_scope
+from labeling.store.ingest import IngestResult, ingest
+from labeling.store.tables import Mailbox, Message, utcnow
 from worker import leases
 from worker.outgoing import REVIEW_KEYWORD, ROUTED_KEYWORD
 
@@ -214,7 +214,7 @@ def _record_in(session: Session, mailbox_id: int, raw_mail: RawMail) -> tuple[In
 def warm_up_parser() -> None:
     """Parse one tiny mail, so the parser's language model is loaded before real mail
     waits for it (about a second)."""
-    from labeling.mime import normalise
+    from labeling.mail.mime import normalise
 
     normalise(b"From: a@example.org\r\nSubject: hallo\r\n\r\nGoedemorgen, dit is een test.\r\n")
 

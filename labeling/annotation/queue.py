@@ -45,9 +45,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import QueryableAttribute, Session, aliased
 
+from labeling.annotation.export import Vote, resolve_label
 from labeling.errors import LabelingError
-from labeling.export import Vote, resolve_label
-from labeling.models import (
+from labeling.store.tables import (
     Annotation,
     AuditLog,
     Message,

@@ -23,10 +23,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
-from labeling.db import refresh_statistics, store_error
 from labeling.errors import LabelingError
 from labeling.importers import MailSource, open_source
-from labeling.models import (
+from labeling.store.db import refresh_statistics, store_error
+from labeling.store.ingest import ingest
+from labeling.store.tables import (
     Annotation,
     AuditLog,
     ImportCursor,
@@ -35,7 +36,6 @@ from labeling.models import (
     UtcDateTime,
     utcnow,
 )
-from labeling.store import ingest
 
 log = logging.getLogger(__name__)
 

@@ -49,7 +49,7 @@ OUTLOOK_BLOCK_LOOKAHEAD = 8
 
 @dataclass(frozen=True, slots=True)
 class ReplySplit:
-    """A mail text split into the parts :class:`~labeling.mailtypes.NormalisedMail` holds."""
+    """A mail text split into the parts :class:`~labeling.mail.values.NormalisedMail` holds."""
 
     new_text: str
     quoted_text: str

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from labeling.models import Annotation, Message, Team
+from labeling.store.tables import Annotation, Message, Team
 
 if TYPE_CHECKING:
     from datasets import DatasetDict
