@@ -6,7 +6,7 @@
 Starts a private Dovecot on 127.0.0.1 the way the tests do (``tests/servers``; needs root
 and ``dovecot-imapd``), appends the mails to one account, folder by folder, and then times
 
-* **fetch only**: iterating :class:`labeling.importers.imap.ImapSource` over the whole
+* **fetch only**: iterating :class:`labeling.importers.imap_source.ImapSource` over the whole
   account (best of ``--fetch-repeats``): what the IMAP side costs;
 * **run_import**: :func:`labeling.importers.run.run_import` from the ``imap://`` URL into a new
   store (a SQLite file in a temporary folder, or ``--database-url``, which must point at an
@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from labeling.importers.imap import ImapSource  # noqa: E402
+from labeling.importers.imap_source import ImapSource  # noqa: E402
 from tests.servers.dovecot_server import (  # noqa: E402
     DovecotServer,
     DovecotUnavailable,

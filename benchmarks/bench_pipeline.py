@@ -6,7 +6,7 @@
 Starts a private Dovecot (tests/servers/dovecot_server.py), a recording aiosmtpd server
 (tests/servers/smtp_server.py), a fresh PostgreSQL database and a Redis database of its
 own, trains a small TF-IDF model, starts WORKERS worker processes (``celery -A
-worker.app worker``, the first with the embedded beat), then appends mail to INBOX at RATE
+worker worker``, the first with the embedded beat), then appends mail to INBOX at RATE
 per second for DURATION seconds from one IMAP connection.
 
 Reports throughput and the time from IMAP arrival (APPEND answered) to SMTP acceptance
@@ -129,7 +129,7 @@ def main() -> int:
                 argv = [
                     CELERY,
                     "-A",
-                    "worker.app",
+                    "worker",
                     "worker",
                     "-n",
                     f"bench{n}@%h",

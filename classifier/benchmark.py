@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from classifier.arguments import PipelineArguments
 from classifier.recipe import (
-    PipelineArguments,
     baseline_components,
     evaluate_router,
     split_validation,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import minimize_scalar
 
 # Temperatures outside this range mean the validation data is degenerate (all correct with
 # huge margins, or noise); clamping keeps the thresholds that follow meaningful.
@@ -41,6 +40,8 @@ def fit_temperature(logits: NDArray[np.floating], labels: NDArray[np.integer]) -
     labels = np.asarray(labels)
     if len(labels) == 0:
         return 1.0
+    from scipy.optimize import minimize_scalar  # fitting only: serving needs just softmax
+
     result = minimize_scalar(
         lambda log_t: negative_log_likelihood(logits, labels, float(np.exp(log_t))),
         bounds=(np.log(MIN_TEMPERATURE), np.log(MAX_TEMPERATURE)),

@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 from sklearn.metrics import f1_score
 from sklearn.model_selection import train_test_split
 
+from classifier.arguments import PipelineArguments
 from classifier.baseline import TfidfBaseline
 from classifier.calibration import fit_temperature, negative_log_likelihood
 from classifier.evaluation import EvaluationResult, evaluate
@@ -39,30 +40,13 @@ from classifier.modeling import EncoderClassifier, base_fingerprint, encode
 from classifier.router import Components, Router, quantize_int8
 from classifier.scoring import centroid_similarity, centroids, combine, combined_logits, oos_cutoff
 from classifier.thresholds import ThresholdPolicy, select_thresholds
-from classifier.training import EpochRecord, TrainingArguments, fine_tune
+from classifier.training import EpochRecord, fine_tune
 from labeling.errors import ModelError
 
 log = logging.getLogger(__name__)
 
 WEIGHT_GRID = tuple(round(w, 2) for w in np.linspace(0.0, 1.0, 11))
 OOS_QUANTILE_GRID = (0.0, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.2, 0.3)
-
-
-@dataclass(frozen=True)
-class PipelineArguments:
-    """How to train one model version. Validation-only choices; see the module doc."""
-
-    base_model: str = "e5-small"
-    training: TrainingArguments = field(default_factory=TrainingArguments)
-    target_precision: float = 0.98
-    delta: float = 0.1  # the threshold guarantee holds with probability 1 - delta
-    validation_share: float = 0.15
-    min_examples_for_transformer: int = 100  # below this the TF-IDF model serves alone
-    blend: bool = True  # allow mixing TF-IDF into the transformer's probabilities
-    try_int8: bool = True
-    oos_quantile: float = 0.02  # share of in-scope validation mail the OOS cutoff sacrifices
-    centroid_examples_per_team: int = 64
-    seed: int = 0
 
 
 @dataclass

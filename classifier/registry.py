@@ -13,6 +13,10 @@ Layout under ``settings.models_path``::
 A version is written to a temporary folder and renamed into place, so a crash never leaves
 a half-written version that looks complete. Promotion goes through :func:`promotion_gate`:
 a candidate replaces the active version only when it is not worse on the frozen holdout.
+
+Reading the registry (which version is active, its manifest) needs neither torch nor
+numpy: the web app's dashboard and the worker's schedule read it; only saving and loading
+a model bring in the heavy libraries.
 """
 
 from __future__ import annotations
@@ -25,15 +29,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from classifier.modeling import EncoderClassifier, save_delta
-from classifier.router import CENTROIDS_FILE, MANIFEST_FILE, TFIDF_FILE, Components
 from labeling.errors import ModelError
 
+if TYPE_CHECKING:
+    from classifier.modeling import EncoderClassifier
+    from classifier.router import Components
+
 ACTIVE_FILE = "active.json"
+MANIFEST_FILE = "manifest.json"
+TFIDF_FILE = "tfidf.pkl"
+CENTROIDS_FILE = "centroids.npy"
 VERSION_PATTERN = re.compile(r"^v(\d{4,})$")
 # A candidate may trail the active version by this much macro-F1 on the holdout and still
 # count as "not worse": holdout figures of a few hundred mails move by noise alone.
@@ -149,6 +156,10 @@ class Registry:
         model_card: str,
     ) -> VersionInfo:
         """Write a new version folder atomically and return it (not yet active)."""
+        import numpy as np
+
+        from classifier.modeling import save_delta
+
         version = self.next_version()
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = self.root / f".{version}.tmp"

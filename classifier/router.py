@@ -21,13 +21,10 @@ from transformers import PreTrainedTokenizerBase
 
 from classifier.baseline import TfidfBaseline
 from classifier.modeling import EncoderClassifier, base_fingerprint, encode, load_finetuned
+from classifier.registry import CENTROIDS_FILE, MANIFEST_FILE, TFIDF_FILE
 from classifier.scoring import Prediction, centroid_similarity, combine, decide
 from classifier.thresholds import ThresholdPolicy
 from labeling.errors import ModelError
-
-MANIFEST_FILE = "manifest.json"
-TFIDF_FILE = "tfidf.pkl"
-CENTROIDS_FILE = "centroids.npy"
 
 
 def quantize_int8(model: EncoderClassifier) -> EncoderClassifier:

@@ -21,9 +21,9 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from classifier.arguments import PipelineArguments
 from classifier.evaluation import EvaluationResult
 from classifier.recipe import (
-    PipelineArguments,
     TrainedPipeline,
     baseline_components,
     evaluate_router,
@@ -34,12 +34,12 @@ from classifier.router import Router
 from labeling.annotation.export import (
     Example,
     dataset_hash,
-    model_text,
     split_examples,
     training_examples,
 )
 from labeling.annotation.queue import ScoreRow, store_scores
 from labeling.errors import ModelError
+from labeling.mail.model_text import model_text
 from labeling.settings import Settings
 from labeling.store.db import open_database, session_scope
 from labeling.store.tables import Annotation, Message

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.stats import beta
 
 NEVER = math.inf  # a threshold no confidence reaches: that team always goes to review
 
@@ -40,6 +39,8 @@ def clopper_pearson_upper(errors: int, n: int, delta: float) -> float:
         return 1.0
     if errors >= n:
         return 1.0
+    from scipy.stats import beta  # choosing thresholds only: serving just compares
+
     return float(beta.ppf(1.0 - delta, errors + 1, n - errors))
 
 
@@ -47,6 +48,8 @@ def clopper_pearson_lower(errors: int, n: int, delta: float) -> float:
     """One-sided (1 − delta) lower confidence bound on an error rate of errors/n."""
     if n == 0 or errors == 0:
         return 0.0
+    from scipy.stats import beta
+
     return float(beta.ppf(delta, errors, n - errors + 1))
 
 

@@ -25,46 +25,11 @@ from torch import nn
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
+from classifier.arguments import TrainingArguments
 from classifier.modeling import EncoderClassifier, HeadConfig, build, predict_logits
 from labeling.errors import ModelError
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainingArguments:
-    """Hyper-parameters of one fine-tune. Defaults were chosen on validation splits only."""
-
-    max_length: int = 128
-    epochs: int = 6
-    batch_size: int = 32
-    learning_rate: float = 1e-4  # encoder
-    head_learning_rate: float = 2e-3  # the head starts from random and may move faster
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.06
-    label_smoothing: float = 0.0
-    freeze_word_embeddings: bool = True
-    early_stopping_patience: int = 2  # epochs without a better validation macro-F1
-    max_train_seconds: float | None = None  # plan the steps to end within this (StepPlan)
-    text_prefix: str = ""
-    seed: int = 0
-    device: str = "auto"  # "auto" takes a GPU when present
-    max_steps: int | None = None  # for tests: stop after this many optimiser steps
-
-    def __post_init__(self) -> None:
-        problems = []
-        if self.epochs < 1:
-            problems.append("epochs must be at least 1")
-        if self.batch_size < 1:
-            problems.append("batch_size must be at least 1")
-        if not 8 <= self.max_length <= 512:
-            problems.append("max_length must be between 8 and 512 tokens")
-        if self.learning_rate <= 0 or self.head_learning_rate <= 0:
-            problems.append("learning rates must be positive")
-        if not 0 <= self.label_smoothing < 1:
-            problems.append("label_smoothing must be in [0, 1)")
-        if problems:
-            raise ModelError("bad training arguments: " + "; ".join(problems))
 
 
 @dataclass
@@ -85,6 +50,7 @@ class FineTuneResult:
     history: list[EpochRecord] = field(default_factory=list)
     seconds: float = 0.0
     steps: int = 0
+    planned_steps: int = 0  # where the learning rate reached zero (the plan's last step)
     loss_curve: list[float] = field(default_factory=list)
 
 
@@ -123,8 +89,8 @@ class StepPlan:
     """The number of optimiser steps training aims at, and the learning-rate factor over it:
     linear warm-up, then linear decay to zero at the last planned step.
 
-    With a time budget the plan shrinks, once step times are known (after
-    :attr:`FIRST_REPLAN` steps, then after each epoch with validation included), to the
+    With a time budget the plan shrinks, once step times are known (every
+    :attr:`FIRST_REPLAN` steps, and after each epoch with validation included), to the
     steps that fit in what is left of the budget. So when time rather than epochs ends
     training, the learning rate has still come down to zero and the last epoch is
     evaluated, instead of training stopping at full rate after whichever epoch crossed the
@@ -256,7 +222,8 @@ def fine_tune(
             optimizer.step()
             scheduler.step()
             result.steps += 1
-            if result.steps == StepPlan.FIRST_REPLAN:
+            if result.steps % StepPlan.FIRST_REPLAN == 0:
+                # Again every few steps: a machine that gets busier must not outrun the plan.
                 plan.replan(result.steps, time.perf_counter() - started)
                 bar.total = plan.total
             loss_value = loss.item()
@@ -309,4 +276,5 @@ def fine_tune(
         model.load_state_dict(best_state, strict=False)
     model.eval()
     result.seconds = time.perf_counter() - started
+    result.planned_steps = plan.total
     return result

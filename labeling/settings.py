@@ -107,6 +107,13 @@ class Settings(BaseSettings):
         description="Seconds one IMAP IDLE may last before the watcher re-checks the "
         "folder and renews its lease (RFC 2177: under 29 minutes).",
     )
+    imap_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        le=600,
+        description="Seconds one IMAP connect or read may take before the connection counts "
+        "as lost and is tried again (mailbox watchers and the worker's IMAP flag and move).",
+    )
     worker_concurrency: int = Field(
         default=4, ge=1, le=64, description="Tasks one worker process runs at once."
     )

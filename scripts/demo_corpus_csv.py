@@ -1,6 +1,6 @@
 """Write the demo corpus as `text,label` CSVs for `mailroom benchmark`.
 
-The text is what the router reads (labeling.annotation.export.model_text: subject and new text, plus
+The text is what the router reads (labeling.mail.model_text.model_text: subject and new text, plus
 the forwarded or quoted part for forwards and short replies); the label is the generator's
 truth (not the archive folder, which is sometimes wrong on purpose). A seeded, stratified
 80/20 split of the archived mail; malformed mails the parser refuses are left out (they go
@@ -20,9 +20,9 @@ from sklearn.model_selection import train_test_split
 
 from data import TEAMS_FILE
 from data.demo_corpus import generate
-from labeling.annotation.export import model_text
 from labeling.errors import MailParseError
 from labeling.mail.mime import normalise
+from labeling.mail.model_text import model_text
 from labeling.store.teams import load_teams_file
 
 ROOT = Path(__file__).resolve().parents[1]

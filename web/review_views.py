@@ -23,6 +23,7 @@ from web.db import commit, db_session
 from web.forms import HandledForm, ReviewDecisionForm, SendBackForm
 from web.mailhtml import frame_document
 from web.payloads import message_view
+from worker import enqueue
 
 log = logging.getLogger(__name__)
 
@@ -32,20 +33,23 @@ ENQUEUE_EXTENSION = "mailroom.enqueue_forward"
 
 
 def _enqueue_forward() -> Callable[[int], None]:
-    """The function that queues a forward: the worker's, built once per app; tests may
-    put their own in ``app.extensions[ENQUEUE_EXTENSION]``."""
+    """The function that queues a forward by task name (Celery's client side only; the
+    worker's tasks and model are never imported here), built once per app; tests may put
+    their own in ``app.extensions[ENQUEUE_EXTENSION]``."""
     found: Callable[[int], None] | None = current_app.extensions.get(ENQUEUE_EXTENSION)
     if found is None:
-        from worker.celery_app import enqueue_forward, make_celery
-
-        settings: Settings = current_app.extensions["mailroom.settings"]
-        celery = make_celery(settings)
+        celery = enqueue.client(_settings())
 
         def send(message_id: int) -> None:
-            enqueue_forward(celery, message_id)
+            enqueue.forward(celery, message_id)
 
         found = current_app.extensions[ENQUEUE_EXTENSION] = send
     return found
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.extensions["mailroom.settings"]
+    return settings
 
 
 def _queue_forwards(message_ids: list[int]) -> bool:
@@ -99,9 +103,15 @@ def _decide(group: bool) -> ResponseReturnValue:
     session = db_session()
     try:
         if group:
-            decided = review.decide_group(session, message_id, team_id, current_user.id)
+            decided = review.decide_group(
+                session, message_id, team_id, current_user.id, outgoing=_settings().outgoing
+            )
         else:
-            decided = [review.decide(session, message_id, team_id, current_user.id)]
+            decided = [
+                review.decide(
+                    session, message_id, team_id, current_user.id, outgoing=_settings().outgoing
+                )
+            ]
         commit()
     except LabelingError as exc:
         flash(str(exc), "error")

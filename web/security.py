@@ -42,7 +42,7 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "auth.logout": ALL_ROLES,
     "labeling.home": ALL_ROLES,
     "labeling.label_page": _LABELLING,
-    "labeling.annotation.agreement": _REVIEWING,
+    "labeling.agreement": _REVIEWING,
     "labeling.disagreements": _REVIEWING,
     "labeling.adjudicate": _REVIEWING,
     "api.next_message": _LABELLING,

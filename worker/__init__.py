@@ -1,12 +1,15 @@
-"""The worker: watch live mailboxes, route each mail, forward it, retry — losing nothing.
+"""The worker: watch live mailboxes, drive each mail through its life, forward it, retry —
+losing nothing.
 
-Modules (nothing happens at import; ``worker.app`` alone builds an app from MAILROOM_*):
+Modules (nothing happens at import; ``worker.celery`` builds its app on first request):
 
-- :mod:`worker.celery_app` — ``make_celery(settings)``: broker, reliability settings, beat.
-- :mod:`worker.app` — the module ``celery -A worker.app worker`` loads.
-- :mod:`worker.tasks` — ``route_message``, ``forward_message`` (for the review UI) and
-  ``sweep``; each takes a message id.
-- :mod:`worker.driver` — the state machine over ``messages.route_state``.
+- :mod:`worker.celery` — ``make_celery(settings)``: broker, reliability settings, beat,
+  the mailbox watchers; the module ``celery -A worker`` loads.
+- :mod:`worker.enqueue` — queueing tasks by name (what the web app uses: no tasks, no model).
+- :mod:`worker.tasks` — ``route_message``, ``forward_message`` (for the review UI),
+  ``sweep`` and ``retrain_if_due``; each takes a message id.
+- :mod:`worker.driver` — the I/O between a mail's transitions (classify, send, mark);
+  the transitions themselves are :mod:`labeling.live.lifecycle`'s.
 - :mod:`worker.routing` — the pure routing decision (thread affinity, model, review).
 - :mod:`worker.watchers` — IMAP (IDLE or polling) and Maildir watchers, one per mailbox.
 - :mod:`worker.outgoing` — SMTP forward, IMAP move, Maildir delivery, marking done.

@@ -5,8 +5,9 @@ factory (a seam: unit tests pass fakes, integration tests the real servers) and 
 :class:`SmtpError` / :class:`ImapError`, with ``transient`` telling whether a retry may
 succeed (4xx and lost connections: yes; 5xx and refusals: no).
 
-The forwarded copy carries a deterministic Message-ID (:func:`outgoing_message_id`, from
-the original's content hash and the team), so if a worker dies after the server accepted
+The forwarded copy carries a deterministic Message-ID
+(:func:`labeling.live.lifecycle.outgoing_message_id`, from the original's content hash and
+the team), so if a worker dies after the server accepted
 a forward but before it was recorded, the copy sent again on retry has the same
 Message-ID and downstream can drop it: at-least-once delivery with an idempotency key.
 """
@@ -20,8 +21,8 @@ import os
 import re
 import smtplib
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
@@ -31,8 +32,9 @@ from typing import Literal, TypeVar
 
 from imapclient import IMAPClient
 
+from labeling import imap
 from labeling.errors import ImapError, SmtpError
-from labeling.importers.imap import ImapUrl, _server_text
+from labeling.imap import ImapUrl, close_quietly
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +44,6 @@ ROUTED_KEYWORD = "$MailroomRouted"
 REVIEW_KEYWORD = "$MailroomReview"
 CRLF = b"\r\n"
 SMTP_TIMEOUT = 60.0
-IMAP_TIMEOUT = 60.0
-
-
-def outgoing_message_id(content_hash: str, team_slug: str) -> str:
-    """The Message-ID of the forward of one mail to one team: the same on every attempt."""
-    digest = hashlib.sha256(f"{content_hash}|{team_slug}".encode()).hexdigest()[:24]
-    return f"<mailroom.{digest}@mailroom.local>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,13 +315,6 @@ _KEPT = threading.local()
 T = TypeVar("T")
 
 
-def _logout(client: IMAPClient) -> None:
-    try:
-        client.logout()
-    except (imaplib.IMAP4.error, OSError, EOFError):
-        client.shutdown()
-
-
 class ImapActions:
     """Flag or move one mail on an IMAP server, over a connection kept per thread (a
     Dovecot login forks a process: far dearer than the STORE itself).
@@ -337,40 +325,26 @@ class ImapActions:
     """
 
     def __init__(
-        self, url: ImapUrl, *, connect: ImapConnect | None = None, timeout: float = IMAP_TIMEOUT
+        self,
+        url: ImapUrl,
+        *,
+        connect: ImapConnect | None = None,
+        timeout: float = imap.DEFAULT_TIMEOUT,
     ) -> None:
         self.url = url
         self._timeout = timeout
         self._connect = connect or self._default_connect
 
     def _default_connect(self) -> IMAPClient:
-        return IMAPClient(
-            self.url.host, port=self.url.port, ssl=self.url.ssl, timeout=self._timeout
-        )
+        return imap.connect(self.url, self._timeout)
 
-    @contextmanager
-    def _errors(self, doing: str) -> Iterator[None]:
-        try:
-            yield
-        except (imaplib.IMAP4.error, OSError, EOFError) as exc:
-            where = f"IMAP server {self.url.address}"
-            if isinstance(exc, imaplib.IMAP4.abort | OSError | EOFError):
-                raise ImapError(
-                    f"lost the connection to {where} while {doing}: {exc}", transient=True
-                ) from exc
-            raise ImapError(
-                f"{where} failed while {doing}: {_server_text(exc)}", transient=True
-            ) from exc
+    def _errors(self, doing: str) -> AbstractContextManager[None]:
+        return imap.errors(self.url, doing)
 
     def _open(self) -> IMAPClient:
         with self._errors("connecting"):
             client = self._connect()
-        try:
-            with self._errors("logging in"):
-                client.login(self.url.user, self.url.password)
-        except ImapError:
-            _logout(client)
-            raise
+        imap.login(client, self.url)
         return client
 
     def _run(self, doing: str, action: Callable[[IMAPClient], T]) -> T:
@@ -387,13 +361,13 @@ class ImapActions:
                 return result
             except ImapError as exc:
                 log.debug("kept IMAP connection failed (%s); opening a new one", exc)
-                _logout(client)
+                close_quietly(client)
         client = self._open()
         try:
             with self._errors(doing):
                 result = action(client)
         except ImapError:
-            _logout(client)
+            close_quietly(client)
             raise
         kept[key] = client
         return result
@@ -529,6 +503,5 @@ __all__ = [
     "build_forward",
     "deliver_to_maildir",
     "move_maildir_file",
-    "outgoing_message_id",
     "translate_smtp_error",
 ]

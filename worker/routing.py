@@ -19,66 +19,10 @@ Unsure never means a guess: every path that is not certain ends in ``mode='revie
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from classifier.scoring import Prediction
-from labeling.annotation import export
-
-Mode = Literal["auto", "review"]
-Outgoing = Literal["maildir", "smtp", "imap-move"]
-
-
-@dataclass(frozen=True, slots=True)
-class TeamInfo:
-    """A team as routing sees it."""
-
-    id: int
-    slug: str
-    archived: bool = False
-    forward_address: str = ""
-    imap_folder: str = ""
-
-    def routable(self, outgoing: Outgoing) -> bool:
-        """Active, and with somewhere to send mail for ``outgoing``."""
-        if self.archived:
-            return False
-        if outgoing == "smtp":
-            return bool(self.forward_address)
-        if outgoing == "imap-move":
-            return bool(self.imap_folder)
-        return True
-
-
-@dataclass(frozen=True, slots=True)
-class ThreadInfo:
-    """The thread a mail belongs to: the team it was routed to, if any."""
-
-    team_id: int | None
-    moved_by_person: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class RouteDecision:
-    """What to do with one mail. ``team`` is None when no team was chosen."""
-
-    mode: Mode
-    reason: str
-    decided_by: str  # 'model', 'thread'
-    team: TeamInfo | None
-    confidence: float | None = None
-    model_version: str | None = None
-    top: tuple[tuple[str, float], ...] = ()
-    details: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def actor(self) -> str:
-        """The audit log's actor: 'model:<version>', 'thread' or 'system'."""
-        if self.decided_by == "thread":
-            return "thread"
-        if self.model_version:
-            return f"model:{self.model_version}"
-        return "system"
+from labeling.live.lifecycle import Outgoing, RouteDecision, TeamInfo, ThreadInfo
 
 
 def routable_slugs(teams: Mapping[str, TeamInfo], outgoing: Outgoing) -> frozenset[str]:
@@ -183,8 +127,3 @@ def _model_fields(prediction: Prediction | None) -> dict[str, Any]:
         "model_version": prediction.model_version,
         "top": prediction.top,
     }
-
-
-def model_text(subject: str, new_text: str, quoted_text: str = "") -> str:
-    """The text the model reads: the same as the training set's (labeling.annotation.export)."""
-    return export.model_text(subject, new_text, quoted_text)

@@ -10,12 +10,13 @@ import threading
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from labeling.errors import MailServerError
 from labeling.settings import Settings
 from labeling.store.db import make_engine, make_session_factory
 from worker.driver import Services
 from worker.model_cache import ModelCache
-from worker.outgoing import SmtpSender
-from worker.watchers import configured_mailboxes
+from worker.outgoing import ImapActions, SmtpSender
+from worker.watchers import MailboxConfig, mailboxes_by_key
 
 
 class Runtime:
@@ -48,12 +49,11 @@ class Runtime:
         with self._lock:
             if self._services is None:
                 settings = self.settings
-                # Mailbox rows hold no passwords: the settings' URLs supply them.
-                configured_mailboxes(settings)
                 self._services = Services(
                     settings=settings,
                     sessions=sessions,
                     predictor=ModelCache(settings.models_path, settings.cache_path),
+                    imap_actions=self._imap_actions,
                     smtp=SmtpSender(
                         settings.smtp_host,
                         settings.smtp_port,
@@ -61,8 +61,15 @@ class Runtime:
                         password=settings.smtp_password,
                         starttls=settings.smtp_starttls,
                     ),
+                    # Mailbox rows hold no passwords: the settings' URLs supply them.
+                    mailboxes=mailboxes_by_key(settings),
                 )
             return self._services
+
+    def _imap_actions(self, config: MailboxConfig) -> ImapActions:
+        if config.imap is None:
+            raise MailServerError(f"{config.key} is not an IMAP mailbox", transient=False)
+        return ImapActions(config.imap, timeout=self.settings.imap_timeout)
 
     def dispose(self) -> None:
         """Close the database pool (at shutdown)."""

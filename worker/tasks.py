@@ -16,10 +16,11 @@ import uuid
 
 from celery import Task, shared_task
 
+from classifier.retraining import retrain_check
 from labeling.errors import MailServerError, StoreError
 from worker import leases
 from worker.driver import advance, quarantine, stale_messages
-from worker.retrain import RETRAIN_LEASE, retrain_check, run_retrain
+from worker.retrain import RETRAIN_LEASE, run_retrain
 from worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ def runtime(task: Task) -> Runtime:
     """The process-wide :class:`Runtime` of the task's Celery app (see make_celery)."""
     found: Runtime | None = getattr(task.app, "mailroom_runtime", None)
     if found is None:
-        raise RuntimeError("this Celery app was not built by worker.celery_app.make_celery")
+        raise RuntimeError("this Celery app was not built by worker.celery.make_celery")
     return found
 
 

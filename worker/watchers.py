@@ -23,15 +23,14 @@ mail still on its way.
 from __future__ import annotations
 
 import hashlib
-import imaplib
 import logging
 import os
 import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -41,13 +40,15 @@ from imapclient import IMAPClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from labeling import imap
 from labeling.errors import ImapError, ImportSourceError, StoreError
-from labeling.importers.imap import ImapUrl, _server_text, close_quietly, parse_imap_url
+from labeling.imap import ImapUrl, close_quietly, parse_imap_url
+from labeling.live import lifecycle
+from labeling.live.lifecycle import Arrival
 from labeling.mail.values import RawMail
 from labeling.settings import Settings
 from labeling.store.db import session_scope
-from labeling.store.ingest import IngestResult, ingest
-from labeling.store.tables import Mailbox, Message, utcnow
+from labeling.store.tables import Mailbox, Message
 from worker import leases
 from worker.outgoing import REVIEW_KEYWORD, ROUTED_KEYWORD
 
@@ -70,11 +71,6 @@ class MailboxConfig:
     path: Path | None = None
 
 
-# Settings' mailbox URLs by key, so a Mailbox row (which holds no password) finds its
-# credentials; filled by configured_mailboxes().
-_KNOWN: dict[str, MailboxConfig] = {}
-
-
 def parse_mailbox_url(url: str) -> MailboxConfig:
     """A mailbox from ``imap://user:pass@host:port/FOLDER`` (INBOX when no folder is given)
     or ``maildir:///absolute/path``; :class:`ImportSourceError` says what is wrong."""
@@ -92,15 +88,13 @@ def parse_mailbox_url(url: str) -> MailboxConfig:
 def configured_mailboxes(settings: Settings) -> list[MailboxConfig]:
     """The mailboxes to watch: ``settings.mailboxes``, or the instance's Maildir inbox."""
     urls = settings.mailboxes or [f"maildir://{settings.maildir_inbox}"]
-    configs = [parse_mailbox_url(url) for url in urls]
-    for config in configs:
-        _KNOWN[config.key] = config
-    return configs
+    return [parse_mailbox_url(url) for url in urls]
 
 
-def mailbox_config_for(key: str) -> MailboxConfig | None:
-    """The configured mailbox a ``mailboxes.url`` names (None if not configured here)."""
-    return _KNOWN.get(key)
+def mailboxes_by_key(settings: Settings) -> dict[str, MailboxConfig]:
+    """The configured mailboxes by key (their URL without password), so a ``mailboxes``
+    row, which holds no password, finds its credentials in the settings."""
+    return {config.key: config for config in configured_mailboxes(settings)}
 
 
 def register_mailboxes(
@@ -130,18 +124,13 @@ def holder_name() -> str:
 # Recording ------------------------------------------------------------------------------
 
 
-def record(
-    sessions: sessionmaker[Session], mailbox_id: int, raw_mail: RawMail
-) -> tuple[IngestResult, bool]:
-    """Store one live mail and set it on its way; (result, whether to queue it).
-
-    A new mail starts in 'new' (or 'quarantined' when unreadable: it still gets a review
-    item when routed, so a person sees it). A duplicate of a mail of this mailbox seen under
-    another UIDVALIDITY or file name gets its location updated, so marking it done finds it;
-    it is not routed again. A duplicate of archive mail (never routed) is routed now.
-    """
+def record(sessions: sessionmaker[Session], mailbox_id: int, raw_mail: RawMail) -> Arrival:
+    """Store one live mail and set it on its way (see
+    :func:`labeling.live.lifecycle.record_arrival`): a new mail starts in 'new' (an
+    unreadable one is quarantined when routed, so a person sees it); a mail the store
+    already holds is not routed again."""
     with session_scope(sessions) as session:
-        return _record_in(session, mailbox_id, raw_mail)
+        return lifecycle.record_arrival(session, mailbox_id, raw_mail)
 
 
 def record_many(
@@ -152,8 +141,8 @@ def record_many(
     database refuses does not hold up the others (it raises when its turn comes)."""
     try:
         with session_scope(sessions) as session:
-            results = [_record_in(session, mailbox_id, mail) for mail in raw_mails]
-        return [result.message_id for result, queue in results if queue]
+            arrivals = [lifecycle.record_arrival(session, mailbox_id, mail) for mail in raw_mails]
+        return [arrival.message_id for arrival in arrivals if arrival.queue]
     except StoreError as exc:
         if len(raw_mails) == 1:
             raise
@@ -162,12 +151,12 @@ def record_many(
     failed: list[tuple[RawMail, StoreError]] = []
     for mail in raw_mails:
         try:
-            result, queue = record(sessions, mailbox_id, mail)
+            arrival = record(sessions, mailbox_id, mail)
         except StoreError as exc:
             failed.append((mail, exc))
             continue
-        if queue:
-            to_queue.append(result.message_id)
+        if arrival.queue:
+            to_queue.append(arrival.message_id)
     if failed:
         # The others are recorded; the caller queues them and then sees this error, backs
         # off and reconnects, and its full scan tries these mails again.
@@ -185,32 +174,6 @@ class PartlyRecorded(StoreError):
         self.recorded = recorded
 
 
-def _record_in(session: Session, mailbox_id: int, raw_mail: RawMail) -> tuple[IngestResult, bool]:
-    result = ingest(session, raw_mail, origin="live", mailbox_id=mailbox_id)
-    row = session.get(Message, result.message_id)
-    assert row is not None
-    now = utcnow()
-    if result.outcome != "duplicate":
-        row.route_state, row.route_state_at = "new", now
-        return result, True
-    moved = (
-        row.uidvalidity != raw_mail.uidvalidity  # the folder was renumbered
-        if raw_mail.uid is not None
-        else row.source_ref != raw_mail.source_ref  # a Maildir file was renamed
-    )
-    if row.mailbox_id == mailbox_id and moved:
-        # (A second copy in the same folder, same UIDVALIDITY, is left where it is: the
-        # first copy's location stays the one that is marked.)
-        _move_location(session, row, raw_mail)
-    if row.route_state is None:
-        row.route_state, row.route_state_at = "new", now
-        if row.mailbox_id is None:
-            row.mailbox_id = mailbox_id
-            _move_location(session, row, raw_mail)
-        return result, True
-    return result, False
-
-
 def warm_up_parser() -> None:
     """Parse one tiny mail, so the parser's language model is loaded before real mail
     waits for it (about a second)."""
@@ -219,29 +182,14 @@ def warm_up_parser() -> None:
     normalise(b"From: a@example.org\r\nSubject: hallo\r\n\r\nGoedemorgen, dit is een test.\r\n")
 
 
-def _move_location(session: Session, row: Message, raw_mail: RawMail) -> None:
-    taken = None
-    if raw_mail.uid is not None:
-        taken = session.scalar(
-            select(Message.id).where(
-                Message.mailbox_id == row.mailbox_id,
-                Message.uidvalidity == raw_mail.uidvalidity,
-                Message.uid == raw_mail.uid,
-            )
-        )
-    if taken is None:
-        row.uidvalidity, row.uid = raw_mail.uidvalidity, raw_mail.uid
-        row.source_ref = raw_mail.source_ref
-
-
 def _record_and_queue(
     sessions: sessionmaker[Session], mailbox_id: int, raw_mail: RawMail, enqueue: Enqueue
 ) -> None:
-    result, queue = record(sessions, mailbox_id, raw_mail)
-    if queue:
+    arrival = record(sessions, mailbox_id, raw_mail)
+    if arrival.queue:
         # Recorded and committed first: if queueing fails (the broker is down) the mail
         # waits as 'new' and the sweep queues it. ``enqueue`` logs its own failures.
-        enqueue(result.message_id)
+        enqueue(arrival.message_id)
 
 
 # IMAP -------------------------------------------------------------------------------------
@@ -275,7 +223,7 @@ class ImapWatcher:
         self.cycles = 0
 
     def _default_connect(self) -> IMAPClient:
-        return IMAPClient(self.url.host, port=self.url.port, ssl=self.url.ssl, timeout=60)
+        return imap.connect(self.url, self.settings.imap_timeout)
 
     def run(self, stop: threading.Event) -> None:
         backoff = 1.0
@@ -302,14 +250,14 @@ class ImapWatcher:
                 log.warning("could not release %s: %s (it expires)", self.lease, exc)
 
     def _errors(self, doing: str) -> AbstractContextManager[None]:
-        return _imap_errors(self.url.address, doing)
+        return imap.errors(self.url, doing)
 
     def _watch(self, stop: threading.Event) -> None:
         with self._errors("connecting"):
             client = self._connect()
         try:
-            with self._errors("logging in"):
-                client.login(self.url.user, self.url.password)
+            imap.login(client, self.url)
+            with self._errors("asking for IDLE"):
                 idle = client.has_capability("IDLE")
             uidvalidity, highest = self._select(client)
             highest = max(highest, self._scan(client, uidvalidity, full=True, after=0))
@@ -422,17 +370,6 @@ class ImapWatcher:
                     if uid is not None
                 )
         return [uid for uid in uids if uid not in known]
-
-
-@contextmanager
-def _imap_errors(address: str, doing: str) -> Iterator[None]:
-    """Translate imapclient/imaplib/socket errors into a transient ImapError."""
-    try:
-        yield
-    except (imaplib.IMAP4.error, OSError, EOFError) as exc:
-        raise ImapError(
-            f"IMAP server {address} failed while {doing}: {_server_text(exc)}", transient=True
-        ) from exc
 
 
 # Maildir ------------------------------------------------------------------------------------

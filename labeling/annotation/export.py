@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import random
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from labeling.mail.model_text import model_text
 from labeling.store.tables import Annotation, Message, Team
 
 if TYPE_CHECKING:
@@ -172,26 +172,6 @@ def training_examples(
             )
         )
     return examples
-
-
-# A forwarded mail's own text is the forwarder's note ("zie onder"); what it is about is in
-# the forwarded part, which the parser files under quoted text. Likewise a short reply's
-# topic is in what it quotes.
-_FORWARD_SUBJECT = re.compile(r"^\s*(?:fwd?|fw|doorst|wg|tr)\s*:", re.IGNORECASE)
-SHORT_NEW_TEXT_WORDS = 8
-QUOTED_CHARS = 1500
-
-
-def model_text(subject: str, new_text: str, quoted_text: str = "") -> str:
-    """The text a model reads for a mail, in training and in routing alike: the subject and
-    the new text, plus the start of the quoted part when the mail is a forward or its new
-    text is too short to say what it is about."""
-    text = f"{subject}\n{new_text}"
-    if quoted_text and (
-        _FORWARD_SUBJECT.match(subject) or len(new_text.split()) < SHORT_NEW_TEXT_WORDS
-    ):
-        text += "\n" + quoted_text[:QUOTED_CHARS]
-    return text
 
 
 PERSON_SOURCES = ("human", "review", "adjudication")

@@ -57,7 +57,7 @@ def open_source(
     scheme = urlsplit(path_or_url).scheme.lower() if "://" in path_or_url else ""
     if scheme in ("imap", "imaps"):
         # Imported here: imapclient is only needed when importing over IMAP.
-        from labeling.importers.imap import ImapSource
+        from labeling.importers.imap_source import ImapSource
 
         return ImapSource(path_or_url, batch_size=batch_size, start_after=start_after)
     if scheme == "maildir":

@@ -31,14 +31,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from labeling.annotation.neardup import MIN_SHINGLES, shingles
 from labeling.annotation.queue import active_team, active_user
 from labeling.errors import LabelingError
-from labeling.store.db import rowcount
-from labeling.store.ingest import transition
+from labeling.live import lifecycle
+from labeling.live.lifecycle import ROUTED_STATES, Outgoing
 from labeling.store.tables import (
     Annotation,
     AuditLog,
@@ -55,7 +55,6 @@ GROUP_SIMILARITY = 0.8
 # Open items compared with the one shown; the oldest first, so the group is found among the
 # mail that has waited longest.
 GROUP_SCAN_LIMIT = 2000
-ROUTED_STATES = ("forwarding", "forwarded", "done")
 
 
 class ReviewConflict(LabelingError):
@@ -245,14 +244,23 @@ def _label(session: Session, message_id: int, team: Team, user_id: int, now: dat
 
 
 def decide(
-    session: Session, message_id: int, team_id: int, user_id: int, *, now: datetime | None = None
+    session: Session,
+    message_id: int,
+    team_id: int,
+    user_id: int,
+    *,
+    outgoing: Outgoing,
+    now: datetime | None = None,
 ) -> Decided:
     """A reviewer sends an open review item's mail to ``team_id``.
 
-    Resolves the item, records the label and the audit row (see the module doc). The mail
-    stays in route state 'review' until the worker's forward task moves it on; queue that
-    after the commit. A mail that is already forwarded to this very team (a send-back the
-    reviewer overrules) is closed without a second forward.
+    In one step (:func:`labeling.live.lifecycle.decide_review`) the item is resolved, the
+    mail is set on its way to the team with the decision and a pending delivery, and the
+    ``review-decision`` audit row is written; here the choice also becomes the reviewer's
+    label. The caller commits and then queues the forward (the worker's
+    ``forward_message`` task); the page never waits on SMTP. A mail that is already
+    forwarded to this very team (a send-back the reviewer overrules) is closed without a
+    second forward.
 
     Raises :class:`ReviewConflict` when the item is no longer open, :class:`LabelingError`
     for an unknown or archived team or an unknown user.
@@ -260,7 +268,7 @@ def decide(
     now = now or utcnow()
     team = active_team(session, team_id)
     active_user(session, user_id)
-    item = session.scalar(select(ReviewItem).where(ReviewItem.message_id == message_id))
+    item = lifecycle.open_review_item(session, message_id)
     if item is None:
         raise LabelingError(f"mail {message_id} is not waiting for review")
     message = session.get(Message, message_id)
@@ -270,44 +278,27 @@ def decide(
             f"mail {message_id} could not be read ({message.quarantine_reason}); "
             "open the original in the mailbox, forward it by hand, then mark it handled"
         )
-    result = session.execute(
-        update(ReviewItem)
-        .where(ReviewItem.id == item.id, _open())
-        .values(status="resolved", resolved_at=now, resolved_by=user_id, team_id=team.id)
-        .execution_options(synchronize_session=False)
-    )
-    if not rowcount(result):
-        raise ReviewConflict(f"mail {message_id} was already decided")
     decision = _model_decision(session, message_id)
     model_team = str(decision.top[0][0]) if decision is not None and decision.top else None
     misroute = _misroute_details(session, message_id) if item.reason == "misrouted" else None
     from_team = str(misroute["from_team"]) if misroute and misroute.get("from_team") else None
     compared_with = from_team if from_team is not None else model_team
     corrected = compared_with is not None and compared_with != team.slug
-    if from_team == team.slug and _sent_to(session, message_id, team.id):
-        # Overruled: the team that sent it back was right after all; it already has it.
-        transition(session, message_id, "review", "done", now)
-    else:
-        # A readable mail the worker gave up on (a mail server kept failing): a person's
-        # decision puts it back on its way; the forward task takes it from 'review'.
-        transition(session, message_id, "quarantined", "review", now)
+    # Overruled: the team that sent it back was right after all; it already has it.
+    overruled = from_team == team.slug and _sent_to(session, message_id, team.id)
+    audit = {
+        "team": team.slug,
+        "model_team": model_team,
+        "model_version": decision.model_version if decision is not None else None,
+        "corrected": corrected,
+        "misroute": misroute is not None,
+        "from_team": from_team,
+    }
+    if not lifecycle.decide_review(
+        session, message, team, user_id, now, outgoing=outgoing, overruled=overruled, audit=audit
+    ):
+        raise ReviewConflict(f"mail {message_id} was already decided")
     _label(session, message_id, team, user_id, now)
-    session.add(
-        AuditLog(
-            at=now,
-            actor=f"user:{user_id}",
-            action="review-decision",
-            message_id=message_id,
-            details={
-                "team": team.slug,
-                "model_team": model_team,
-                "model_version": decision.model_version if decision is not None else None,
-                "corrected": corrected,
-                "misroute": misroute is not None,
-                "from_team": from_team,
-            },
-        )
-    )
     session.flush()
     return Decided(message_id, team.slug, corrected)
 
@@ -324,23 +315,10 @@ def mark_handled(
         raise LabelingError(f"there is no message {message_id}")
     if message.status == "ok":
         raise LabelingError(f"mail {message_id} is readable: choose its team instead")
-    result = session.execute(
-        update(ReviewItem)
-        .where(ReviewItem.message_id == message_id, _open())
-        .values(status="resolved", resolved_at=now, resolved_by=user_id, team_id=None)
-        .execution_options(synchronize_session=False)
-    )
-    if not rowcount(result):
+    if not lifecycle.close_by_hand(
+        session, message_id, user_id, message.quarantine_reason or "", now
+    ):
         raise ReviewConflict(f"mail {message_id} was already decided")
-    session.add(
-        AuditLog(
-            at=now,
-            actor=f"user:{user_id}",
-            action="review-handled",
-            message_id=message_id,
-            details={"reason": message.quarantine_reason},
-        )
-    )
     session.flush()
 
 
@@ -357,17 +335,19 @@ def _sent_to(session: Session, message_id: int, team_id: int) -> bool:
     )
 
 
-def decide_group(session: Session, message_id: int, team_id: int, user_id: int) -> list[Decided]:
+def decide_group(
+    session: Session, message_id: int, team_id: int, user_id: int, *, outgoing: Outgoing
+) -> list[Decided]:
     """Decide an item and every open near-duplicate of it (as shown on its card) alike."""
-    item = session.scalar(select(ReviewItem).where(ReviewItem.message_id == message_id))
+    item = lifecycle.open_review_item(session, message_id)
     if item is None or item.status != "open":
         raise ReviewConflict(f"mail {message_id} was already decided")
     card = card_for(session, item)
-    decided = [decide(session, message_id, team_id, user_id)]
+    decided = [decide(session, message_id, team_id, user_id, outgoing=outgoing)]
     for other in card.similar:
         try:
             with session.begin_nested():
-                decided.append(decide(session, other, team_id, user_id))
+                decided.append(decide(session, other, team_id, user_id, outgoing=outgoing))
         except ReviewConflict:
             continue  # another reviewer took that one meanwhile
     return decided
@@ -386,38 +366,20 @@ def send_back(
     current = _current_decision(session, message_id)
     if current is None or current.mode != "auto" or current.team_id is None:
         raise ReviewConflict(f"mail {message_id} has not been routed to a team")
+    team = session.get(Team, current.team_id)
+    from_team = team.slug if team is not None else str(current.team_id)
+    model_decision = _model_decision(session, message_id)
+    audit = {
+        "from_team": from_team,
+        "model_version": model_decision.model_version if model_decision else None,
+        "auto": current.decided_by in ("model", "thread"),
+        "note": note.strip()[:500],
+    }
     # Only mail the team has received can be sent back; a forward still under way cannot.
-    if not transition(session, message_id, ("forwarded", "done"), "review", now):
+    if not lifecycle.send_back(session, message_id, user_id, now, audit=audit):
         raise ReviewConflict(
             f"mail {message_id} is not routed now (it is {message.route_state or 'archive mail'})"
         )
-    team = session.get(Team, current.team_id)
-    from_team = team.slug if team is not None else str(current.team_id)
-    auto = current.decided_by in ("model", "thread")
-    model_decision = _model_decision(session, message_id)
-    note = note.strip()[:500]
-    item = session.scalar(select(ReviewItem).where(ReviewItem.message_id == message_id))
-    if item is None:
-        session.add(
-            ReviewItem(message_id=message_id, status="open", reason="misrouted", created_at=now)
-        )
-    else:
-        item.status, item.reason, item.created_at = "open", "misrouted", now
-        item.resolved_at, item.resolved_by, item.team_id, item.flagged_at = None, None, None, None
-    session.add(
-        AuditLog(
-            at=now,
-            actor=f"user:{user_id}",
-            action="misroute",
-            message_id=message_id,
-            details={
-                "from_team": from_team,
-                "model_version": model_decision.model_version if model_decision else None,
-                "auto": auto,
-                "note": note,
-            },
-        )
-    )
     session.flush()
     return from_team
 

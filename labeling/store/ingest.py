@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from labeling.errors import MailParseError
 from labeling.mail import mime
 from labeling.mail.values import Address, NormalisedMail, RawMail
-from labeling.store.db import rowcount, store_error
+from labeling.store.db import store_error
 from labeling.store.tables import MAX_MESSAGE_ID, MESSAGE_ORIGINS, Message, Thread
 
 log = logging.getLogger(__name__)
@@ -245,23 +243,3 @@ def _text(value: str) -> str:
     except UnicodeEncodeError:
         value = value.encode("utf-8", "replace").decode("utf-8")
     return value
-
-
-def transition(
-    session: Session,
-    message_id: int,
-    expected: str | Sequence[str],
-    new: str,
-    now: datetime,
-) -> bool:
-    """Move a live mail's ``route_state`` from ``expected`` to ``new`` if it is still there;
-    True if it moved. One conditional UPDATE, so of two racing callers exactly one wins.
-    The caller commits. False means another task or person got there first: do nothing."""
-    states = [expected] if isinstance(expected, str) else list(expected)
-    result = session.execute(
-        update(Message)
-        .where(Message.id == message_id, Message.route_state.in_(states))
-        .values(route_state=new, route_state_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(rowcount(result))

@@ -56,7 +56,7 @@ ANNOTATION_SOURCES = ("human", "archive-folder", "review", "model", "adjudicatio
 USER_ROLES = ("admin", "labeler", "reviewer")
 MAILBOX_KINDS = ("imap", "maildir")
 # Where a live mail is on its way (worker); NULL for archive mail, which is never routed.
-# new -> review | forwarding -> forwarded -> done, or quarantined (see worker/states.py).
+# new -> review | forwarding -> forwarded -> done, or quarantined (see labeling/live/lifecycle.py..
 ROUTE_STATES = ("new", "review", "forwarding", "forwarded", "done", "quarantined")
 ROUTE_MODES = ("auto", "review")
 REVIEW_STATUSES = ("open", "resolved")
@@ -314,7 +314,7 @@ class Message(Base):
     human_labels: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     # The worker's state machine for live mail (ROUTE_STATES); NULL for archive mail. Only
-    # changed by conditional UPDATEs (... WHERE route_state = expected), see worker/states.py.
+    # changed by conditional UPDATEs (... WHERE route_state = expected), see labeling/live/lifecycle.py.
     route_state: Mapped[str | None] = mapped_column(String(16))
     route_state_at: Mapped[datetime | None] = mapped_column()
 

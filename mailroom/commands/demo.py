@@ -92,10 +92,9 @@ def prepare(
     target_precision: float,
 ) -> dict[str, object]:
     """Run every step up to (not including) the worker and the web server."""
-    from classifier.recipe import PipelineArguments
+    from classifier.arguments import from_settings
     from classifier.registry import Registry
     from classifier.store_training import train_from_store
-    from classifier.training import TrainingArguments
     from data import TEAMS_FILE
     from data.demo_corpus import generate
     from labeling.annotation.neardup import group_near_duplicates
@@ -155,11 +154,11 @@ def prepare(
             if registry.active_version():
                 click.echo(f"    model {registry.active_version()} is already active", err=True)
             else:
-                args = PipelineArguments(
-                    base_model=model,
-                    training=TrainingArguments(epochs=epochs, max_train_seconds=time_budget),
-                    target_precision=target_precision,
-                    min_examples_for_transformer=settings.min_labels_for_transformer,
+                args = from_settings(
+                    settings.model_copy(update={"target_precision": target_precision}),
+                    model=model,
+                    epochs=epochs,
+                    time_budget=time_budget,
                 )
                 outcome = train_from_store(settings, args, include_weak=True, progress=progress)
                 click.echo(

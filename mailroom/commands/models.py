@@ -4,40 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from labeling.settings import Settings
-
-
-def _pipeline_arguments(
-    settings: Settings,
-    model: str | None,
-    epochs: int | None,
-    max_length: int | None,
-    time_budget: float | None,
-    seed: int,
-) -> object:
-    from classifier.recipe import PipelineArguments
-    from classifier.training import TrainingArguments
-
-    training = TrainingArguments(seed=seed)
-    if epochs is not None:
-        training = replace(training, epochs=epochs)
-    if max_length is not None:
-        training = replace(training, max_length=max_length)
-    if time_budget is not None:
-        training = replace(training, max_train_seconds=time_budget)
-    return PipelineArguments(
-        base_model=model or settings.model,
-        training=training,
-        target_precision=settings.target_precision,
-        min_examples_for_transformer=settings.min_labels_for_transformer,
-        seed=seed,
-    )
-
 
 _model_option = click.option(
     "--model",
@@ -82,11 +53,17 @@ def train(
     force: bool,
 ) -> None:
     """Train a model version from the labels in the store; promote it if not worse."""
-    from classifier.recipe import PipelineArguments
+    from classifier.arguments import from_settings
     from classifier.store_training import train_from_store
 
-    args = _pipeline_arguments(settings, model, epochs, max_length, time_budget, seed)
-    assert isinstance(args, PipelineArguments)
+    args = from_settings(
+        settings,
+        model=model,
+        epochs=epochs,
+        max_length=max_length,
+        time_budget=time_budget,
+        seed=seed,
+    )
     outcome = train_from_store(
         settings,
         args,
@@ -136,11 +113,11 @@ def retrain(
     Trains on the same kind of labels as the active version (archive-folder labels too if
     it did), on the active version's base model unless --model says otherwise.
     """
-    from classifier.recipe import PipelineArguments
+    from classifier.arguments import from_settings
     from classifier.registry import Registry
+    from classifier.retraining import retrain_check
     from classifier.store_training import train_from_store
     from labeling.store.db import open_database
-    from worker.retrain import retrain_check
 
     with open_database(settings) as sessions:
         check = retrain_check(settings, sessions, min_new=min_new_labels)
@@ -152,8 +129,7 @@ def retrain(
     base = model or (str(active.manifest.get("base_model")) if active else None)
     if active is not None and active.manifest.get("kind") == "tfidf":
         base = model  # a TF-IDF version has no encoder to keep; the setting decides
-    args = _pipeline_arguments(settings, base, None, None, time_budget, 0)
-    assert isinstance(args, PipelineArguments)
+    args = from_settings(settings, model=base, time_budget=time_budget)
     outcome = train_from_store(
         settings, args, include_weak=include_weak, progress=sys.stderr.isatty()
     )
@@ -314,11 +290,17 @@ def benchmark(
     CSVs have a header with columns text,label. The TF-IDF baseline and the machine's
     matmul rate are measured in the same run.
     """
+    from classifier.arguments import from_settings
     from classifier.benchmark import read_csv, run_benchmark, write_result
-    from classifier.recipe import PipelineArguments
 
-    args = _pipeline_arguments(settings, model, epochs, max_length, time_budget, seed)
-    assert isinstance(args, PipelineArguments)
+    args = from_settings(
+        settings,
+        model=model,
+        epochs=epochs,
+        max_length=max_length,
+        time_budget=time_budget,
+        seed=seed,
+    )
     result = run_benchmark(
         read_csv(train_csv),
         read_csv(test_csv),

@@ -3,7 +3,7 @@
 ``mailroom worker`` runs one worker process: Celery's worker (task threads), its embedded
 beat (``-B``, the periodic sweep) and the mailbox watchers, all from the same settings.
 SIGINT or SIGTERM stops it cleanly: running tasks finish, watchers give their leases up.
-``celery -A worker.app worker`` starts the same worker from Celery's own CLI.
+``celery -A worker worker`` starts the same worker from Celery's own CLI.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def worker_command(
     (default: a SQLite file, no server needed).
     """
     from labeling.store.db import check_schema, make_engine
-    from worker.celery_app import make_celery, prepare_broker
+    from worker.celery import make_celery, prepare_broker
 
     updates: dict[str, object] = {}
     if watch is not None:

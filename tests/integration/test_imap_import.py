@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from labeling.errors import ImapError
-from labeling.importers.imap import ImapSource
+from labeling.importers.imap_source import ImapSource
 from labeling.mail.values import RawMail
 from labeling.settings import Settings, load_settings
 from labeling.store.tables import Message

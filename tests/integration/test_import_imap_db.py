@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from labeling.importers.imap import ImapSource
+from labeling.importers.imap_source import ImapSource
 from labeling.importers.run import ImportCursors, imap_source_key, run_import
 from labeling.mail.values import RawMail
 from labeling.store.tables import ImportCursor, Message

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from labeling.store.tables import (
     ReviewItem,
     Team,
     User,
+    utcnow,
 )
 from tests.integration.test_web import FAST_HASH, csrf_token, logged_in, make_app
 from web.review_views import ENQUEUE_EXTENSION
@@ -108,7 +110,7 @@ class World:
         name = f"{self.counter}.mail"
         inbox = self.settings.maildir_inbox
         (inbox / "new" / name).write_bytes(raw)
-        result, _ = record(self.sessions, self.mailbox_id, RawMail(raw, "", name))
+        result = record(self.sessions, self.mailbox_id, RawMail(raw, "", name)).result
         advance(self.services, result.message_id)
         return result.message_id
 
@@ -193,7 +195,9 @@ def test_unsure_mail_waits_oldest_first_with_the_top_three_and_a_decision_forwar
     assert f"Mail #{first} → klachten; forward queued." in page
     assert "Nog een vraag" in page  # the next one is shown at once
     assert world.enqueued == [first]  # queued, not sent: the request did no SMTP
-    assert world.outbox("klachten") == [] and world.state(first) == "review"
+    # The decision set the mail on its way at once (one record, in the request's
+    # transaction): the forward task only sends.
+    assert world.outbox("klachten") == [] and world.state(first) == "forwarding"
 
     with world.sessions() as session:
         item = session.scalar(select(ReviewItem).where(ReviewItem.message_id == first))
@@ -344,6 +348,11 @@ def test_with_the_broker_down_the_decision_stands_and_the_sweep_forwards_it(
     rob = logged_in(world.app, "rob")
     page = post(rob, "/review/decide", message_id=mid, team_id=world.teams["premie"])
     assert "the forward is queued by the worker&#39;s next sweep" in page
+    assert world.state(mid) == "forwarding"  # the decision stands
+    # Never queued: the sweep takes it once it has waited a sweep interval.
+    assert mid not in stale_messages(world.services)
+    later = utcnow() + timedelta(seconds=world.settings.sweep_interval + 1)
+    world.services.clock = lambda: later
     assert mid in stale_messages(world.services)
     assert advance(world.services, mid).state == "done"
     assert len(world.outbox("premie")) == 1
@@ -393,14 +402,14 @@ def test_a_mail_the_worker_gave_up_on_is_forwarded_once_a_person_decides(world: 
         as_text=True
     )
     post(rob, "/review/decide", message_id=mid, team_id=world.teams["schade"])
-    assert world.state(mid) == "review"
+    assert world.state(mid) == "forwarding"
     assert advance(world.services, mid).state == "done"
     assert len(world.outbox("schade")) == 1
 
 
 def test_an_unreadable_mail_is_marked_handled_by_hand_not_forwarded(world: World) -> None:
     (world.settings.maildir_inbox / "new" / "bad").write_bytes(b"")
-    result, _ = record(world.sessions, world.mailbox_id, RawMail(b"", "", "bad"))
+    result = record(world.sessions, world.mailbox_id, RawMail(b"", "", "bad")).result
     mid = result.message_id
     assert advance(world.services, mid).state == "quarantined"
     rob = logged_in(world.app, "rob")

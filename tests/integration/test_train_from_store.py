@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from classifier.recipe import PipelineArguments
+from classifier.arguments import PipelineArguments
 from classifier.registry import Registry
 from classifier.store_training import is_holdout, split_holdout, train_from_store
 from labeling.annotation.export import training_examples
@@ -146,8 +146,8 @@ def test_training_without_two_labelled_teams_is_a_clear_error(db_settings: Setti
 def test_retrain_waits_for_new_labels_and_refuses_a_worse_version(
     db_settings: Settings, db_sessions: sessionmaker[Session]
 ) -> None:
+    from classifier.retraining import retrain_check
     from labeling.store.tables import utcnow
-    from worker.retrain import retrain_check
 
     _seed(db_sessions)
     db_settings = db_settings.model_copy(

@@ -202,7 +202,7 @@ def route_table(seeded: Seeded) -> list[tuple[str, str, str, dict[str, Any] | No
         ("auth.login", "GET", "/login", None),
         ("labeling.home", "GET", "/", None),
         ("labeling.label_page", "GET", "/label", None),
-        ("labeling.annotation.agreement", "GET", "/agreement", None),
+        ("labeling.agreement", "GET", "/agreement", None),
         ("labeling.disagreements", "GET", "/agreement/disagreements", None),
         (
             "labeling.adjudicate",

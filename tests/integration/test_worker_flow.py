@@ -1,6 +1,6 @@
 """The worker end to end against real servers: a private Dovecot, a recording aiosmtpd
 server, Redis as broker, PostgreSQL as database, and workers as separate processes
-(``celery -A worker.app worker``) with a small trained TF-IDF model.
+(``celery -A worker worker``) with a small trained TF-IDF model.
 
 Each mail reaches the right team exactly once, unsure mail goes to review (flagged in
 IMAP, nothing sent), a reply follows its thread, and a UIDVALIDITY change does not route
@@ -88,7 +88,8 @@ def unsure_mail(n: int) -> tuple[str, bytes]:
 def train_tiny_model(root: Path) -> Path:
     """Train and promote a TF-IDF version on the three teams' words under ``root/models``;
     return that models folder (the benchmark uses it too)."""
-    from classifier.recipe import PipelineArguments, train_pipeline
+    from classifier.arguments import PipelineArguments
+    from classifier.recipe import train_pipeline
     from classifier.registry import Registry
     from classifier.thresholds import ThresholdPolicy
 
@@ -160,7 +161,7 @@ class Stack:
         argv = command or [
             CELERY,
             "-A",
-            "worker.app",
+            "worker",
             "worker",
             "-n",
             f"{name}@%h",

@@ -14,12 +14,12 @@ from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
 from labeling.errors import ImapError, ImportSourceError
-from labeling.importers.imap import (
+from labeling.imap import parse_imap_url
+from labeling.importers.imap_source import (
     ImapSource,
     Mailbox,
     folder_label,
     label_mailboxes,
-    parse_imap_url,
 )
 from labeling.mail.values import RawMail
 

@@ -144,9 +144,9 @@ def test_imap_urls_go_to_the_imap_source(monkeypatch: pytest.MonkeyPatch) -> Non
         def __init__(self, url: str, *, batch_size: int, start_after=None) -> None:  # type: ignore[no-untyped-def]
             made.update(url=url, batch_size=batch_size, start_after=start_after)
 
-    fake = types.ModuleType("labeling.importers.imap")
+    fake = types.ModuleType("labeling.importers.imap_source")
     fake.ImapSource = FakeImapSource  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "labeling.importers.imap", fake)
+    monkeypatch.setitem(sys.modules, "labeling.importers.imap_source", fake)
 
     def start_after(folder: str, uidvalidity: int) -> int:
         return 0

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from classifier.arguments import PipelineArguments
 from classifier.recipe import (
-    PipelineArguments,
     choose_oos_cutoff,
     split_validation,
     train_pipeline,

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from safetensors import safe_open
 
+from classifier.arguments import TrainingArguments
 from classifier.modeling import DELTA_FILE, batches_by_length, load_finetuned, predict_logits
 from classifier.training import (
     StepPlan,
-    TrainingArguments,
     fine_tune,
     length_bucketed_batches,
 )
@@ -103,7 +103,8 @@ def test_batches_group_similar_lengths_and_cover_everything() -> None:
 def test_a_transformer_version_serves_the_same_scores_after_a_registry_round_trip(
     tmp_path: Path,
 ) -> None:
-    from classifier.recipe import PipelineArguments, train_pipeline
+    from classifier.arguments import PipelineArguments
+    from classifier.recipe import train_pipeline
     from classifier.registry import Registry
     from classifier.router import Router
 
@@ -179,6 +180,9 @@ def test_a_time_budget_ends_training_within_it_with_the_rate_annealed(minilm: Pa
         max_train_seconds=8.0,
     )
     result = fine_tune(minilm, texts, labels, CLAIMS + CANCEL, labels[:12], args, progress=False)
-    assert result.seconds < 8.0 * 1.5  # planned to fit, validation included
+    # The budget, not the 1000 epochs, ended training; and it ended where the plan ended, so
+    # the learning rate came down to zero. (How close to 8 s it lands depends on the
+    # machine's load: the plan's arithmetic is tested above, the wall clock is not.)
     assert 1 <= len(result.history) < 1000 and result.steps < 1000 * 24
-    assert result.history[-1].val_accuracy == 1.0
+    assert result.planned_steps - StepPlan.FIRST_REPLAN <= result.steps <= result.planned_steps
+    assert result.history[-1].epoch == len(result.history)  # the last epoch was evaluated

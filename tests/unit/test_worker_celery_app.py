@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from labeling.settings import load_settings
-from worker.celery_app import enqueue_forward, enqueue_route, make_celery, prepare_broker
+from worker.celery import make_celery, prepare_broker
+from worker.enqueue import forward, route_quietly
 
 
 def test_the_app_is_built_for_reliability(tmp_path: Path) -> None:
@@ -29,8 +30,8 @@ def test_queueing_on_the_embedded_broker(tmp_path: Path) -> None:
     assert app.conf.broker_transport_options == {}  # create_engine() would refuse others
     prepare_broker(app)
     prepare_broker(app)  # a second worker starting finds the queue
-    enqueue_forward(app, 7)
-    enqueue_route(app)(8)
+    forward(app, 7)
+    route_quietly(app)(8)
     with app.connection_for_read() as connection:
         queue = connection.SimpleQueue("celery")
         got = []

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from labeling.errors import SmtpError
+from labeling.live.lifecycle import outgoing_message_id
 from worker.outgoing import (
     ForwardInfo,
     SmtpSender,
     build_forward,
     deliver_to_maildir,
     move_maildir_file,
-    outgoing_message_id,
     translate_smtp_error,
 )
 

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from classifier.scoring import Prediction
 from labeling.errors import SmtpError
+from labeling.live import lifecycle
+from labeling.live.lifecycle import RouteDecision
 from labeling.mail.values import RawMail
 from labeling.settings import Settings, load_settings
 from labeling.store.db import make_engine, make_session_factory, upgrade
@@ -35,7 +37,6 @@ from worker.driver import (
     advance,
     quarantine,
     stale_messages,
-    transition,
 )
 from worker.watchers import configured_mailboxes, record, register_mailboxes
 
@@ -141,7 +142,8 @@ class World:
         raw = msg.as_bytes()
         name = f"{self.counter}.mail"
         (self.inbox / "new" / name).write_bytes(raw)
-        result, queue = record(self.sessions, self.mailbox_id, RawMail(raw, "", name))
+        arrival = record(self.sessions, self.mailbox_id, RawMail(raw, "", name))
+        result, queue = arrival.result, arrival.queue
         assert queue
         return result.message_id
 
@@ -213,10 +215,13 @@ def test_a_confident_mail_is_forwarded_once_however_often_the_task_runs(world: W
 
 def test_transitions_are_conditional(world: World) -> None:
     mid = world.mail()
+    unsure = RouteDecision(mode="review", reason="below-threshold", decided_by="model", team=None)
     with world.sessions() as session:
-        assert transition(session, mid, "new", "review", utcnow())
-        assert not transition(session, mid, "new", "forwarding", utcnow())
+        assert lifecycle.record_route(session, mid, unsure, utcnow(), outgoing="maildir")
+        # A second task that decided the same mail finds it moved on and records nothing.
+        assert lifecycle.record_route(session, mid, unsure, utcnow(), outgoing="maildir") is None
         session.commit()
+        assert session.scalar(select(func.count()).select_from(RoutingDecision)) == 1
     assert world.state(mid) == "review"
 
 
@@ -313,7 +318,7 @@ def test_quarantine_keeps_the_mail_for_a_person(world: World) -> None:
 
 def test_unreadable_mail_is_quarantined_with_the_reason(world: World) -> None:
     (world.inbox / "new" / "bad").write_bytes(b"")
-    result, _ = record(world.sessions, world.mailbox_id, RawMail(b"", "", "bad"))
+    result = record(world.sessions, world.mailbox_id, RawMail(b"", "", "bad")).result
     assert advance(world.services, result.message_id).state == "quarantined"
     with world.sessions() as session:
         reason = session.scalar(select(ReviewItem.reason))
@@ -353,7 +358,8 @@ def test_a_mail_seen_again_is_not_routed_again(world: World) -> None:
     advance(world.services, mid)
     with world.sessions() as session:
         raw = session.get(Message, mid).raw  # type: ignore[union-attr]
-    result, queue = record(world.sessions, world.mailbox_id, RawMail(raw, "", "renamed:2,S"))
+    arrival = record(world.sessions, world.mailbox_id, RawMail(raw, "", "renamed:2,S"))
+    result, queue = arrival.result, arrival.queue
     assert (result.outcome, result.message_id, queue) == ("duplicate", mid, False)
     assert len(world.smtp.sent) == 1
 

@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 from classifier.scoring import Prediction
-from worker.routing import (
-    TeamInfo,
-    ThreadInfo,
-    decide_route,
-    model_text,
-    routable_slugs,
-)
+from labeling.live.lifecycle import TeamInfo, ThreadInfo
+from worker.routing import decide_route, routable_slugs
 
 TEAMS = {
     "schade": TeamInfo(1, "schade", forward_address="schade@x"),
@@ -144,6 +139,3 @@ def test_a_first_mail_of_an_unrouted_thread_is_classified() -> None:
     )
     assert d.team == TEAMS["klachten"]
 
-
-def test_model_text_matches_the_training_text() -> None:
-    assert model_text("Schade", "Mijn auto") == "Schade\nMijn auto"

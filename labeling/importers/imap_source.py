@@ -1,14 +1,9 @@
 """Import mail from an IMAP account: read-only, in batches, resumable by UID.
 
-The source is a URL::
-
-    imap://USER:PASSWORD@HOST[:PORT]/FOLDER     plain IMAP, port 143 by default
-    imaps://USER:PASSWORD@HOST[:PORT]/FOLDER    IMAP over TLS, port 993 by default
-
-USER, PASSWORD and FOLDER are percent-decoded, so a password holding ``@``, ``:``, ``/``,
-``?``, ``#`` or ``%`` is written with ``%40``, ``%3A``, ``%2F``, ``%3F``, ``%23``, ``%25``.
-FOLDER is the server's own mailbox name (``INBOX``, ``INBOX.Claims``, ``Archive/2023``); an
-empty path or ``*`` imports every selectable folder that LIST shows, INBOX first.
+The source is an ``imap://`` or ``imaps://`` URL (see :mod:`labeling.imap`, which also
+connects and translates errors). FOLDER is the server's own mailbox name (``INBOX``,
+``INBOX.Claims``, ``Archive/2023``); an empty path or ``*`` imports every selectable folder
+that LIST shows, INBOX first.
 
 The archive is never changed: folders are opened with EXAMINE (read-only SELECT) and bodies
 are fetched with ``BODY.PEEK[]``, which does not set ``\\Seen``.
@@ -38,105 +33,23 @@ whole folder is read again (the store's Message-ID and content-hash dedupe catch
 
 from __future__ import annotations
 
-import imaplib
 import logging
-import re
-import ssl
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from urllib.parse import quote, unquote, urlsplit
 
 from imapclient import IMAPClient
-from imapclient.exceptions import LoginError
 
-from labeling.errors import ImapError, ImportSourceError
+from labeling import imap
+from labeling.errors import ImapError
+from labeling.imap import DEFAULT_TIMEOUT, as_text
 from labeling.mail.values import RawMail
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PORTS = {"imap": 143, "imaps": 993}
-DEFAULT_TIMEOUT = 60.0  # seconds per connect or read; a silent server must not hang an import
-
-# Response codes (RFC 5530) after which trying again later may succeed.
-_TRANSIENT_CODES = ("[UNAVAILABLE]", "[SERVERBUG]", "[INUSE]", "[LIMIT]")
+RESUME_HINT = "Run the import again; it resumes where it stopped."
 
 StartAfter = Callable[[str, int], int]
-
-
-@dataclass(frozen=True, slots=True)
-class ImapUrl:
-    """A parsed ``imap://`` or ``imaps://`` URL. ``folder`` is None for every folder."""
-
-    scheme: str
-    host: str
-    port: int
-    user: str
-    password: str
-    folder: str | None
-
-    @property
-    def ssl(self) -> bool:
-        return self.scheme == "imaps"
-
-    @property
-    def address(self) -> str:
-        """``host:port``, with brackets around an IPv6 literal."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
-
-    def redacted(self) -> str:
-        """The URL without the password, safe for logs, progress bars and the store."""
-        folder = "" if self.folder is None else quote(self.folder, safe="")
-        return f"{self.scheme}://{quote(self.user, safe='')}@{self.address}/{folder}"
-
-
-def parse_imap_url(url: str) -> ImapUrl:
-    """Parse an IMAP source URL, or raise :class:`ImportSourceError` saying how to fix it."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        # Not the library's words: for an unencoded '#' or '/' in the password they quote
-        # part of it as "the port".
-        raise ImportSourceError(
-            f"bad IMAP URL {_redact(url)!r}: cannot read the host and port. The port must be "
-            "a number from 1 to 65535, and '#', '?', '/' and '@' in the user or password "
-            "must be written as %23, %3F, %2F and %40"
-        ) from exc
-    if port == 0:
-        raise ImportSourceError(f"bad IMAP URL {_redact(url)!r}: port 0")
-    if parts.scheme not in DEFAULT_PORTS:
-        raise ImportSourceError(
-            f"bad IMAP URL {_redact(url)!r}: the scheme must be imap:// or imaps://"
-        )
-    if parts.query or parts.fragment:
-        raise ImportSourceError(
-            f"bad IMAP URL {_redact(url)!r}: it has a '?' or '#' part; write those characters "
-            "in a password or folder as %3F and %23"
-        )
-    if not parts.hostname:
-        raise ImportSourceError(f"bad IMAP URL {_redact(url)!r}: no host")
-    if not parts.username or parts.password is None:
-        raise ImportSourceError(
-            f"bad IMAP URL {_redact(url)!r}: write the login as "
-            f"{parts.scheme}://USER:PASSWORD@{parts.hostname}/FOLDER "
-            "(percent-encode '@', ':' and '/' in them)"
-        )
-    path = unquote(parts.path.removeprefix("/"))
-    return ImapUrl(
-        scheme=parts.scheme,
-        host=parts.hostname,
-        port=port or DEFAULT_PORTS[parts.scheme],
-        user=unquote(parts.username),
-        password=unquote(parts.password),
-        folder=None if path in ("", "*") else path,
-    )
-
-
-def _redact(url: str) -> str:
-    """Best effort for error messages about URLs that did not parse: drop the password."""
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
 
 
 def folder_label(mailbox: str, delimiter: str | None) -> str:
@@ -203,7 +116,7 @@ class ImapSource:
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
-        self.url = parse_imap_url(url)
+        self.url = imap.parse_imap_url(url)
         self.batch_size = batch_size
         self._start_after = start_after
         self._connect = connect or self._default_connect
@@ -231,64 +144,16 @@ class ImapSource:
     # -- connection --------------------------------------------------------------------
 
     def _default_connect(self) -> IMAPClient:
-        return IMAPClient(
-            self.url.host, port=self.url.port, ssl=self.url.ssl, timeout=self._timeout
-        )
+        return imap.connect(self.url, self._timeout)
 
     @contextmanager
     def _session(self) -> Iterator[IMAPClient]:
         """A logged-in client, logged out (or at least closed) afterwards."""
-        with self._errors("connecting"):
-            client = self._connect()
-        try:
-            with self._errors("logging in"):
-                client.login(self.url.user, self.url.password)
+        with imap.session(self.url, self._connect, lost=RESUME_HINT) as client:
             yield client
-        finally:
-            close_quietly(client)
 
-    @contextmanager
-    def _errors(self, doing: str) -> Iterator[None]:
-        """Translate imapclient, imaplib, ssl and socket errors into ImapError."""
-        try:
-            yield
-        except (imaplib.IMAP4.error, OSError, EOFError) as exc:
-            raise self._translate(exc, doing) from exc
-
-    def _translate(self, exc: BaseException, doing: str) -> ImapError:
-        where = f"IMAP server {self.url.address}"
-        if isinstance(exc, LoginError):
-            # imapclient turns every failure during LOGIN into LoginError, a dropped
-            # connection included: the original tells a refusal from a lost link.
-            if isinstance(exc.__context__, imaplib.IMAP4.abort | OSError | EOFError):
-                return self._translate(exc.__context__, doing)
-            text = _server_text(exc)
-            return ImapError(
-                f"{where} refused the login of user {self.url.user!r}: {text}. Check the "
-                "user and password in the URL (percent-encode special characters).",
-                transient=_is_transient(text),
-            )
-        if isinstance(exc, imaplib.IMAP4.abort):  # connection dropped, or the server said BYE
-            return ImapError(
-                f"lost the connection to {where} while {doing}: {_server_text(exc)}. "
-                "Run the import again; it resumes where it stopped.",
-                transient=True,
-            )
-        if isinstance(exc, imaplib.IMAP4.error):  # a NO or BAD answer, or a protocol violation
-            text = _server_text(exc)
-            return ImapError(f"{where} failed while {doing}: {text}", transient=_is_transient(text))
-        if isinstance(exc, ssl.SSLCertVerificationError):
-            return ImapError(
-                f"the TLS certificate of {where} is not trusted: {exc.verify_message}. "
-                "Add its CA to the system's trust store, or use the name it was issued for.",
-                transient=False,
-            )
-        # OSError or EOFError: refused, unreachable, reset, timed out.
-        return ImapError(
-            f"cannot talk to {where} while {doing}: {exc or type(exc).__name__}. "
-            "Check the host and port; if they are right, try again later.",
-            transient=True,
-        )
+    def _errors(self, doing: str) -> AbstractContextManager[None]:
+        return imap.errors(self.url, doing, lost=RESUME_HINT)
 
     # -- folders -----------------------------------------------------------------------
 
@@ -296,7 +161,7 @@ class ImapSource:
         with self._errors("listing folders"):
             listing = client.list_folders()
         selectable = [
-            (_text(name), _text(delimiter) if delimiter else None)
+            (as_text(name), as_text(delimiter) if delimiter else None)
             for flags, delimiter, name in listing
             if not {b"\\NOSELECT", b"\\NONEXISTENT"} & {f.upper() for f in flags}
         ]
@@ -361,28 +226,3 @@ class ImapSource:
         return mails
 
 
-def close_quietly(client: IMAPClient) -> None:
-    """Log out politely; if the connection is already gone, just close the socket."""
-    try:
-        client.logout()
-    except (imaplib.IMAP4.error, OSError, EOFError):
-        try:
-            client.shutdown()
-        except (imaplib.IMAP4.error, OSError, EOFError) as exc:
-            log.debug("closing the IMAP connection failed: %s", exc)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-
-
-def _server_text(exc: BaseException) -> str:
-    """The server's words from an imaplib/imapclient error, without a ``b'…'`` wrapper."""
-    text = " ".join(_text(arg) if isinstance(arg, bytes | str) else str(arg) for arg in exc.args)
-    match = re.fullmatch(r"b(['\"])(.*)\1", text)
-    text = (match.group(2) if match else text).strip().rstrip(".")
-    return text or type(exc).__name__
-
-
-def _is_transient(text: str) -> bool:
-    return any(code in text.upper() for code in _TRANSIENT_CODES)

@@ -1,0 +1,95 @@
+"""How to train a model version: the arguments of the recipe and of one fine-tune, and the
+one function that turns the settings into them.
+
+Plain dataclasses (no torch here): the CLI, the demo and the scheduled retrain build them
+with :func:`from_settings`; :mod:`classifier.recipe` and :mod:`classifier.training` take
+them. Defaults were chosen on validation splits only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from labeling.errors import ModelError
+from labeling.settings import Settings
+
+
+@dataclass(frozen=True)
+class TrainingArguments:
+    """Hyper-parameters of one fine-tune. Defaults were chosen on validation splits only."""
+
+    max_length: int = 128
+    epochs: int = 6
+    batch_size: int = 32
+    learning_rate: float = 1e-4  # encoder
+    head_learning_rate: float = 2e-3  # the head starts from random and may move faster
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    label_smoothing: float = 0.0
+    freeze_word_embeddings: bool = True
+    early_stopping_patience: int = 2  # epochs without a better validation macro-F1
+    max_train_seconds: float | None = None  # plan the steps to end within this (StepPlan)
+    text_prefix: str = ""
+    seed: int = 0
+    device: str = "auto"  # "auto" takes a GPU when present
+    max_steps: int | None = None  # for tests: stop after this many optimiser steps
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.epochs < 1:
+            problems.append("epochs must be at least 1")
+        if self.batch_size < 1:
+            problems.append("batch_size must be at least 1")
+        if not 8 <= self.max_length <= 512:
+            problems.append("max_length must be between 8 and 512 tokens")
+        if self.learning_rate <= 0 or self.head_learning_rate <= 0:
+            problems.append("learning rates must be positive")
+        if not 0 <= self.label_smoothing < 1:
+            problems.append("label_smoothing must be in [0, 1)")
+        if problems:
+            raise ModelError("bad training arguments: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class PipelineArguments:
+    """How to train one model version. Validation-only choices; see the module doc."""
+
+    base_model: str = "e5-small"
+    training: TrainingArguments = field(default_factory=TrainingArguments)
+    target_precision: float = 0.98
+    delta: float = 0.1  # the threshold guarantee holds with probability 1 - delta
+    validation_share: float = 0.15
+    min_examples_for_transformer: int = 100  # below this the TF-IDF model serves alone
+    blend: bool = True  # allow mixing TF-IDF into the transformer's probabilities
+    try_int8: bool = True
+    oos_quantile: float = 0.02  # share of in-scope validation mail the OOS cutoff sacrifices
+    centroid_examples_per_team: int = 64
+    seed: int = 0
+
+
+
+def from_settings(
+    settings: Settings,
+    *,
+    model: str | None = None,
+    epochs: int | None = None,
+    max_length: int | None = None,
+    time_budget: float | None = None,
+    seed: int = 0,
+) -> PipelineArguments:
+    """The recipe's arguments from the settings (base model, target precision, when the
+    transformer takes over from TF-IDF), with what a command line overrides."""
+    training = TrainingArguments(seed=seed)
+    if epochs is not None:
+        training = replace(training, epochs=epochs)
+    if max_length is not None:
+        training = replace(training, max_length=max_length)
+    if time_budget is not None:
+        training = replace(training, max_train_seconds=time_budget)
+    return PipelineArguments(
+        base_model=model or settings.model,
+        training=training,
+        target_precision=settings.target_precision,
+        min_examples_for_transformer=settings.min_labels_for_transformer,
+        seed=seed,
+    )

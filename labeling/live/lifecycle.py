@@ -1,0 +1,758 @@
+"""A live mail's life: its route states, and every change of state with what it records.
+
+::
+
+    arrival ──▶ new ──route──▶ forwarding ──sent──▶ forwarded ──marked in its mailbox──▶ done
+                 │                 ▲   ▲                                                  │
+                 └──route──▶ review ───┘ a person decides          sent back (misrouted)  │
+                               ▲  └──▶ done   (a send-back overruled: the team had it)     │
+                               └──────────────────────────────────────────────────────────┘
+    new, forwarding, review ──given up after the last retry──▶ quarantined ──a person──▶ forwarding
+
+This module is the only one that changes ``messages.route_state``. Each function makes one
+transition together with everything it records — the routing decision, the delivery, the
+review item, the quarantine reason, the audit row — in the caller's session; the caller
+commits, so a transition is never half recorded. Every transition is a conditional UPDATE
+(``… WHERE route_state IN (expected)``): of two racing workers or people exactly one moves
+the mail, the other is told (a False or None return) and does nothing.
+
+The worker (:mod:`worker.driver`) does the I/O between transitions — classify, send, mark
+the original in its mailbox — and the review pages (:mod:`labeling.live.review`) record
+people's decisions; both call this module. Nothing here touches a socket.
+
+Audit rows written here (the dashboard reads them): ``route``, ``review`` (a mail waits for
+a person, with the reason), ``forward`` (a forward the server accepted), ``mark-done``,
+``flag-review``, ``quarantine``, ``review-decision``, ``review-handled`` and ``misroute``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from labeling.mail.values import RawMail
+from labeling.store.db import rowcount
+from labeling.store.ingest import IngestResult, ingest
+from labeling.store.tables import (
+    AuditLog,
+    Delivery,
+    Mailbox,
+    Message,
+    ReviewItem,
+    RoutingDecision,
+    Team,
+    utcnow,
+)
+
+RouteState = Literal["new", "review", "forwarding", "forwarded", "done", "quarantined"]
+ACTIVE_STATES = ("new", "review", "forwarding", "forwarded")
+ROUTED_STATES = ("forwarding", "forwarded", "done")
+Mode = Literal["auto", "review"]
+Outgoing = Literal["maildir", "smtp", "imap-move"]
+
+
+# Values ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TeamInfo:
+    """A team as routing sees it."""
+
+    id: int
+    slug: str
+    archived: bool = False
+    forward_address: str = ""
+    imap_folder: str = ""
+
+    def routable(self, outgoing: Outgoing) -> bool:
+        """Active, and with somewhere to send mail for ``outgoing``."""
+        if self.archived:
+            return False
+        if outgoing == "smtp":
+            return bool(self.forward_address)
+        if outgoing == "imap-move":
+            return bool(self.imap_folder)
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadInfo:
+    """The thread a mail belongs to: the team it was routed to, if any."""
+
+    team_id: int | None
+    moved_by_person: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RouteDecision:
+    """What to do with one mail. ``team`` is None when no team was chosen."""
+
+    mode: Mode
+    reason: str
+    decided_by: str  # 'model', 'thread', 'user'
+    team: TeamInfo | None
+    confidence: float | None = None
+    model_version: str | None = None
+    top: tuple[tuple[str, float], ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def actor(self) -> str:
+        """The audit log's actor: 'model:<version>', 'thread' or 'system'."""
+        if self.decided_by == "thread":
+            return "thread"
+        if self.model_version:
+            return f"model:{self.model_version}"
+        return "system"
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingInput:
+    """What routing needs to know about one mail in state 'new'."""
+
+    message_id: int
+    subject: str
+    new_text: str
+    quoted_text: str
+    is_reply: bool
+    thread: ThreadInfo | None
+    teams: dict[str, TeamInfo]
+    unreadable: str | None  # the parser's reason when the mail could not be read
+
+
+@dataclass(frozen=True, slots=True)
+class Original:
+    """Where a live mail's original is: its mailbox (by the ``mailboxes.url`` key) and its
+    place there (IMAP folder position or Maildir file name)."""
+
+    mailbox_key: str
+    uidvalidity: int | None
+    uid: int | None
+    source_ref: str
+    message_id: str | None  # the header: a hint for finding a moved mail, never identity
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedForward:
+    """A delivery this worker may send now (see :func:`claim_delivery`)."""
+
+    delivery_id: int
+    method: str
+    outgoing_id: str
+    raw: bytes
+    team_slug: str
+    to_address: str
+    imap_folder: str
+    decided_by: str
+    confidence: float | None
+    model_version: str | None
+    reason: str
+    original_message_id: str | None
+    original_subject: str
+    sender_name: str
+    sender_email: str
+    original: Original | None
+
+
+def outgoing_message_id(content_hash: str, team_slug: str) -> str:
+    """The Message-ID of the forward of one mail to one team: the same on every attempt."""
+    digest = hashlib.sha256(f"{content_hash}|{team_slug}".encode()).hexdigest()[:24]
+    return f"<mailroom.{digest}@mailroom.local>"
+
+
+# The one transition -------------------------------------------------------------------------
+
+
+def _move(
+    session: Session,
+    message_id: int,
+    expected: str | Sequence[str],
+    new: RouteState,
+    now: datetime,
+) -> bool:
+    """Move ``route_state`` from ``expected`` to ``new`` if it is still there; True if it
+    moved. One conditional UPDATE, so of two racing callers exactly one wins."""
+    states = [expected] if isinstance(expected, str) else list(expected)
+    result = session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.route_state.in_(states))
+        .values(route_state=new, route_state_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(rowcount(result))
+
+
+def _audit(
+    session: Session, actor: str, action: str, message_id: int, now: datetime, **details: Any
+) -> None:
+    session.add(
+        AuditLog(at=now, actor=actor, action=action, message_id=message_id, details=details)
+    )
+
+
+def state_of(session: Session, message_id: int) -> str | None:
+    """The mail's route state (None for archive mail or an unknown id)."""
+    return session.scalar(select(Message.route_state).where(Message.id == message_id))
+
+
+# Arrival -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """A live mail recorded: its row, and whether it must be queued for routing."""
+
+    result: IngestResult
+    queue: bool
+
+    @property
+    def message_id(self) -> int:
+        return self.result.message_id
+
+
+def record_arrival(
+    session: Session, mailbox_id: int, raw_mail: RawMail, now: datetime | None = None
+) -> Arrival:
+    """Store one live mail and set it on its way (state 'new').
+
+    A mail the store already holds is not routed again; if it is this mailbox's mail seen
+    under another UIDVALIDITY or file name, its location is updated so marking it done finds
+    it. A copy of archive mail (never routed) is routed now.
+    """
+    now = now or utcnow()
+    result = ingest(session, raw_mail, origin="live", mailbox_id=mailbox_id)
+    row = session.get(Message, result.message_id)
+    assert row is not None
+    if result.outcome != "duplicate":
+        row.route_state, row.route_state_at = "new", now
+        return Arrival(result, True)
+    moved = (
+        row.uidvalidity != raw_mail.uidvalidity  # the folder was renumbered
+        if raw_mail.uid is not None
+        else row.source_ref != raw_mail.source_ref  # a Maildir file was renamed
+    )
+    if row.mailbox_id == mailbox_id and moved:
+        # (A second copy in the same folder, same UIDVALIDITY, is left where it is: the
+        # first copy's location stays the one that is marked.)
+        _move_location(session, row, raw_mail)
+    if row.route_state is None:
+        row.route_state, row.route_state_at = "new", now
+        if row.mailbox_id is None:
+            row.mailbox_id = mailbox_id
+            _move_location(session, row, raw_mail)
+        return Arrival(result, True)
+    return Arrival(result, False)
+
+
+def _move_location(session: Session, row: Message, raw_mail: RawMail) -> None:
+    taken = None
+    if raw_mail.uid is not None:
+        taken = session.scalar(
+            select(Message.id).where(
+                Message.mailbox_id == row.mailbox_id,
+                Message.uidvalidity == raw_mail.uidvalidity,
+                Message.uid == raw_mail.uid,
+            )
+        )
+    if taken is None:
+        row.uidvalidity, row.uid = raw_mail.uidvalidity, raw_mail.uid
+        row.source_ref = raw_mail.source_ref
+
+
+# Routing -----------------------------------------------------------------------------------
+
+
+def teams_for_routing(session: Session) -> dict[str, TeamInfo]:
+    """Every team (archived ones too: a thread may point at one), by slug."""
+    return {
+        team.slug: TeamInfo(
+            id=team.id,
+            slug=team.slug,
+            archived=team.archived_at is not None,
+            forward_address=team.forward_address,
+            imap_folder=team.imap_folder,
+        )
+        for team in session.scalars(select(Team))
+    }
+
+
+def routing_input(session: Session, message_id: int) -> RoutingInput | None:
+    """What routing needs of a mail in state 'new'; None when it is not (any more)."""
+    message = session.get(Message, message_id)
+    if message is None or message.route_state != "new":
+        return None
+    thread = message.thread
+    return RoutingInput(
+        message_id=message_id,
+        subject=message.subject,
+        new_text=message.new_text,
+        quoted_text=message.quoted_text,
+        is_reply=bool(message.in_reply_to or message.references),
+        thread=(
+            ThreadInfo(team_id=thread.team_id, moved_by_person=thread.moved_by_person)
+            if thread is not None
+            else None
+        ),
+        teams=teams_for_routing(session),
+        unreadable=(
+            f"unreadable mail: {message.quarantine_reason}"
+            if message.status == "quarantined"
+            else None
+        ),
+    )
+
+
+def record_route(
+    session: Session,
+    message_id: int,
+    decision: RouteDecision,
+    now: datetime,
+    *,
+    outgoing: Outgoing,
+) -> str | None:
+    """new → forwarding (a confident decision: a pending delivery is created) or new →
+    review (an open review item with the reason); the decision and its audit row are
+    recorded. The state moved to, or None when another task routed the mail meanwhile."""
+    target: RouteState = "forwarding" if decision.mode == "auto" else "review"
+    if not _move(session, message_id, "new", target, now):
+        return None
+    message = session.get(Message, message_id)
+    assert message is not None
+    _record_decision(session, message_id, decision, now)
+    if decision.mode == "auto" and decision.team is not None:
+        _new_delivery(session, message, decision.team, outgoing)
+        if message.thread is not None and message.thread.team_id is None:
+            message.thread.team_id = decision.team.id
+    else:
+        _open_review(session, message_id, decision.reason, now)
+    return target
+
+
+def _record_decision(
+    session: Session, message_id: int, decision: RouteDecision, now: datetime, user: str = ""
+) -> None:
+    session.execute(
+        update(RoutingDecision)
+        .where(RoutingDecision.message_id == message_id, RoutingDecision.is_current)
+        .values(is_current=False)
+        .execution_options(synchronize_session=False)
+    )
+    decided_by = user or decision.decided_by
+    team = decision.team
+    session.add(
+        RoutingDecision(
+            message_id=message_id,
+            team_id=team.id if team is not None and decision.mode == "auto" else None,
+            confidence=decision.confidence,
+            model_version=decision.model_version,
+            top=[[name, round(p, 6)] for name, p in decision.top],
+            decided_by=decided_by,
+            mode=decision.mode,
+            reason=decision.reason,
+            details=dict(decision.details),
+            is_current=True,
+            created_at=now,
+        )
+    )
+    _audit(
+        session,
+        user or decision.actor,
+        "route",
+        message_id,
+        now,
+        team=team.slug if team is not None else None,
+        mode=decision.mode,
+        confidence=decision.confidence,
+        model_version=decision.model_version,
+        reason=decision.reason,
+        decided_by=decided_by,
+        **{k: v for k, v in decision.details.items() if k in ("topic_changed", "model_team")},
+    )
+
+
+def _new_delivery(session: Session, message: Message, team: TeamInfo, outgoing: Outgoing) -> None:
+    outgoing_id = outgoing_message_id(message.content_hash, team.slug)
+    existing = session.scalar(select(Delivery).where(Delivery.message_id == message.id))
+    if existing is not None:
+        # A mail sent back as misrouted goes out again, to the team a person chose: the one
+        # delivery row is re-aimed (the first forward stays in the audit log).
+        existing.team_id, existing.method, existing.state = team.id, outgoing, "pending"
+        existing.outgoing_message_id, existing.attempts = outgoing_id, 0
+        existing.last_error = existing.claimed_until = existing.sent_at = None
+        return
+    session.add(
+        Delivery(
+            message_id=message.id,
+            team_id=team.id,
+            method=outgoing,
+            state="pending",
+            outgoing_message_id=outgoing_id,
+        )
+    )
+
+
+def _open_review(session: Session, message_id: int, reason: str, now: datetime) -> None:
+    item = session.scalar(select(ReviewItem).where(ReviewItem.message_id == message_id))
+    if item is None:
+        session.add(ReviewItem(message_id=message_id, status="open", reason=reason, created_at=now))
+    else:  # a mail that comes back to review (quarantined after a person's decision)
+        item.status, item.reason, item.resolved_at = "open", reason, None
+    _audit(session, "system", "review", message_id, now, reason=reason)
+
+
+# Delivery ----------------------------------------------------------------------------------
+
+
+def original_of(session: Session, message: Message) -> Original | None:
+    """Where the mail's original is, or None when it came from no mailbox."""
+    if message.mailbox_id is None:
+        return None
+    mailbox = session.get(Mailbox, message.mailbox_id)
+    if mailbox is None:
+        return None
+    return Original(
+        mailbox_key=mailbox.url,
+        uidvalidity=message.uidvalidity,
+        uid=message.uid,
+        source_ref=message.source_ref,
+        message_id=message.message_id,
+    )
+
+
+def claim_delivery(
+    session: Session, message_id: int, now: datetime, *, claim_seconds: float
+) -> ClaimedForward | None:
+    """Claim the pending delivery of a 'forwarding' mail for ``claim_seconds``.
+
+    None when another live worker holds the claim, or when the forward was already sent
+    (then the mail moves on to 'forwarded' here). A claim that expires — its worker died
+    between the server's accept and :func:`record_sent` — lets the next worker send again,
+    with the same deterministic Message-ID: at-least-once, recognisable downstream.
+    """
+    delivery = session.scalar(select(Delivery).where(Delivery.message_id == message_id))
+    if delivery is None:  # pragma: no cover - 'forwarding' is always set with a delivery
+        raise RuntimeError(f"message {message_id} is forwarding without a delivery")
+    if delivery.state == "sent":
+        _move(session, message_id, "forwarding", "forwarded", now)
+        return None
+    claimed = rowcount(
+        session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id == delivery.id,
+                Delivery.state == "pending",
+                or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
+            )
+            .values(
+                claimed_until=now + timedelta(seconds=claim_seconds),
+                attempts=Delivery.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    )
+    if not claimed:
+        return None
+    message = session.get(Message, message_id)
+    team = session.get(Team, delivery.team_id)
+    assert message is not None and team is not None
+    decision = session.scalar(
+        select(RoutingDecision).where(
+            RoutingDecision.message_id == message_id, RoutingDecision.is_current
+        )
+    )
+    return ClaimedForward(
+        delivery_id=delivery.id,
+        method=delivery.method,
+        outgoing_id=delivery.outgoing_message_id,
+        raw=message.raw,
+        team_slug=team.slug,
+        to_address=team.forward_address,
+        imap_folder=team.imap_folder,
+        decided_by=decision.decided_by if decision else "system",
+        confidence=decision.confidence if decision else None,
+        model_version=decision.model_version if decision else None,
+        reason=decision.reason if decision else "",
+        original_message_id=message.message_id,
+        original_subject=message.subject,
+        sender_name=message.sender_name,
+        sender_email=message.sender_email,
+        original=original_of(session, message),
+    )
+
+
+def release_claim(session: Session, delivery_id: int, error: str) -> None:
+    """A send failed: give the claim back so a retry (or another worker) may send at once."""
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.state == "pending")
+        .values(claimed_until=None, last_error=error[:2000])
+        .execution_options(synchronize_session=False)
+    )
+
+
+def record_sent(
+    session: Session, message_id: int, forward: ClaimedForward, now: datetime
+) -> str | None:
+    """The server accepted the forward: forwarding → forwarded (→ done for an IMAP move,
+    which moved the original itself). The state moved to, or None when the mail had moved
+    meanwhile (quarantined by a stale retry)."""
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == forward.delivery_id, Delivery.state == "pending")
+        .values(state="sent", sent_at=now, claimed_until=None, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    next_state: RouteState = "done" if forward.method == "imap-move" else "forwarded"
+    moved = _move(session, message_id, "forwarding", next_state, now)
+    _audit(
+        session,
+        "system",
+        "forward",
+        message_id,
+        now,
+        team=forward.team_slug,
+        method=forward.method,
+        outgoing_message_id=forward.outgoing_id,
+        to=forward.to_address,
+        confidence=forward.confidence,
+        model_version=forward.model_version,
+        decided_by=forward.decided_by,
+    )
+    return next_state if moved else None
+
+
+def original_to_mark(session: Session, message_id: int) -> tuple[bool, Original | None]:
+    """(whether the mail is 'forwarded' and waits to be marked done, where its original is)."""
+    message = session.get(Message, message_id)
+    if message is None or message.route_state != "forwarded":
+        return False, None
+    return True, original_of(session, message)
+
+
+def record_done(session: Session, message_id: int, found: bool, now: datetime) -> bool:
+    """forwarded → done once the original is flagged or moved in its mailbox (``found``:
+    whether it was still there). False when another task did it."""
+    if not _move(session, message_id, "forwarded", "done", now):
+        return False
+    _audit(session, "system", "mark-done", message_id, now, found=found)
+    return True
+
+
+# Review ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewStep:
+    """What the worker does for a mail in 'review': nothing (a person has yet to decide, or
+    it is flagged already), flag its original as waiting, or send it on (``forward``)."""
+
+    action: Literal["wait", "flag", "forward"]
+    original: Original | None = None
+
+
+def review_step(
+    session: Session, message_id: int, now: datetime, *, outgoing: Outgoing
+) -> ReviewStep:
+    """The next step of a mail in 'review'. A resolved item whose mail is still in 'review'
+    (a decision recorded before the decision itself moved the mail on) is sent on here."""
+    item = session.scalar(select(ReviewItem).where(ReviewItem.message_id == message_id))
+    message = session.get(Message, message_id)
+    if item is None or message is None or message.route_state != "review":
+        return ReviewStep("wait")
+    if item.status == "resolved" and item.team_id is not None:
+        team = session.get(Team, item.team_id)
+        if team is None:
+            return ReviewStep("wait")
+        user = f"user:{item.resolved_by}" if item.resolved_by else "user:?"
+        moved = _forward_decided(session, message, team, user, now, outgoing, ("review",))
+        return ReviewStep("forward" if moved else "wait")
+    if item.status != "open" or item.flagged_at is not None:
+        return ReviewStep("wait")
+    return ReviewStep("flag", original_of(session, message))
+
+
+def record_review_flagged(session: Session, message_id: int, found: bool, now: datetime) -> None:
+    """The original of a waiting mail is flagged in its mailbox (``found``: it was there)."""
+    session.execute(
+        update(ReviewItem)
+        .where(ReviewItem.message_id == message_id)
+        .values(flagged_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    _audit(session, "system", "flag-review", message_id, now, found=found)
+
+
+def _forward_decided(
+    session: Session,
+    message: Message,
+    team: Team,
+    user: str,
+    now: datetime,
+    outgoing: Outgoing,
+    expected: Sequence[str],
+) -> bool:
+    """A person chose ``team``: expected → forwarding, with the decision and the delivery;
+    the thread follows the person's choice."""
+    if not _move(session, message.id, expected, "forwarding", now):
+        return False
+    info = TeamInfo(team.id, team.slug, team.archived_at is not None)
+    decision = RouteDecision(mode="auto", reason="reviewed", decided_by="user", team=info)
+    _record_decision(session, message.id, decision, now, user=user)
+    _new_delivery(session, message, info, outgoing)
+    thread = message.thread
+    if thread is not None and thread.team_id != team.id:
+        # A person chose the thread's team: later replies follow that choice.
+        thread.moved_by_person = thread.team_id is not None
+        thread.team_id = team.id
+    return True
+
+
+def open_review_item(session: Session, message_id: int) -> ReviewItem | None:
+    return session.scalar(select(ReviewItem).where(ReviewItem.message_id == message_id))
+
+
+def decide_review(
+    session: Session,
+    message: Message,
+    team: Team,
+    user_id: int,
+    now: datetime,
+    *,
+    outgoing: Outgoing,
+    overruled: bool,
+    audit: Mapping[str, Any],
+) -> bool:
+    """A person sends a waiting mail to ``team``: the review item is resolved and the mail
+    goes on its way in one step — review (or quarantined, for a readable mail the worker
+    gave up on) → forwarding with the decision and the delivery; or, when ``overruled``
+    (the team that sent it back already has it), review → done. ``audit`` is the
+    ``review-decision`` row's details. False when the item was no longer open (another
+    reviewer decided first); nothing is recorded then."""
+    result = session.execute(
+        update(ReviewItem)
+        .where(ReviewItem.message_id == message.id, ReviewItem.status == "open")
+        .values(status="resolved", resolved_at=now, resolved_by=user_id, team_id=team.id)
+        .execution_options(synchronize_session=False)
+    )
+    if not rowcount(result):
+        return False
+    if overruled:
+        _move(session, message.id, "review", "done", now)
+    else:
+        _forward_decided(
+            session, message, team, f"user:{user_id}", now, outgoing, ("review", "quarantined")
+        )
+    _audit(session, f"user:{user_id}", "review-decision", message.id, now, **audit)
+    return True
+
+
+def close_by_hand(
+    session: Session, message_id: int, user_id: int, reason: str, now: datetime
+) -> bool:
+    """A person dealt with an unreadable mail outside Mailroom: its review item is closed
+    (the mail stays 'quarantined'; nothing is forwarded or learnt). False when the item was
+    no longer open."""
+    result = session.execute(
+        update(ReviewItem)
+        .where(ReviewItem.message_id == message_id, ReviewItem.status == "open")
+        .values(status="resolved", resolved_at=now, resolved_by=user_id, team_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    if not rowcount(result):
+        return False
+    _audit(session, f"user:{user_id}", "review-handled", message_id, now, reason=reason)
+    return True
+
+
+def send_back(
+    session: Session, message_id: int, user_id: int, now: datetime, *, audit: Mapping[str, Any]
+) -> bool:
+    """A routed mail was misrouted: forwarded or done → review, with an open review item
+    (reason ``misrouted``) and a ``misroute`` audit row. Only mail the team received can be
+    sent back; False when the mail is not in one of those states (a forward under way)."""
+    if not _move(session, message_id, ("forwarded", "done"), "review", now):
+        return False
+    item = session.scalar(select(ReviewItem).where(ReviewItem.message_id == message_id))
+    if item is None:
+        session.add(
+            ReviewItem(message_id=message_id, status="open", reason="misrouted", created_at=now)
+        )
+    else:
+        item.status, item.reason, item.created_at = "open", "misrouted", now
+        item.resolved_at, item.resolved_by, item.team_id, item.flagged_at = None, None, None, None
+    _audit(session, f"user:{user_id}", "misroute", message_id, now, **audit)
+    return True
+
+
+# Quarantine and the sweep ------------------------------------------------------------------
+
+
+def quarantine(
+    session: Session,
+    message_id: int,
+    reason: str,
+    now: datetime,
+    expected: Sequence[str] | str = ("new", "forwarding", "review"),
+) -> bool:
+    """Give up on a mail after the last retry: state 'quarantined', the reason recorded,
+    the pending delivery failed, and an open review item so a person sees it. Never drops
+    it. A mail already forwarded is not quarantined (only its IMAP mark failed; the sweep
+    tries that again). True if the mail was quarantined now."""
+    if not _move(session, message_id, expected, "quarantined", now):
+        return False
+    session.execute(
+        update(Delivery)
+        .where(Delivery.message_id == message_id, Delivery.state == "pending")
+        .values(state="failed", last_error=reason[:2000], claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    _open_review(session, message_id, f"quarantined: {reason}"[:2000], now)
+    _audit(session, "system", "quarantine", message_id, now, reason=reason)
+    return True
+
+
+def stale_messages(
+    session: Session, now: datetime, *, older_than: float, limit: int = 500
+) -> list[int]:
+    """Live mail that no task seems to be moving: 'new' or 'forwarded' for longer than
+    ``older_than`` seconds, 'forwarding' whose delivery claim has expired, 'review' resolved
+    by a person but not yet forwarded, or waiting but not yet flagged in its mailbox. The
+    sweep queues each again (harmless if not needed)."""
+    older = now - timedelta(seconds=older_than)
+    simple = session.scalars(
+        select(Message.id)
+        .where(Message.route_state.in_(("new", "forwarded")), Message.route_state_at < older)
+        .limit(limit)
+    ).all()
+    forwarding = session.scalars(
+        select(Message.id)
+        .join(Delivery, Delivery.message_id == Message.id)
+        .where(
+            Message.route_state == "forwarding",
+            Message.route_state_at < older,
+            Delivery.state.in_(("pending", "sent")),
+            or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
+        )
+        .limit(limit)
+    ).all()
+    reviewed = session.scalars(
+        select(Message.id)
+        .join(ReviewItem, ReviewItem.message_id == Message.id)
+        .where(
+            Message.route_state == "review",
+            or_(
+                ReviewItem.status == "resolved",
+                # Waiting for a person but never flagged in its mailbox (the worker died
+                # between the decision and the flag).
+                and_(ReviewItem.flagged_at.is_(None), Message.route_state_at < older),
+            ),
+        )
+        .limit(limit)
+    ).all()
+    return sorted({*simple, *forwarding, *reviewed})

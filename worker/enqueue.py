@@ -1,0 +1,92 @@
+"""Queueing work for the worker by task name: what the web app and the mailbox watchers use.
+
+Only Celery's client side is built here — a broker connection and ``send_task`` by name —
+so a process that queues a forward (the web app) never imports the tasks, the worker's
+runtime or a model. :func:`client` builds one for the settings; :func:`forward` raises when
+the broker is down (the review page says so, and the sweep forwards the mail later);
+:func:`route_quietly` logs instead (the mail is recorded; the sweep queues it).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from celery import Celery
+from kombu.exceptions import OperationalError
+
+from labeling.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ROUTE_TASK = "mailroom.route_message"
+FORWARD_TASK = "mailroom.forward_message"
+
+
+def broker_options(settings: Settings) -> dict[str, Any]:
+    """The broker settings every Mailroom Celery app shares (client and worker alike)."""
+    # Redis hands a task taken by a dead worker to another after visibility_timeout; the
+    # SQLAlchemy transport passes its options to create_engine, which knows no such thing.
+    transport: dict[str, Any] = {}
+    if settings.celery_broker_url.startswith(("redis://", "rediss://")):
+        transport = {"visibility_timeout": settings.broker_visibility_timeout}
+    return {
+        "broker_url": settings.celery_broker_url,
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": transport,
+        "task_ignore_result": True,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+    }
+
+
+def client(settings: Settings) -> Celery:
+    """A Celery app that can only queue tasks by name (no tasks are imported)."""
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    app = Celery("mailroom", set_as_current=False)
+    app.conf.update(broker_options(settings))
+    return app
+
+
+@contextmanager
+def embedded_broker_quiet(app: Celery) -> Iterator[None]:
+    """kombu's SQLAlchemy transport maps a relationship with lazy='noload', which
+    SQLAlchemy 2.1 deprecates (it still works); the warning comes once per process, on
+    first use. Silenced narrowly here, so callers that turn warnings into errors (the test
+    suite, a web app under test) can use the embedded broker."""
+    if not app.conf.broker_url.startswith("sqla+"):
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"The ``noload`` loader strategy is deprecated")
+        yield
+
+
+def send(app: Celery, task: str, message_id: int) -> None:
+    """Queue ``task`` for ``message_id``. Raises kombu's OperationalError when the broker
+    cannot be reached (after Celery's own short publish retries)."""
+    with embedded_broker_quiet(app):
+        app.send_task(task, args=[message_id])
+
+
+def forward(app: Celery, message_id: int) -> None:
+    """Queue the forward of a mail a person decided. Raises kombu's OperationalError when
+    the broker is down: the page should say so; the periodic sweep forwards it later."""
+    send(app, FORWARD_TASK, message_id)
+
+
+def route_quietly(app: Celery) -> Callable[[int], None]:
+    """A function that queues the routing of a message id, logging (not raising) when the
+    broker is unreachable: the mail is recorded, and the sweep queues it once the broker is
+    back."""
+
+    def enqueue(message_id: int) -> None:
+        try:
+            send(app, ROUTE_TASK, message_id)
+        except OperationalError as exc:
+            log.warning("could not queue message %d (the sweep will): %s", message_id, exc)
+
+    return enqueue
