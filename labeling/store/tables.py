@@ -313,8 +313,8 @@ class Message(Base):
     # migration that rebuilds ``annotations`` (SQLite batch mode) must recreate them.
     human_labels: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
-    # The worker's state machine for live mail (ROUTE_STATES); NULL for archive mail. Only
-    # changed by conditional UPDATEs (... WHERE route_state = expected), see labeling/live/lifecycle.py.
+    # A live mail's route state (ROUTE_STATES); NULL for archive mail. Only changed by the
+    # conditional UPDATEs (... WHERE route_state = expected) of labeling/live/lifecycle.py.
     route_state: Mapped[str | None] = mapped_column(String(16))
     route_state_at: Mapped[datetime | None] = mapped_column()
 
