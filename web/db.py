@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,7 +23,8 @@ EXTENSION = "mailroom.db"
 @dataclass(frozen=True)
 class Database:
     engine: Engine
-    sessions: sessionmaker[Session]
+    sessions: sessionmaker[Session]  # for requests that only read
+    writing: sessionmaker[Session]  # for requests that change something (POST and friends)
 
 
 def init_app(app: Flask, settings: Settings) -> None:
@@ -38,7 +39,9 @@ def init_app(app: Flask, settings: Settings) -> None:
     except BaseException:
         engine.dispose()
         raise
-    app.extensions[EXTENSION] = Database(engine, make_session_factory(engine))
+    app.extensions[EXTENSION] = Database(
+        engine, make_session_factory(engine), make_session_factory(engine, writes=True)
+    )
     app.teardown_appcontext(_close_session)
 
 
@@ -46,7 +49,8 @@ def db_session() -> Session:
     """The session of the current request, opened on first use."""
     if "db_session" not in g:
         database: Database = current_app.extensions[EXTENSION]
-        g.db_session = database.sessions()
+        writes = request.method not in ("GET", "HEAD", "OPTIONS")
+        g.db_session = (database.writing if writes else database.sessions)()
     session: Session = g.db_session
     return session
 

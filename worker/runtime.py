@@ -40,7 +40,8 @@ class Runtime:
         with self._lock:
             if self._sessions is None:
                 self._engine = make_engine(self.settings)
-                self._sessions = make_session_factory(self._engine)
+                # Nearly every unit of the worker's work writes (a transition, a lease).
+                self._sessions = make_session_factory(self._engine, writes=True)
             return self._sessions
 
     def services(self) -> Services:

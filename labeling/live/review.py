@@ -208,15 +208,25 @@ def card_for(session: Session, item: ReviewItem) -> ReviewCard:
 
 
 def next_item(session: Session, *, after: int | None = None) -> ReviewCard | None:
-    """The oldest open review item (or the next oldest after item ``after``, to pass one
-    over without deciding it); None when nothing waits."""
-    query = select(ReviewItem).where(_open()).order_by(ReviewItem.created_at, ReviewItem.id)
+    """The open review item whose mail arrived first — the customer who has waited longest,
+    a mail sent back as misrouted included (or the next one after item ``after``, to pass
+    one over without deciding it); None when nothing waits.
+
+    Arrival is when Mailroom recorded the mail (never its Date header, which the sender
+    writes), then the message id, so the order is total and the same on every page."""
+    query = (
+        select(ReviewItem)
+        .join(Message, Message.id == ReviewItem.message_id)
+        .where(_open())
+        .order_by(Message.imported_at, Message.id)
+    )
     if after is not None:
         current = session.get(ReviewItem, after)
-        if current is not None:
+        mail = session.get(Message, current.message_id) if current is not None else None
+        if mail is not None:
             query = query.where(
-                (ReviewItem.created_at > current.created_at)
-                | ((ReviewItem.created_at == current.created_at) & (ReviewItem.id > current.id))
+                (Message.imported_at > mail.imported_at)
+                | ((Message.imported_at == mail.imported_at) & (Message.id > mail.id))
             )
     item = session.scalar(query.limit(1))
     return card_for(session, item) if item is not None else None

@@ -77,14 +77,27 @@ def make_engine(settings: Settings) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # A transaction that will write takes the write lock when it begins (IMMEDIATE): one
+        # that read first and then tried to write after another writer committed would get
+        # "database is locked" at once, whatever the busy timeout (WAL snapshot rules).
+        immediate = connection.get_execution_options().get(SQLITE_IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """A session factory on ``engine``. Objects stay readable after commit."""
-    return sessionmaker(engine, expire_on_commit=False)
+SQLITE_IMMEDIATE = "mailroom_sqlite_immediate"
+
+
+def make_session_factory(engine: Engine, *, writes: bool = False) -> sessionmaker[Session]:
+    """A session factory on ``engine``. Objects stay readable after commit.
+
+    ``writes``: the sessions are for work that writes; on SQLite their transactions take
+    the write lock when they begin, so a read followed by a write never fails on a lock
+    another writer took in between (it waits up to the busy timeout instead).
+    """
+    bind = engine.execution_options(**{SQLITE_IMMEDIATE: True}) if writes else engine
+    return sessionmaker(bind, expire_on_commit=False)
 
 
 @contextmanager
