@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_imap_import.py [--count N] [--maildir PATH | --synthetic]
         [--batch-size B] [--database-url URL] [--fetch-repeats R]
 
-Starts a private Dovecot on 127.0.0.1 the way the tests do (``tests/servers``; needs root
+Starts a private Dovecot on 127.0.0.1 the way the tests do (``mailroom.testbed``; needs root
 and ``dovecot-imapd``), appends the mails to one account, folder by folder, and then times
 
 * **fetch only**: iterating :class:`labeling.importers.imap_source.ImapSource` over the whole
@@ -33,19 +33,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-# Run as a script from anywhere: the repository root holds the packages and tests/.
+# Run as a script from anywhere: the repository root holds the packages.
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from labeling.importers.imap_source import ImapSource  # noqa: E402
-from tests.servers.dovecot_server import (  # noqa: E402
+from mailroom.testbed.dovecot_server import (  # noqa: E402
     DovecotServer,
     DovecotUnavailable,
     check_dovecot,
     running_dovecot,
 )
-from tests.servers.mail_factory import varied_mails  # noqa: E402
+from mailroom.testbed.mail_factory import varied_mails  # noqa: E402
 
 USER = "bench"
 

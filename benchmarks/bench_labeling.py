@@ -35,13 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from labeling.settings import Settings, load_settings
 from labeling.store.db import upgrade
-from tests.browser.harness import (
-    PASSWORD,
-    LiveServer,
-    browser_missing,
-    launch_chromium,
-    seed_store,
-)
+from mailroom.testbed.browser import LiveServer, browser_missing, launch_chromium
+from mailroom.testbed.seeded_archive import PASSWORD, seed_store
 
 
 def percentile(values: list[float], share: float) -> float:

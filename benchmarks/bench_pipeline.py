@@ -3,20 +3,22 @@
     .venv/bin/python benchmarks/bench_pipeline.py --rate 20 --duration 30 --workers 2
     mailroom bench-pipeline --rate 20 --duration 30 --workers 2      (runs this script)
 
-Starts a private Dovecot (tests/servers/dovecot_server.py), a recording aiosmtpd server
-(tests/servers/smtp_server.py), a fresh PostgreSQL database and a Redis database of its
+Starts a private Dovecot (mailroom/testbed/dovecot_server.py), a recording aiosmtpd server
+(mailroom/testbed/smtp_server.py), a fresh PostgreSQL database and a Redis database of its
 own, trains a small TF-IDF model, starts WORKERS worker processes (``celery -A
 worker worker``, the first with the embedded beat), then appends mail to INBOX at RATE
-per second for DURATION seconds from one IMAP connection.
+per second for DURATION seconds from one IMAP connection. Teams, mail, model and worker
+command are the worker tests' own (mailroom/testbed/worker_stack.py).
 
 Reports throughput and the time from IMAP arrival (APPEND answered) to SMTP acceptance
 (the receiver's 250) at p50/p95/p99, and lost / duplicated counts: lost = appended mail
 never accepted; duplicated = mail accepted under more than one outgoing Message-ID or at
 a wrong address; resent = extra copies under the same Message-ID (the documented window).
 
-It lives here, not in the package, because it reuses the test servers; the ``mailroom``
-command runs it from a source checkout. Needs root (Dovecot), PostgreSQL on
-127.0.0.1:5432 (user postgres) and Redis on 127.0.0.1:6379 (database 12 is flushed).
+It imports only the product packages and :mod:`mailroom.testbed` (aiosmtpd comes with the
+``dev`` extras); the ``mailroom`` command runs it from a source checkout. Needs root
+(Dovecot), PostgreSQL on 127.0.0.1:5432 (user postgres) and Redis on 127.0.0.1:6379
+(database 12 is flushed).
 """
 
 from __future__ import annotations
@@ -41,19 +43,20 @@ import redis  # noqa: E402
 
 from labeling.settings import Settings, load_settings  # noqa: E402
 from labeling.store.db import make_engine, make_session_factory, upgrade  # noqa: E402
-from tests.integration.test_worker_flow import (  # noqa: E402
+from mailroom.testbed.dovecot_server import running_dovecot  # noqa: E402
+from mailroom.testbed.smtp_server import running_smtp  # noqa: E402
+from mailroom.testbed.worker_stack import (  # noqa: E402
     ADDRESS,
     VOCAB,
+    celery_worker_argv,
     seed_teams,
     team_mail,
     train_tiny_model,
+    worker_env,
 )
-from tests.servers.dovecot_server import running_dovecot  # noqa: E402
-from tests.servers.smtp_server import running_smtp  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "postgres"}
-CELERY = str(Path(sys.executable).with_name("celery"))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -112,9 +115,7 @@ def main() -> int:
                 "sweep_interval": "10",
                 "log_level": "WARNING",
             }
-            env = {k: v for k, v in os.environ.items() if not k.startswith("MAILROOM_")}
-            env.update({f"MAILROOM_{k.upper()}": v for k, v in values.items()})
-            env["PYTHONPATH"] = str(ROOT)
+            env = worker_env(values)
             settings = load_settings(env)
             (tmp / "instance").mkdir()
             os.rename(models, tmp / "instance" / "models")
@@ -126,21 +127,8 @@ def main() -> int:
             print(f"starting {args.workers} worker(s) ...", flush=True)
             for n in range(args.workers):
                 log = open(tmp / f"w{n}.log", "wb")  # noqa: SIM115 - the child keeps it
-                argv = [
-                    CELERY,
-                    "-A",
-                    "worker",
-                    "worker",
-                    "-n",
-                    f"bench{n}@%h",
-                    "-l",
-                    "INFO",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                ]
-                if n == 0:
-                    argv += ["-B", "-s", str(tmp / "beat")]
+                beat = tmp / "beat" if n == 0 else None
+                argv = celery_worker_argv(f"bench{n}", beat_schedule=beat)
                 procs.append(
                     subprocess.Popen(
                         argv,

@@ -1,7 +1,7 @@
 """Screenshots of the review page and the dashboard for the README, from a demo instance.
 
 Usage: .venv/bin/python scripts/screenshots.py [INSTANCE]   (default: ./instance)
-after `mailroom demo` has run there. Needs Debian's Chromium (see tests/browser/harness.py).
+after `mailroom demo` has run there. Needs Debian's Chromium (see mailroom/testbed/browser.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ sys.path.insert(0, str(ROOT))
 
 from labeling.settings import load_settings  # noqa: E402
 from mailroom.commands.demo import DEMO_PASSWORD  # noqa: E402
-from tests.browser.harness import LiveServer, launch_chromium  # noqa: E402
+from mailroom.testbed.browser import LiveServer, launch_chromium  # noqa: E402
 
 SHOTS = (("rob", "/review", "review.png", 860), ("admin", "/dashboard", "dashboard.png", 1250))
 

@@ -18,13 +18,8 @@ from sqlalchemy import select
 from labeling.settings import Settings, load_settings
 from labeling.store.db import upgrade
 from labeling.store.tables import Annotation, User
-from tests.browser.harness import (
-    EVIL_MARKERS,
-    PASSWORD,
-    LiveServer,
-    Seeded,
-    seed_store,
-)
+from mailroom.testbed.browser import LiveServer
+from mailroom.testbed.seeded_archive import EVIL_MARKERS, PASSWORD, SeededArchive, seed_store
 
 if TYPE_CHECKING:
     from playwright.sync_api import (
@@ -36,14 +31,12 @@ if TYPE_CHECKING:
         Request,
     )
 
-pytestmark = pytest.mark.browser
-
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "labeling.png"
 MAX_SCREENSHOT_BYTES = 300_000
 
 
 @pytest.fixture
-def live(tmp_path: Path) -> Iterator[tuple[LiveServer, Seeded]]:
+def live(tmp_path: Path) -> Iterator[tuple[LiveServer, SeededArchive]]:
     settings: Settings = load_settings(
         {},
         instance_path=tmp_path / "instance",
@@ -90,7 +83,7 @@ def _press_and_wait(page: Page, key: str, *, before: int | None = None) -> int:
 
 
 def test_label_five_with_the_keyboard_undo_and_html_that_cannot_run(
-    browser: Browser, live: tuple[LiveServer, Seeded], tmp_path: Path
+    browser: Browser, live: tuple[LiveServer, SeededArchive], tmp_path: Path
 ) -> None:
     server, seeded = live
     context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="nl-NL")
@@ -184,7 +177,7 @@ def test_label_five_with_the_keyboard_undo_and_html_that_cannot_run(
 
 
 def test_session_cookie_is_http_only_and_secure(
-    browser: Browser, live: tuple[LiveServer, Seeded]
+    browser: Browser, live: tuple[LiveServer, SeededArchive]
 ) -> None:
     server, seeded = live
     context = browser.new_context()
@@ -197,7 +190,7 @@ def test_session_cookie_is_http_only_and_secure(
 
 
 def test_group_mode_labels_every_near_duplicate(
-    browser: Browser, live: tuple[LiveServer, Seeded]
+    browser: Browser, live: tuple[LiveServer, SeededArchive]
 ) -> None:
     server, seeded = live
     group = next(iter(seeded.groups.values()))

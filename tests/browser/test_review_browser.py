@@ -8,7 +8,6 @@ the forwards on the broker, and the worker delivers them into the teams' Maildir
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -24,15 +23,17 @@ from sqlalchemy import func, select
 from labeling.settings import Settings, load_settings
 from labeling.store.db import upgrade
 from labeling.store.tables import ReviewItem, User
-from tests.browser.harness import PASSWORD, TEAMS, LiveServer
+from mailroom.testbed.browser import LiveServer
+from mailroom.testbed.seeded_archive import PASSWORD, TEAMS
+from mailroom.testbed.worker_stack import worker_env
+from tests.support.processes import Spawn
 from worker.driver import maildir_outbox_files
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 MAILS = (
     ("Waterschade na de storm", "Ons dak lekt sinds de storm van gisteren. Hoe meld ik dit?"),
     ("Premie te hoog", "Waarom is mijn premie zo veel hoger dan vorig jaar?"),
@@ -42,18 +43,11 @@ CHOICES = ("schade", "premie", "opzeggingen")  # what the reviewer decides, in t
 
 
 def _env(instance: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILROOM_")}
-    env.update(
-        MAILROOM_INSTANCE_PATH=str(instance),
-        MAILROOM_POLL_INTERVAL="0.5",
-        MAILROOM_SWEEP_INTERVAL="2",
-        PYTHONPATH=str(ROOT),
-    )
-    return env
+    return worker_env({"instance_path": instance, "poll_interval": 0.5, "sweep_interval": 2})
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[tuple[LiveServer, Settings]]:
+def world(tmp_path: Path, spawn: Spawn) -> Iterator[tuple[LiveServer, Settings]]:
     instance = tmp_path / "instance"
     settings = load_settings(_env(instance))
     upgrade(settings)
@@ -84,7 +78,7 @@ def world(tmp_path: Path) -> Iterator[tuple[LiveServer, Settings]]:
                 session.add(Team(slug=slug, name=name, hotkey=key, description=guideline))
             session.commit()
         with (tmp_path / "worker.log").open("wb") as log:
-            worker = subprocess.Popen(
+            worker = spawn(
                 [sys.executable, "-m", "mailroom", "worker"],
                 env=_env(instance),
                 stdout=log,

@@ -30,13 +30,13 @@ import hashlib
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -59,11 +59,9 @@ from labeling.store.tables import (
     ReviewItem,
     RoutingDecision,
 )
-from tests.integration.test_web import Seeded, logged_in, make_app, seed
+from tests.support.web import Seeded, logged_in, make_app, seed
 from web import charts, dashboard_views
 from web.dashboard_views import CLOCK, StoreCollector
-
-pytestmark = pytest.mark.integration
 
 NOW = datetime(2024, 3, 13, 12, 0, tzinfo=UTC)
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -368,17 +366,10 @@ def seed_archive_with_forwards(sessions: sessionmaker[Session]) -> None:
 
 
 @pytest.fixture
-def app(db_settings: Settings) -> Iterator[Flask]:
-    app = make_app(db_settings)
+def app(app: Flask) -> Flask:
+    """The shared app (tests/conftest.py) with its clock stopped at ``NOW``."""
     app.extensions[CLOCK] = lambda: NOW
-    yield app
-    app.extensions["mailroom.db"].engine.dispose()
-
-
-@pytest.fixture
-def sessions(app: Flask) -> sessionmaker[Session]:
-    factory: sessionmaker[Session] = app.extensions["mailroom.db"].sessions
-    return factory
+    return app
 
 
 @pytest.fixture
@@ -659,8 +650,7 @@ def test_dashboard_is_for_admins_only(app: Flask, case: Case) -> None:
     assert "/login" in anonymous.headers["Location"]
 
 
-def test_healthz(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
-    client = app.test_client()
+def test_healthz(client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok", "database": "ok"}

@@ -8,10 +8,8 @@ CI has 2 cores); the target precision is lowered further so that this small mode
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,31 +19,23 @@ from pathlib import Path
 import pytest
 
 from labeling.settings import load_settings
+from mailroom.testbed.ports import free_port
+from mailroom.testbed.worker_stack import worker_env
+from tests.support.processes import Spawn
 from worker.driver import maildir_outbox_files
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+pytestmark = pytest.mark.slow
 
 
 def _env(instance: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILROOM_")}
-    env.update(
-        MAILROOM_INSTANCE_PATH=str(instance),
-        MAILROOM_MIN_LABELS_FOR_TRANSFORMER="100000",
-        MAILROOM_POLL_INTERVAL="0.5",
-        PYTHONPATH=str(ROOT),
+    return worker_env(
+        {"instance_path": instance, "min_labels_for_transformer": 100000, "poll_interval": 0.5}
     )
-    return env
 
 
-def test_the_demo_routes_its_inbox_then_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+def test_the_demo_routes_its_inbox_then_serves_and_stops_on_ctrl_c(
+    tmp_path: Path, spawn: Spawn
+) -> None:
     instance = tmp_path / "instance"
     command = [sys.executable, "-m", "mailroom", "demo", "--count", "1000", "--inbox", "40"]
     command += ["--target-precision", "0.8"]
@@ -75,8 +65,8 @@ def test_the_demo_routes_its_inbox_then_serves_and_stops_on_ctrl_c(tmp_path: Pat
     assert "worker stopped (exit 0)" in output
 
     # Again, serving: every step is already done, so it is up in seconds; Ctrl-C stops it.
-    port = _free_port()
-    process = subprocess.Popen(
+    port = free_port()
+    process = spawn(
         [*command, "--port", str(port)],
         env=_env(instance),
         stdout=subprocess.PIPE,

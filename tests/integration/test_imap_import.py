@@ -3,10 +3,7 @@ and every failure an ImapError — never a raw socket or imaplib error."""
 
 from __future__ import annotations
 
-import importlib
 import re
-import sys
-import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +18,11 @@ from labeling.importers.imap_source import ImapSource
 from labeling.mail.values import RawMail
 from labeling.settings import Settings, load_settings
 from labeling.store.tables import Message
-from tests.fixtures.dovecot import DovecotFactory
-from tests.servers.dovecot_server import DovecotServer, free_port
-from tests.servers.mail_factory import varied_mails
-from tests.servers.tcp_proxy import CuttingProxy
-
-pytestmark = [pytest.mark.integration, pytest.mark.dovecot]
+from mailroom.testbed.dovecot_server import DovecotServer
+from mailroom.testbed.mail_factory import varied_mails
+from mailroom.testbed.ports import free_port
+from mailroom.testbed.tcp_proxy import CuttingProxy
+from tests.support.dovecot import DovecotFactory
 
 # Server folder -> label the source gives it, and how many mails it gets.
 FOLDERS = {"INBOX": ("", 22), "Claims": ("Claims", 16), "Policy.Changes": ("Policy.Changes", 12)}
@@ -258,24 +254,7 @@ Invoke = Callable[..., Result]
 
 
 @pytest.fixture
-def parser(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The MIME parser the store needs; until ``labeling.mail.mime`` lands, the stand-in the
-    store tests use (tests/mail_samples.py), so these tests do not wait for it."""
-    try:
-        import labeling.mail.mime  # noqa: F401
-    except ImportError:
-        # By name: a module under construction by others, not worth type-checking from here.
-        samples = importlib.import_module("tests.mail_samples")
-        stand_in = getattr(samples, "_fake_normalise", None)
-        if stand_in is None:
-            pytest.skip("labeling.mail.mime (the MIME parser) is not there yet")
-        fake = types.ModuleType("labeling.mail.mime")
-        fake.normalise = stand_in  # type: ignore[attr-defined]
-        monkeypatch.setitem(sys.modules, "labeling.mail.mime", fake)
-
-
-@pytest.fixture
-def invoke(db_settings: Settings, instance_path: Path, parser: None) -> Invoke:
+def invoke(db_settings: Settings, instance_path: Path) -> Invoke:
     """Run a ``mailroom`` command on a fresh, migrated store, 10 mails per IMAP batch."""
     from mailroom.cli import cli, register_commands
 

@@ -13,10 +13,8 @@ from labeling.importers.imap_source import ImapSource
 from labeling.importers.run import ImportCursors, imap_source_key, run_import
 from labeling.mail.values import RawMail
 from labeling.store.tables import ImportCursor, Message
-from tests.mail_samples import make_mail
-from tests.servers.dovecot_server import DovecotServer
-
-pytestmark = [pytest.mark.integration, pytest.mark.dovecot]
+from mailroom.testbed.dovecot_server import DovecotServer
+from tests.support.mail_samples import make_mail
 
 
 class Interrupted(Exception):

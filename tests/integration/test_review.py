@@ -33,12 +33,10 @@ from labeling.store.tables import (
     User,
     utcnow,
 )
-from tests.integration.test_web import FAST_HASH, csrf_token, logged_in, make_app
+from tests.support.web import FAST_HASH, csrf_token, logged_in, make_app
 from web.review_views import ENQUEUE_EXTENSION
 from worker.driver import Services, advance, maildir_outbox_files, stale_messages
 from worker.watchers import configured_mailboxes, record, register_mailboxes
-
-pytestmark = pytest.mark.integration
 
 TEAMS = (("schade", "Schade", "1"), ("premie", "Premie", "2"), ("klachten", "Klachten", "3"))
 LONG_TEXT = (

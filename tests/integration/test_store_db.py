@@ -41,7 +41,7 @@ from labeling.store.tables import (
     Thread,
 )
 from labeling.store.teams import TeamDefinition, sync_teams
-from tests.mail_samples import BROKEN, make_mail, write_maildir_tree
+from tests.support.mail_samples import BROKEN, make_mail, write_maildir_tree
 
 
 def raw(data: bytes, folder: str = "", ref: str = "test") -> RawMail:

@@ -22,8 +22,6 @@ from labeling.store.ingest import ingest
 from labeling.store.tables import Annotation, Message, Team, User
 from mailroom.cli import cli, register_commands
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture(autouse=True)
 def _commands() -> None:

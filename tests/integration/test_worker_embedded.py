@@ -5,7 +5,6 @@ with ``mailroom worker`` and stopped with SIGTERM."""
 from __future__ import annotations
 
 import email
-import os
 import shutil
 import signal
 import subprocess
@@ -21,27 +20,32 @@ from sqlalchemy import func, select
 from labeling.settings import load_settings
 from labeling.store.db import make_engine, make_session_factory, upgrade
 from labeling.store.tables import Message, ReviewItem
-from tests.integration import test_worker_flow as _flow
-from tests.integration.test_worker_flow import ROOT, VOCAB, seed_teams, team_mail, unsure_mail
+from mailroom.testbed.worker_stack import (
+    ROOT,
+    VOCAB,
+    seed_teams,
+    team_mail,
+    unsure_mail,
+    worker_env,
+)
+from tests.support.processes import Spawn
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-trained_models = _flow.trained_models
+pytestmark = pytest.mark.slow
 
 
 def test_the_embedded_default_routes_a_maildir_inbox_into_team_maildirs(
-    tmp_path: Path, trained_models: Path
+    tmp_path: Path, trained_models: Path, spawn: Spawn
 ) -> None:
     instance = tmp_path / "instance"
     shutil.copytree(trained_models, instance / "models")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILROOM_")}
-    env.update(
-        MAILROOM_INSTANCE_PATH=str(instance),
-        MAILROOM_SWEEP_INTERVAL="2",
-        MAILROOM_POLL_INTERVAL="0.5",
-        MAILROOM_CLAIM_TIMEOUT="6",
-        MAILROOM_LEASE_TTL="4",
-        PYTHONPATH=str(ROOT),
+    env = worker_env(
+        {
+            "instance_path": instance,
+            "sweep_interval": 2,
+            "poll_interval": 0.5,
+            "claim_timeout": 6,
+            "lease_ttl": 4,
+        }
     )
     settings = load_settings(env)
     assert settings.celery_broker_url.startswith("sqla+sqlite:///")
@@ -64,30 +68,24 @@ def test_the_embedded_default_routes_a_maildir_inbox_into_team_maildirs(
 
     log = tmp_path / "worker.log"
     with open(log, "wb") as out:
-        worker = subprocess.Popen(
+        worker = spawn(
             [sys.executable, "-m", "mailroom", "worker", "-n", "embedded@%h"],
             cwd=ROOT,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
-    try:
-        deadline = time.monotonic() + 180
-        done = instance / "mail" / "inbox" / ".Mailroom.Done" / "cur"
-        while time.monotonic() < deadline:
-            if done.is_dir() and len(list(done.iterdir())) == len(expected):
-                break
-            assert worker.poll() is None, log.read_text()
-            time.sleep(0.5)
-        else:
-            raise AssertionError(f"not all mail routed:\n{log.read_text()[-5000:]}")
-        worker.send_signal(signal.SIGTERM)
-        assert worker.wait(timeout=60) == 0, log.read_text()[-3000:]
-    finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
+    deadline = time.monotonic() + 180
+    done = instance / "mail" / "inbox" / ".Mailroom.Done" / "cur"
+    while time.monotonic() < deadline:
+        if done.is_dir() and len(list(done.iterdir())) == len(expected):
+            break
+        assert worker.poll() is None, log.read_text()
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"not all mail routed:\n{log.read_text()[-5000:]}")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=60) == 0, log.read_text()[-3000:]
 
     copies: Counter[tuple[str, str]] = Counter()
     for team in VOCAB:

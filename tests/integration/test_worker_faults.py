@@ -21,16 +21,12 @@ import pytest
 from sqlalchemy import select
 
 from labeling.store.tables import Delivery
-from tests.integration import test_worker_flow as _flow
-from tests.integration.test_worker_flow import VOCAB, Stack, team_mail
-from tests.servers.dovecot_server import DovecotServer, free_port
-from tests.servers.tcp_proxy import CuttingProxy
+from mailroom.testbed.dovecot_server import DovecotServer
+from mailroom.testbed.ports import free_port
+from mailroom.testbed.tcp_proxy import CuttingProxy
+from mailroom.testbed.worker_stack import VOCAB, Stack, team_mail
 
-pytestmark = [pytest.mark.integration, pytest.mark.dovecot, pytest.mark.postgres, pytest.mark.slow]
-
-# The shared harness's fixtures, visible to pytest in this module too.
-make_stack = _flow.make_stack
-trained_models = _flow.trained_models
+pytestmark = pytest.mark.slow
 
 
 def _append(stack: Stack, count: int, tag: str) -> dict[str, str]:

@@ -14,7 +14,7 @@ from labeling.importers import MailSource, open_source
 from labeling.importers.maildir import MaildirSource, find_maildirs
 from labeling.importers.mbox import MboxSource
 from labeling.importers.run import imap_source_key
-from tests.mail_samples import make_mail, write_maildir_tree, write_mbox
+from tests.support.mail_samples import make_mail, write_maildir_tree, write_mbox
 
 
 def folders_and_ids(source: MailSource) -> list[tuple[str, bytes]]:

@@ -1,6 +1,6 @@
 """A private Dovecot IMAP server on a loopback port, for tests and benchmarks.
 
-Plain code, no pytest, so that the fixtures (``tests/fixtures/dovecot.py``) and the
+Plain code, no pytest, so that the test fixtures (``tests/support/dovecot.py``) and the
 benchmark scripts start the server the same way::
 
     with running_dovecot() as server:
@@ -38,8 +38,9 @@ from urllib.parse import quote
 
 from imapclient import IMAPClient
 
+from mailroom.testbed.ports import HOST, free_port
+
 INSTALL_HINT = "install dovecot-imapd (apt-get install dovecot-imapd) to run IMAP tests"
-HOST = "127.0.0.1"
 ROOT_PREFIX = "mailroom-dovecot-"  # temporary folders of servers, in the temp directory
 MAIL_USER = "mail"  # the non-root system user every mailbox belongs to
 
@@ -78,13 +79,6 @@ def check_dovecot() -> str:
     except KeyError as exc:
         raise DovecotUnavailable(f"the system user {MAIL_USER!r} is missing") from exc
     return binary
-
-
-def free_port() -> int:
-    """A loopback port that is free now (the server retries if it is taken meanwhile)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

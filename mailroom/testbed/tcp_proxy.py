@@ -21,7 +21,7 @@ import socket
 import threading
 from types import TracebackType
 
-HOST = "127.0.0.1"
+from mailroom.testbed.ports import HOST
 
 
 class CuttingProxy:

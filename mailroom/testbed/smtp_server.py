@@ -26,9 +26,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from tests.servers.dovecot_server import free_port
-
-HOST = "127.0.0.1"
+from mailroom.testbed.ports import HOST, free_port
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,8 @@
-"""The headless Chromium the browser tests share (one per module).
+"""The headless Chromium the browser tests share (pytest plugin, see tests/conftest.py).
+
+``browser`` (module)
+    Debian's Chromium through Playwright (:func:`mailroom.testbed.browser.launch_chromium`),
+    one per test module. A test that takes it is marked ``browser``.
 
 Skipped with the reason when Chromium or the playwright package is missing — except under
 CI=true, where that is a failure: CI must run these.
@@ -12,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.browser.harness import browser_missing, launch_chromium
+from mailroom.testbed.browser import browser_missing, launch_chromium
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser

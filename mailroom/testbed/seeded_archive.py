@@ -1,52 +1,24 @@
 # ruff: noqa: E501 - the mail texts below read better as one line each
-"""A real web server with a seeded store, and headless Chromium to drive it.
+"""A store seeded with teams, a labeller, an admin and a small labelling archive.
 
-Shared by the browser tests and ``benchmarks/bench_labeling.py``:
-
-- :func:`seed_store` fills a migrated database with teams, a labeller, an admin and a small
-  mail archive written here (short Dutch and English mails; a few with quoted history,
-  signatures, attachments, archive-folder labels, near-duplicate groups, and one HTML
-  mail that tries to run script).
-- :class:`LiveServer` serves :func:`web.create_app` with werkzeug on 127.0.0.1 and a free
-  port, in a thread.
-- :func:`launch_chromium` starts Debian's ``/usr/bin/chromium`` through Playwright (its own
-  browser download cannot work here), headless, without network side traffic.
+Shared by the browser tests, ``benchmarks/bench_labeling.py`` and the screenshots:
+:func:`seed_store` fills a migrated database with teams and a small mail archive written
+here (short Dutch and English mails; a few with quoted history, signatures, attachments,
+archive-folder labels, near-duplicate groups, and one HTML mail that tries to run script).
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import generate_password_hash
-from werkzeug.serving import BaseWSGIServer, make_server
 
-from labeling.settings import Settings
 from labeling.store.tables import Annotation, Message, Team, User
-from web import create_app
-
-if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Playwright
-
-CHROMIUM = Path("/usr/bin/chromium")
-# Without the networking flags Chromium phones home (updates, sync, field trials).
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 PASSWORD = "labelen is leuk"
 START = datetime(2022, 3, 1, 8, 30, tzinfo=UTC)
@@ -273,7 +245,7 @@ NEWSLETTER = (
 
 
 @dataclass
-class Seeded:
+class SeededArchive:
     """What :func:`seed_store` created: ids in the order the 'oldest' queue shows them."""
 
     labeller: str
@@ -326,7 +298,9 @@ def _message(n: int, subject: str, text: str, *, date: datetime, rng: random.Ran
     return message
 
 
-def seed_store(sessions: sessionmaker[Session], *, messages: int = 220, seed: int = 7) -> Seeded:
+def seed_store(
+    sessions: sessionmaker[Session], *, messages: int = 220, seed: int = 7
+) -> SeededArchive:
     """Teams, a labeller ``lotte`` and an admin ``beheer`` (password :data:`PASSWORD`), and
     ``messages`` mails, oldest first: the 6th oldest is :data:`EVIL_HTML`; every fourth
     carries an archive-folder label; three newsletters form a near-duplicate group."""
@@ -412,7 +386,7 @@ def seed_store(sessions: sessionmaker[Session], *, messages: int = 220, seed: in
             )
         )
         session.commit()
-        return Seeded(
+        return SeededArchive(
             labeller="lotte",
             admin="beheer",
             teams={slug: team.id for slug, team in teams.items()},
@@ -422,54 +396,3 @@ def seed_store(sessions: sessionmaker[Session], *, messages: int = 220, seed: in
             evil_html=rows[5][0].id,
             groups=groups,
         )
-
-
-class LiveServer:
-    """The web app on a real HTTP server (werkzeug, threaded) on 127.0.0.1, free port."""
-
-    def __init__(self, settings: Settings, config: dict[str, Any] | None = None) -> None:
-        self.app = create_app(settings, config=config)
-        self.server: BaseWSGIServer = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def sessions(self) -> sessionmaker[Session]:
-        factory: sessionmaker[Session] = self.app.extensions["mailroom.db"].sessions
-        return factory
-
-    def __enter__(self) -> LiveServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(timeout=10)
-        self.app.extensions["mailroom.db"].engine.dispose()
-
-
-def browser_missing() -> str | None:
-    """Why the browser tests cannot run here, or None when they can."""
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is not installed (pip install -e '.[dev]')"
-    if not CHROMIUM.exists():
-        return f"{CHROMIUM} is missing (apt-get install chromium)"
-    return None
-
-
-@contextmanager
-def launch_chromium() -> Iterator[tuple[Playwright, Browser]]:
-    """Debian's Chromium, headless, each launch with a fresh temporary profile."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield playwright, browser
-        finally:
-            browser.close()

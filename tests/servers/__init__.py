@@ -1,1 +1,0 @@
-"""Real servers started by tests and benchmarks: plain code, no pytest."""
