@@ -2,7 +2,7 @@
 # Sourced by scripts/demo.sh and scripts/test.sh: makes .venv and installs the project into it.
 # Idempotent and quick when nothing changed (a stamp keeps the pyproject.toml hash).
 # With CI=true (or MAILROOM_SYSTEM_PACKAGES=1) it also installs the Debian packages the
-# integration tests need (Dovecot), which needs root.
+# server and browser tests need (Dovecot, Chromium), which needs root.
 set -euo pipefail
 
 PYTHON=${PYTHON:-python3}
@@ -28,7 +28,7 @@ if [ "${CI:-}" = "true" ] || [ "${MAILROOM_SYSTEM_PACKAGES:-}" = "1" ]; then
             || missing+=("$pkg")
     done
     if [ ${#missing[@]} -gt 0 ]; then
-        echo "==> installing Debian packages for the integration tests: ${missing[*]}"
+        echo "==> installing Debian packages for the server and browser tests: ${missing[*]}"
         SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
         $SUDO apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
