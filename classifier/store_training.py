@@ -279,14 +279,15 @@ def score_unlabelled(sessions: sessionmaker[Session], router: Router) -> int:
             .where(Message.status == "ok", Message.id.not_in(labelled))
             .order_by(Message.id)
         ).all()
-    total = 0
+    # Scored in batches (bounded memory for the encoder), stored once: store_scores replaces
+    # every score of the version, so storing per batch would keep only the last batch.
+    score_rows: list[ScoreRow] = []
     for start in range(0, len(rows), SCORE_BATCH):
         batch = rows[start : start + SCORE_BATCH]
         texts = [model_text(subject, new, quoted) for _, subject, new, quoted in batch]
-        scores = router.scores(texts)
-        probs = scores.probabilities
+        probs = router.scores(texts).probabilities
         order = np.argsort(-probs, axis=1)
-        score_rows = [
+        score_rows += [
             ScoreRow(
                 message_id=message_id,
                 top_team_slug=router.labels[int(order[i, 0])],
@@ -297,6 +298,5 @@ def score_unlabelled(sessions: sessionmaker[Session], router: Router) -> int:
             )
             for i, (message_id, _, _, _) in enumerate(batch)
         ]
-        with session_scope(sessions) as session:
-            total += store_scores(session, router.version, score_rows)
-    return total
+    with session_scope(sessions) as session:
+        return store_scores(session, router.version, score_rows)

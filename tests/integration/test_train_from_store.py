@@ -97,6 +97,38 @@ def test_train_promotes_a_first_version_and_scores_unlabelled_mail(
     assert len(rest) + len(holdout) == 180
 
 
+def test_every_unlabelled_mail_keeps_its_score_when_there_are_more_than_one_batch(
+    db_settings: Settings, db_sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scores are computed in batches; each batch used to replace the version's scores, so
+    only the last batch survived and "most uncertain first" fell back to oldest first."""
+    import classifier.store_training as store_training
+    from labeling.annotation.queue import next_message_id
+    from labeling.store.tables import MessageScore
+
+    monkeypatch.setattr(store_training, "SCORE_BATCH", 7)  # 30 unlabelled mails: 5 batches
+    _seed(db_sessions)
+    outcome = train_from_store(db_settings, FAST, progress=False)
+    with db_sessions() as session:
+        stored = session.scalars(
+            select(MessageScore.message_id).where(MessageScore.model_version == outcome.version)
+        ).all()
+        labelled = set(session.scalars(select(Annotation.message_id)))
+        unlabelled = set(session.scalars(select(Message.id))) - labelled
+        assert sorted(stored) == sorted(unlabelled) and len(stored) == outcome.scored == 30
+        # The uncertainty-first queue now walks the smallest margin of all of them.
+        lisa = session.scalar(select(User.id).where(User.username == "lisa"))
+        assert lisa is not None
+        first = next_message_id(session, lisa, order="uncertain")
+        smallest = session.scalar(
+            select(MessageScore.message_id)
+            .where(MessageScore.model_version == outcome.version)
+            .order_by(MessageScore.margin, MessageScore.message_id)
+            .limit(1)
+        )
+        assert first == smallest
+
+
 def test_a_worse_retrain_is_kept_but_not_promoted(
     db_settings: Settings, db_sessions: sessionmaker[Session]
 ) -> None:
