@@ -2,6 +2,10 @@
 
 Each labelling action (label, skip, undo, group label) answers with the next mail to show,
 so one keypress costs one round trip. POSTs need the X-CSRFToken header (Flask-WTF).
+
+The order ``verify`` is the verification sample (:mod:`labeling.annotation.verify`): the
+mail comes with no suggestion, a label is a verified answer (``team_id`` 0: no team), and
+nothing can be skipped or labelled as a group.
 """
 
 from __future__ import annotations
@@ -12,14 +16,14 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from flask_login import current_user
 
-from labeling.annotation import neardup, queue
+from labeling.annotation import neardup, queue, suspects, verify
 from labeling.errors import LabelingError
 from labeling.settings import Settings
 from labeling.store.tables import Message, Team
 from web.assets import static_url
 from web.db import commit, db_session
 from web.mailhtml import frame_document
-from web.payloads import ProgressView, QueuePayload, SuggestionView, message_view
+from web.payloads import ProgressView, QueuePayload, SuggestionView, SuspectView, message_view
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -59,12 +63,19 @@ def _int(source: dict[str, Any], name: str, *, default: int | None = None) -> in
     return value
 
 
+VERIFY = "verify"
+
+
+def _verifying(source: dict[str, Any]) -> bool:
+    return source.get("order") == VERIFY
+
+
 def _queue_options(source: dict[str, Any]) -> tuple[queue.QueueOrder, int]:
     order = source.get("order") or "oldest"
     for known in queue.QUEUE_ORDERS:
         if order == known:
             return known, _int(source, "seed", default=0)
-    raise BadRequest(f"order must be one of {', '.join(queue.QUEUE_ORDERS)}")
+    raise BadRequest(f"order must be one of {', '.join((*queue.QUEUE_ORDERS, VERIFY))}")
 
 
 def _settings() -> Settings:
@@ -85,19 +96,28 @@ def _progress() -> ProgressView:
         per_team=dict(progress.per_team),
         double_target=progress.double_target,
         double_done=progress.double_done,
+        verified=verify.verified_count(db_session()),
     )
 
 
 def _payload(
-    message: Message | None, *, notice: str = "", returned: bool = False, with_progress: bool
+    message: Message | None,
+    *,
+    notice: str = "",
+    returned: bool = False,
+    with_progress: bool,
+    served_by: str = "",
 ) -> Response:
     session = db_session()
     suggestion_view = None
+    suspect_view = None
     view = None
+    verifying = served_by == VERIFY
     if message is not None:
-        group = neardup.group_members(session, message.id)
+        # Blind in the verification sample: no suggestion, no group.
+        group = () if verifying else neardup.group_members(session, message.id)
         view = message_view(message, len(group))
-        suggestion = queue.suggestion(session, message.id, _user_id())
+        suggestion = None if verifying else queue.suggestion(session, message.id, _user_id())
         if suggestion is not None:
             suggestion_view = SuggestionView(
                 team_id=suggestion.team_id,
@@ -105,12 +125,22 @@ def _payload(
                 source=suggestion.source,
                 confidence=suggestion.confidence,
             )
+        suspect = None if verifying else suspects.suspect_of(session, message.id)
+        if suspect is not None:
+            suspect_view = SuspectView(
+                weak_team_slug=suspect.weak_team,
+                likely_team_slug=suspect.likely_team,
+                quality=suspect.quality,
+            )
     payload = QueuePayload(
         message=view,
         suggestion=suggestion_view,
         progress=_progress() if with_progress else None,
         notice=notice,
         returned=returned,
+        served_by=served_by,
+        verifying=verifying,
+        suspect=suspect_view,
     )
     return jsonify(payload.to_json())
 
@@ -122,16 +152,30 @@ def _next(
     returned: int | None = None,
     with_progress: bool = False,
 ) -> Response:
-    order, seed = _queue_options(source)
-    message = queue.next_message(
-        db_session(),
-        _user_id(),
-        order=order,
-        seed=seed,
-        double_label_share=_settings().double_label_share,
-    )
+    session = db_session()
+    if _verifying(source):
+        found = verify.next_to_verify(session, _user_id())
+        message = session.get(Message, found) if found is not None else None
+        served_by = VERIFY
+    else:
+        order, seed = _queue_options(source)
+        pick = queue.next_pick(
+            session,
+            _user_id(),
+            order=order,
+            seed=seed,
+            double_label_share=_settings().double_label_share,
+        )
+        message = session.get(Message, pick.message_id) if pick is not None else None
+        served_by = pick.why if pick is not None else order
     is_returned = message is not None and message.id == returned
-    return _payload(message, notice=notice, returned=is_returned, with_progress=with_progress)
+    return _payload(
+        message,
+        notice=notice,
+        returned=is_returned,
+        with_progress=with_progress,
+        served_by=served_by,
+    )
 
 
 def _team_name(team_id: int) -> str:
@@ -155,6 +199,12 @@ def progress() -> Response:
 def label() -> Response:
     body = _body()
     message_id, team_id = _int(body, "message_id"), _int(body, "team_id")
+    if _verifying(body):
+        # Team 0 is the answer "this mail belongs to no team we have".
+        verify.record_verification(db_session(), message_id, team_id or None, _user_id())
+        commit()
+        answer = _team_name(team_id) if team_id else "no team"
+        return _next(body, notice=f"#{message_id} verified: {answer}")
     queue.record_label(db_session(), message_id, team_id, _user_id())
     commit()
     return _next(body, notice=f"#{message_id} → {_team_name(team_id)}")
@@ -164,6 +214,12 @@ def label() -> Response:
 def skip() -> Response:
     body = _body()
     message_id = _int(body, "message_id")
+    if _verifying(body):
+        raise LabelingError(
+            "the verification sample has no skipping (a skipped hard mail would make the "
+            "sample look easier than the mail the router meets): answer 0 when the mail "
+            "belongs to no team"
+        )
     queue.skip(db_session(), message_id, _user_id())
     commit()
     return _next(body, notice=f"#{message_id} skipped")
@@ -172,6 +228,14 @@ def skip() -> Response:
 @bp.post("/undo")
 def undo() -> Response:
     body = _body()
+    if _verifying(body):
+        withdrawn = verify.undo_verification(db_session(), _user_id())
+        commit()
+        if withdrawn is None:
+            return _next(body, notice="nothing to undo")
+        return _next(
+            body, notice=f"undid #{withdrawn.message_id}", returned=withdrawn.message_id
+        )
     undone = queue.undo_last(db_session(), _user_id())
     commit()
     if undone is None:
@@ -183,6 +247,8 @@ def undo() -> Response:
 @bp.post("/label-group")
 def label_group() -> Response:
     body = _body()
+    if _verifying(body):
+        raise LabelingError("each mail of the verification sample is answered on its own")
     message_id, team_id = _int(body, "message_id"), _int(body, "team_id")
     count = queue.label_group(db_session(), message_id, team_id, _user_id())
     commit()

@@ -50,6 +50,17 @@ class ProgressView:
     per_team: dict[str, int]
     double_target: int
     double_done: int
+    verified: int = 0  # answers in the verification sample
+
+
+@dataclass(frozen=True, slots=True)
+class SuspectView:
+    """Why a mail is in the "suspect labels first" order: its folder label is probably
+    wrong, and which team the model expects instead."""
+
+    weak_team_slug: str
+    likely_team_slug: str | None
+    quality: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +77,11 @@ class QueuePayload:
     notice: str = ""
     # Set when the message shown is one the labeller asked back (undo), not the queue's next.
     returned: bool = False
+    # How the queue chose this mail: "undone", "second" (a pending second label), the
+    # order asked for, or "oldest" when that order had nothing; "verify" in the sample.
+    served_by: str = ""
+    verifying: bool = False  # the verification sample: no suggestion, "0" is "no team"
+    suspect: SuspectView | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -53,12 +53,13 @@ from labeling.store.tables import (
     Message,
     MessageScore,
     Skip,
+    SuspectLabel,
     Team,
     User,
     utcnow,
 )
 
-QueueOrder = Literal["oldest", "random", "uncertain"]
+QueueOrder = Literal["oldest", "random", "uncertain", "suspect"]
 QUEUE_ORDERS: tuple[QueueOrder, ...] = get_args(QueueOrder)
 
 # Settings.double_label_share's default, for callers without settings at hand.
@@ -243,6 +244,19 @@ def _pick_statements(stage: QueueStage, order: QueueOrder) -> tuple[Select[int],
             for after in (Message.content_hash >= _PIVOT, Message.content_hash < _PIVOT)
         )
     in_stage = select(Message.id).where(*_in_stage(stage))
+    if order == "suspect":
+        # Weak labels confident learning finds suspect, most suspect first; then the rest.
+        ranked = select(SuspectLabel.message_id.label("id"), SuspectLabel.rank.label("key")).where(
+            SuspectLabel.message_id.in_(in_stage)
+        )
+        picks = tuple(
+            select(ids.c.id)
+            .where(*_eligible(stage, ids.c.id))
+            .order_by(ids.c.key, ids.c.id)
+            .limit(1)
+            for ids in (ranked.order_by("key").limit(_SHORTLIST).subquery(), ranked.subquery())
+        )
+        return (*picks, *oldest)
     sorted_ids = select(
         MessageScore.message_id.label("id"), MessageScore.margin.label("key")
     ).where(MessageScore.model_version == _VERSION, MessageScore.message_id.in_(in_stage))
@@ -295,13 +309,24 @@ def next_message(
     ``order``: "oldest" by date (undated mail last), then id; "random", a fixed shuffle
     of the archive (by content hash) that each (user, ``seed``) starts at its own point;
     "uncertain", the newest model version's smallest margin first, then the unscored
-    rest oldest first. Pending second labels go oldest first in every order.
-    Pass ``Settings.double_label_share``.
+    rest oldest first; "suspect", weak labels confident learning found suspect (most
+    suspect first), then the rest oldest first. Pending second labels go oldest first in
+    every order. Pass ``Settings.double_label_share``.
     """
     found = next_message_id(
         session, user_id, order=order, seed=seed, double_label_share=double_label_share
     )
     return None if found is None else session.get(Message, found)
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    """The mail the queue offers, and why that one: ``'undone'`` (the labeller asked it
+    back), ``'second'`` (a pending second label), or the order that found it — which is
+    ``'oldest'`` when the order asked for had nothing (no model scores, no suspects)."""
+
+    message_id: int
+    why: str
 
 
 def next_message_id(
@@ -313,6 +338,21 @@ def next_message_id(
     double_label_share: float = DEFAULT_DOUBLE_LABEL_SHARE,
 ) -> int | None:
     """The id :func:`next_message` would return, without loading the mail."""
+    pick = next_pick(
+        session, user_id, order=order, seed=seed, double_label_share=double_label_share
+    )
+    return pick.message_id if pick is not None else None
+
+
+def next_pick(
+    session: Session,
+    user_id: int,
+    *,
+    order: QueueOrder = "oldest",
+    seed: int = 0,
+    double_label_share: float = DEFAULT_DOUBLE_LABEL_SHARE,
+) -> Pick | None:
+    """:func:`next_message_id` with the reason the mail was chosen (see :class:`Pick`)."""
     if order not in QUEUE_ORDERS:
         raise ValueError(f"order must be one of {', '.join(QUEUE_ORDERS)}, not {order!r}")
     params: dict[str, Any] = {
@@ -321,7 +361,7 @@ def next_message_id(
     }
     undone = session.scalar(_undone_statement(), params)
     if undone is not None:
-        return undone
+        return Pick(undone, "undone")
     if order == "random":
         params["pivot"] = hashlib.sha256(f"mailroom-queue:{user_id}:{seed}".encode()).hexdigest()
     if order == "uncertain":
@@ -330,10 +370,16 @@ def next_message_id(
             order = "oldest"
     stages: tuple[QueueStage, ...] = ("second", "fresh")
     for stage in stages:
-        for statement in _pick_statements(stage, order):
+        statements = _pick_statements(stage, order)
+        # The statements of an order that walks scores or suspects end with the
+        # oldest-first walk of the mail they do not cover.
+        fallback_from = len(statements) - 2 if order in ("uncertain", "suspect") else 99
+        for index, statement in enumerate(statements):
             found = session.scalar(statement, params)
             if found is not None:
-                return found
+                if stage == "second":
+                    return Pick(found, "second")
+                return Pick(found, "oldest" if index >= fallback_from else order)
     return None
 
 

@@ -658,16 +658,42 @@ def close_by_hand(
     """A person dealt with an unreadable mail outside Mailroom: its review item is closed
     (the mail stays 'quarantined'; nothing is forwarded or learnt). False when the item was
     no longer open."""
-    result = session.execute(
-        update(ReviewItem)
-        .where(ReviewItem.message_id == message_id, ReviewItem.status == "open")
-        .values(status="resolved", resolved_at=now, resolved_by=user_id, team_id=None)
-        .execution_options(synchronize_session=False)
-    )
-    if not rowcount(result):
+    if not _close_unforwarded(session, message_id, user_id, "by-hand", now):
         return False
     _audit(session, f"user:{user_id}", "review-handled", message_id, now, reason=reason)
     return True
+
+
+def close_as_no_team(
+    session: Session, message_id: int, user_id: int, now: datetime, *, note: str = ""
+) -> bool:
+    """A person found that a waiting mail belongs to no team we have: review → done,
+    nothing forwarded. Such mail teaches the out-of-scope detector, and its share of the
+    mail people decide is the live share of unknown mail the thresholds must hold for.
+    False when the item was no longer open."""
+    if not _close_unforwarded(session, message_id, user_id, "no-team", now):
+        return False
+    _move(session, message_id, ("review", "quarantined"), "done", now)
+    _audit(session, f"user:{user_id}", "review-no-team", message_id, now, note=note[:500])
+    return True
+
+
+def _close_unforwarded(
+    session: Session, message_id: int, user_id: int, closed_as: str, now: datetime
+) -> bool:
+    result = session.execute(
+        update(ReviewItem)
+        .where(ReviewItem.message_id == message_id, ReviewItem.status == "open")
+        .values(
+            status="resolved",
+            resolved_at=now,
+            resolved_by=user_id,
+            team_id=None,
+            closed_as=closed_as,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(rowcount(result))
 
 
 def send_back(

@@ -56,10 +56,13 @@ ANNOTATION_SOURCES = ("human", "archive-folder", "review", "model", "adjudicatio
 USER_ROLES = ("admin", "labeler", "reviewer")
 MAILBOX_KINDS = ("imap", "maildir")
 # Where a live mail is on its way (worker); NULL for archive mail, which is never routed.
-# new -> review | forwarding -> forwarded -> done, or quarantined (see labeling/live/lifecycle.py..
+# new -> review | forwarding -> forwarded -> done, or quarantined (labeling/live/lifecycle.py).
 ROUTE_STATES = ("new", "review", "forwarding", "forwarded", "done", "quarantined")
 ROUTE_MODES = ("auto", "review")
 REVIEW_STATUSES = ("open", "resolved")
+# How a review item was closed without a forward: the mail belongs to no team we have
+# ('no-team'), or a person dealt with an unreadable mail outside Mailroom ('by-hand').
+REVIEW_CLOSINGS = ("no-team", "by-hand")
 DELIVERY_METHODS = ("smtp", "imap-move", "maildir")
 DELIVERY_STATES = ("pending", "sent", "failed")
 
@@ -443,6 +446,59 @@ class Skip(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Verification(Base):
+    """A person's blind answer for one mail of the verification sample: its team, or none.
+
+    The sample is a uniform random draw of archive mail (the labelling queue's "verify"
+    order walks the content-hash shuffle and allows no skipping, so no one can choose which
+    mail gets verified); the person sees no suggestion. ``team_id`` NULL means the mail
+    belongs to no team we have. Verified mail is what thresholds are certified on and what
+    the holdout gate compares versions on; it is never trained on. At most one current
+    verification per mail; an undo supersedes it (kept for the audit trail).
+    """
+
+    __tablename__ = "verifications"
+    __table_args__ = (
+        Index(
+            "uq_verifications_current",
+            "message_id",
+            unique=True,
+            sqlite_where=text("superseded_at IS NULL"),
+            postgresql_where=text("superseded_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    superseded_at: Mapped[datetime | None] = mapped_column()
+
+    team: Mapped[Team | None] = relationship()
+
+
+class SuspectLabel(Base):
+    """A weak (archive-folder) label that confident learning ranks as probably wrong.
+
+    Found on out-of-sample probabilities (:mod:`classifier.suspects`); ``rank`` 1 is the
+    most suspect. While a suspect has no person's label, its weak label stays out of
+    training and calibration; the labelling queue's "suspect" order serves them first.
+    The whole table is replaced by each search (one row per suspect mail).
+    """
+
+    __tablename__ = "suspect_labels"
+
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    weak_team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    likely_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    quality: Mapped[float] = mapped_column(Float)  # the label's self-confidence, 0-1
+    rank: Mapped[int] = mapped_column(Integer, index=True)
+    found_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ImportCursor(Base):
     """Where an IMAP import stopped: the last stored UID per server, folder and UIDVALIDITY.
 
@@ -522,7 +578,12 @@ class ReviewItem(Base):
     enqueues ``worker.tasks.forward_message`` with the message id."""
 
     __tablename__ = "review_items"
-    __table_args__ = (CheckConstraint(_in("status", REVIEW_STATUSES), name="status"),)
+    __table_args__ = (
+        CheckConstraint(_in("status", REVIEW_STATUSES), name="status"),
+        CheckConstraint(
+            "closed_as IS NULL OR " + _in("closed_as", REVIEW_CLOSINGS), name="closed_as"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_id: Mapped[int] = mapped_column(
@@ -536,6 +597,8 @@ class ReviewItem(Base):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     # When the original was flagged $MailroomReview (or moved) in its mailbox.
     flagged_at: Mapped[datetime | None] = mapped_column()
+    # Set when the item was closed without a forward (REVIEW_CLOSINGS); NULL otherwise.
+    closed_as: Mapped[str | None] = mapped_column(String(16))
 
 
 class Delivery(Base):

@@ -341,6 +341,7 @@ def test_label_then_next_undo_and_skip(app: Flask, seeded: Seeded) -> None:
         "per_team": {},
         "double_target": first["progress"]["double_target"],
         "double_done": 0,
+        "verified": 0,
     }
 
     after = api.post("/api/label", message_id=m["id"], team_id=seeded.teams["premie"])

@@ -20,6 +20,7 @@
   const state = {
     message: null,
     suggestion: null,
+    verifying: false,
     busy: false,
     groupArmed: false,
     view: "text",
@@ -140,7 +141,9 @@
     if (data.progress) renderProgress(data.progress);
     state.message = data.message;
     state.suggestion = data.suggestion;
+    state.verifying = Boolean(data.verifying);
     setGroupArmed(false);
+    renderServedBy(data.served_by);
     $("loading").hidden = true;
     $("empty").hidden = Boolean(data.message);
     $("message").hidden = !data.message;
@@ -178,7 +181,9 @@
     $("attachments").hidden = m.attachments.length === 0;
 
     $("returned").hidden = !data.returned;
+    $("verifying").hidden = !state.verifying;
     renderSuggestion(data.suggestion);
+    renderSuspect(data.suspect);
     $("group").hidden = !m.group_size;
     setText("g-size", String(m.group_size));
     setText("g-others", String(Math.max(m.group_size - 1, 0)));
@@ -206,6 +211,32 @@
     if (button) button.classList.add("suggested");
   }
 
+  // What the queue really served: an order that had nothing left falls back to oldest
+  // first, and undone mail and pending second labels come before any order.
+  const SERVED = {
+    undone: "a mail you undid",
+    second: "a pending second label (oldest first)",
+    oldest: "oldest first",
+    random: "random",
+    uncertain: "most uncertain first",
+    suspect: "suspect folder labels first",
+    verify: "the verification sample",
+  };
+  function renderServedBy(servedBy) {
+    let text = servedBy ? `showing: ${SERVED[servedBy] || servedBy}` : "";
+    if (servedBy === "oldest" && state.order !== "oldest") {
+      text += " (nothing left in the order you chose)";
+    }
+    setText("served", text);
+  }
+
+  function renderSuspect(suspect) {
+    $("suspect").hidden = !suspect;
+    if (!suspect) return;
+    setText("sp-weak", suspect.weak_team_slug);
+    setText("sp-likely", suspect.likely_team_slug || "another team");
+  }
+
   function renderProgress(progress) {
     const bar = $("progress");
     bar.max = Math.max(progress.total, 1);
@@ -215,6 +246,9 @@
     const double = $("double-text");
     double.hidden = !progress.double_target;
     double.textContent = `Labelled by two people: ${progress.double_done} of ${progress.double_target}`;
+    const verified = $("verified-text");
+    verified.hidden = !progress.verified && !state.verifying;
+    verified.textContent = `Verification sample: ${progress.verified} answered`;
     const most = Math.max(1, ...Object.values(progress.per_team));
     for (const element of document.querySelectorAll("[data-count-for]")) {
       element.textContent = String(progress.per_team[element.dataset.countFor] || 0);
@@ -295,6 +329,11 @@
       return;
     }
     if (!state.message) return;
+    if (key === "0" && state.verifying) {
+      event.preventDefault();
+      pick(0); // no team
+      return;
+    }
     if (/^[1-9]$/.test(key)) {
       const button = teamByKey.get(key);
       if (button) {

@@ -1,0 +1,252 @@
+"""The verification sample: people's blind answers for a random draw of archive mail.
+
+Folder labels are weak: an archive is misfiled in places, and a precision of 0.98 can never
+be shown against labels that are themselves 2 % wrong. So thresholds are certified, and
+versions compared, on a *verified* sample instead:
+
+* **Random.** Each person walks the content-hash shuffle of the archive (a fixed random
+  permutation) from their own starting point, so the union of everyone's answers is a
+  uniform random sample. There is no skipping and no choosing: the only mail a person may
+  answer is the next one the walk offers them (:func:`next_to_verify`), so no one can
+  steer which mail is verified.
+* **Blind.** No suggestion is shown: neither the folder nor a model.
+* **Complete.** "Belongs to no team" is an answer (``team_id`` None), not a skip: mail no
+  team should get is part of what the router meets, and routing it is an error.
+
+Verified mail is never trained on (:mod:`classifier.store_training` keeps it out), so a
+model's scores on it are out of sample. :func:`weak_label_noise` compares the folder labels
+with the verified answers: how noisy the weak labels are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session, aliased
+
+from labeling.annotation.queue import active_team, active_user
+from labeling.errors import LabelingError
+from labeling.mail.model_text import model_text
+from labeling.store.tables import Annotation, AuditLog, Message, Team, Verification, utcnow
+
+NO_TEAM = None  # the answer "this mail belongs to no team we have"
+
+
+class VerificationConflict(LabelingError):
+    """The mail is not the one the walk offers this person now (answered meanwhile)."""
+
+
+def _pivot(user_id: int) -> str:
+    return hashlib.sha256(f"mailroom-verify:{user_id}".encode()).hexdigest()
+
+
+def _unverified() -> tuple[ColumnElement[bool], ...]:
+    current = select(Verification.message_id).where(Verification.superseded_at.is_(None))
+    return (
+        Message.status == "ok",
+        Message.origin == "archive",
+        Message.id.not_in(current),
+    )
+
+
+def next_to_verify(session: Session, user_id: int) -> int | None:
+    """The id of the mail this person verifies next (None when the archive is done): the
+    first unverified archive mail at or after their own point of the content-hash
+    shuffle, wrapping around."""
+    pivot = _pivot(user_id)
+    for after in (Message.content_hash >= pivot, Message.content_hash < pivot):
+        found = session.scalar(
+            select(Message.id)
+            .where(*_unverified(), after)
+            .order_by(Message.content_hash, Message.id)
+            .limit(1)
+        )
+        if found is not None:
+            return int(found)
+    return None
+
+
+def record_verification(
+    session: Session, message_id: int, team_id: int | None, user_id: int
+) -> Verification:
+    """This person's answer for the mail the walk offers them: a team, or ``None`` for
+    "no team". Raises :class:`VerificationConflict` for any other mail (someone answered
+    it meanwhile, or the request names a mail out of turn), :class:`LabelingError` for an
+    archived team or an inactive user. Flushes; the caller commits."""
+    active_user(session, user_id)
+    team = active_team(session, team_id) if team_id is not None else None
+    expected = next_to_verify(session, user_id)
+    if message_id != expected:
+        raise VerificationConflict(
+            f"mail {message_id} is not the next mail of your verification sample"
+            + (f" (that is mail {expected})" if expected is not None else "")
+        )
+    now = utcnow()
+    row = Verification(
+        message_id=message_id,
+        user_id=user_id,
+        team_id=team.id if team is not None else None,
+        created_at=now,
+    )
+    session.add(row)
+    session.add(
+        AuditLog(
+            at=now,
+            actor=f"user:{user_id}",
+            action="verify",
+            message_id=message_id,
+            details={"team": team.slug if team is not None else None},
+        )
+    )
+    session.flush()
+    return row
+
+
+def undo_verification(session: Session, user_id: int) -> Verification | None:
+    """Withdraw this person's most recent current answer (it comes back to them first);
+    None when they have none."""
+    latest = session.scalar(
+        select(Verification)
+        .where(Verification.user_id == user_id, Verification.superseded_at.is_(None))
+        .order_by(Verification.id.desc())
+        .limit(1)
+    )
+    if latest is None:
+        return None
+    now = utcnow()
+    latest.superseded_at = now
+    session.add(
+        AuditLog(
+            at=now,
+            actor=f"user:{user_id}",
+            action="undo-verify",
+            message_id=latest.message_id,
+            details={"verification": latest.id},
+        )
+    )
+    session.flush()
+    return latest
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedMail:
+    """One verified mail: the text the model reads, the verified team slug (None: no
+    team), and its folder (weak) label if it has one."""
+
+    message_id: int
+    text: str
+    team: str | None
+    weak_team: str | None
+    language: str
+    group: int
+
+
+def verified_mail(session: Session) -> list[VerifiedMail]:
+    """Every current verification with its mail, by message id."""
+    weak = aliased(Annotation)
+    weak_team = aliased(Team)
+    rows = session.execute(
+        select(
+            Message.id,
+            Message.subject,
+            Message.new_text,
+            Message.quoted_text,
+            Message.language,
+            Message.dup_group_id,
+            Team.slug,
+            weak_team.slug,
+        )
+        .join(Verification, Verification.message_id == Message.id)
+        .outerjoin(Team, Team.id == Verification.team_id)
+        .outerjoin(
+            weak,
+            (weak.message_id == Message.id)
+            & (weak.source == "archive-folder")
+            & weak.superseded_at.is_(None),
+        )
+        .outerjoin(weak_team, weak_team.id == weak.team_id)
+        .where(Verification.superseded_at.is_(None), Message.status == "ok")
+        .order_by(Message.id)
+    ).all()
+    return [
+        VerifiedMail(
+            message_id=message_id,
+            text=model_text(subject, new_text, quoted),
+            team=team,
+            weak_team=weak_slug,
+            language=language,
+            group=group or message_id,
+        )
+        for message_id, subject, new_text, quoted, language, group, team, weak_slug in rows
+    ]
+
+
+def verified_ids(session: Session) -> set[int]:
+    """Ids of every mail with a current verification (kept out of training)."""
+    return set(
+        session.scalars(
+            select(Verification.message_id).where(Verification.superseded_at.is_(None))
+        )
+    )
+
+
+def verified_count(session: Session) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).select_from(Verification).where(Verification.superseded_at.is_(None))
+        )
+        or 0
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NoiseEstimate:
+    """How often the folder (weak) label disagrees with the verified answer, on the
+    verified mail that has one: ``rate`` with a 95 % Clopper–Pearson interval."""
+
+    compared: int
+    disagreements: int
+    low: float
+    high: float
+    per_team: dict[str, tuple[int, int]]  # folder team -> (compared, disagreements)
+
+    @property
+    def rate(self) -> float | None:
+        return self.disagreements / self.compared if self.compared else None
+
+
+def weak_label_noise(session: Session) -> NoiseEstimate:
+    """The weak labels' error rate, measured on the verified sample (see module doc)."""
+    compared = disagreements = 0
+    per_team: Counter[str] = Counter()
+    wrong: Counter[str] = Counter()
+    for mail in verified_mail(session):
+        if mail.weak_team is None:
+            continue
+        compared += 1
+        per_team[mail.weak_team] += 1
+        if mail.team != mail.weak_team:
+            disagreements += 1
+            wrong[mail.weak_team] += 1
+    low, high = _interval(disagreements, compared)
+    return NoiseEstimate(
+        compared=compared,
+        disagreements=disagreements,
+        low=low,
+        high=high,
+        per_team={team: (per_team[team], wrong[team]) for team in sorted(per_team)},
+    )
+
+
+def _interval(errors: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Two-sided Clopper–Pearson interval of errors/n (scipy only when there is data)."""
+    if n == 0:
+        return 0.0, 1.0
+    from scipy.stats import beta
+
+    low = 0.0 if errors == 0 else float(beta.ppf(alpha / 2, errors, n - errors + 1))
+    high = 1.0 if errors == n else float(beta.ppf(1 - alpha / 2, errors + 1, n - errors))
+    return low, high

@@ -1,0 +1,216 @@
+"""The verification sample and suspect labels in the labelling page and the store: random,
+blind, complete (no skipping, "no team" is an answer), undoable; suspects served first and
+kept out of training until a person settles them; the page says which order it serves."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from labeling.annotation import suspects, verify
+from labeling.annotation.export import training_examples
+from labeling.settings import Settings
+from labeling.store.tables import Annotation, AuditLog, Message, Team, Verification
+from tests.integration.test_web import Api, Seeded, add_message, logged_in, make_app, seed
+
+
+@pytest.fixture
+def app(db_settings: Settings) -> Iterator[Flask]:
+    app = make_app(db_settings)
+    yield app
+    app.extensions["mailroom.db"].engine.dispose()
+
+
+@pytest.fixture
+def sessions(app: Flask) -> sessionmaker[Session]:
+    factory: sessionmaker[Session] = app.extensions["mailroom.db"].sessions
+    return factory
+
+
+@pytest.fixture
+def many(sessions: sessionmaker[Session]) -> Seeded:
+    """24 archive mails, each with a folder (weak) label."""
+    seeded = seed(sessions, messages=24)
+    with sessions() as session:
+        slugs = sorted(seeded.teams)
+        for i, message_id in enumerate(seeded.messages):
+            team_id = seeded.teams[slugs[i % len(slugs)]]
+            session.add(Annotation(message_id=message_id, team_id=team_id, source="archive-folder"))
+        session.commit()
+    return seeded
+
+
+def test_each_person_walks_a_random_order_and_may_answer_only_the_mail_offered(
+    app: Flask, many: Seeded
+) -> None:
+    api = Api(logged_in(app, "labeler"))
+    first = api.next(order="verify")
+    assert first["verifying"] and first["served_by"] == "verify"
+    assert first["suggestion"] is None and first["suspect"] is None  # blind
+    assert first["message"]["group_size"] == 0
+    offered = first["message"]["id"]
+    # Out of turn: another mail of the archive cannot be chosen for the sample.
+    other = next(m for m in many.messages if m != offered)
+    refused = api.post(
+        "/api/label", expect=409, order="verify", message_id=other, team_id=many.teams["schade"]
+    )
+    assert "not the next mail of your verification sample" in refused["error"]
+    # Skipping would bias the sample toward easy mail: refused with the reason.
+    refused = api.post("/api/skip", expect=409, order="verify", message_id=offered)
+    assert "no skipping" in refused["error"]
+    answered = api.post(
+        "/api/label", order="verify", message_id=offered, team_id=many.teams["premie"]
+    )
+    assert answered["notice"] == f"#{offered} verified: Premie"
+    # 0 is the answer "belongs to no team".
+    second = answered["message"]["id"]
+    third = api.post("/api/label", order="verify", message_id=second, team_id=0)
+    assert third["notice"] == f"#{second} verified: no team"
+    with app.extensions["mailroom.db"].sessions() as session:
+        rows = session.scalars(select(Verification).order_by(Verification.id)).all()
+        assert [(v.message_id, v.team_id) for v in rows] == [
+            (offered, many.teams["premie"]),
+            (second, None),
+        ]
+        # Nothing of the verification is a label: the labelling counts are untouched.
+        people = select(Annotation).where(Annotation.user_id.is_not(None))
+        assert session.scalars(people).all() == []
+        assert {a.action for a in session.scalars(select(AuditLog))} >= {"verify"}
+    assert api.progress()["verified"] == 2
+
+
+def test_undo_brings_the_answer_back_and_two_people_start_at_different_points(
+    app: Flask, many: Seeded
+) -> None:
+    lisa, other = Api(logged_in(app, "labeler")), Api(logged_in(app, "labeler2"))
+    mine = lisa.next(order="verify")["message"]["id"]
+    theirs = other.next(order="verify")["message"]["id"]
+    assert mine != theirs  # each walks the shuffle from their own point
+    lisa.post("/api/label", order="verify", message_id=mine, team_id=many.teams["schade"])
+    back = lisa.post("/api/undo", order="verify")
+    assert back["returned"] and back["message"]["id"] == mine
+    assert back["notice"] == f"undid #{mine}"
+    lisa.post("/api/label", order="verify", message_id=mine, team_id=many.teams["klachten"])
+    with app.extensions["mailroom.db"].sessions() as session:
+        current = session.scalars(
+            select(Verification.team_id).where(Verification.superseded_at.is_(None))
+        ).all()
+    assert current == [many.teams["klachten"]]
+
+
+def test_the_sample_covers_the_archive_evenly(
+    sessions: sessionmaker[Session], many: Seeded
+) -> None:
+    """Answered to the end by two people, the sample is the whole archive, each mail once."""
+    with sessions() as session:
+        labeler, labeler2 = many.users["labeler"], many.users["labeler2"]
+        answered: Counter[int] = Counter()
+        for turn in range(len(many.messages)):
+            user = (labeler, labeler2)[turn % 2]
+            found = verify.next_to_verify(session, user)
+            assert found is not None
+            verify.record_verification(session, found, None, user)
+            answered[found] += 1
+        assert verify.next_to_verify(session, labeler) is None
+        session.commit()
+    assert sorted(answered) == sorted(many.messages) and set(answered.values()) == {1}
+
+
+def test_weak_label_noise_is_measured_on_the_verified_sample(
+    sessions: sessionmaker[Session], many: Seeded
+) -> None:
+    user = many.users["labeler"]
+    with sessions() as session:
+        weak = dict(
+            session.execute(
+                select(Annotation.message_id, Annotation.team_id).where(
+                    Annotation.source == "archive-folder"
+                )
+            ).all()
+        )
+        # Verify ten mails: agree with the folder on eight, disagree on two.
+        for turn in range(10):
+            found = verify.next_to_verify(session, user)
+            assert found is not None
+            team = weak[found] if turn < 8 else many.teams["klachten"] if weak[
+                found
+            ] != many.teams["klachten"] else many.teams["schade"]
+            verify.record_verification(session, found, team, user)
+        session.commit()
+        noise = verify.weak_label_noise(session)
+    assert (noise.compared, noise.disagreements) == (10, 2)
+    assert noise.rate == 0.2 and noise.low < 0.2 < noise.high
+    assert sum(n for n, _ in noise.per_team.values()) == 10
+
+
+def test_suspects_come_first_and_stay_out_of_training_until_a_person_labels_them(
+    app: Flask, many: Seeded
+) -> None:
+    sessions: sessionmaker[Session] = app.extensions["mailroom.db"].sessions
+    last, before = many.messages[-1], many.messages[-2]
+    with sessions() as session:
+        slug_of = {team.id: team.slug for team in session.scalars(select(Team))}
+        weak = dict(
+            session.execute(
+                select(Annotation.message_id, Annotation.team_id).where(
+                    Annotation.source == "archive-folder"
+                )
+            ).all()
+        )
+        suspects.replace_suspects(
+            session,
+            [
+                suspects.Suspect(last, slug_of[weak[last]], "schade", 0.01),
+                suspects.Suspect(before, slug_of[weak[before]], None, 0.05),
+            ],
+            source="test",
+        )
+        session.commit()
+        assert suspects.unconfirmed_suspects(session) == {last, before}
+        kept = {e.message_id for e in training_examples(session, include_weak=True)}
+    assert last in kept  # the export itself still holds every label …
+    api = Api(logged_in(app, "labeler"))
+    shown = api.next(order="suspect")
+    assert shown["served_by"] == "suspect" and shown["message"]["id"] == last  # most suspect
+    assert shown["suspect"] == {
+        "weak_team_slug": slug_of[weak[last]],
+        "likely_team_slug": "schade",
+        "quality": 0.01,
+    }
+    after = api.post("/api/label", order="suspect", message_id=last, team_id=many.teams["schade"])
+    assert after["message"]["id"] == before
+    with sessions() as session:
+        assert suspects.unconfirmed_suspects(session) == {before}  # settled by a person
+    done = api.post("/api/label", order="suspect", message_id=before, team_id=weak[before])
+    # No suspect left: the order says so and serves oldest first.
+    assert done["served_by"] == "oldest"
+
+
+def test_the_page_says_which_order_it_really_serves(app: Flask, many: Seeded) -> None:
+    api = Api(logged_in(app, "labeler"))
+    assert api.next(order="uncertain")["served_by"] == "oldest"  # no model has scored mail
+    assert api.next(order="random")["served_by"] == "random"
+    mail = api.next(order="oldest")["message"]["id"]
+    api.post("/api/label", order="oldest", message_id=mail, team_id=many.teams["schade"])
+    assert api.post("/api/undo", order="oldest")["served_by"] == "undone"
+
+
+def test_a_quarantined_mail_is_never_in_the_sample(sessions: sessionmaker[Session]) -> None:
+    seeded = seed(sessions, messages=2)
+    with sessions() as session:
+        bad = add_message(session, 99, status="quarantined")
+        session.commit()
+        user = seeded.users["labeler"]
+        offered = set()
+        for _ in range(2):
+            found = verify.next_to_verify(session, user)
+            assert found is not None
+            offered.add(found)
+            verify.record_verification(session, found, None, user)
+        assert bad.id not in offered and verify.next_to_verify(session, user) is None
+        assert session.get(Message, bad.id) is not None
