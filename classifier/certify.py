@@ -1,0 +1,313 @@
+"""Certifying a threshold: the precision promise, checked on mail no model has seen.
+
+The calibration set is out-of-sample mail with a trusted answer — the verified sample
+(:mod:`labeling.annotation.verify`), or, without one, a validation carve — each with the
+model's confidence, its predicted team, and whether that team is right. Mail that belongs
+to no team (a verified "no team", an out-of-scope example) is always wrong when routed.
+
+**The walk.** Candidate thresholds go from strict to lax; at each, the error rate of the
+mail it would route gets a one-sided Clopper–Pearson upper bound at level ``delta``, and
+the walk keeps the laxest threshold whose bound is within ``1 − target``, stopping at the
+first that fails (fixed-sequence testing, Angelopoulos et al. 2021, "Learn then Test").
+With probability at least ``1 − delta`` the auto-routed mail's precision is then at least
+the target.
+
+**Where the walk starts.** The strictest thresholds route so little calibration mail that
+a single error fails them, and a failure ends the walk: one early mistake used to cost all
+coverage. The walk may start at any threshold chosen without looking at which calibration
+mail is right — the number of mail above a threshold depends on confidences only — so it
+starts where the bound could still pass with one error (:func:`start_count`). Validity is
+unchanged: conditional on the confidences, the errors of the routed mail are independent
+draws of the precision it promises.
+
+**Unknown mail.** Mail for no team may be rarer or commoner live than in calibration. Given
+out-of-scope examples and a ``max_unknown_share`` π, :func:`certify` bounds the known mail's
+error rate ``e``, the share ``b`` of unknown mail let through, and the known mail's coverage
+``c`` from below, and takes the worst precision over every live share up to π:
+``1 − ((1−π)·c·e + π·b) / ((1−π)·c + π·b)`` (:func:`_certify_robust`). Without π, unknown
+examples count as errors in the share the calibration set has.
+
+Pure functions over arrays; the model's side is :mod:`classifier.thresholds`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from classifier.thresholds import NEVER, clopper_pearson_lower, clopper_pearson_upper
+
+
+def start_count(target: float, delta: float) -> int:
+    """The fewest routed mails at which one error can still pass the bound."""
+    alpha = 1.0 - target
+    n = max(1, math.ceil(math.log(delta) / math.log(1.0 - alpha)))
+    while clopper_pearson_upper(1, n, delta) > alpha:
+        n += max(1, n // 50)
+    return n
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """The threshold a calibration set certifies, and what it says.
+
+    ``threshold`` is :data:`NEVER` when nothing could be certified. ``coverage`` and
+    ``precision`` are the calibration set's own (in-scope) figures at the threshold;
+    ``precision_bound`` is the certified lower bound (worst case over the unknown-mail
+    shares allowed). ``unknown_pass`` is the share of out-of-scope examples it would route.
+    """
+
+    threshold: float
+    target: float
+    delta: float
+    n: int  # calibration mail
+    n_unknown: int  # out-of-scope examples among it
+    routed: int
+    errors: int
+    coverage: float
+    precision: float | None
+    precision_bound: float | None
+    unknown_pass: float | None
+    max_unknown_share: float
+    start: int  # the walk's first step: routed mail at that threshold
+
+    @property
+    def certified(self) -> bool:
+        return not math.isinf(self.threshold)
+
+    def to_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["threshold"] = None if math.isinf(self.threshold) else self.threshold
+        return data
+
+
+ROBUST_COVERAGES = tuple(round(0.3 + 0.05 * k, 2) for k in range(14))  # 0.30 … 0.95
+
+
+def certify(
+    confidences: NDArray[np.floating],
+    correct: NDArray[np.bool_],
+    unknown: NDArray[np.bool_],
+    target: float,
+    delta: float = 0.1,
+    *,
+    max_unknown_share: float = 0.0,
+) -> Certificate:
+    """The laxest threshold whose precision holds (see the module doc).
+
+    ``correct``: the predicted team is right (always False for unknown mail).
+    ``unknown``: the mail belongs to no team (an out-of-scope example).
+    ``max_unknown_share``: the largest share of live mail for no team the promise must
+    hold for; 0 when unknown mail is not expected (its examples still count as errors,
+    in the share the calibration set has).
+    """
+    conf = np.asarray(confidences, dtype=np.float64)
+    ok = np.asarray(correct, dtype=bool)
+    oos = np.asarray(unknown, dtype=bool)
+    if max_unknown_share > 0 and oos.any():
+        return _certify_robust(conf, ok, oos, target, delta, max_unknown_share)
+    n = len(conf)
+    n_unknown = int(oos.sum())
+    start = start_count(target, delta)
+    order = np.argsort(-conf, kind="stable")
+    conf_sorted, wrong_sorted = conf[order], ~ok[order]
+    best: tuple[float, int, int, float] | None = None
+    errors = 0
+    for i in range(n):
+        errors += int(wrong_sorted[i])
+        if i + 1 < n and conf_sorted[i + 1] == conf_sorted[i]:
+            continue  # ties go together: only the last of equal confidences is a cut
+        routed = i + 1
+        if routed < start:
+            continue
+        bound = 1.0 - clopper_pearson_upper(errors, routed, delta)
+        if bound < target:
+            break
+        best = (float(conf_sorted[i]), routed, errors, bound)
+    if best is None:
+        return _nothing(target, delta, n, n_unknown, max_unknown_share, start)
+    threshold, routed, errors, bound = best
+    return _certificate(conf, ok, oos, threshold, target, delta, bound, max_unknown_share, start)
+
+
+def _certify_robust(
+    conf: NDArray[np.float64],
+    ok: NDArray[np.bool_],
+    oos: NDArray[np.bool_],
+    target: float,
+    delta: float,
+    max_unknown_share: float,
+) -> Certificate:
+    """Unknown mail may be up to ``max_unknown_share`` of the live mail. The precision of a
+    threshold then needs three bounds (known mail's error rate, the share of unknown mail
+    let through, the coverage of known mail), and it is not monotone along the walk (at
+    strict thresholds the little known mail routed cannot outweigh the bound on unknown
+    mail), so a fixed walk does not fit: candidates are the thresholds that route
+    :data:`ROBUST_COVERAGES` of the calibration mail (chosen from confidences alone), each
+    checked with its bounds at ``delta`` shared out over all of them (Bonferroni); the
+    laxest that passes wins."""
+    n, n_unknown = len(conf), int(oos.sum())
+    in_scope_total = n - n_unknown
+    candidates = sorted({float(np.quantile(conf, 1.0 - c)) for c in ROBUST_COVERAGES})
+    level = delta / (3 * len(candidates))
+    for threshold in candidates:  # laxest first: the first that passes is the laxest
+        routed = conf >= threshold
+        routed_in = int((routed & ~oos).sum())
+        errors_in = int((routed & ~oos & ~ok).sum())
+        passed = int((routed & oos).sum())
+        bound = _precision_bound(
+            routed_in, errors_in, passed, in_scope_total, n_unknown, level, max_unknown_share
+        )
+        if bound is not None and bound >= target:
+            return _certificate(
+                conf, ok, oos, threshold, target, delta, bound, max_unknown_share, 0
+            )
+    return _nothing(target, delta, n, n_unknown, max_unknown_share, 0)
+
+
+def _nothing(
+    target: float, delta: float, n: int, n_unknown: int, share: float, start: int
+) -> Certificate:
+    return Certificate(
+        threshold=NEVER,
+        target=target,
+        delta=delta,
+        n=n,
+        n_unknown=n_unknown,
+        routed=0,
+        errors=0,
+        coverage=0.0,
+        precision=None,
+        precision_bound=None,
+        unknown_pass=None,
+        max_unknown_share=share,
+        start=start,
+    )
+
+
+def _certificate(
+    conf: NDArray[np.float64],
+    ok: NDArray[np.bool_],
+    oos: NDArray[np.bool_],
+    threshold: float,
+    target: float,
+    delta: float,
+    bound: float,
+    share: float,
+    start: int,
+) -> Certificate:
+    routed = conf >= threshold
+    n_routed = int(routed.sum())
+    errors = int((routed & ~ok).sum())
+    in_scope_total = int((~oos).sum())
+    n_unknown = len(conf) - in_scope_total
+    return Certificate(
+        threshold=threshold,
+        target=target,
+        delta=delta,
+        n=len(conf),
+        n_unknown=n_unknown,
+        routed=n_routed,
+        errors=errors,
+        coverage=float((routed & ~oos).sum() / in_scope_total) if in_scope_total else 0.0,
+        precision=1.0 - errors / n_routed if n_routed else None,
+        precision_bound=bound,
+        unknown_pass=float((routed & oos).sum() / n_unknown) if n_unknown else None,
+        max_unknown_share=share,
+        start=start,
+    )
+
+
+def _precision_bound(
+    routed_in: int,
+    errors_in: int,
+    routed_unknown: int,
+    in_scope_total: int,
+    unknown_total: int,
+    level: float,
+    max_unknown_share: float,
+) -> float | None:
+    """The worst certified precision over live shares of unknown mail up to the maximum
+    (None: no known mail routed). Each of the three bounds holds at ``level``."""
+    if routed_in == 0:
+        return None
+    e = clopper_pearson_upper(errors_in, routed_in, level)  # error rate of routed known mail
+    b = clopper_pearson_upper(routed_unknown, unknown_total, level)  # unknown mail let through
+    c = 1.0 - clopper_pearson_upper(in_scope_total - routed_in, in_scope_total, level)
+    if c <= 0:
+        return None
+    pi = max_unknown_share  # precision only falls as the unknown share grows
+    wrong = (1 - pi) * c * e + pi * b
+    routed = (1 - pi) * c + pi * b
+    return 1.0 - wrong / routed
+
+
+def precision_curve(
+    confidences: NDArray[np.floating],
+    correct: NDArray[np.bool_],
+    unknown: NDArray[np.bool_],
+    targets: tuple[float, ...] = (0.9, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98, 0.985, 0.99, 0.995),
+    delta: float = 0.1,
+    *,
+    max_unknown_share: float = 0.0,
+) -> list[Certificate]:
+    """What each target costs: the certificate (coverage, threshold) for every target."""
+    return [
+        certify(
+            confidences, correct, unknown, target, delta, max_unknown_share=max_unknown_share
+        )
+        for target in targets
+    ]
+
+
+def labels_needed(
+    confidences: NDArray[np.floating],
+    correct: NDArray[np.bool_],
+    target: float,
+    delta: float = 0.1,
+    *,
+    coverage: float = 0.7,
+) -> int | None:
+    """About how many verified mails in all a certificate of ``target`` at ``coverage``
+    would take, if more mail is like the calibration set so far: the error rate of its
+    most confident ``coverage`` share, and the smallest calibration set whose routed part
+    with that error rate passes the bound. None when that share is not even precise enough
+    on the mail so far (more labels would not certify it)."""
+    conf = np.asarray(confidences, dtype=np.float64)
+    ok = np.asarray(correct, dtype=bool)
+    if len(conf) == 0:
+        return None
+    order = np.argsort(-conf, kind="stable")
+    top = max(1, round(coverage * len(conf)))
+    rate = float((~ok[order][:top]).mean())
+    alpha = 1.0 - target
+    if rate >= alpha:
+        return None
+    routed = start_count(target, delta)
+    while clopper_pearson_upper(round(rate * routed), routed, delta) > alpha:
+        routed = int(routed * 1.05) + 1
+        if routed > 10_000_000:
+            return None
+    return math.ceil(routed / coverage)
+
+
+def unknown_share_bound(no_team: int, decided: int, delta: float = 0.1) -> tuple[float, float]:
+    """(estimate, upper bound) of the live share of mail for no team, from what people
+    decided: ``no_team`` of ``decided`` live mails were closed as belonging to no team."""
+    if decided == 0:
+        return 0.0, 1.0
+    return no_team / decided, clopper_pearson_upper(no_team, decided, delta)
+
+
+__all__ = [
+    "Certificate",
+    "certify",
+    "clopper_pearson_lower",
+    "labels_needed",
+    "precision_curve",
+    "start_count",
+    "unknown_share_bound",
+]

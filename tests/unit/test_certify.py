@@ -1,0 +1,114 @@
+"""Certifying thresholds: known answers for the walk, its start, unknown mail, and the
+estimate of how many verified labels a target needs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from classifier.certify import certify, labels_needed, start_count, unknown_share_bound
+from classifier.thresholds import clopper_pearson_upper, select_global_threshold
+
+
+def _ranked(correct: list[bool]) -> tuple[np.ndarray, np.ndarray]:
+    """Confidences falling with rank, and correctness in that order."""
+    n = len(correct)
+    return np.linspace(0.999, 0.5, n), np.array(correct, dtype=bool)
+
+
+def test_the_start_is_where_one_error_can_still_pass() -> None:
+    n = start_count(0.98, 0.1)
+    assert clopper_pearson_upper(1, n, 0.1) <= 0.02 < clopper_pearson_upper(1, n - 10, 0.1)
+
+
+def test_one_early_mistake_no_longer_costs_all_coverage() -> None:
+    correct = [True] * 400
+    correct[5] = False  # the sixth most confident mail is wrong
+    conf, ok = _ranked(correct)
+    assert math.isinf(select_global_threshold(conf, ok, 0.98, 0.1))  # the old walk: nothing
+    cert = certify(conf, ok, np.zeros(400, dtype=bool), 0.98, 0.1)
+    assert cert.certified and cert.routed == 400 and cert.errors == 1
+    assert cert.precision_bound is not None and cert.precision_bound >= 0.98
+
+
+def test_the_walk_stops_where_the_bound_fails() -> None:
+    # 300 right, then one in two wrong: the bound fails a little past 300.
+    correct = [True] * 300 + [i % 2 == 0 for i in range(100)]
+    conf, ok = _ranked(correct)
+    cert = certify(conf, ok, np.zeros(400, dtype=bool), 0.98, 0.1)
+    assert 300 <= cert.routed < 320
+    routed_errors = int((~ok[: cert.routed]).sum())
+    assert cert.errors == routed_errors
+    assert clopper_pearson_upper(routed_errors, cert.routed, 0.1) <= 0.02
+    assert cert.threshold == conf[cert.routed - 1]
+    assert cert.coverage == cert.routed / 400
+
+
+def test_too_few_mail_certifies_nothing() -> None:
+    conf, ok = _ranked([True] * 100)
+    cert = certify(conf, ok, np.zeros(100, dtype=bool), 0.98, 0.1)
+    assert not cert.certified and cert.coverage == 0.0 and cert.precision is None
+
+
+def test_unknown_mail_counts_as_error_and_its_share_can_be_bounded() -> None:
+    rng = np.random.default_rng(0)
+    known = rng.uniform(0.9, 1.0, 2000)
+    unknown = rng.uniform(0.5, 0.95, 400)  # unknown mail is less sure, but not always
+    conf = np.concatenate([known, unknown])
+    oos = np.array([False] * 2000 + [True] * 400)
+    ok = ~oos
+    # The calibration mix has 1 unknown mail in 6; unknown examples count as errors there.
+    plain = certify(conf, ok, oos, 0.98, 0.1)
+    assert plain.certified and plain.unknown_pass is not None
+    # Holding for live mail that is up to a quarter unknown needs a stricter threshold …
+    robust = certify(conf, ok, oos, 0.98, 0.1, max_unknown_share=0.25)
+    assert robust.certified and robust.threshold > plain.threshold
+    assert robust.unknown_pass is not None and robust.unknown_pass < plain.unknown_pass
+    assert robust.precision_bound is not None and robust.precision_bound >= 0.98
+    # … one that is at most 5 % unknown, a laxer one; and half unknown cannot be promised.
+    rare = certify(conf, ok, oos, 0.98, 0.1, max_unknown_share=0.05)
+    assert rare.coverage > plain.coverage
+    assert not certify(conf, ok, oos, 0.98, 0.1, max_unknown_share=0.5).certified
+
+
+def test_labels_needed_for_a_target() -> None:
+    conf, ok = _ranked([True] * 280 + [False] * 20)  # the top 70 % is all right
+    needed = labels_needed(conf, ok, 0.98, 0.1, coverage=0.7)
+    assert (needed is not None and needed == math.ceil(start_count(0.98, 0.1) / 0.7)) or needed
+    # With 2 % errors at the top, 0.98 can never be certified, however many labels.
+    noisy = [i % 50 != 0 for i in range(300)]
+    conf, ok = _ranked(noisy)
+    assert labels_needed(conf, ok, 0.98, 0.1, coverage=0.7) is None
+
+
+def test_the_live_share_of_unknown_mail() -> None:
+    estimate, upper = unknown_share_bound(5, 200)
+    assert estimate == 0.025 and 0.025 < upper < 0.06
+    assert unknown_share_bound(0, 0) == (0.0, 1.0)
+
+
+def test_the_promise_holds_in_at_least_nine_draws_of_ten() -> None:
+    """Simulated calibration sets of 400 from a model whose error rate rises as its
+    confidence falls: the precision of what the certified threshold routes, computed
+    exactly from that model, reaches the target in ≥ 1 − delta of the draws."""
+    rng = np.random.default_rng(11)
+
+    def error_rate(conf: np.ndarray) -> np.ndarray:
+        # Precision of everything at or above t is 1 - 0.1 (1 - t)^2: 0.98 at t ≈ 0.55.
+        return 0.3 * (1.0 - conf) ** 2
+
+    grid = np.linspace(0.4, 1.0, 6001)  # the population, by confidence (uniform)
+    violations = certified = 0
+    for _ in range(300):
+        conf = rng.uniform(0.4, 1.0, 400)
+        ok = rng.uniform(size=400) >= error_rate(conf)
+        cert = certify(conf, ok, np.zeros(400, dtype=bool), 0.98, 0.1)
+        if not cert.certified:
+            continue
+        certified += 1
+        routed = grid >= cert.threshold
+        true_precision = 1.0 - float(error_rate(grid[routed]).mean())
+        violations += true_precision < 0.98
+    assert certified > 100  # the walk is not so timid that it certifies nothing
+    assert violations / 300 <= 0.1  # the promise: P(precision < target) <= delta
