@@ -34,11 +34,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from classifier.thresholds import NEVER, clopper_pearson_lower, clopper_pearson_upper
+from classifier.thresholds import (
+    NEVER,
+    ThresholdPolicy,
+    clopper_pearson_upper,
+    team_corrections,
+)
 
 
 def start_count(target: float, delta: float) -> int:
@@ -302,12 +308,120 @@ def unknown_share_bound(no_team: int, decided: int, delta: float = 0.1) -> tuple
     return no_team / decided, clopper_pearson_upper(no_team, decided, delta)
 
 
-__all__ = [
-    "Certificate",
-    "certify",
-    "clopper_pearson_lower",
-    "labels_needed",
-    "precision_curve",
-    "start_count",
-    "unknown_share_bound",
-]
+
+# The calibration set a version keeps ------------------------------------------------------
+
+NO_TEAM = -1  # truth: the mail belongs to no team
+UNKNOWN_TEAM = -2  # truth: a team the model was not trained on (routing it is always wrong)
+
+
+
+@dataclass(frozen=True)
+class CalibrationSet:
+    """Out-of-sample scores of mail with a trusted answer, kept with a model version so its
+    thresholds can be chosen again for another target without training.
+
+    ``confidence`` is what the router compares with a threshold: the calibrated top-1
+    probability, or 0 where the out-of-scope detector sends the mail to a person whatever
+    its confidence. ``predicted`` and ``truth`` index ``labels`` (``truth`` may be
+    :data:`NO_TEAM` or :data:`UNKNOWN_TEAM`). ``source`` says what the answers are:
+    ``'verified'`` (the blind random sample) or ``'validation'`` (a carve of the training
+    labels, not verified).
+    """
+
+    labels: tuple[str, ...]
+    confidence: NDArray[np.float64]
+    predicted: NDArray[np.int64]
+    truth: NDArray[np.int64]
+    source: str
+
+    @property
+    def correct(self) -> NDArray[np.bool_]:
+        return np.asarray(self.predicted == self.truth, dtype=bool)
+
+    @property
+    def unknown(self) -> NDArray[np.bool_]:
+        return np.asarray(self.truth == NO_TEAM, dtype=bool)
+
+    @property
+    def predicted_slugs(self) -> list[str]:
+        return [self.labels[int(i)] for i in self.predicted]
+
+    def __len__(self) -> int:
+        return len(self.confidence)
+
+    @classmethod
+    def of(
+        cls,
+        labels: tuple[str, ...],
+        probabilities: NDArray[np.floating],
+        out_of_scope: NDArray[np.bool_],
+        truth: list[str | None],
+        source: str,
+    ) -> CalibrationSet:
+        """From a router's scores and the answers (a team slug, or None for no team)."""
+        probs = np.asarray(probabilities, dtype=np.float64)
+        index = {label: i for i, label in enumerate(labels)}
+        confidence = np.where(np.asarray(out_of_scope, dtype=bool), 0.0, probs.max(axis=1))
+        return cls(
+            labels=tuple(labels),
+            confidence=np.asarray(confidence, dtype=np.float64),
+            predicted=np.asarray(probs.argmax(axis=1), dtype=np.int64),
+            truth=np.array(
+                [NO_TEAM if t is None else index.get(t, UNKNOWN_TEAM) for t in truth],
+                dtype=np.int64,
+            ),
+            source=source,
+        )
+
+    def save(self, path: Path) -> None:
+        np.savez(
+            path,
+            labels=np.array(self.labels, dtype=str),
+            confidence=self.confidence,
+            predicted=self.predicted,
+            truth=self.truth,
+            source=np.array(self.source),
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> CalibrationSet:
+        with np.load(path, allow_pickle=False) as data:
+            return cls(
+                labels=tuple(str(x) for x in data["labels"]),
+                confidence=np.asarray(data["confidence"], dtype=np.float64),
+                predicted=np.asarray(data["predicted"], dtype=np.int64),
+                truth=np.asarray(data["truth"], dtype=np.int64),
+                source=str(data["source"]),
+            )
+
+
+def thresholds_for(
+    calibration: CalibrationSet,
+    target: float,
+    delta: float = 0.1,
+    *,
+    max_unknown_share: float = 0.0,
+) -> tuple[ThresholdPolicy, Certificate]:
+    """The policy (global threshold and per-team raises) a calibration set certifies."""
+    cert = certify(
+        calibration.confidence,
+        calibration.correct,
+        calibration.unknown,
+        target,
+        delta,
+        max_unknown_share=max_unknown_share,
+    )
+    teams = (
+        team_corrections(
+            calibration.confidence,
+            calibration.predicted_slugs,
+            calibration.correct,
+            cert.threshold,
+            target,
+            delta,
+        )
+        if cert.certified
+        else {}
+    )
+    return ThresholdPolicy(target, delta, cert.threshold, teams), cert

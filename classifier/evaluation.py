@@ -82,15 +82,16 @@ class EvaluationResult:
         return float(accuracy_score(np.array(self.y_true)[mask], np.array(self.y_pred)[mask]))
 
     def macro_f1(self) -> float:
+        """Macro-F1 over the teams in this set (its true or predicted teams): a team the
+        set holds no mail of, and that was never predicted, is no zero in the average."""
         mask = self.in_scope
+        y_true = np.array(self.y_true)[mask]
+        y_pred = np.array(self.y_pred)[mask]
+        present = sorted(set(y_true.tolist()) | set(y_pred.tolist()))
+        if not present:
+            return 0.0
         return float(
-            f1_score(
-                np.array(self.y_true)[mask],
-                np.array(self.y_pred)[mask],
-                labels=list(self.labels),
-                average="macro",
-                zero_division=0,
-            )
+            f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)
         )
 
     def per_team(self) -> list[TeamFigures]:

@@ -7,6 +7,9 @@ Layout under ``settings.models_path``::
             delta.safetensors, head.json   what fine-tuning changed (transformer kind)
             tfidf.pkl                      the TF-IDF member / fallback
             centroids.npy                  team centroids for the out-of-scope score
+            calibration.npz                out-of-sample scores the thresholds are certified
+                                           on (re-thresholding needs no training)
+            trained_on.npy                 ids of the mail it learnt from
             MODEL_CARD.md                  for people
     active.json   {"version": "v0003", "history": ["v0001", "v0003"]}
 
@@ -25,7 +28,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from labeling.errors import ModelError
 
 if TYPE_CHECKING:
+    from classifier.certify import CalibrationSet, Certificate
     from classifier.modeling import EncoderClassifier
     from classifier.router import Components
 
@@ -41,6 +45,8 @@ ACTIVE_FILE = "active.json"
 MANIFEST_FILE = "manifest.json"
 TFIDF_FILE = "tfidf.pkl"
 CENTROIDS_FILE = "centroids.npy"
+CALIBRATION_FILE = "calibration.npz"
+TRAINED_ON_FILE = "trained_on.npy"
 VERSION_PATTERN = re.compile(r"^v(\d{4,})$")
 # A candidate may trail the active version by this much macro-F1 on the holdout and still
 # count as "not worse": holdout figures of a few hundred mails move by noise alone.
@@ -78,7 +84,7 @@ def promotion_gate(
     """Promote when there is no active version, or the candidate's holdout macro-F1 and
     accuracy are not worse than the active version's on the same holdout."""
     if active is None:
-        return GateDecision(True, "no active version")
+        return GateDecision(True, "the first version: nothing to compare it with")
     worse = [
         f"{metric} {candidate[metric]:.4f} < {active[metric]:.4f}"
         for metric in ("macro_f1", "accuracy")
@@ -154,8 +160,15 @@ class Registry:
         metrics: Mapping[str, Any],
         facts: Mapping[str, Any],
         model_card: str,
+        calibration: CalibrationSet | None = None,
+        trained_on: Sequence[int] = (),
     ) -> VersionInfo:
-        """Write a new version folder atomically and return it (not yet active)."""
+        """Write a new version folder atomically and return it (not yet active).
+
+        ``calibration``: the out-of-sample scores its thresholds were certified on (kept,
+        so another target can be certified without training); ``trained_on``: the ids of
+        the mail it learnt from (a gate never compares versions on mail one of them saw).
+        """
         import numpy as np
 
         from classifier.modeling import save_delta
@@ -174,6 +187,9 @@ class Registry:
             save_delta(float_model, frozen, tmp)
         if components.centroids is not None:
             np.save(tmp / CENTROIDS_FILE, components.centroids)
+        if calibration is not None:
+            calibration.save(tmp / CALIBRATION_FILE)
+        np.save(tmp / TRAINED_ON_FILE, np.array(sorted(trained_on), dtype=np.int64))
         manifest = {
             "version": version,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -194,6 +210,64 @@ class Registry:
         (tmp / "MODEL_CARD.md").write_text(model_card, encoding="utf-8")
         os.replace(tmp, self.root / version)
         return self.get(version)
+
+    def trained_on(self, version: str) -> set[int]:
+        """Ids of the mail ``version`` learnt from (empty for versions that did not record
+        it)."""
+        import numpy as np
+
+        path = self.get(version).path / TRAINED_ON_FILE
+        if not path.exists():
+            return set()
+        return {int(x) for x in np.load(path, allow_pickle=False)}
+
+    def calibration(self, version: str) -> CalibrationSet | None:
+        """The calibration set ``version`` keeps, or None."""
+        from classifier.certify import CalibrationSet
+
+        path = self.get(version).path / CALIBRATION_FILE
+        return CalibrationSet.load(path) if path.exists() else None
+
+    def set_target(
+        self, version: str, target: float, *, max_unknown_share: float | None = None
+    ) -> Certificate:
+        """Certify ``version``'s thresholds for another target precision from its kept
+        calibration set, at once and without training; the new policy replaces the old in
+        the manifest (which workers watch). Raises :class:`ModelError` when the version
+        kept no calibration set."""
+        from classifier.certify import thresholds_for
+
+        info = self.get(version)
+        calibration = self.calibration(version)
+        if calibration is None:
+            raise ModelError(f"{version} kept no calibration set: retrain to re-threshold it")
+        if not 0.5 < target < 1.0:
+            raise ModelError(f"a target precision lies between 0.5 and 1, not {target}")
+        manifest = dict(info.manifest)
+        share = (
+            float(manifest.get("certificate", {}).get("max_unknown_share", 0.0))
+            if max_unknown_share is None
+            else max_unknown_share
+        )
+        delta = float(manifest.get("policy", {}).get("delta", 0.1))
+        policy, certificate = thresholds_for(
+            calibration, target, delta, max_unknown_share=share
+        )
+        history = list(manifest.get("target_history", []))
+        history.append(
+            {
+                "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "from": manifest.get("policy", {}).get("target_precision"),
+                "to": target,
+            }
+        )
+        manifest.update(
+            policy=policy.to_json(),
+            certificate=certificate.to_json(),
+            target_history=history,
+        )
+        self._write_json(info.path / MANIFEST_FILE, manifest)
+        return certificate
 
     def set_status(self, version: str, status: str, reason: str) -> None:
         info = self.get(version)

@@ -22,6 +22,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from classifier.arguments import PipelineArguments
+from classifier.certify import (
+    CalibrationSet,
+    Certificate,
+    labels_needed,
+    start_count,
+    thresholds_for,
+)
 from classifier.evaluation import EvaluationResult
 from classifier.recipe import (
     TrainedPipeline,
@@ -31,14 +38,19 @@ from classifier.recipe import (
 )
 from classifier.registry import GateDecision, Registry, promotion_gate
 from classifier.router import Router
+from classifier.suspects import find_suspects
 from labeling.annotation.export import (
+    WEAK_SOURCE,
     Example,
     dataset_hash,
     split_examples,
     training_examples,
 )
 from labeling.annotation.queue import ScoreRow, store_scores
+from labeling.annotation.suspects import Suspect, replace_suspects, unconfirmed_suspects
+from labeling.annotation.verify import VerifiedMail, verified_mail, weak_label_noise
 from labeling.errors import ModelError
+from labeling.live.review import no_team_mail
 from labeling.mail.model_text import model_text
 from labeling.settings import Settings
 from labeling.store.db import open_database, session_scope
@@ -76,6 +88,12 @@ class TrainOutcome:
     baseline_holdout: dict[str, object]
     train_seconds: float
     scored: int
+    holdout_kind: str = "frozen holdout"
+    n_verified: int = 0
+    suspects_held_back: int = 0
+    certificate: Certificate | None = None
+    calibration_source: str = "validation"
+    labels_needed: int | None = None
 
 
 def _holdout_summary(result: EvaluationResult | None) -> dict[str, object]:
@@ -136,6 +154,18 @@ their counts.
 """
 
 
+# Verified mail takes over from the frozen holdout as the gate and the calibration set once
+# there is this much of it (fewer cannot tell two versions apart).
+MIN_VERIFIED = 50
+SUSPECT_FOLDS = 3  # cross-fitting folds of the suspect search (a few seconds each)
+
+
+@dataclass(frozen=True)
+class _Calibration:
+    data: CalibrationSet
+    certificate: Certificate
+
+
 def train_from_store(
     settings: Settings,
     args: PipelineArguments,
@@ -144,20 +174,39 @@ def train_from_store(
     progress: bool = True,
     force_promote: bool = False,
 ) -> TrainOutcome:
-    """Train a candidate from the store's labels, gate it on the holdout, promote or keep it,
-    and score unlabelled mail for the uncertainty-first labelling queue."""
+    """Train a candidate from the store's labels, certify its thresholds, gate it, promote
+    or keep it, and score unlabelled mail for the uncertainty-first labelling queue.
+
+    Verified mail (:mod:`labeling.annotation.verify`) and its near-duplicates are never
+    trained on: the thresholds are certified on it and versions are compared on it. With
+    ``include_weak``, confident learning first looks for suspect folder labels; those no
+    person has settled stay out of training.
+    """
     with open_database(settings) as sessions:
         # The moment the labels were read: a later label is new to this version (retrain).
         labels_read_at = datetime.now(UTC).isoformat()
         with session_scope(sessions) as session:
             examples = training_examples(session, include_weak=include_weak)
+            verified = verified_mail(session)
+            noise = weak_label_noise(session)
+            unknown_texts = [text for _, text in no_team_mail(session)]
         if len({e.label for e in examples}) < 2:
             raise ModelError(
                 f"only {len(examples)} labelled mails of {len({e.label for e in examples})} "
                 "team(s): label mail of at least two teams first (or pass --include-weak to "
                 "use the archive-folder labels)"
             )
-        rest, holdout = split_holdout(examples)
+        verified_groups = {v.group for v in verified}
+        held_back = (
+            _set_aside_suspects(sessions, examples, verified_groups) if include_weak else set()
+        )
+        pool = [
+            e
+            for e in examples
+            if (e.group or e.message_id) not in verified_groups and e.message_id not in held_back
+        ]
+        gate_on_verified = len(verified) >= MIN_VERIFIED
+        rest, holdout = (pool, []) if gate_on_verified else split_holdout(pool)
         train, validation = split_examples(
             rest, validation_share=args.validation_share, seed=args.seed
         )
@@ -171,11 +220,11 @@ def train_from_store(
             version=version,
             val_texts=[e.text for e in validation],
             val_labels=[e.label for e in validation],
+            oos_texts=unknown_texts,
             progress=progress,
         )
-        # Holdout mail of a team this model never saw counts as an error, as it would live.
-        known = set(trained.components.labels)
-        scored_holdout = [e for e in holdout if e.label in known]
+        calibration = _calibrate(trained, verified, validation, args, settings)
+        labels = set(trained.components.labels)
         base = Router(
             baseline_components(
                 trained.components.tfidf,
@@ -184,17 +233,33 @@ def train_from_store(
                 args,
             )
         )
+        active_info = registry.active()
+        if gate_on_verified:
+            seen_by_active = registry.trained_on(active_info.version) if active_info else set()
+            gate = [
+                (v.message_id, v.text, v.team)
+                for v in verified
+                if v.team in labels and v.message_id not in seen_by_active
+            ]
+        else:
+            gate = [(e.message_id, e.text, e.label) for e in holdout if e.label in labels]
         holdout_result = baseline_result = active_result = None
-        if scored_holdout:
-            texts = [e.text for e in scored_holdout]
-            gold = [e.label for e in scored_holdout]
+        if gate:
+            texts = [text for _, text, _ in gate]
+            gold = [str(team) for _, _, team in gate]
             holdout_result, _, _ = evaluate_router(trained.router, "candidate", texts, gold)
             baseline_result, _, _ = evaluate_router(base, "TF-IDF baseline", texts, gold)
-            active_info = registry.active()
             if active_info is not None:
                 active_router = Router.load(active_info.path, settings.cache_path)
                 active_result, _, _ = evaluate_router(active_router, "active", texts, gold)
         data_hash = dataset_hash(train + validation)
+        certificate = calibration.certificate
+        needed = labels_needed(
+            calibration.data.confidence,
+            calibration.data.correct,
+            args.target_precision,
+            args.delta,
+        )
         info = registry.save(
             trained.components,
             kind=trained.kind,
@@ -202,6 +267,8 @@ def train_from_store(
             base_fingerprint=trained.base_fingerprint,
             frozen=trained.frozen,
             float_model=trained.float_model,
+            calibration=calibration.data,
+            trained_on=[e.message_id for e in train + validation],
             metrics={
                 "validation": trained.validation.summary(),
                 "validation_baseline": trained.validation_baseline.summary(),
@@ -212,13 +279,25 @@ def train_from_store(
                 "dataset_hash": data_hash,
                 "n_train": len(train),
                 "n_validation": len(validation),
-                "n_holdout": len(scored_holdout),
+                "n_holdout": len(gate),
+                "holdout_kind": "verified" if gate_on_verified else "frozen holdout",
+                "n_verified": len(verified),
                 "include_weak": include_weak,
+                "suspects_held_back": len(held_back),
                 "labels_read_at": labels_read_at,
                 "label_counts": dict(Counter(e.label for e in train)),
                 "train_seconds": round(trained.train_seconds, 1),
                 "training_arguments": asdict(args.training),
                 "notes": trained.notes,
+                "certificate": certificate.to_json(),
+                "calibration_source": calibration.data.source,
+                "labels_needed": needed,
+                "weak_label_noise": {
+                    "compared": noise.compared,
+                    "disagreements": noise.disagreements,
+                    "low": noise.low,
+                    "high": noise.high,
+                },
                 "baseline": {
                     "temperature": base.c.temperature,
                     "policy": base.c.policy.to_json(),
@@ -244,12 +323,81 @@ def train_from_store(
             kind=trained.kind,
             n_train=len(train),
             n_validation=len(validation),
-            n_holdout=len(scored_holdout),
+            n_holdout=len(gate),
             holdout=_holdout_summary(holdout_result),
             baseline_holdout=_holdout_summary(baseline_result),
             train_seconds=trained.train_seconds,
             scored=scored,
+            holdout_kind="verified" if gate_on_verified else "frozen holdout",
+            n_verified=len(verified),
+            suspects_held_back=len(held_back),
+            certificate=certificate,
+            calibration_source=calibration.data.source,
+            labels_needed=needed,
         )
+
+
+def _set_aside_suspects(
+    sessions: sessionmaker[Session], examples: Sequence[Example], verified_groups: set[int]
+) -> set[int]:
+    """Search the weak labels for suspects, store them, and return the mail whose weak
+    label no person has settled yet (kept out of training)."""
+    weak = [
+        e
+        for e in examples
+        if e.sources[0] == WEAK_SOURCE and (e.group or e.message_id) not in verified_groups
+    ]
+    findings = (
+        find_suspects([e.text for e in weak], [e.label for e in weak], folds=SUSPECT_FOLDS)
+        if len(weak) >= 2 * SUSPECT_FOLDS
+        else []
+    )
+    with session_scope(sessions) as session:
+        replace_suspects(
+            session,
+            [
+                Suspect(weak[f.index].message_id, f.given, f.likely, f.quality)
+                for f in findings
+            ],
+            source="classifier:suspects",
+        )
+        return unconfirmed_suspects(session)
+
+
+def _calibrate(
+    trained: TrainedPipeline,
+    verified: Sequence[VerifiedMail],
+    validation: Sequence[Example],
+    args: PipelineArguments,
+    settings: Settings,
+) -> _Calibration:
+    """The candidate's thresholds, certified on the verified sample when there is enough
+    of it to certify anything, else on the validation carve (labels no one verified: said
+    so in the manifest and the model card)."""
+    router = trained.router
+    labels = trained.components.labels
+    enough = len(verified) >= start_count(args.target_precision, args.delta)
+    if enough:
+        scores = router.scores([v.text for v in verified])
+        data = CalibrationSet.of(
+            labels, scores.probabilities, scores.out_of_scope, [v.team for v in verified],
+            "verified",
+        )
+    else:
+        scores = router.scores([e.text for e in validation])
+        data = CalibrationSet.of(
+            labels, scores.probabilities, scores.out_of_scope, [e.label for e in validation],
+            "validation",
+        )
+    policy, certificate = thresholds_for(
+        data,
+        args.target_precision,
+        args.delta,
+        max_unknown_share=settings.max_unknown_share,
+    )
+    if enough:
+        trained.components.policy = policy
+    return _Calibration(data, certificate)
 
 
 def _gate(
@@ -259,7 +407,7 @@ def _gate(
         return GateDecision(True, "promoted by force")
     if candidate is None:
         if active is None:
-            return GateDecision(True, "no active version and no holdout yet")
+            return GateDecision(True, "the first version: nothing to compare it with yet")
         return GateDecision(False, "no holdout mail to compare against the active version")
     metrics = {"macro_f1": candidate.macro_f1(), "accuracy": candidate.accuracy()}
     active_metrics = (

@@ -138,11 +138,30 @@ def select_thresholds(
     delta: float = 0.1,
 ) -> ThresholdPolicy:
     """Global threshold plus per-team corrections (see module doc)."""
+    global_t = select_global_threshold(confidences, correct, target_precision, delta)
+    return ThresholdPolicy(
+        target_precision,
+        delta,
+        global_t,
+        team_corrections(confidences, predicted, correct, global_t, target_precision, delta),
+    )
+
+
+def team_corrections(
+    confidences: NDArray[np.floating],
+    predicted: Sequence[str],
+    correct: NDArray[np.bool_],
+    global_threshold: float,
+    target_precision: float,
+    delta: float = 0.1,
+) -> dict[str, float]:
+    """Teams whose mail at the global threshold is shown to miss the target get a higher
+    threshold of their own (step 2 of the module doc); the rest keep the global one."""
     conf = np.asarray(confidences, dtype=np.float64)
     ok = np.asarray(correct, dtype=bool)
     pred = np.asarray(list(predicted), dtype=object)
     alpha = 1.0 - target_precision
-    global_t = select_global_threshold(conf, ok, target_precision, delta)
+    global_t = global_threshold
     team_thresholds: dict[str, float] = {}
     for team in sorted(set(pred.tolist())):
         mine = pred == team
@@ -152,7 +171,7 @@ def select_thresholds(
         if n == 0 or clopper_pearson_lower(errors, n, delta) <= alpha:
             continue
         team_thresholds[team] = _lowest_threshold_meeting(conf[mine], ok[mine], global_t, alpha)
-    return ThresholdPolicy(target_precision, delta, global_t, team_thresholds)
+    return team_thresholds
 
 
 def _lowest_threshold_meeting(

@@ -189,8 +189,18 @@ class Settings(BaseSettings):
         default=0.98,
         gt=0.5,
         lt=1.0,
-        description="Precision that auto-routed mail must reach; lower-confidence mail goes "
-        "to review.",
+        description="Precision that auto-routed mail must reach, certified on the verified "
+        "sample with probability 0.9; lower-confidence mail goes to review. The default for "
+        "new model versions: an admin re-thresholds the active one from its page or with "
+        "`mailroom models thresholds --target`.",
+    )
+    max_unknown_share: float = Field(
+        default=0.0,
+        ge=0.0,
+        lt=0.5,
+        description="The largest share of live mail that belongs to no team the precision "
+        "must hold for, when mail closed as 'no team' gives examples of it (0: unknown mail "
+        "counts in the share calibration saw). The dashboard shows the share people see.",
     )
     min_labels_for_transformer: int = Field(
         default=200,

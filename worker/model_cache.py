@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from classifier.registry import Registry
 from classifier.scoring import Prediction
+from classifier.thresholds import ThresholdPolicy
 from labeling.errors import ModelError
 
 if TYPE_CHECKING:
@@ -49,6 +50,14 @@ class ModelCache:
 
                 log.info("loading model %s from %s", info.version, info.path)
                 self._router = Router.load(info.path, self._cache_path)
+            elif self._router.c.policy.to_json() != info.manifest.get("policy"):
+                # An admin chose another target: the thresholds change, the model does not.
+                self._router.c.policy = ThresholdPolicy.from_json(info.manifest["policy"])
+                log.info(
+                    "model %s: thresholds for target precision %s",
+                    info.version,
+                    self._router.c.policy.target_precision,
+                )
             return self._router
 
     def warm_up(self) -> None:

@@ -39,6 +39,7 @@ from labeling.annotation.queue import active_team, active_user
 from labeling.errors import LabelingError
 from labeling.live import lifecycle
 from labeling.live.lifecycle import ROUTED_STATES, Outgoing
+from labeling.mail.model_text import model_text
 from labeling.store.tables import (
     Annotation,
     AuditLog,
@@ -392,6 +393,18 @@ def send_back(
         )
     session.flush()
     return from_team
+
+
+def no_team_mail(session: Session) -> list[tuple[int, str]]:
+    """(message id, the text the model reads) of every live mail a person closed as
+    belonging to no team: what the out-of-scope detector learns unknown mail looks like."""
+    rows = session.execute(
+        select(Message.id, Message.subject, Message.new_text, Message.quoted_text)
+        .join(ReviewItem, ReviewItem.message_id == Message.id)
+        .where(ReviewItem.closed_as == "no-team", Message.status == "ok")
+        .order_by(Message.id)
+    ).all()
+    return [(mid, model_text(subject, new, quoted)) for mid, subject, new, quoted in rows]
 
 
 def routed_mail(
