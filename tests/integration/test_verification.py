@@ -5,7 +5,6 @@ kept out of training until a person settles them; the page says which order it s
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 from flask import Flask
@@ -14,22 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from labeling.annotation import suspects, verify
 from labeling.annotation.export import training_examples
-from labeling.settings import Settings
 from labeling.store.tables import Annotation, AuditLog, Message, Team, Verification
-from tests.integration.test_web import Api, Seeded, add_message, logged_in, make_app, seed
-
-
-@pytest.fixture
-def app(db_settings: Settings) -> Iterator[Flask]:
-    app = make_app(db_settings)
-    yield app
-    app.extensions["mailroom.db"].engine.dispose()
-
-
-@pytest.fixture
-def sessions(app: Flask) -> sessionmaker[Session]:
-    factory: sessionmaker[Session] = app.extensions["mailroom.db"].sessions
-    return factory
+from tests.support.web import Api, Seeded, add_message, logged_in, seed
 
 
 @pytest.fixture
