@@ -74,10 +74,26 @@ def create_app(
 
     db.init_app(app, settings)
 
-    from web import admin, api, auth, dashboard_views, labeling_views, review_views
+    from web import (
+        admin,
+        api,
+        auth,
+        dashboard_views,
+        labeling_views,
+        review_views,
+        thresholds_views,
+    )
 
     auth.login_manager.init_app(app)
-    blueprints = (auth.bp, labeling_views.bp, review_views.bp, dashboard_views.bp, admin.bp, api.bp)
+    blueprints = (
+        auth.bp,
+        labeling_views.bp,
+        review_views.bp,
+        dashboard_views.bp,
+        thresholds_views.bp,
+        admin.bp,
+        api.bp,
+    )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
 

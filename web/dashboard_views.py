@@ -111,7 +111,6 @@ class ModelRow:
 def model_rows(models_path: Path, live: Sequence[ModelLive]) -> tuple[list[ModelRow], str]:
     """Registry versions, newest first, each with its live figures; and an error message
     when the registry cannot be read (empty otherwise)."""
-    # Imported here: the registry pulls in torch, which only this page needs.
     from classifier.registry import Registry
 
     by_version = {row.version: row for row in live}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    DecimalField,
     IntegerField,
     PasswordField,
     SelectField,
@@ -11,7 +12,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from labeling.store.tables import USER_ROLES
 
@@ -74,3 +75,11 @@ class SendBackForm(FlaskForm):
 
 class HandledForm(FlaskForm):
     message_id = IntegerField(validators=[DataRequired()])
+
+
+class TargetForm(FlaskForm):
+    target = DecimalField(
+        "Target precision",
+        places=3,
+        validators=[DataRequired(), NumberRange(min=0.5, max=0.999)],
+    )

@@ -146,6 +146,21 @@ def handled() -> ResponseReturnValue:
     return redirect(url_for("review.queue"))
 
 
+@bp.post("/no-team")
+def no_team() -> ResponseReturnValue:
+    form = HandledForm()
+    if form.validate_on_submit():
+        message_id = form.message_id.data or 0
+        try:
+            review.close_no_team(db_session(), message_id, current_user.id)
+            commit()
+        except LabelingError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(f"Mail #{message_id} closed: it belongs to no team.", "info")
+    return redirect(url_for("review.queue"))
+
+
 @bp.get("/routed")
 def routed() -> str:
     value = request.args.get("message", "").strip().lstrip("#")

@@ -68,11 +68,15 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "review.decide": _REVIEWING,
     "review.decide_group": _REVIEWING,
     "review.handled": _REVIEWING,
+    "review.no_team": _REVIEWING,
     "review.routed": _REVIEWING,
     "review.send_back": _REVIEWING,
     # Admin dashboard; health and Prometheus metrics (web/dashboard_views.py). The last two
     # carry aggregate numbers only, never mail content, so a monitor may read them.
     "dashboard.index": _ADMINS,
+    # The target precision and what it costs (web/thresholds_views.py).
+    "thresholds.index": _ADMINS,
+    "thresholds.set_target": _ADMINS,
     "dashboard.healthz": PUBLIC,
     "dashboard.metrics": PUBLIC,
 }

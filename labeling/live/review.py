@@ -333,6 +333,21 @@ def mark_handled(
     session.flush()
 
 
+def close_no_team(
+    session: Session, message_id: int, user_id: int, *, now: datetime | None = None
+) -> None:
+    """A reviewer finds the mail belongs to no team we have: it is closed unforwarded.
+    Such mail teaches the out-of-scope detector (the next training's examples of unknown
+    mail), and its share is the live share of unknown mail the dashboard shows."""
+    now = now or utcnow()
+    active_user(session, user_id)
+    if session.get(Message, message_id) is None:
+        raise LabelingError(f"there is no message {message_id}")
+    if not lifecycle.close_as_no_team(session, message_id, user_id, now):
+        raise ReviewConflict(f"mail {message_id} was already decided")
+    session.flush()
+
+
 def _sent_to(session: Session, message_id: int, team_id: int) -> bool:
     return (
         session.scalar(

@@ -753,6 +753,35 @@ class StoreMetrics:
     recent_forward: Latency
 
 
+@dataclass(frozen=True)
+class UnknownShare:
+    """Live mail people closed as belonging to no team, out of all live mail that is
+    settled (routed, or decided by a person): a floor of the live share of unknown mail
+    (unknown mail the model routed unnoticed is not in it)."""
+
+    no_team: int
+    settled: int
+
+    @property
+    def share(self) -> float | None:
+        return self.no_team / self.settled if self.settled else None
+
+
+def unknown_share(session: Session) -> UnknownShare:
+    settled = session.scalar(
+        select(func.count())
+        .select_from(Message)
+        .where(
+            Message.origin == "live",
+            Message.route_state.in_(("forwarding", "forwarded", "done")),
+        )
+    )
+    no_team = session.scalar(
+        select(func.count()).select_from(ReviewItem).where(ReviewItem.closed_as == "no-team")
+    )
+    return UnknownShare(int(no_team or 0), int(settled or 0))
+
+
 def store_metrics(session: Session, now: datetime | None = None) -> StoreMetrics:
     """The figures ``/metrics`` exports, read now (a handful of aggregate queries)."""
     at = now if now is not None else utcnow()

@@ -425,3 +425,26 @@ def test_an_unreadable_mail_is_marked_handled_by_hand_not_forwarded(world: World
         reason = session.scalar(select(Message.quarantine_reason).where(Message.id == mid))
         assert reason and handled == {"reason": reason}
         assert session.scalar(select(func.count()).select_from(Annotation)) == 0
+
+
+def test_mail_for_no_team_is_closed_unforwarded_and_teaches_the_detector(world: World) -> None:
+    from labeling.live.review import no_team_mail
+
+    mid = world.mail("Uitnodiging golftoernooi")
+    rob = logged_in(world.app, "rob")
+    page = rob.get("/review").get_data(as_text=True)
+    assert 'id="no-team"' in page and "<kbd>0</kbd> No team" in page
+    page = post(rob, "/review/no-team", message_id=mid)
+    assert f"Mail #{mid} closed: it belongs to no team." in page
+    assert world.enqueued == [] and world.state(mid) == "done"
+    assert world.outbox("schade") == []
+    [closed] = world.audit("review-no-team", mid)
+    assert closed == {"note": ""}
+    with world.sessions() as session:
+        item = session.scalar(select(ReviewItem).where(ReviewItem.message_id == mid))
+        assert item is not None and (item.status, item.closed_as) == ("resolved", "no-team")
+        # The next training reads it as an example of mail for no team.
+        assert [message_id for message_id, _ in no_team_mail(session)] == [mid]
+        assert session.scalar(select(func.count()).select_from(Annotation)) == 0
+    # Twice is refused, not recorded twice.
+    assert "was already decided" in post(rob, "/review/no-team", message_id=mid)

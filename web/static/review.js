@@ -55,6 +55,8 @@
     } else if (event.key === "h") {
       toggleHtml();
       handled = true;
+    } else if (event.key === "0" && !groupMode) {
+      handled = submit(document.getElementById("no-team-form"), "#no-team");
     } else if (event.key === "n") {
       const pass = document.getElementById("pass");
       if (pass) window.location.assign(pass.href);

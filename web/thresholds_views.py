@@ -1,0 +1,137 @@
+"""The admin's target precision: what each target costs, and choosing one (``/thresholds``).
+
+The active version keeps the out-of-sample scores its thresholds were certified on; this
+page draws the share of mail the version routes by itself for every target precision, and
+a new target takes effect at once, without training (workers pick the policy up with the
+next mail). Each change is an audit row.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from labeling.annotation.verify import verified_count, weak_label_noise
+from labeling.errors import ModelError
+from labeling.live.stats import unknown_share
+from labeling.settings import Settings
+from labeling.store import audit
+from web import charts
+from web.db import commit, db_session
+from web.forms import TargetForm
+
+bp = Blueprint("thresholds", __name__)
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.extensions["mailroom.settings"]
+    return settings
+
+
+def _page(form: TargetForm) -> str:
+    from classifier.certify import labels_needed, precision_curve
+    from classifier.registry import Registry
+
+    registry = Registry(_settings().models_path)
+    session = db_session()
+    context: dict[str, object] = {
+        "form": form,
+        "verified": verified_count(session),
+        "noise": weak_label_noise(session),
+        "unknown": unknown_share(session),
+        "info": None,
+    }
+    try:
+        info = registry.active()
+    except ModelError as exc:
+        flash(str(exc), "error")
+        info = None
+    calibration = registry.calibration(info.version) if info is not None else None
+    if info is None or calibration is None:
+        return render_template("thresholds.html", **context)
+    manifest = info.manifest
+    certificate = manifest.get("certificate") or {}
+    delta = float(certificate.get("delta", 0.1))
+    share = float(certificate.get("max_unknown_share", 0.0))
+    curve = precision_curve(
+        calibration.confidence,
+        calibration.correct,
+        calibration.unknown,
+        delta=delta,
+        max_unknown_share=share,
+    )
+    target = float(manifest.get("policy", {}).get("target_precision", 0.98))
+    chart = charts.line_chart(
+        chart_id="coverage-by-target",
+        title="Mail routed without a person, by target precision",
+        description="For each target precision, the share of the calibration mail the "
+        "active version would route by itself with that precision certified.",
+        labels=[f"{c.target:g}" for c in curve],
+        series=[charts.Series("routed by itself", [c.coverage for c in curve], charts.PALETTE[0])],
+        x_title="target precision",
+        y_title="share routed",
+        y_max=1.0,
+        value_format=charts.percent_format,
+    )
+    context.update(
+        info=info,
+        calibration=calibration,
+        certificate=certificate,
+        curve=curve,
+        chart=chart,
+        target=target,
+        needed=labels_needed(calibration.confidence, calibration.correct, target, delta),
+    )
+    if not form.is_submitted():
+        form.target.data = Decimal(str(target))
+    return render_template("thresholds.html", **context)
+
+
+@bp.get("/thresholds")
+def index() -> str:
+    return _page(TargetForm())
+
+
+@bp.post("/thresholds")
+def set_target() -> ResponseReturnValue:
+    from classifier.registry import Registry
+
+    form = TargetForm()
+    if not form.validate_on_submit() or form.target.data is None:
+        flash("Choose a target precision between 0.5 and 0.999.", "error")
+        return _page(form), 400
+    target = float(form.target.data)
+    registry = Registry(_settings().models_path)
+    info = registry.active()
+    if info is None:
+        flash("No model is active yet: train one first.", "error")
+        return redirect(url_for("thresholds.index"))
+    old = info.manifest.get("policy", {}).get("target_precision")
+    try:
+        certificate = registry.set_target(info.version, target)
+    except ModelError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("thresholds.index"))
+    audit.record(
+        db_session(),
+        f"user:{current_user.id}",
+        "set-target",
+        version=info.version,
+        old=old,
+        new=target,
+        coverage=certificate.coverage,
+        certified=certificate.certified,
+    )
+    commit()
+    if certificate.certified:
+        flash(
+            f"Target {target:g} in force: {info.version} now routes {certificate.coverage:.0%} "
+            "of its calibration mail by itself.",
+            "info",
+        )
+    else:
+        flash(f"Target {target:g} cannot be certified: all mail now goes to review.", "error")
+    return redirect(url_for("thresholds.index"))
