@@ -40,6 +40,7 @@ from labeling.annotation.export import (
 from labeling.annotation.queue import ScoreRow, store_scores
 from labeling.errors import ModelError
 from labeling.mail.model_text import model_text
+from labeling.mail.pseudonymise import Pseudonymiser
 from labeling.settings import Settings
 from labeling.store.db import open_database, session_scope
 from labeling.store.tables import Annotation, Message
@@ -150,7 +151,9 @@ def train_from_store(
         # The moment the labels were read: a later label is new to this version (retrain).
         labels_read_at = datetime.now(UTC).isoformat()
         with session_scope(sessions) as session:
-            examples = training_examples(session, include_weak=include_weak)
+            examples = training_examples(
+                session, include_weak=include_weak, pseudonymiser=settings.pseudonymiser()
+            )
         if len({e.label for e in examples}) < 2:
             raise ModelError(
                 f"only {len(examples)} labelled mails of {len({e.label for e in examples})} "
@@ -236,7 +239,11 @@ def train_from_store(
         scored = 0
         active = registry.active()
         if active is not None:
-            scored = score_unlabelled(sessions, Router.load(active.path, settings.cache_path))
+            scored = score_unlabelled(
+                sessions,
+                Router.load(active.path, settings.cache_path),
+                pseudonymiser=settings.pseudonymiser(),
+            )
         return TrainOutcome(
             version=info.version,
             promoted=decision.promote,
@@ -268,21 +275,33 @@ def _gate(
     return promotion_gate(metrics, active_metrics)
 
 
-def score_unlabelled(sessions: sessionmaker[Session], router: Router) -> int:
-    """Store the model's view of every parsed mail no person has labelled yet."""
+def score_unlabelled(
+    sessions: sessionmaker[Session], router: Router, *, pseudonymiser: Pseudonymiser | None = None
+) -> int:
+    """Store the model's view of every parsed mail no person has labelled yet (read as in
+    training: :func:`model_text` with the same ``pseudonymiser``)."""
     with session_scope(sessions) as session:
         labelled = select(Annotation.message_id).where(
             Annotation.superseded_at.is_(None), Annotation.source != "archive-folder"
         )
         rows = session.execute(
-            select(Message.id, Message.subject, Message.new_text, Message.quoted_text)
+            select(
+                Message.id,
+                Message.subject,
+                Message.new_text,
+                Message.quoted_text,
+                Message.sender_name,
+            )
             .where(Message.status == "ok", Message.id.not_in(labelled))
             .order_by(Message.id)
         ).all()
     total = 0
     for start in range(0, len(rows), SCORE_BATCH):
         batch = rows[start : start + SCORE_BATCH]
-        texts = [model_text(subject, new, quoted) for _, subject, new, quoted in batch]
+        texts = [
+            model_text(subject, new, quoted, names=(name,), pseudonymiser=pseudonymiser)
+            for _, subject, new, quoted, name in batch
+        ]
         scores = router.scores(texts)
         probs = scores.probabilities
         order = np.argsort(-probs, axis=1)
@@ -295,7 +314,7 @@ def score_unlabelled(sessions: sessionmaker[Session], router: Router) -> int:
                 if probs.shape[1] > 1
                 else 1.0,
             )
-            for i, (message_id, _, _, _) in enumerate(batch)
+            for i, (message_id, *_) in enumerate(batch)
         ]
         with session_scope(sessions) as session:
             total += store_scores(session, router.version, score_rows)

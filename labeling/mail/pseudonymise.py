@@ -124,6 +124,16 @@ def check_linear(pattern: str) -> re.Pattern[str]:
     return compiled
 
 
+def check_label(label: str) -> str:
+    """``label`` if it can name placeholders of a configured kind, else ValueError."""
+    if not _LABEL.fullmatch(label) or label in BUILT_IN_KINDS:
+        raise ValueError(
+            f"placeholder label {label!r}: use 2-20 capital letters, not a built-in kind "
+            f"({', '.join(BUILT_IN_KINDS)})"
+        )
+    return label
+
+
 def _walk(items: Iterable[Any], pattern: str, *, inside_repeat: bool) -> None:
     for op, arg in items:
         if op in _REPEATS:
@@ -300,11 +310,7 @@ class Pseudonymiser:
         patterns = DEFAULT_ORG_PATTERNS if org_patterns is None else org_patterns
         self.org_patterns: list[tuple[str, re.Pattern[str]]] = []
         for label, pattern in patterns.items():
-            if not _LABEL.fullmatch(label) or label in BUILT_IN_KINDS:
-                raise ValueError(
-                    f"placeholder label {label!r}: use 2-20 capital letters, not a built-in "
-                    f"kind ({', '.join(BUILT_IN_KINDS)})"
-                )
+            check_label(label)
             self.org_patterns.append((label, check_linear(pattern)))
         self.lists = lists if lists is not None else load_name_lists()
         self.keep = frozenset(_key(value) for value in keep if value.strip())

@@ -165,7 +165,9 @@ def evaluate_command(
     if info is None:
         raise ModelError("no active model: run `mailroom train` first")
     with open_database(settings) as sessions, session_scope(sessions) as session:
-        examples = training_examples(session, include_weak=include_weak)
+        examples = training_examples(
+            session, include_weak=include_weak, pseudonymiser=settings.pseudonymiser()
+        )
     _, holdout = split_holdout(examples)
     router = Router.load(info.path, settings.cache_path)
     holdout = [e for e in holdout if e.label in set(router.labels)]
