@@ -884,29 +884,35 @@ class MailPseudonyms:
         self._resolved = resolved
         self._numbers: dict[tuple[str, str], str] = {}
         self._counts: dict[str, int] = {}
-        self._parts: dict[str, set[str]] = {}
+        # A name's part (first name, surname) belongs to the one full name it is part of.
+        self._owner: dict[str, str] = {}
         self.found: list[Found] = []
         lists = pseudonymiser.lists
-        full_names = [value for kind, value in values if kind == NAME and len(value.split()) > 1]
-        for name in full_names:
-            placeholder = self.placeholder(NAME, name)
-            for variant in _name_variants(name, lists):
-                self._parts.setdefault(_key(variant), set()).add(placeholder)
+        by_key = {_key(value): value for kind, value in values if kind == NAME}
+        variants = {
+            key: {_key(v) for v in _name_variants(value, lists)} for key, value in by_key.items()
+        }
+        # Longest first, so that "Vries" → "de Vries" → "Jan de Vries" ends at the root.
+        for key in sorted(by_key, key=len, reverse=True):
+            roots = {
+                self._owner.get(other, other)
+                for other in by_key
+                if len(other) > len(key) and key in variants[other]
+            }
+            if len(roots) == 1:
+                self._owner[key] = roots.pop()
         for kind, value in values:
             self.placeholder(kind, value)
 
     def placeholder(self, kind: str, value: str) -> str:
         """The placeholder of ``value``, numbered on when it is new to this mail."""
-        key = (kind, _key(value))
-        found = self._numbers.get(key)
+        key = _key(value)
+        if kind == NAME:
+            key = self._owner.get(key, key)
+        found = self._numbers.get((kind, key))
         if found is None:
-            owners = self._parts.get(key[1], set()) if kind == NAME else set()
-            if len(owners) == 1:
-                found = next(iter(owners))
-            else:
-                self._counts[kind] = self._counts.get(kind, 0) + 1
-                found = f"[{kind}-{self._counts[kind]}]"
-            self._numbers[key] = found
+            self._counts[kind] = self._counts.get(kind, 0) + 1
+            found = self._numbers[(kind, key)] = f"[{kind}-{self._counts[kind]}]"
         return found
 
     def text(self, text: str) -> str:
