@@ -934,11 +934,16 @@ class MailPseudonyms:
         """Sanitised HTML with the text of its elements (and alt/title) pseudonymised.
 
         Give it HTML that is already sanitised: the markup is re-serialised, not cleaned."""
+        import lxml.etree
         import lxml.html
 
         if not html.strip():
             return html
-        root = lxml.html.fragment_fromstring(html, create_parent="div")
+        try:
+            root = lxml.html.fragment_fromstring(html, create_parent="div")
+        except (lxml.etree.ParserError, ValueError):
+            # Markup lxml cannot read back: show it as pseudonymised text instead.
+            return html_escape(self.text(html), quote=False)
         for element in root.iter():
             if isinstance(element.tag, str):
                 if element.text:
