@@ -35,7 +35,7 @@ from sqlalchemy import ColumnElement, String, cast, delete, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from labeling.errors import LabelingError
-from labeling.store.db import session_scope
+from labeling.store.db import rowcount, session_scope
 from labeling.store.tables import (
     Annotation,
     AuditLog,
@@ -146,13 +146,12 @@ def erase(session: Session, address: str, *, actor: str = "system") -> ErasureRe
     empty_threads = 0
     if thread_ids:
         still_used = select(Message.thread_id).where(Message.thread_id.in_(thread_ids))
-        empty_threads = int(
+        empty_threads = rowcount(
             session.execute(
                 delete(Thread)
                 .where(Thread.id.in_(thread_ids), Thread.id.not_in(still_used))
                 .execution_options(synchronize_session=False)
-            ).rowcount  # type: ignore[attr-defined]
-            or 0
+            )
         )
     already = session.scalar(select(Erasure.id).where(Erasure.address_hash == digest))
     if already is None:
