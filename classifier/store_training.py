@@ -52,6 +52,7 @@ from labeling.annotation.verify import VerifiedMail, verified_mail, weak_label_n
 from labeling.errors import ModelError
 from labeling.live.review import no_team_mail
 from labeling.mail.model_text import model_text
+from labeling.mail.pseudonymise import Pseudonymiser
 from labeling.settings import Settings
 from labeling.store.db import open_database, session_scope
 from labeling.store.tables import Annotation, Message
@@ -186,10 +187,16 @@ def train_from_store(
         # The moment the labels were read: a later label is new to this version (retrain).
         labels_read_at = datetime.now(UTC).isoformat()
         with session_scope(sessions) as session:
-            examples = training_examples(session, include_weak=include_weak)
-            verified = verified_mail(session)
+            # Every text is read as routing reads it: pseudonymised alike.
+            pseudonymiser = settings.pseudonymiser()
+            examples = training_examples(
+                session, include_weak=include_weak, pseudonymiser=pseudonymiser
+            )
+            verified = verified_mail(session, pseudonymiser=pseudonymiser)
             noise = weak_label_noise(session)
-            unknown_texts = [text for _, text in no_team_mail(session)]
+            unknown_texts = [
+                text for _, text in no_team_mail(session, pseudonymiser=pseudonymiser)
+            ]
         if len({e.label for e in examples}) < 2:
             raise ModelError(
                 f"only {len(examples)} labelled mails of {len({e.label for e in examples})} "
@@ -315,7 +322,11 @@ def train_from_store(
         scored = 0
         active = registry.active()
         if active is not None:
-            scored = score_unlabelled(sessions, Router.load(active.path, settings.cache_path))
+            scored = score_unlabelled(
+                sessions,
+                Router.load(active.path, settings.cache_path),
+                pseudonymiser=settings.pseudonymiser(),
+            )
         return TrainOutcome(
             version=info.version,
             promoted=decision.promote,
@@ -416,14 +427,23 @@ def _gate(
     return promotion_gate(metrics, active_metrics)
 
 
-def score_unlabelled(sessions: sessionmaker[Session], router: Router) -> int:
-    """Store the model's view of every parsed mail no person has labelled yet."""
+def score_unlabelled(
+    sessions: sessionmaker[Session], router: Router, *, pseudonymiser: Pseudonymiser | None = None
+) -> int:
+    """Store the model's view of every parsed mail no person has labelled yet (read as in
+    training: :func:`model_text` with the same ``pseudonymiser``)."""
     with session_scope(sessions) as session:
         labelled = select(Annotation.message_id).where(
             Annotation.superseded_at.is_(None), Annotation.source != "archive-folder"
         )
         rows = session.execute(
-            select(Message.id, Message.subject, Message.new_text, Message.quoted_text)
+            select(
+                Message.id,
+                Message.subject,
+                Message.new_text,
+                Message.quoted_text,
+                Message.sender_name,
+            )
             .where(Message.status == "ok", Message.id.not_in(labelled))
             .order_by(Message.id)
         ).all()
@@ -432,7 +452,10 @@ def score_unlabelled(sessions: sessionmaker[Session], router: Router) -> int:
     score_rows: list[ScoreRow] = []
     for start in range(0, len(rows), SCORE_BATCH):
         batch = rows[start : start + SCORE_BATCH]
-        texts = [model_text(subject, new, quoted) for _, subject, new, quoted in batch]
+        texts = [
+            model_text(subject, new, quoted, names=(name,), pseudonymiser=pseudonymiser)
+            for _, subject, new, quoted, name in batch
+        ]
         probs = router.scores(texts).probabilities
         order = np.argsort(-probs, axis=1)
         score_rows += [
@@ -444,7 +467,7 @@ def score_unlabelled(sessions: sessionmaker[Session], router: Router) -> int:
                 if probs.shape[1] > 1
                 else 1.0,
             )
-            for i, (message_id, _, _, _) in enumerate(batch)
+            for i, (message_id, *_) in enumerate(batch)
         ]
     with session_scope(sessions) as session:
         return store_scores(session, router.version, score_rows)

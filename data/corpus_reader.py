@@ -34,6 +34,8 @@ class TruthRecord:
     intent: str
     features: tuple[str, ...]
     parent: str | None = None
+    # The personal details in the mail: {"kind", "text"} (see data.pii_truth).
+    pii: tuple[dict[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ def read_truth(out_dir: Path) -> list[TruthRecord]:
                     intent=data["intent"],
                     features=tuple(data["features"]),
                     parent=data.get("parent"),
+                    pii=tuple(data.get("pii", ())),
                 )
             )
     return records

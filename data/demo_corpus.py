@@ -49,7 +49,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from data import compose
+from data import compose, pii_truth
 from data.compose import TEAM_SHARES, Composition
 from data.mime_build import (
     CLIENTS,
@@ -163,6 +163,7 @@ class _Record:
     parent: str | None = None
     folder: str = ""
     path: str = ""
+    pii: list[dict[str, str]] = field(default_factory=list)
 
     def to_json(self) -> str:
         data = {
@@ -175,6 +176,7 @@ class _Record:
             "path": self.path,
             "intent": self.intent,
             "features": self.features,
+            "pii": self.pii,
         }
         if self.parent is not None:
             data["parent"] = self.parent
@@ -198,6 +200,8 @@ class _Written:
     references: list[str] = field(default_factory=list)
     quote_depth: int = 0
     slots: dict[str, str] = field(default_factory=dict)
+    # Personal values this mail holds, for the truth of mails that quote it.
+    pii_candidates: list[pii_truth.Candidate] = field(default_factory=list)
 
 
 class TeamFolder(Protocol):
@@ -437,6 +441,15 @@ def _write_one(
         draft.cc = Correspondent(rng.choice(NL_FIRST), f"partner.{planned.index}@example.nl")
 
     raw = render(draft)
+    candidates = [
+        *pii_truth.person_candidates(person),
+        *pii_truth.slot_candidates(slots),
+        *pii_truth.draft_candidates(draft),
+        *(parent.pii_candidates if parent is not None else ()),
+    ]
+    if comp.intent == "geboortedatum":  # the one template that writes a date of birth
+        candidates.append((pii_truth.BIRTH_DATE, slots["datum2"]))
+    pii = pii_truth.record(pii_truth.shown_texts(draft), pii_truth.fitted(candidates, draft))
     if planned.kind == "malformed":
         raw = malform(raw, planned.malformation or "", rng)
         features.append(f"malformed:{planned.malformation}")
@@ -451,6 +464,7 @@ def _write_one(
         intent=comp.intent,
         features=features,
         parent=parent_id,
+        pii=pii,
     )
     info = None
     if planned.kind != "malformed":
@@ -468,6 +482,7 @@ def _write_one(
             references=list(draft.references),
             quote_depth=quote_depth,
             slots=slots,
+            pii_candidates=sorted(set(candidates)),
         )
     return raw, record, info
 

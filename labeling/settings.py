@@ -8,10 +8,11 @@ Every field is documented in the README's settings table.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -22,6 +23,10 @@ from pydantic_settings import (
 )
 
 from labeling.errors import ConfigError
+from labeling.mail.pseudonymise import DEFAULT_KEEP, DEFAULT_ORG_PATTERNS
+
+if TYPE_CHECKING:
+    from labeling.mail.pseudonymise import Pseudonymiser
 
 ENV_PREFIX = "MAILROOM_"
 
@@ -222,6 +227,31 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level."
     )
+    pseudonymise_reviewers: bool = Field(
+        default=False,
+        description="Reviewers see mail pseudonymised too, as labellers always do (names, "
+        "addresses, numbers as [NAAM-1], [IBAN-1] …). Admins see the original.",
+    )
+    pseudonymise_patterns: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_ORG_PATTERNS),
+        description="The organisation's own numbers to pseudonymise, as JSON: placeholder "
+        'label → regular expression ({"POLIS": "PZ-\\d{8}"}); a group named value narrows '
+        "the match. Only bounded repeats, none nested (linear time). Default: the demo "
+        "insurer's policy, claim, quote, invoice and customer numbers.",
+    )
+    pseudonymise_keep: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_KEEP),
+        description="Values never pseudonymised, comma separated: the organisation's own "
+        "name, phone numbers, addresses. Default: the demo insurer's.",
+    )
+    retention_days: int = Field(
+        default=90,
+        ge=0,
+        description="Days the raw bytes of a routed live mail are kept after it arrived; "
+        "then they, its HTML and its addresses are dropped and its text is kept "
+        "pseudonymised (the worker's beat checks hourly). 0: kept for ever. Mail still in "
+        "review or quarantined is kept.",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -256,6 +286,33 @@ class Settings(BaseSettings):
                     f"{url!r} is not a mailbox URL; use imap://user:pass@host:port/FOLDER, "
                     "imaps://… or maildir:///absolute/path"
                 )
+        return value
+
+    @field_validator("pseudonymise_patterns", mode="before")
+    @classmethod
+    def _parse_patterns(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not JSON ({exc}); write {{\"LABEL\": \"pattern\"}}") from None
+        return value
+
+    @field_validator("pseudonymise_patterns")
+    @classmethod
+    def _check_patterns(cls, value: dict[str, str]) -> dict[str, str]:
+        from labeling.mail.pseudonymise import check_label, check_linear
+
+        for label, pattern in value.items():
+            check_label(label)
+            check_linear(pattern)
+        return value
+
+    @field_validator("pseudonymise_keep", mode="before")
+    @classmethod
+    def _split_keep(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("database_url")
@@ -302,6 +359,12 @@ class Settings(BaseSettings):
     @property
     def maildir_outbox(self) -> Path:
         return self.instance_path / "mail" / "teams"
+
+    def pseudonymiser(self) -> Pseudonymiser:
+        """The pseudonymiser for these settings (built once per process)."""
+        from labeling.mail.pseudonymise import pseudonymiser_for
+
+        return pseudonymiser_for(self.pseudonymise_patterns, self.pseudonymise_keep)
 
 
 # pydantic-settings builds sources from a classmethod; the file path reaches it through this

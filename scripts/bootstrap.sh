@@ -16,6 +16,11 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "==> installing mailroom and its dependencies into .venv (torch CPU build pinned)"
     .venv/bin/python -m pip install -q --upgrade pip
     .venv/bin/python -m pip install -q -e '.[dev]'
+    # deduce (LGPL-3.0-or-later) only for its Dutch name, street and place lists, which the
+    # pseudonymiser reads as data files (labeling/mail/name_lists.py); never imported. Its
+    # own dependencies pin an old `regex`, so it is installed without them (see
+    # pyproject.toml's comment).
+    .venv/bin/python -m pip install -q --no-deps 'deduce==3.0.6'
     echo "$want" > "$stamp"
 fi
 

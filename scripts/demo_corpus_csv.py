@@ -49,7 +49,9 @@ def main() -> int:
         except MailParseError:
             refused += 1
             continue
-        rows.append((model_text(mail.subject, mail.new_text, mail.quoted_text), record["team"]))
+        names = (mail.sender.name,) if mail.sender else ()
+        text = model_text(mail.subject, mail.new_text, mail.quoted_text, names=names)
+        rows.append((text, record["team"]))
     train, test = train_test_split(
         rows, test_size=0.2, random_state=args.seed, stratify=[r[1] for r in rows]
     )

@@ -15,6 +15,9 @@ def main() -> None:
         shown = "—" if default in ("None", "[]") else f"`{default}`"
         if default.startswith("PosixPath("):
             shown = "`" + default.removeprefix("PosixPath(").removesuffix(")").strip("'") + "`"
+        if len(shown) > 80:
+            shown = "(long: `mailroom settings` shows it)"
+        description = description.replace("|", "\\|")
         print(f"| `{variable}` | {shown} | {description} |")
 
 

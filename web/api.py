@@ -18,12 +18,21 @@ from flask_login import current_user
 
 from labeling.annotation import neardup, queue, suspects, verify
 from labeling.errors import LabelingError
+from labeling.mail.pseudonymise import Pseudonymiser
 from labeling.settings import Settings
 from labeling.store.tables import Message, Team
 from web.assets import static_url
 from web.db import commit, db_session
 from web.mailhtml import frame_document
-from web.payloads import ProgressView, QueuePayload, SuggestionView, SuspectView, message_view
+from web.payloads import (
+    ProgressView,
+    QueuePayload,
+    SuggestionView,
+    SuspectView,
+    message_view,
+    pseudonymised_html,
+)
+from web.security import sees_original
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -88,6 +97,12 @@ def _user_id() -> int:
     return user_id
 
 
+def _pseudonymiser() -> Pseudonymiser | None:
+    """None for a person who may see the identity; else the settings' pseudonymiser."""
+    settings = _settings()
+    return None if sees_original(current_user.role, settings) else settings.pseudonymiser()
+
+
 def _progress() -> ProgressView:
     progress = queue.progress(db_session(), double_label_share=_settings().double_label_share)
     return ProgressView(
@@ -116,7 +131,7 @@ def _payload(
     if message is not None:
         # Blind in the verification sample: no suggestion, no group.
         group = () if verifying else neardup.group_members(session, message.id)
-        view = message_view(message, len(group))
+        view = message_view(message, len(group), pseudonymiser=_pseudonymiser())
         suggestion = None if verifying else queue.suggestion(session, message.id, _user_id())
         if suggestion is not None:
             suggestion_view = SuggestionView(
@@ -261,4 +276,11 @@ def message_html(message_id: int) -> Response:
     if message is None or not message.html:
         abort(404)
     stylesheet = static_url("mailframe.css")
-    return jsonify(document=frame_document(message.html, stylesheet))
+    pseudonymiser = _pseudonymiser()
+    transform = None
+    if pseudonymiser is not None:
+
+        def transform(html: str) -> str:
+            return pseudonymised_html(message, html, pseudonymiser)
+
+    return jsonify(document=frame_document(message.html, stylesheet, transform=transform))

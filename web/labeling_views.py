@@ -3,7 +3,7 @@ report and the adjudication of disagreements."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
@@ -13,10 +13,13 @@ from labeling.annotation.agreement import adjudicate as adjudicate_message
 from labeling.annotation.agreement import agreement_report
 from labeling.annotation.agreement import disagreements as open_disagreements
 from labeling.errors import LabelingError
+from labeling.settings import Settings
 from labeling.store.tables import Message, Team
 from labeling.store.teams import active_teams_by_key
 from web.db import commit, db_session
 from web.forms import AdjudicateForm
+from web.payloads import message_view
+from web.security import sees_original
 
 bp = Blueprint("labeling", __name__)
 
@@ -52,7 +55,14 @@ def disagreements() -> str:
     teams = {team.id: team for team in session.scalars(select(Team))}
     # The mails themselves, in one query, so the adjudicator reads what was labelled.
     ids = [item.message_id for item in items]
-    mails = {m.id: m for m in session.scalars(select(Message).where(Message.id.in_(ids)))}
+    settings: Settings = current_app.extensions["mailroom.settings"]
+    pseudonymiser = (
+        None if sees_original(current_user.role, settings) else settings.pseudonymiser()
+    )
+    mails = {
+        m.id: message_view(m, 0, pseudonymiser=pseudonymiser)
+        for m in session.scalars(select(Message).where(Message.id.in_(ids)))
+    }
     return render_template(
         "disagreements.html",
         items=items,

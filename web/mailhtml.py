@@ -7,6 +7,8 @@ is the first wall, the sandbox and the CSP the second and third.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import nh3
 
 # Anything larger is cut before sanitising: an "HTML bomb" must not stall a request. Real
@@ -47,16 +49,22 @@ def sanitise(html: str) -> str:
     return cleaned
 
 
-def frame_document(html: str, stylesheet_url: str) -> str:
+def frame_document(
+    html: str, stylesheet_url: str, *, transform: Callable[[str], str] | None = None
+) -> str:
     """A complete document for the sandboxed frame's ``srcdoc``: sanitised body + our stylesheet.
 
     The stylesheet is loaded from our own origin (CSP ``style-src 'self'``); the mail's own
-    styles are gone, so it gets readable defaults instead of a blank look.
+    styles are gone, so it gets readable defaults instead of a blank look. ``transform``
+    rewrites the sanitised HTML (pseudonymising its text); the result is sanitised again.
     """
+    body = sanitise(html)
+    if transform is not None:
+        body = sanitise(transform(body))
     return (
         '<!doctype html><html><head><meta charset="utf-8">'
         f'<link rel="stylesheet" href="{_attribute(stylesheet_url)}">'
-        f"</head><body>{sanitise(html)}</body></html>"
+        f"</head><body>{body}</body></html>"
     )
 
 

@@ -2,13 +2,24 @@
 
 Every field here is plain text that the page puts into the DOM with ``textContent``; the
 mail's HTML travels separately (:func:`web.api.message_html`) as a frame document.
+
+Given a pseudonymiser (people who do not need the identity: see
+:func:`web.security.sees_original`), every field a person reads — subject, sender, text,
+quote, signature, attachment names, and the HTML — is pseudonymised with one set of
+placeholders per mail, so ``[NAAM-1]`` in the text is ``[NAAM-1]`` in the HTML too.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from labeling.mail.pseudonymise import (
+    MailPseudonyms,
+    MailText,
+    Pseudonymiser,
+    pseudonymise_mail,
+)
 from labeling.store.tables import Message
 
 
@@ -33,6 +44,7 @@ class MessageView:
     attachments: list[AttachmentView]
     has_html: bool
     group_size: int  # messages in its near-duplicate group, itself included; 0: no group
+    pseudonymised: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +99,37 @@ class QueuePayload:
         return asdict(self)
 
 
-def _sender(message: Message) -> str:
-    if message.sender_name and message.sender_email:
-        return f"{message.sender_name} <{message.sender_email}>"
-    return message.sender_name or message.sender_email or "(unknown sender)"
+def _sender(name: str, email: str) -> str:
+    if name and email:
+        return f"{name} <{email}>"
+    return name or email or "(unknown sender)"
+
+
+def _shown(message: Message) -> MailText:
+    # The parser leaves new_text empty when it could not tell new from quoted text; the
+    # whole body is then the best "new text" there is.
+    return MailText(
+        subject=message.subject,
+        sender_name=message.sender_name,
+        sender_email=message.sender_email,
+        new_text=message.new_text or message.body_text,
+        quoted_text=message.quoted_text if message.new_text else "",
+        signature=message.signature,
+    )
+
+
+def mail_pseudonyms(
+    message: Message, pseudonymiser: Pseudonymiser
+) -> tuple[MailText, MailPseudonyms]:
+    """What a person who may not see the identity reads of ``message``, and its
+    placeholders (for the HTML and attachment names); the same for every request."""
+    people = [
+        (str(person.get("name") or ""), str(person.get("email") or ""))
+        for group in (message.recipients or {}).values()
+        for person in group or ()
+        if isinstance(person, dict)
+    ]
+    return pseudonymise_mail(_shown(message), pseudonymiser, correspondents=people)
 
 
 def _attachments(raw: list[Any]) -> list[AttachmentView]:
@@ -109,20 +148,33 @@ def _attachments(raw: list[Any]) -> list[AttachmentView]:
     return views
 
 
-def message_view(message: Message, group_size: int) -> MessageView:
+def message_view(
+    message: Message, group_size: int, *, pseudonymiser: Pseudonymiser | None = None
+) -> MessageView:
+    """The view of ``message``; pseudonymised when a ``pseudonymiser`` is given."""
+    shown = _shown(message)
+    attachments = _attachments(message.attachments)
+    if pseudonymiser is not None:
+        shown, pseudonyms = mail_pseudonyms(message, pseudonymiser)
+        attachments = [replace(a, filename=pseudonyms.text(a.filename)) for a in attachments]
     return MessageView(
         id=message.id,
-        subject=message.subject or "(no subject)",
-        sender=_sender(message),
+        subject=shown.subject or "(no subject)",
+        sender=_sender(shown.sender_name, shown.sender_email),
         date=message.date.strftime("%Y-%m-%d %H:%M UTC") if message.date else "",
         date_iso=message.date.isoformat() if message.date else "",
         language=message.language or "und",
-        # The parser leaves new_text empty when it could not tell new from quoted text;
-        # the whole body is then the best "new text" there is.
-        new_text=message.new_text or message.body_text,
-        quoted_text=message.quoted_text if message.new_text else "",
-        signature=message.signature,
-        attachments=_attachments(message.attachments),
+        new_text=shown.new_text,
+        quoted_text=shown.quoted_text,
+        signature=shown.signature,
+        attachments=attachments,
         has_html=bool(message.html),
         group_size=group_size if group_size > 1 else 0,
+        pseudonymised=pseudonymiser is not None,
     )
+
+
+def pseudonymised_html(message: Message, sanitised: str, pseudonymiser: Pseudonymiser) -> str:
+    """Sanitised HTML of ``message`` with the placeholders of its text view."""
+    _, pseudonyms = mail_pseudonyms(message, pseudonymiser)
+    return pseudonyms.html(sanitised)

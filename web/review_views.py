@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -16,13 +17,15 @@ from flask_login import current_user
 
 from labeling.errors import LabelingError
 from labeling.live import review
+from labeling.mail.pseudonymise import Pseudonymiser
 from labeling.settings import Settings
 from labeling.store.teams import active_teams_by_key
 from web.assets import static_url
 from web.db import commit, db_session
 from web.forms import HandledForm, ReviewDecisionForm, SendBackForm
 from web.mailhtml import frame_document
-from web.payloads import message_view
+from web.payloads import message_view, pseudonymised_html
+from web.security import sees_original
 from worker import enqueue
 
 log = logging.getLogger(__name__)
@@ -52,6 +55,11 @@ def _settings() -> Settings:
     return settings
 
 
+def _pseudonymiser() -> Pseudonymiser | None:
+    settings = _settings()
+    return None if sees_original(current_user.role, settings) else settings.pseudonymiser()
+
+
 def _queue_forwards(message_ids: list[int]) -> bool:
     """Queue each forward; False (and logged) when the broker is unreachable."""
     enqueue = _enqueue_forward()
@@ -73,13 +81,27 @@ def _after() -> int | None:
 def queue() -> str:
     session = db_session()
     card = review.next_item(session, after=_after())
+    pseudonymiser = _pseudonymiser()
     html_document = None
     if card is not None and card.message.html:
-        html_document = frame_document(card.message.html, static_url("mailframe.css"))
+        message = card.message
+        transform = None
+        if pseudonymiser is not None:
+
+            def transform(html: str) -> str:
+                return pseudonymised_html(message, html, pseudonymiser)
+
+        html_document = frame_document(
+            message.html or "", static_url("mailframe.css"), transform=transform
+        )
     return render_template(
         "review.html",
         card=card,
-        mail=message_view(card.message, 0) if card is not None else None,
+        mail=(
+            message_view(card.message, 0, pseudonymiser=pseudonymiser)
+            if card is not None
+            else None
+        ),
         html_document=html_document,
         teams=active_teams_by_key(db_session()),
         form=ReviewDecisionForm(),
@@ -166,9 +188,17 @@ def routed() -> str:
     value = request.args.get("message", "").strip().lstrip("#")
     message_id = int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
     rows = review.routed_mail(db_session(), message_id=message_id, limit=100)
+    pseudonymiser = _pseudonymiser()
+    if pseudonymiser is not None:
+        rows = [_pseudonymised_row(row, pseudonymiser) for row in rows]
     return render_template(
         "routed.html", rows=rows, form=SendBackForm(), query=value, searched=message_id
     )
+
+
+def _pseudonymised_row(row: review.RoutedRow, pseudonymiser: Pseudonymiser) -> review.RoutedRow:
+    pseudonyms = pseudonymiser.mail(row.subject, row.sender)
+    return replace(row, subject=pseudonyms.text(row.subject), sender=pseudonyms.text(row.sender))
 
 
 @bp.post("/send-back")

@@ -82,6 +82,17 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
 }
 
 
+def sees_original(role: str | None, settings: Settings) -> bool:
+    """Whether a person with ``role`` reads mail as it is, or pseudonymised: labellers
+    never see the identity, reviewers only when MAILROOM_PSEUDONYMISE_REVIEWERS is off,
+    admins always (they answer access and erasure requests)."""
+    if role == ADMIN:
+        return True
+    if role == REVIEWER:
+        return not settings.pseudonymise_reviewers
+    return False
+
+
 def allowed(endpoint: str, role: str | None) -> bool:
     """Whether a user with ``role`` (None: not logged in) may use ``endpoint``."""
     return (role or ANONYMOUS) in ROLE_MATRIX.get(endpoint, frozenset())

@@ -8,8 +8,9 @@
 Reliability settings: a task is acknowledged only after it ran (``task_acks_late``) and
 given back when its worker process dies (``task_reject_on_worker_lost``); each worker takes
 one message at a time (``worker_prefetch_multiplier=1``); JSON only; no result backend.
-The beat schedule runs :func:`worker.tasks.sweep` every ``sweep_interval`` seconds and
-:func:`worker.tasks.retrain_if_due` every ``retrain_interval`` seconds. The embedded default
+The beat schedule runs :func:`worker.tasks.sweep` every ``sweep_interval`` seconds,
+:func:`worker.tasks.retrain_if_due` every ``retrain_interval`` seconds and
+:func:`worker.tasks.expire_raw` (``MAILROOM_RETENTION_DAYS``) hourly. The embedded default
 broker is kombu's SQLAlchemy transport on a SQLite file in the instance folder.
 
 No app exists at import time. ``celery -A worker …`` (Celery looks in ``worker.celery``)
@@ -33,6 +34,9 @@ from worker.enqueue import client, embedded_broker_quiet, route_quietly
 from worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+# How often the beat expires raw mail past MAILROOM_RETENTION_DAYS (a cheap query when none).
+RETENTION_CHECK_SECONDS = 3600.0
 
 _app: Celery | None = None
 
@@ -66,6 +70,10 @@ def make_celery(settings: Settings, *, watch: bool = False) -> Celery:
             "mailroom-retrain": {
                 "task": "mailroom.retrain_if_due",
                 "schedule": settings.retrain_interval,
+            },
+            "mailroom-retention": {
+                "task": "mailroom.expire_raw",
+                "schedule": RETENTION_CHECK_SECONDS,
             },
         },
         beat_schedule_filename=str(settings.instance_path / "celerybeat-schedule"),

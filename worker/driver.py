@@ -154,7 +154,14 @@ def _route(services: Services, message_id: int) -> str | None:
     prediction: Prediction | None = None
     model_error = ""
     if services.predictor.active():
-        text = model_text(found.subject, found.new_text, found.quoted_text)
+        # Read exactly as in training (classifier.store_training): pseudonymised alike.
+        text = model_text(
+            found.subject,
+            found.new_text,
+            found.quoted_text,
+            names=(found.sender_name,),
+            pseudonymiser=settings.pseudonymiser(),
+        )
         try:
             prediction = services.predictor.predict(
                 [text], routable_slugs(found.teams, settings.outgoing)

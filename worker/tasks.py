@@ -18,6 +18,7 @@ from celery import Task, shared_task
 
 from classifier.retraining import retrain_check
 from labeling.errors import MailServerError, StoreError
+from labeling.store.privacy import expire_all
 from worker import leases
 from worker.driver import advance, quarantine, stale_messages
 from worker.retrain import RETRAIN_LEASE, run_retrain
@@ -103,3 +104,19 @@ def retrain_if_due(self: Task) -> str:
     finally:
         leases.release(services.sessions, RETRAIN_LEASE, holder)
     return "retrained" if status == 0 else f"retrain failed ({status})"
+
+
+@shared_task(bind=True, name="mailroom.expire_raw")
+def expire_raw(self: Task) -> int:
+    """Drop the raw bytes of routed live mail older than ``retention_days`` (beat runs this
+    hourly); the logic and what is kept are in :mod:`labeling.store.privacy`."""
+    services = runtime(self).services()
+    settings = services.settings
+    if not settings.retention_days:
+        return 0
+    count = expire_all(
+        services.sessions, days=settings.retention_days, pseudonymiser=settings.pseudonymiser()
+    )
+    if count:
+        log.info("retention: expired the raw mail of %d live mail(s)", count)
+    return count

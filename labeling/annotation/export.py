@@ -38,6 +38,8 @@ from labeling.store.tables import Annotation, Message, Team
 if TYPE_CHECKING:
     from datasets import DatasetDict
 
+    from labeling.mail.pseudonymise import Pseudonymiser
+
 ExportFormat = Literal["jsonl", "csv"]
 
 # Deciding order of the sources, strongest first; 'model' is never a label.
@@ -109,12 +111,21 @@ def resolve_label(votes: Iterable[Vote], *, include_weak: bool = False) -> Resol
 
 
 def training_examples(
-    session: Session, *, include_weak: bool = False, exclude_archived_teams: bool = False
+    session: Session,
+    *,
+    include_weak: bool = False,
+    exclude_archived_teams: bool = False,
+    pseudonymiser: Pseudonymiser | None = None,
 ) -> list[Example]:
     """Every parsed mail with a resolvable label (see module doc), ordered by message id.
 
-    Covers archive and live mail alike (live mail gets labels through review).
+    Covers archive and live mail alike (live mail gets labels through review), except mail
+    of people who were erased (:mod:`labeling.store.privacy`). The text is
+    :func:`model_text`, pseudonymised with ``pseudonymiser`` (default: default patterns).
     """
+    from labeling.store.privacy import erased_filter
+
+    excluded = erased_filter(session)
     rows = session.execute(
         select(Annotation.message_id, Annotation.source, Team.slug, Annotation.id)
         .join(Team, Team.id == Annotation.team_id)
@@ -153,18 +164,39 @@ def training_examples(
             Message.quoted_text,
             Message.language,
             Message.dup_group_id,
+            Message.sender_name,
+            Message.sender_email,
+            Message.recipients,
+            Message.body_text,
         )
         .where(Message.status == "ok", has_label)
         .order_by(Message.id)
     )
-    for message_id, subject, new_text, quoted_text, language, dup_group_id in texts:
+    for (
+        message_id,
+        subject,
+        new_text,
+        quoted_text,
+        language,
+        dup_group_id,
+        sender_name,
+        sender_email,
+        recipients,
+        body_text,
+    ) in texts:
         resolution = resolved.get(message_id)
-        if resolution is None:
+        if resolution is None or excluded(sender_email, recipients, body_text):
             continue
         examples.append(
             Example(
                 message_id=message_id,
-                text=model_text(subject, new_text, quoted_text),
+                text=model_text(
+                    subject,
+                    new_text,
+                    quoted_text,
+                    names=(sender_name,),
+                    pseudonymiser=pseudonymiser,
+                ),
                 label=resolution.label,
                 sources=resolution.sources,
                 language=language,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, aliased
@@ -31,6 +32,9 @@ from labeling.annotation.queue import active_team, active_user
 from labeling.errors import LabelingError
 from labeling.mail.model_text import model_text
 from labeling.store.tables import Annotation, AuditLog, Message, Team, Verification, utcnow
+
+if TYPE_CHECKING:
+    from labeling.mail.pseudonymise import Pseudonymiser
 
 NO_TEAM = None  # the answer "this mail belongs to no team we have"
 
@@ -144,8 +148,11 @@ class VerifiedMail:
     group: int
 
 
-def verified_mail(session: Session) -> list[VerifiedMail]:
-    """Every current verification with its mail, by message id."""
+def verified_mail(
+    session: Session, *, pseudonymiser: Pseudonymiser | None = None
+) -> list[VerifiedMail]:
+    """Every current verification with its mail, by message id; the text is read as
+    routing reads it (:func:`model_text` with ``pseudonymiser``)."""
     weak = aliased(Annotation)
     weak_team = aliased(Team)
     rows = session.execute(
@@ -156,6 +163,7 @@ def verified_mail(session: Session) -> list[VerifiedMail]:
             Message.quoted_text,
             Message.language,
             Message.dup_group_id,
+            Message.sender_name,
             Team.slug,
             weak_team.slug,
         )
@@ -174,13 +182,15 @@ def verified_mail(session: Session) -> list[VerifiedMail]:
     return [
         VerifiedMail(
             message_id=message_id,
-            text=model_text(subject, new_text, quoted),
+            text=model_text(
+                subject, new_text, quoted, names=(sender,), pseudonymiser=pseudonymiser
+            ),
             team=team,
             weak_team=weak_slug,
             language=language,
             group=group or message_id,
         )
-        for message_id, subject, new_text, quoted, language, group, team, weak_slug in rows
+        for message_id, subject, new_text, quoted, language, group, sender, team, weak_slug in rows
     ]
 
 

@@ -27,6 +27,7 @@ from labeling.errors import LabelingError
 from labeling.importers import MailSource, open_source
 from labeling.store.db import refresh_statistics, store_error
 from labeling.store.ingest import ingest
+from labeling.store.privacy import drop_if_erased, erased_filter
 from labeling.store.tables import (
     Annotation,
     AuditLog,
@@ -64,6 +65,8 @@ class ImportSummary:
     imported: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    # Mails of people erased before (labeling.store.privacy): not stored again.
+    erased: int = 0
     per_folder: dict[str, FolderCounts] = field(default_factory=dict)
     # (where the mail came from, why it could not be read), the first few only.
     quarantine_examples: list[tuple[str, str]] = field(default_factory=list)
@@ -80,7 +83,9 @@ class ImportSummary:
 
     def _count(self, folder: str, outcome: str) -> None:
         counts = self.per_folder.setdefault(folder, FolderCounts())
-        if outcome == "imported":
+        if outcome == "erased":
+            self.erased += 1
+        elif outcome == "imported":
             self.imported += 1
             counts.imported += 1
         elif outcome == "duplicate":
@@ -205,9 +210,13 @@ def run_import(
     session = sessions()
     pending = 0
     try:
+        is_erased = erased_filter(session)
         for raw_mail in source:
             result = ingest(session, raw_mail, origin="archive")
-            summary._count(raw_mail.folder, result.outcome)
+            outcome: str = result.outcome
+            if outcome == "imported" and drop_if_erased(session, result.message_id, is_erased):
+                outcome = "erased"
+            summary._count(raw_mail.folder, outcome)
             if result.outcome == "quarantined":
                 log.info("quarantined %s: %s", raw_mail.source_ref, result.reason)
                 if len(summary.quarantine_examples) < MAX_QUARANTINE_EXAMPLES:

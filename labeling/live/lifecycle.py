@@ -36,6 +36,7 @@ from typing import Any, Literal
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from labeling.errors import LabelingError
 from labeling.mail.values import RawMail
 from labeling.store.db import rowcount
 from labeling.store.ingest import IngestResult, ingest
@@ -124,6 +125,7 @@ class RoutingInput:
     thread: ThreadInfo | None
     teams: dict[str, TeamInfo]
     unreadable: str | None  # the parser's reason when the mail could not be read
+    sender_name: str = ""  # helps the pseudonymiser find the name in the text
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,6 +307,7 @@ def routing_input(session: Session, message_id: int) -> RoutingInput | None:
             if message.status == "quarantined"
             else None
         ),
+        sender_name=message.sender_name,
     )
 
 
@@ -701,7 +704,15 @@ def send_back(
 ) -> bool:
     """A routed mail was misrouted: forwarded or done → review, with an open review item
     (reason ``misrouted``) and a ``misroute`` audit row. Only mail the team received can be
-    sent back; False when the mail is not in one of those states (a forward under way)."""
+    sent back; False when the mail is not in one of those states (a forward under way).
+    LabelingError when its raw mail has expired (MAILROOM_RETENTION_DAYS): there is nothing
+    left to forward again."""
+    expired = session.scalar(select(Message.raw_expired_at).where(Message.id == message_id))
+    if expired is not None:
+        raise LabelingError(
+            f"mail #{message_id} arrived too long ago: its original was deleted under the "
+            "retention period and cannot be forwarded again; forward it by hand"
+        )
     if not _move(session, message_id, ("forwarded", "done"), "review", now):
         return False
     item = session.scalar(select(ReviewItem).where(ReviewItem.message_id == message_id))

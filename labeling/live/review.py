@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
@@ -50,6 +51,9 @@ from labeling.store.tables import (
     Team,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    from labeling.mail.pseudonymise import Pseudonymiser
 
 # Near-duplicates among open review items: the Jaccard similarity of their shingles.
 GROUP_SIMILARITY = 0.8
@@ -410,16 +414,27 @@ def send_back(
     return from_team
 
 
-def no_team_mail(session: Session) -> list[tuple[int, str]]:
+def no_team_mail(
+    session: Session, *, pseudonymiser: Pseudonymiser | None = None
+) -> list[tuple[int, str]]:
     """(message id, the text the model reads) of every live mail a person closed as
     belonging to no team: what the out-of-scope detector learns unknown mail looks like."""
     rows = session.execute(
-        select(Message.id, Message.subject, Message.new_text, Message.quoted_text)
+        select(
+            Message.id,
+            Message.subject,
+            Message.new_text,
+            Message.quoted_text,
+            Message.sender_name,
+        )
         .join(ReviewItem, ReviewItem.message_id == Message.id)
         .where(ReviewItem.closed_as == "no-team", Message.status == "ok")
         .order_by(Message.id)
     ).all()
-    return [(mid, model_text(subject, new, quoted)) for mid, subject, new, quoted in rows]
+    return [
+        (mid, model_text(subject, new, quoted, names=(name,), pseudonymiser=pseudonymiser))
+        for mid, subject, new, quoted, name in rows
+    ]
 
 
 def routed_mail(

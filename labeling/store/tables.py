@@ -19,6 +19,7 @@ Tables::
 
     messages ◀── routing_decisions, review_items, deliveries   (worker)
     leases (one watcher per mailbox)
+    erasures (hashes of erased addresses: labeling/store/privacy.py)
 """
 
 from __future__ import annotations
@@ -320,6 +321,9 @@ class Message(Base):
     # conditional UPDATEs (... WHERE route_state = expected) of labeling/live/lifecycle.py.
     route_state: Mapped[str | None] = mapped_column(String(16))
     route_state_at: Mapped[datetime | None] = mapped_column()
+    # When MAILROOM_RETENTION_DAYS dropped the raw bytes (and the HTML, the unsplit body and
+    # the addresses) of this live mail; the rest was pseudonymised then. NULL: all kept.
+    raw_expired_at: Mapped[datetime | None] = mapped_column()
 
     thread: Mapped[Thread | None] = relationship(back_populates="messages")
     mailbox: Mapped[Mailbox | None] = relationship()
@@ -643,3 +647,15 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column()
+
+
+class Erasure(Base):
+    """A person erased under GDPR Art. 17, by the SHA-256 of their lower-cased address (see
+    labeling.store.privacy.address_hash): their mail stays out of every import and
+    training set from now on."""
+
+    __tablename__ = "erasures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    erased_at: Mapped[datetime] = mapped_column(default=utcnow)

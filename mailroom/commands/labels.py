@@ -66,6 +66,7 @@ def export_command(
             session,
             include_weak=include_weak,
             exclude_archived_teams=exclude_archived_teams,
+            pseudonymiser=settings.pseudonymiser(),
         )
     written = write_examples(examples, out, chosen)
     click.echo(f"{out}: {written} labelled mails ({chosen})")

@@ -217,10 +217,19 @@ def evaluate_command(
     known = set(router.labels)
     seen = registry.trained_on(info.version)
     with open_database(settings) as sessions, session_scope(sessions) as session:
+        pseudonymiser = settings.pseudonymiser()
         verified = [
-            v for v in verified_mail(session) if v.team in known and v.message_id not in seen
+            v
+            for v in verified_mail(session, pseudonymiser=pseudonymiser)
+            if v.team in known and v.message_id not in seen
         ]
-        examples = [] if verified else training_examples(session, include_weak=include_weak)
+        examples = (
+            []
+            if verified
+            else training_examples(
+                session, include_weak=include_weak, pseudonymiser=pseudonymiser
+            )
+        )
     if verified:
         where = "the verified sample"
         texts, gold = [v.text for v in verified], [str(v.team) for v in verified]

@@ -92,6 +92,8 @@ def import_command(settings: Settings, source: str, progress: bool | None) -> No
         f"  imported {summary.imported}, duplicates {summary.duplicates}, "
         f"quarantined {summary.quarantined}"
     )
+    if summary.erased:
+        click.echo(f"  not stored again (mail of people erased before): {summary.erased}")
     if len(summary.per_folder) > 1 or "" not in summary.per_folder:
         width = max((len(_folder_label(name)) for name in summary.per_folder), default=0)
         for folder, counts in sorted(summary.per_folder.items()):

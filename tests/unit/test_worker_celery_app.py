@@ -21,6 +21,7 @@ def test_the_app_is_built_for_reliability(tmp_path: Path) -> None:
     assert conf.broker_transport_options == {"visibility_timeout": 900.0}
     assert conf.beat_schedule["mailroom-sweep"]["task"] == "mailroom.sweep"
     assert conf.beat_schedule["mailroom-retrain"]["task"] == "mailroom.retrain_if_due"
+    assert conf.beat_schedule["mailroom-retention"]["task"] == "mailroom.expire_raw"
 
 
 def test_queueing_on_the_embedded_broker(tmp_path: Path) -> None:
