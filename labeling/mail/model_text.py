@@ -7,7 +7,7 @@ import re
 # A forwarded mail's own text is the forwarder's note ("zie onder"); what it is about is in
 # the forwarded part, which the parser files under quoted text. Likewise a short reply's
 # topic is in what it quotes.
-_FORWARD_SUBJECT = re.compile(r"^\s*(?:fwd?|fw|doorst|wg|tr)\s*:", re.IGNORECASE)
+_FORWARD_SUBJECT = re.compile(r"^\s*+(?:fwd?|fw|doorst|wg|tr)\s*+:", re.IGNORECASE)
 SHORT_NEW_TEXT_WORDS = 8
 QUOTED_CHARS = 1500
 
