@@ -64,6 +64,9 @@ class ImportSummary:
     imported: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    # Imported mails whose Message-ID the store already held for a different mail: kept,
+    # and counted here so a person can look (a sender's bug, or a forgery).
+    message_id_reused: int = 0
     per_folder: dict[str, FolderCounts] = field(default_factory=dict)
     # (where the mail came from, why it could not be read), the first few only.
     quarantine_examples: list[tuple[str, str]] = field(default_factory=list)
@@ -208,6 +211,7 @@ def run_import(
         for raw_mail in source:
             result = ingest(session, raw_mail, origin="archive")
             summary._count(raw_mail.folder, result.outcome)
+            summary.message_id_reused += result.message_id_reused
             if result.outcome == "quarantined":
                 log.info("quarantined %s: %s", raw_mail.source_ref, result.reason)
                 if len(summary.quarantine_examples) < MAX_QUARANTINE_EXAMPLES:

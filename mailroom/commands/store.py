@@ -92,6 +92,11 @@ def import_command(settings: Settings, source: str, progress: bool | None) -> No
         f"  imported {summary.imported}, duplicates {summary.duplicates}, "
         f"quarantined {summary.quarantined}"
     )
+    if summary.message_id_reused:
+        click.echo(
+            f"  {summary.message_id_reused} imported mails reuse the Message-ID of a different "
+            "mail: both are kept (flagged 'Message-ID reused')"
+        )
     if len(summary.per_folder) > 1 or "" not in summary.per_folder:
         width = max((len(_folder_label(name)) for name in summary.per_folder), default=0)
         for folder, counts in sorted(summary.per_folder.items()):
