@@ -11,9 +11,11 @@ import re
 
 import nh3
 
-# Anything larger is cut before sanitising: an "HTML bomb" must not stall a request. Real
-# mail bodies worth reading are far smaller.
-MAX_HTML_CHARS = 1_000_000
+# Anything larger is cut before sanitising: an "HTML bomb" must not stall a request. Dense
+# markup costs nh3 up to about a microsecond a character on a busy 2-core machine, so this
+# keeps a view well under a second (benchmarks/bench_adversarial.py). Real mail bodies worth
+# reading are far smaller.
+MAX_HTML_CHARS = 500_000
 
 # nh3's HTML5 tree builder checks the open elements on every tag, so its time grows with
 # size x depth (20k nested <div> took 1.6 s, 40k 6.3 s on every view). Real mail, tables in
@@ -82,60 +84,57 @@ def cap_nesting(html: str, limit: int = MAX_HTML_DEPTH) -> tuple[str, bool]:
     """
     if html.count("<") <= limit:
         return html, False
-    out: list[str] = []
+    dropped: list[tuple[int, int]] = []  # spans of the tags removed, in order
     stack: list[tuple[str, bool]] = []  # (name, kept) of the elements open now
     open_count: dict[str, int] = {}
     kept_depth = 0
-    flattened = False
     position = 0
-    while (start := html.find("<", position)) >= 0:
-        out.append(html[position:start])
+    find, tag_name = html.find, _TAG_NAME.match
+    while (start := find("<", position)) >= 0:
         if html.startswith("<!--", start):
-            end = html.find("-->", start + 4)
+            end = find("-->", start + 4)
             position = len(html) if end < 0 else end + 3
-            out.append(html[start:position])
             continue
-        end = html.find(">", start + 1)
+        end = find(">", start + 1)
         if end < 0:
-            out.append(html[start:])
-            position = len(html)
             break
         position = end + 1
-        tag = html[start:position]
-        match = _TAG_NAME.match(tag)
+        match = tag_name(html, start, position)
         if match is None:
-            out.append(tag)  # "<!doctype …>", "< 5", "<?xml …>": not an element
-            continue
+            continue  # "<!doctype …>", "< 5", "<?xml …>": not an element
         name = match.group(1).lower()
-        if tag.startswith("</"):
+        if html[start + 1] == "/":
             if not open_count.get(name):
-                out.append(tag)  # a stray end tag closes nothing: left to the parser
-                continue
+                continue  # a stray end tag closes nothing: left to the parser
             while stack:
                 popped, kept = stack.pop()
                 open_count[popped] -= 1
                 kept_depth -= kept
                 if popped == name:
-                    if kept:
-                        out.append(tag)
+                    if not kept:
+                        dropped.append((start, position))
                     break
             continue
-        if name in _VOID_ELEMENTS or tag.endswith("/>"):
-            out.append(tag)
+        if name in _VOID_ELEMENTS or html[end - 1] == "/":
             continue
         if name in _SELF_CLOSING_SIBLINGS and stack and stack[-1][0] == name:
             _popped, kept = stack.pop()
             open_count[name] -= 1
             kept_depth -= kept
         keep = kept_depth < limit
-        flattened = flattened or not keep
         stack.append((name, keep))
         open_count[name] = open_count.get(name, 0) + 1
         kept_depth += keep
-        if keep:
-            out.append(tag)
-    out.append(html[position:])
-    return "".join(out), flattened
+        if not keep:
+            dropped.append((start, position))
+    if not dropped:
+        return html, False
+    pieces, previous = [], 0
+    for start, end in dropped:
+        pieces.append(html[previous:start])
+        previous = end
+    pieces.append(html[previous:])
+    return "".join(pieces), True
 
 
 def frame_document(html: str, stylesheet_url: str) -> str:
