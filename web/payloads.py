@@ -6,6 +6,7 @@ mail's HTML travels separately (:func:`web.api.message_html`) as a frame documen
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -77,6 +78,16 @@ def _sender(message: Message) -> str:
     return message.sender_name or message.sender_email or "(unknown sender)"
 
 
+# Characters that reorder or hide text (Unicode bidi controls): in a file name they make
+# "rechnung\u202efdp.exe" look like "rechnungexe.pdf". Shown as what they are instead.
+_BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible_name(name: str) -> str:
+    """``name`` with each bidi control character written out as ``[U+202E]``."""
+    return _BIDI_CONTROLS.sub(lambda m: f"[U+{ord(m.group()):04X}]", name)
+
+
 def _attachments(raw: list[Any]) -> list[AttachmentView]:
     views = []
     for item in raw or []:
@@ -85,7 +96,7 @@ def _attachments(raw: list[Any]) -> list[AttachmentView]:
         size = item.get("size")
         views.append(
             AttachmentView(
-                filename=str(item.get("filename") or "(no name)"),
+                filename=visible_name(str(item.get("filename") or "(no name)")),
                 content_type=str(item.get("content_type") or ""),
                 size=size if isinstance(size, int) else 0,
             )

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
 from labeling.errors import LabelingError
-from labeling.importers import MailSource, open_source
+from labeling.importers import DEFAULT_MAX_MAIL_BYTES, MailSource, open_source
 from labeling.store.db import refresh_statistics, store_error
 from labeling.store.ingest import ingest
 from labeling.store.tables import (
@@ -171,6 +171,7 @@ def run_import(
     batch_size: int = 200,
     progress: bool | None = None,
     cursor_key: str | None = None,
+    max_mail_bytes: int = DEFAULT_MAX_MAIL_BYTES,
 ) -> ImportSummary:
     """Import every mail of ``source`` (a source, or a path/URL for :func:`open_source`).
 
@@ -188,7 +189,12 @@ def run_import(
         if cursor_key is None and "://" in source:
             cursor_key = imap_source_key(source)
         cursors = ImportCursors(sessions, cursor_key or source)
-        source = open_source(source, batch_size=batch_size, start_after=cursors.start_after)
+        source = open_source(
+            source,
+            batch_size=batch_size,
+            start_after=cursors.start_after,
+            max_mail_bytes=max_mail_bytes,
+        )
     else:
         cursors = ImportCursors(sessions, cursor_key or source.description)
 

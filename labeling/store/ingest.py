@@ -3,7 +3,8 @@
 :func:`ingest` is the one way a mail enters the ``messages`` table, for archive imports and
 live mail alike. It only adds rows to the caller's session (the caller commits), never
 prints, and raises :class:`StoreError` only when the database itself fails; a mail that
-cannot be parsed is not an error but a quarantined row.
+cannot be parsed, or that its source did not hand over whole (``RawMail.refused``: too
+large), is not an error but a quarantined row.
 """
 
 from __future__ import annotations
@@ -131,6 +132,8 @@ def _message_id_known(session: Session, message_id: str) -> bool:
 
 def _parse(raw_mail: RawMail) -> tuple[NormalisedMail | None, str]:
     """The normalised mail, or None and the reason it cannot be read."""
+    if raw_mail.refused:
+        return None, raw_mail.refused[:MAX_REASON]
     try:
         return mime.normalise(raw_mail.raw), ""
     except MailParseError as exc:

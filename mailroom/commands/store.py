@@ -84,7 +84,11 @@ def import_command(settings: Settings, source: str, progress: bool | None) -> No
 
     with open_database(settings) as sessions:
         summary = run_import(
-            sessions, source, batch_size=settings.import_batch_size, progress=progress
+            sessions,
+            source,
+            batch_size=settings.import_batch_size,
+            progress=progress,
+            max_mail_bytes=settings.max_mail_bytes,
         )
 
     click.echo(f"{summary.source}: {summary.total} mails in {summary.seconds:.1f} s")
