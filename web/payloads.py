@@ -10,7 +10,11 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from labeling.mail.quotes import FORWARDED_ORIGINAL_MARK
 from labeling.store.tables import Message
+
+QUOTED_HISTORY = "Quoted history"
+FORWARDER_NOTE = "Note from the person who forwarded it"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,9 @@ class MessageView:
     attachments: list[AttachmentView]
     has_html: bool
     group_size: int  # messages in its near-duplicate group, itself included; 0: no group
+    # What the folded part holds: the quoted history, or for a mail that carries a forwarded
+    # message, the forwarder's own note (the forwarded message is then the text shown).
+    quoted_label: str = QUOTED_HISTORY
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +112,16 @@ def _attachments(raw: list[Any]) -> list[AttachmentView]:
 
 
 def message_view(message: Message, group_size: int) -> MessageView:
+    if message.new_text and message.quoted_text.startswith(FORWARDED_ORIGINAL_MARK):
+        # Forwarded as an attachment: the original is the mail to read, the wrapper's note
+        # ("zie onderstaande mail van onze klant") is folded.
+        shown, folded, label = message.quoted_text, message.new_text, FORWARDER_NOTE
+    else:
+        # The parser leaves new_text empty when it could not tell new from quoted text;
+        # the whole body is then the best "new text" there is.
+        shown = message.new_text or message.body_text
+        folded = message.quoted_text if message.new_text else ""
+        label = QUOTED_HISTORY
     return MessageView(
         id=message.id,
         subject=message.subject or "(no subject)",
@@ -112,10 +129,9 @@ def message_view(message: Message, group_size: int) -> MessageView:
         date=message.date.strftime("%Y-%m-%d %H:%M UTC") if message.date else "",
         date_iso=message.date.isoformat() if message.date else "",
         language=message.language or "und",
-        # The parser leaves new_text empty when it could not tell new from quoted text;
-        # the whole body is then the best "new text" there is.
-        new_text=message.new_text or message.body_text,
-        quoted_text=message.quoted_text if message.new_text else "",
+        new_text=shown,
+        quoted_text=folded,
+        quoted_label=label,
         signature=message.signature,
         attachments=_attachments(message.attachments),
         has_html=bool(message.html),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from labeling.mail.quotes import FORWARDED_ORIGINAL_MARK
+
 # A forwarded mail's own text is the forwarder's note ("zie onder"); what it is about is in
 # the forwarded part, which the parser files under quoted text. Likewise a short reply's
 # topic is in what it quotes.
@@ -14,11 +16,14 @@ QUOTED_CHARS = 1500
 
 def model_text(subject: str, new_text: str, quoted_text: str = "") -> str:
     """The text a model reads for a mail, in training and in routing alike: the subject and
-    the new text, plus the start of the quoted part when the mail is a forward or its new
-    text is too short to say what it is about."""
+    the new text, plus the start of the quoted part when the mail is a forward (by its
+    subject, or because it carries a forwarded message, which the parser puts first in the
+    quoted part) or its new text is too short to say what it is about."""
     text = f"{subject}\n{new_text}"
     if quoted_text and (
-        _FORWARD_SUBJECT.match(subject) or len(new_text.split()) < SHORT_NEW_TEXT_WORDS
+        quoted_text.startswith(FORWARDED_ORIGINAL_MARK)
+        or _FORWARD_SUBJECT.match(subject)
+        or len(new_text.split()) < SHORT_NEW_TEXT_WORDS
     ):
         text += "\n" + quoted_text[:QUOTED_CHARS]
     return text

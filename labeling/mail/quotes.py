@@ -28,7 +28,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["ReplySplit", "split_reply"]
+__all__ = ["FORWARDED_ORIGINAL_MARK", "ReplySplit", "split_reply"]
+
+# What the parser writes above a message forwarded as an attachment (message/rfc822) when it
+# puts that message's text in front of the quoted part (labeling.mail.mime); the separator
+# Gmail writes, so the splitter below reads it as the hard break it is.
+FORWARDED_ORIGINAL_MARK = "---------- Forwarded message ----------"
 
 # A signature is a few lines of name, role, phone and maybe a disclaimer; a longer tail after
 # a sign-off is more likely real text that merely starts with a greeting-like line.
