@@ -48,6 +48,7 @@ from labeling.live import lifecycle
 from labeling.live.lifecycle import Arrival
 from labeling.mail.values import RawMail
 from labeling.settings import Settings
+from labeling.store import ingest
 from labeling.store.db import session_scope
 from labeling.store.tables import Mailbox, Message
 from worker import leases
@@ -129,9 +130,11 @@ def record(sessions: sessionmaker[Session], mailbox_id: int, raw_mail: RawMail) 
     """Store one live mail and set it on its way (see
     :func:`labeling.live.lifecycle.record_arrival`): a new mail starts in 'new' (an
     unreadable one is quarantined when routed, so a person sees it); a mail the store
-    already holds is not routed again."""
+    already holds is not routed again. The mail is parsed before the transaction begins,
+    so a big one holds no database lock while it is read."""
+    parsed = ingest.read(raw_mail)
     with session_scope(sessions) as session:
-        return lifecycle.record_arrival(session, mailbox_id, raw_mail)
+        return lifecycle.record_arrival(session, mailbox_id, raw_mail, pre_parsed=parsed)
 
 
 def record_many(
@@ -140,9 +143,14 @@ def record_many(
     """:func:`record` for a batch in one transaction (one commit, not one per mail);
     the ids to queue. If the batch fails, each mail is tried on its own, so one mail the
     database refuses does not hold up the others (it raises when its turn comes)."""
+    # Parsed first, outside the transaction: the write lock is held for the inserts only.
+    parsed = [ingest.read(mail) for mail in raw_mails]
     try:
         with session_scope(sessions) as session:
-            arrivals = [lifecycle.record_arrival(session, mailbox_id, mail) for mail in raw_mails]
+            arrivals = [
+                lifecycle.record_arrival(session, mailbox_id, mail, pre_parsed=read)
+                for mail, read in zip(raw_mails, parsed, strict=True)
+            ]
         return [arrival.message_id for arrival in arrivals if arrival.queue]
     except StoreError as exc:
         if len(raw_mails) == 1:

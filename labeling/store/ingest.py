@@ -48,6 +48,21 @@ class IngestResult:
     message_id_reused: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class ParsedMail:
+    """What :func:`read` made of a raw mail: the normalised mail, or None and the reason."""
+
+    mail: NormalisedMail | None
+    reason: str = ""
+
+
+def read(raw_mail: RawMail) -> ParsedMail:
+    """Parse ``raw_mail`` as :func:`ingest` would. Callers that hold a database write lock
+    while ingesting (the mailbox watcher's batches) parse first, outside the transaction,
+    and pass the result to :func:`ingest`: a big mail's parse then holds no lock."""
+    return ParsedMail(*_parse(raw_mail))
+
+
 def content_hash(raw: bytes) -> str:
     """The SHA-256 hex digest that identifies a mail's exact bytes."""
     return hashlib.sha256(raw).hexdigest()
@@ -59,6 +74,7 @@ def ingest(
     *,
     origin: str = "archive",
     mailbox_id: int | None = None,
+    pre_parsed: ParsedMail | None = None,
 ) -> IngestResult:
     """Store one mail unless the store already has it.
 
@@ -71,6 +87,7 @@ def ingest(
     thread its In-Reply-To or References point at, or its own Message-ID's thread unless
     that Message-ID is reused, or starts a new one.
 
+    ``pre_parsed``: what :func:`read` made of ``raw_mail``, when the caller parsed it already.
     The row is flushed, not committed. Raises :class:`StoreError` if the database fails.
     """
     if origin not in MESSAGE_ORIGINS:
@@ -90,7 +107,9 @@ def ingest(
             if existing is not None:
                 return IngestResult("duplicate", existing)
             if not parsed_yet:
-                parsed, reason = _parse(raw_mail)
+                parsed, reason = (
+                    (pre_parsed.mail, pre_parsed.reason) if pre_parsed else _parse(raw_mail)
+                )
                 parsed_yet = True
             message_id = _usable_id(parsed.message_id) if parsed else None
             # Different bytes (the hash lookup above found none) under a known Message-ID.

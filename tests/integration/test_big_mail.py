@@ -193,3 +193,34 @@ def _wait(check: Any, timeout: float = 20) -> None:
     while not check():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+def test_the_watcher_parses_a_batch_before_it_takes_the_write_lock(
+    store: tuple[Settings, sessionmaker[Session]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from contextlib import contextmanager
+
+    from labeling.mail import mime
+    from labeling.mail.values import RawMail
+    from worker import watchers
+
+    settings, sessions = store
+    ((mailbox_id, _config),) = register_mailboxes(sessions, configured_mailboxes(settings)).items()
+    events: list[str] = []
+    real_normalise, real_scope = mime.normalise, watchers.session_scope
+
+    def normalise(raw: bytes) -> Any:
+        events.append("parse")
+        return real_normalise(raw)
+
+    @contextmanager
+    def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+        events.append("transaction")
+        with real_scope(factory) as session:
+            yield session
+
+    monkeypatch.setattr(mime, "normalise", normalise)
+    monkeypatch.setattr(watchers, "session_scope", session_scope)
+    mails = [RawMail(mail(n, 500), "", f"{n}.mail") for n in range(3)]
+    assert len(watchers.record_many(sessions, mailbox_id, mails)) == 3
+    assert events == ["parse", "parse", "parse", "transaction"]
