@@ -77,6 +77,11 @@ KINDS: tuple[Kind, ...] = (
         lambda n: "a" + " \t" * (n // 2) + "x\n",
         lambda n: "<p>a" + "&nbsp;" * (n // 6) + "</p>",
     ),
+    Kind(
+        "tables",  # dense but ordinary markup: the HTML-to-text step's worst per byte
+        lambda n: "x",
+        lambda n: _repeat_to("<table><tr><td>a</td><td>b</td></tr></table>", n),
+    ),
     Kind("nesting", lambda n: "x", _nested),
     Kind("nesting-b", lambda n: "x", lambda n: "<b>" * (n // 3)),
     Kind(

@@ -90,6 +90,9 @@ MAX_PARTS = 500
 MAX_DEPTH = 20
 # inscriptis takes about a second per 2 MB of HTML; the text a router needs is near the top.
 MAX_HTML_CHARS = 2_000_000
+# ... but dense table markup costs it about 4 µs a character (2 MB of nested tables: 6 s),
+# so only this much is turned into text: one mail must not hold a mailbox for a second.
+MAX_HTML_TO_TEXT_CHARS = 100_000
 # Routing and labelling read the start of a mail; a 100k-character body is a book already.
 MAX_BODY_CHARS = 100_000
 # policy.default's header parser is quadratic in the value's length (a 16 kB address list of
@@ -773,6 +776,9 @@ _HTML_TO_TEXT = ParserConfig(css=CSS_PROFILES["strict"])
 
 
 def _html_to_text(html: str, defects: _Defects) -> str:
+    if len(html) > MAX_HTML_TO_TEXT_CHARS:
+        defects.add(f"html cut to {MAX_HTML_TO_TEXT_CHARS:,} characters before reading its text")
+        html = html[:MAX_HTML_TO_TEXT_CHARS]
     try:
         text = get_text(html, _HTML_TO_TEXT)
     except (etree.LxmlError, ValueError, RecursionError):

@@ -345,3 +345,14 @@ def _depth(html: str) -> int:
     parser = _DepthParser()
     parser.feed(html)
     return parser.deepest
+
+
+def test_only_the_start_of_a_huge_html_body_is_turned_into_text() -> None:
+    table = "<table><tr><td>schade</td><td>auto</td></tr></table>"
+    html = "<p>Mijn ruit is gebarsten.</p>" + table * (1_000_000 // len(table)) + "<p>EINDE</p>"
+    raw = ("From: a@example.nl\nSubject: s\nContent-Type: text/html; charset=utf-8\n\n" + html)
+    mail = mime.normalise(raw.encode())
+    assert mail.body_text.startswith("Mijn ruit is gebarsten.")
+    assert "EINDE" not in mail.body_text
+    assert any(d.startswith("html cut to 100,000 characters") for d in mail.defects)
+    assert mail.html is not None and mail.html.endswith("<p>EINDE</p>")  # kept for the view
