@@ -310,6 +310,8 @@ def _location(
         uidvalidity=original.uidvalidity,
         uid=original.uid,
         message_id=original.message_id,
+        content_hash=original.content_hash or None,
+        size=original.raw_size,
     )
 
 

@@ -368,12 +368,16 @@ ImapConnect = Callable[[], IMAPClient]
 @dataclass(frozen=True, slots=True)
 class ImapLocation:
     """Where a mail is on the server: folder, UIDVALIDITY and UID when it was seen, and its
-    Message-ID to find it again after the folder was renumbered."""
+    Message-ID to find it again after the folder was renumbered. Anyone can reuse a
+    Message-ID, so with ``content_hash`` (and ``size``) known a candidate found by it counts
+    only when its bytes are the mail's."""
 
     folder: str
     uidvalidity: int | None
     uid: int | None
     message_id: str | None
+    content_hash: str | None = None
+    size: int | None = None
 
 
 # Logged-in IMAP connections kept per thread, by server URL (without password).
@@ -450,7 +454,7 @@ class ImapActions:
         if where.message_id:
             # The folder was renumbered since the mail was seen: find it by Message-ID.
             found = client.search(["HEADER", "Message-ID", where.message_id])
-            return min(found) if found else None
+            return _same_mail(client, found, where)
         return None
 
     def mark(self, where: ImapLocation, *, keyword: str, seen: bool, move_to: str = "") -> bool:
@@ -482,7 +486,8 @@ class ImapActions:
                 if not where.message_id:
                     return False
                 client.select_folder(folder, readonly=True)
-                return bool(client.search(["HEADER", "Message-ID", where.message_id]))
+                found = client.search(["HEADER", "Message-ID", where.message_id])
+                return _same_mail(client, found, where) is not None
             client.add_flags([uid], [ROUTED_KEYWORD.encode()])
             self._move(client, uid, folder)
             return True
@@ -501,6 +506,24 @@ class ImapActions:
             client.uid_expunge([uid])
         else:
             client.expunge()
+
+
+def _same_mail(client: IMAPClient, found: list[int], where: ImapLocation) -> int | None:
+    """The lowest of ``found`` (UIDs with the mail's Message-ID in the selected folder)
+    that holds the mail's very bytes; any of them when the bytes are not known."""
+    candidates = sorted(found)
+    if not candidates or where.content_hash is None:
+        return candidates[0] if candidates else None
+    if where.size is not None:
+        sizes = client.fetch(candidates, ["RFC822.SIZE"])
+        candidates = [
+            uid for uid in candidates if sizes.get(uid, {}).get(b"RFC822.SIZE") == where.size
+        ]
+    for uid in candidates:
+        raw = client.fetch([uid], ["BODY.PEEK[]"]).get(uid, {}).get(b"BODY[]")
+        if isinstance(raw, bytes) and hashlib.sha256(raw).hexdigest() == where.content_hash:
+            return uid
+    return None
 
 
 def _ensure_folder(client: IMAPClient, folder: str) -> None:

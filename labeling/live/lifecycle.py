@@ -136,6 +136,9 @@ class Original:
     uid: int | None
     source_ref: str
     message_id: str | None  # the header: a hint for finding a moved mail, never identity
+    # What the mail is: a candidate found by Message-ID must have these bytes.
+    content_hash: str = ""
+    raw_size: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -430,6 +433,8 @@ def original_of(session: Session, message: Message) -> Original | None:
         uid=message.uid,
         source_ref=message.source_ref,
         message_id=message.message_id,
+        content_hash=message.content_hash,
+        raw_size=message.raw_size,
     )
 
 

@@ -21,14 +21,17 @@ from sqlalchemy import MetaData, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from classifier.scoring import Prediction
+from labeling import imap
 from labeling.importers.run import run_import
 from labeling.live import lifecycle
 from labeling.mail.values import RawMail
 from labeling.settings import Settings, load_settings
 from labeling.store.db import alembic_config, make_engine, make_session_factory, upgrade
-from labeling.store.ingest import ingest
+from labeling.store.ingest import content_hash, ingest
 from labeling.store.tables import Annotation, Delivery, Message, Team
+from tests.servers.dovecot_server import DovecotServer
 from worker.driver import Services, advance
+from worker.outgoing import ROUTED_KEYWORD, ImapActions, ImapLocation
 from worker.watchers import configured_mailboxes, register_mailboxes
 
 
@@ -310,3 +313,32 @@ def test_revision_0004_keeps_rows_that_reference_messages(
             session.commit()
     finally:
         engine.dispose()
+
+
+@pytest.mark.integration
+@pytest.mark.dovecot
+def test_a_renumbered_mail_is_found_by_its_bytes_not_by_a_reused_message_id(
+    dovecot: DovecotServer,
+) -> None:
+    user = dovecot.add_user()
+    impostor = mail("same@example.nl", "Een andere mail met hetzelfde Message-ID.").raw
+    original = mail("same@example.nl", "De echte mail.").raw
+    crlf = [raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n") for raw in (impostor, original)]
+    dovecot.append_many(user, "INBOX", crlf)
+    with dovecot.client(user) as client:
+        client.select_folder("INBOX")
+        stored = client.fetch([2], ["BODY.PEEK[]"])[2][b"BODY[]"]
+    actions = ImapActions(imap.parse_imap_url(dovecot.url(user, "INBOX")))
+    where = ImapLocation(
+        folder="INBOX",
+        uidvalidity=1,  # stale: the folder was renumbered since
+        uid=2,
+        message_id="same@example.nl",
+        content_hash=content_hash(stored),
+        size=len(stored),
+    )
+    assert actions.mark(where, keyword=ROUTED_KEYWORD, seen=True)
+    with dovecot.client(user) as client:
+        client.select_folder("INBOX", readonly=True)
+        flagged = client.search(["KEYWORD", ROUTED_KEYWORD])
+    assert flagged == [2]  # the original, not the first mail with its Message-ID
