@@ -30,6 +30,7 @@ from labeling.store.db import alembic_config, make_engine, make_session_factory,
 from labeling.store.ingest import content_hash, ingest
 from labeling.store.tables import Annotation, Delivery, Message, Team
 from tests.servers.dovecot_server import DovecotServer
+from worker import outgoing
 from worker.driver import Services, advance
 from worker.outgoing import ROUTED_KEYWORD, ImapActions, ImapLocation
 from worker.watchers import configured_mailboxes, register_mailboxes
@@ -337,7 +338,12 @@ def test_a_renumbered_mail_is_found_by_its_bytes_not_by_a_reused_message_id(
         content_hash=content_hash(stored),
         size=len(stored),
     )
-    assert actions.mark(where, keyword=ROUTED_KEYWORD, seen=True)
+    try:
+        assert actions.mark(where, keyword=ROUTED_KEYWORD, seen=True)
+    finally:
+        # ImapActions keeps its connection per thread for the next mail; this test is done.
+        for client in outgoing._KEPT.__dict__.pop("clients", {}).values():
+            imap.close_quietly(client)
     with dovecot.client(user) as client:
         client.select_folder("INBOX", readonly=True)
         flagged = client.search(["KEYWORD", ROUTED_KEYWORD])
