@@ -222,3 +222,89 @@ def server_text(exc: BaseException) -> str:
 
 def _is_transient(text: str) -> bool:
     return any(code in text.upper() for code in _TRANSIENT_CODES)
+
+
+# Fetching mail whole, within a size bound --------------------------------------------------
+
+# The header section fetched of a mail too large to fetch whole: what a person needs to find
+# it in the mailbox (From, Subject, Date, Message-ID), never more.
+MAX_HEADER_BYTES = 64 * 1024
+# UIDs asked about per RFC822.SIZE round trip.
+SIZE_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedMail:
+    """One mail from :func:`fetch_bounded`: its bytes, or — when the server said it is larger
+    than the bound — only its header section, with ``size`` the size the server reported."""
+
+    uid: int
+    raw: bytes
+    whole: bool
+    size: int
+
+
+def fetch_bounded(
+    client: IMAPClient, uids: list[int], *, max_mail_bytes: int, max_batch: int
+) -> Iterator[list[FetchedMail]]:
+    """Fetch the mails ``uids`` (ascending) of the selected folder, asking their sizes
+    first (``RFC822.SIZE``): a mail over ``max_mail_bytes`` is not fetched whole, only its
+    header section (``BODY.PEEK[HEADER]``, cut at :data:`MAX_HEADER_BYTES`). The others are
+    fetched with ``BODY.PEEK[]`` in batches of at most ``max_batch`` mails and at most
+    ``max_mail_bytes`` bytes together (a mail as large as the bound goes alone), so one
+    batch holds a bounded amount of memory. Yields each batch, fetched whole before it is
+    yielded, in UID order; a UID expunged meanwhile is left out. IMAP errors leave as
+    imaplib/IMAPClient errors: the caller advances this generator inside :func:`errors`."""
+    for start in range(0, len(uids), SIZE_CHUNK):
+        chunk = uids[start : start + SIZE_CHUNK]
+        sizes = {
+            uid: int(data[b"RFC822.SIZE"])
+            for uid, data in client.fetch(chunk, ["RFC822.SIZE"]).items()
+            if b"RFC822.SIZE" in data
+        }
+        batch: list[int] = []
+        batch_bytes = 0
+        for uid in chunk:
+            if uid not in sizes:
+                continue  # expunged since the search
+            size = sizes[uid]
+            if size > max_mail_bytes:
+                if batch:
+                    yield _fetch_whole(client, batch, sizes)
+                    batch, batch_bytes = [], 0
+                yield _fetch_headers(client, uid, size)
+                continue
+            if batch and (len(batch) >= max_batch or batch_bytes + size > max_mail_bytes):
+                yield _fetch_whole(client, batch, sizes)
+                batch, batch_bytes = [], 0
+            batch.append(uid)
+            batch_bytes += size
+        if batch:
+            yield _fetch_whole(client, batch, sizes)
+
+
+def _fetch_whole(client: IMAPClient, uids: list[int], sizes: dict[int, int]) -> list[FetchedMail]:
+    response = client.fetch(uids, ["BODY.PEEK[]"])
+    fetched = []
+    for uid in uids:
+        raw = response.get(uid, {}).get(b"BODY[]")
+        if isinstance(raw, bytes):
+            fetched.append(FetchedMail(uid, raw, True, sizes.get(uid, len(raw))))
+    return fetched
+
+
+def _fetch_headers(client: IMAPClient, uid: int, size: int) -> list[FetchedMail]:
+    response = client.fetch([uid], [f"BODY.PEEK[HEADER]<0.{MAX_HEADER_BYTES}>"])
+    data = response.get(uid, {})
+    raw = next((value for key, value in data.items() if key.startswith(b"BODY[HEADER]")), None)
+    if not isinstance(raw, bytes):
+        return []
+    return [FetchedMail(uid, raw, False, size)]
+
+
+def too_large_reason(size: int, limit: int) -> str:
+    """The quarantine reason of a mail not fetched whole."""
+    return (
+        f"too large: {size:,} bytes, more than MAILROOM_MAX_MAIL_BYTES ({limit:,}); only its "
+        "headers were read: open it in the mailbox"
+    )

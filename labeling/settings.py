@@ -216,6 +216,15 @@ class Settings(BaseSettings):
     import_batch_size: int = Field(
         default=200, ge=1, le=10_000, description="Messages fetched per IMAP round trip."
     )
+    max_mail_bytes: int = Field(
+        default=25 * 1024 * 1024,
+        ge=64 * 1024,
+        le=25 * 1024 * 1024,
+        description="Largest mail, in bytes, read whole from a mailbox or an archive (the "
+        "size is asked before fetching); a larger one is stored quarantined with the reason "
+        "and only its headers, for a person to handle in the mailbox. It also bounds the "
+        "bytes one IMAP fetch holds. At most 26214400, the parser's own limit.",
+    )
     double_label_share: float = Field(
         default=0.1,
         ge=0.0,

@@ -31,15 +31,17 @@ pytest_plugins = [
     "tests.support.browser",
     "tests.support.processes",
     "tests.support.worker_stack",
+    "tests.support.smtp",
 ]
 
 DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
 # Marker -> the fixtures that make a test need it (the fixtures a test uses, directly or
 # through other fixtures). dovecot and imap_user go through dovecot_factory; make_stack
-# starts an SMTP server and worker processes on Redis; spawn starts a worker or the demo.
+# starts an SMTP server and worker processes on Redis; spawn starts a worker or the demo;
+# smtp_server is a recording SMTP server.
 NEEDS = {
-    "server": frozenset({"dovecot_factory", "make_stack", "spawn"}),
+    "server": frozenset({"dovecot_factory", "make_stack", "spawn", "smtp_server"}),
     "postgres": frozenset({"postgres_url", "_migrated_postgres"}),
     "browser": frozenset({"browser"}),
 }

@@ -11,6 +11,7 @@ placeholders per mail, so ``[NAAM-1]`` in the text is ``[NAAM-1]`` in the HTML t
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -20,7 +21,11 @@ from labeling.mail.pseudonymise import (
     Pseudonymiser,
     pseudonymise_mail,
 )
+from labeling.mail.quotes import FORWARDED_ORIGINAL_MARK
 from labeling.store.tables import Message
+
+QUOTED_HISTORY = "Quoted history"
+FORWARDER_NOTE = "Note from the person who forwarded it"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +50,9 @@ class MessageView:
     has_html: bool
     group_size: int  # messages in its near-duplicate group, itself included; 0: no group
     pseudonymised: bool = False
+    # What the folded part holds: the quoted history, or for a mail that carries a forwarded
+    # message, the forwarder's own note (the forwarded message is then the text shown).
+    quoted_label: str = QUOTED_HISTORY
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +140,16 @@ def mail_pseudonyms(
     return pseudonymise_mail(_shown(message), pseudonymiser, correspondents=people)
 
 
+# Characters that reorder or hide text (Unicode bidi controls): in a file name they make
+# "rechnung\u202efdp.exe" look like "rechnungexe.pdf". Shown as what they are instead.
+_BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible_name(name: str) -> str:
+    """``name`` with each bidi control character written out as ``[U+202E]``."""
+    return _BIDI_CONTROLS.sub(lambda m: f"[U+{ord(m.group()):04X}]", name)
+
+
 def _attachments(raw: list[Any]) -> list[AttachmentView]:
     views = []
     for item in raw or []:
@@ -140,7 +158,7 @@ def _attachments(raw: list[Any]) -> list[AttachmentView]:
         size = item.get("size")
         views.append(
             AttachmentView(
-                filename=str(item.get("filename") or "(no name)"),
+                filename=visible_name(str(item.get("filename") or "(no name)")),
                 content_type=str(item.get("content_type") or ""),
                 size=size if isinstance(size, int) else 0,
             )
@@ -157,6 +175,11 @@ def message_view(
     if pseudonymiser is not None:
         shown, pseudonyms = mail_pseudonyms(message, pseudonymiser)
         attachments = [replace(a, filename=pseudonyms.text(a.filename)) for a in attachments]
+    text, folded, label = shown.new_text, shown.quoted_text, QUOTED_HISTORY
+    if message.new_text and message.quoted_text.startswith(FORWARDED_ORIGINAL_MARK):
+        # Forwarded as an attachment: the original is the mail to read, the wrapper's note
+        # ("zie onderstaande mail van onze klant") is folded.
+        text, folded, label = shown.quoted_text, shown.new_text, FORWARDER_NOTE
     return MessageView(
         id=message.id,
         subject=shown.subject or "(no subject)",
@@ -164,8 +187,9 @@ def message_view(
         date=message.date.strftime("%Y-%m-%d %H:%M UTC") if message.date else "",
         date_iso=message.date.isoformat() if message.date else "",
         language=message.language or "und",
-        new_text=shown.new_text,
-        quoted_text=shown.quoted_text,
+        new_text=text,
+        quoted_text=folded,
+        quoted_label=label,
         signature=shown.signature,
         attachments=attachments,
         has_html=bool(message.html),

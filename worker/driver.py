@@ -215,9 +215,6 @@ def _review_step(services: Services, message_id: int) -> bool:
 
 
 def _forward_info(forward: ClaimedForward, settings: Settings, message_id: int) -> ForwardInfo:
-    sender = forward.sender_email
-    if forward.sender_name and sender:
-        sender = f"{forward.sender_name} <{sender}>"
     return ForwardInfo(
         team_slug=forward.team_slug,
         to_address=forward.to_address,
@@ -227,7 +224,8 @@ def _forward_info(forward: ClaimedForward, settings: Settings, message_id: int) 
         model_version=forward.model_version,
         original_message_id=forward.original_message_id,
         original_subject=forward.original_subject,
-        original_sender=sender,
+        original_sender_name=forward.sender_name,
+        original_sender_email=forward.sender_email,
         reason=forward.reason,
         send_back_url=(
             f"{settings.public_url.rstrip('/')}/review/routed?message={message_id}"
@@ -319,6 +317,8 @@ def _location(
         uidvalidity=original.uidvalidity,
         uid=original.uid,
         message_id=original.message_id,
+        content_hash=original.content_hash or None,
+        size=original.raw_size,
     )
 
 

@@ -35,6 +35,7 @@ from imapclient import IMAPClient
 from labeling import imap
 from labeling.errors import ImapError, SmtpError
 from labeling.imap import ImapUrl, close_quietly
+from labeling.mail.addresses import display_address, needs_smtputf8
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,9 @@ ROUTED_KEYWORD = "$MailroomRouted"
 REVIEW_KEYWORD = "$MailroomReview"
 CRLF = b"\r\n"
 SMTP_TIMEOUT = 60.0
+# RFC 5322 2.1.1: header lines SHOULD stay within 78 characters and MUST within 998.
+FOLD_AT = 78
+MAX_LINE_CHARS = 998
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +62,8 @@ class ForwardInfo:
     model_version: str | None = None
     original_message_id: str | None = None
     original_subject: str = ""
-    original_sender: str = ""
+    original_sender_name: str = ""
+    original_sender_email: str = ""
     reason: str = ""
     send_back_url: str = ""  # where the team reports a misroute; "" when unknown
 
@@ -69,13 +74,34 @@ def _clean(value: str) -> str:
 
 
 def _header(name: str, value: str) -> bytes:
+    """An unstructured header (subject, X-Mailroom-*, a Reply-To made by display_address):
+    RFC 2047-encoded when not ASCII, folded when longer than a line should be, and never
+    with a line over RFC 5322's 998 characters (a word longer than that is encoded, which
+    may be split anywhere)."""
     value = _clean(value)
+    line = f"{name}: {value}"
+    if value.isascii() and len(line) <= FOLD_AT:
+        return line.encode("ascii") + CRLF
     if value.isascii():
-        line = f"{name}: {value}"
-    else:
-        encoded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
-        line = f"{name}: {encoded}"
-    return line.encode("ascii") + CRLF
+        folded = Header(value, "us-ascii", FOLD_AT, header_name=name).encode(linesep="\r\n")
+        if all(len(part) <= MAX_LINE_CHARS - len(name) - 2 for part in folded.split("\r\n")):
+            return f"{name}: {folded}".encode("ascii") + CRLF
+    encoded = Header(value, "utf-8", FOLD_AT, header_name=name).encode(linesep="\r\n")
+    return f"{name}: {encoded}".encode("ascii") + CRLF
+
+
+def _address_header(name: str, address: str) -> bytes:
+    """A header holding one bare addr-spec, as checked when it was stored (a team's address,
+    our sender). A non-ASCII local part goes as UTF-8 (RFC 6532); SmtpSender then sends
+    with SMTPUTF8. Never RFC 2047: an encoded address is no address."""
+    return f"{name}: {_clean(address)}".encode() + CRLF
+
+
+def _sender_line(info: ForwardInfo) -> str:
+    """The original sender for the summary text: as a header would show it, else as is."""
+    email = info.original_sender_email
+    shown = display_address(info.original_sender_name, email) if email else None
+    return _clean(shown or " ".join(filter(None, (info.original_sender_name, email))))
 
 
 def mailroom_headers(info: ForwardInfo) -> bytes:
@@ -120,8 +146,8 @@ def build_forward(
     date = format_datetime(now)
     if mode == "resend":
         top = (
-            _header("Resent-From", sender)
-            + _header("Resent-To", info.to_address)
+            _address_header("Resent-From", sender)
+            + _address_header("Resent-To", info.to_address)
             + _header("Resent-Date", date)
             + _header("Resent-Message-ID", info.outgoing_id)
             + mailroom_headers(info)
@@ -138,7 +164,7 @@ def build_forward(
         + (f", confidence {info.confidence:.2f}" if info.confidence is not None else "")
         + (f", model {info.model_version}" if info.model_version else "")
         + ".\r\n"
-        f"From: {_clean(info.original_sender) or '(unknown)'}\r\n"
+        f"From: {_sender_line(info) or '(unknown)'}\r\n"
         f"Subject: {subject or '(no subject)'}\r\n"
         "The original is attached.\r\n"
         + (
@@ -149,14 +175,23 @@ def build_forward(
     )
     eight_bit = not original.isascii()
     parts = [
-        _header("From", sender),
-        _header("To", info.to_address),
+        _address_header("From", sender),
+        _address_header("To", info.to_address),
         _header("Subject", f"Fwd: {subject}" if subject else "Fwd: (no subject)"),
         _header("Date", date),
         _header("Message-ID", info.outgoing_id),
     ]
-    if info.original_sender:
-        parts.append(_header("Reply-To", info.original_sender))
+    # The team's reply goes to the original sender: one address, its display name quoted or
+    # encoded by the email package ("Jansen, Piet" stays one recipient; a name cannot add
+    # one). A sender whose address cannot be written in ASCII gets no Reply-To; the summary
+    # names it.
+    reply_to = (
+        display_address(info.original_sender_name, info.original_sender_email)
+        if info.original_sender_email
+        else None
+    )
+    if reply_to:
+        parts.append(_header("Reply-To", reply_to))
     parts += [
         mailroom_headers(info),
         b"MIME-Version: 1.0\r\n",
@@ -185,8 +220,9 @@ SmtpConnect = Callable[[], smtplib.SMTP]
 
 
 def translate_smtp_error(exc: BaseException, where: str) -> SmtpError:
-    """An smtplib or socket error as :class:`SmtpError`: 4xx and lost links are transient,
-    5xx answers permanent."""
+    """An error raised while sending, as :class:`SmtpError`: 4xx answers, lost links and
+    anything unforeseen are transient; 5xx answers, a missing SMTPUTF8 and an address that
+    cannot be encoded are permanent (the same mail would fail the same way)."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         text = "; ".join(
@@ -202,8 +238,25 @@ def translate_smtp_error(exc: BaseException, where: str) -> SmtpError:
         )
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return SmtpError(f"{where} closed the connection: {exc}", transient=True)
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return SmtpError(
+            f"{where} cannot take this mail: {exc} (an address with non-ASCII characters "
+            "before the @ needs a server that offers SMTPUTF8)",
+            transient=False,
+        )
     if isinstance(exc, smtplib.SMTPException):
         return SmtpError(f"{where} failed: {exc}", transient=True)
+    if isinstance(exc, UnicodeError):
+        # The same mail would fail the same way: nothing to retry.
+        return SmtpError(
+            f"cannot send this mail to {where}: an address or header cannot be encoded "
+            f"({exc}); check the team's forwarding address",
+            transient=False,
+        )
+    if not isinstance(exc, OSError):
+        return SmtpError(
+            f"sending to {where} failed: {type(exc).__name__}: {exc}", transient=True
+        )
     return SmtpError(
         f"cannot talk to {where}: {exc or type(exc).__name__}; check MAILROOM_SMTP_HOST and "
         "MAILROOM_SMTP_PORT, or try again later",
@@ -222,7 +275,10 @@ class SmtpSender:
     ``connect`` returns a connected :class:`smtplib.SMTP` (the seam for tests); by default
     it connects to ``host:port`` with STARTTLS and login when configured. A kept connection
     that turns out closed (the server's idle timeout) is replaced once, at once; any other
-    failure drops the connection and raises :class:`SmtpError`.
+    failure — a server answer, a lost link, an address that cannot be encoded, anything
+    raised mid-transaction — drops the connection and raises :class:`SmtpError`, classified
+    as transient or permanent, so that no mail is sent over a connection another mail left
+    mid-transaction ("503 nested MAIL command").
     """
 
     def __init__(
@@ -262,7 +318,8 @@ class SmtpSender:
             except (smtplib.SMTPServerDisconnected, ConnectionError):
                 # The kept connection was closed by the server while idle: a new one.
                 self._drop(client)
-            except (smtplib.SMTPException, OSError) as exc:
+            except Exception as exc:
+                # Whatever it was, the connection may be mid-transaction: never reuse it.
                 self._drop(client)
                 raise translate_smtp_error(exc, self.where) from exc
         try:
@@ -271,7 +328,7 @@ class SmtpSender:
             raise translate_smtp_error(exc, self.where) from exc
         try:
             self._transaction(client, envelope_from, recipients, data)
-        except (smtplib.SMTPException, OSError) as exc:
+        except Exception as exc:
             self._drop(client)
             raise translate_smtp_error(exc, self.where) from exc
         self._local.client = client
@@ -282,9 +339,18 @@ class SmtpSender:
     ) -> None:
         client.ehlo_or_helo_if_needed()
         options = ["BODY=8BITMIME"] if client.has_extn("8bitmime") else []
+        if any(map(needs_smtputf8, [envelope_from, *recipients])):
+            # smtplib refuses (SMTPNotSupportedError) when the server does not offer it.
+            options.append("SMTPUTF8")
         refused = client.sendmail(envelope_from, recipients, data, mail_options=options)
         if refused:  # some recipients refused, others accepted: treat as a refusal
             raise smtplib.SMTPRecipientsRefused(refused)
+
+    def close(self) -> None:
+        """Close this thread's kept connection, if any (QUIT)."""
+        client: smtplib.SMTP | None = getattr(self._local, "client", None)
+        if client is not None:
+            self._drop(client)
 
     def _drop(self, client: smtplib.SMTP) -> None:
         self._local.client = None
@@ -302,12 +368,16 @@ ImapConnect = Callable[[], IMAPClient]
 @dataclass(frozen=True, slots=True)
 class ImapLocation:
     """Where a mail is on the server: folder, UIDVALIDITY and UID when it was seen, and its
-    Message-ID to find it again after the folder was renumbered."""
+    Message-ID to find it again after the folder was renumbered. Anyone can reuse a
+    Message-ID, so with ``content_hash`` (and ``size``) known a candidate found by it counts
+    only when its bytes are the mail's."""
 
     folder: str
     uidvalidity: int | None
     uid: int | None
     message_id: str | None
+    content_hash: str | None = None
+    size: int | None = None
 
 
 # Logged-in IMAP connections kept per thread, by server URL (without password).
@@ -384,7 +454,7 @@ class ImapActions:
         if where.message_id:
             # The folder was renumbered since the mail was seen: find it by Message-ID.
             found = client.search(["HEADER", "Message-ID", where.message_id])
-            return min(found) if found else None
+            return _same_mail(client, found, where)
         return None
 
     def mark(self, where: ImapLocation, *, keyword: str, seen: bool, move_to: str = "") -> bool:
@@ -416,7 +486,8 @@ class ImapActions:
                 if not where.message_id:
                     return False
                 client.select_folder(folder, readonly=True)
-                return bool(client.search(["HEADER", "Message-ID", where.message_id]))
+                found = client.search(["HEADER", "Message-ID", where.message_id])
+                return _same_mail(client, found, where) is not None
             client.add_flags([uid], [ROUTED_KEYWORD.encode()])
             self._move(client, uid, folder)
             return True
@@ -435,6 +506,24 @@ class ImapActions:
             client.uid_expunge([uid])
         else:
             client.expunge()
+
+
+def _same_mail(client: IMAPClient, found: list[int], where: ImapLocation) -> int | None:
+    """The lowest of ``found`` (UIDs with the mail's Message-ID in the selected folder)
+    that holds the mail's very bytes; any of them when the bytes are not known."""
+    candidates = sorted(found)
+    if not candidates or where.content_hash is None:
+        return candidates[0] if candidates else None
+    if where.size is not None:
+        sizes = client.fetch(candidates, ["RFC822.SIZE"])
+        candidates = [
+            uid for uid in candidates if sizes.get(uid, {}).get(b"RFC822.SIZE") == where.size
+        ]
+    for uid in candidates:
+        raw = client.fetch([uid], ["BODY.PEEK[]"]).get(uid, {}).get(b"BODY[]")
+        if isinstance(raw, bytes) and hashlib.sha256(raw).hexdigest() == where.content_hash:
+            return uid
+    return None
 
 
 def _ensure_folder(client: IMAPClient, folder: str) -> None:

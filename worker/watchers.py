@@ -43,10 +43,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from labeling import imap
 from labeling.errors import ImapError, ImportSourceError, StoreError
 from labeling.imap import ImapUrl, close_quietly, parse_imap_url
+from labeling.importers import read_mail_file
 from labeling.live import lifecycle
 from labeling.live.lifecycle import Arrival
 from labeling.mail.values import RawMail
 from labeling.settings import Settings
+from labeling.store import ingest
 from labeling.store.db import session_scope
 from labeling.store.tables import Mailbox, Message
 from worker import leases
@@ -128,9 +130,11 @@ def record(sessions: sessionmaker[Session], mailbox_id: int, raw_mail: RawMail) 
     """Store one live mail and set it on its way (see
     :func:`labeling.live.lifecycle.record_arrival`): a new mail starts in 'new' (an
     unreadable one is quarantined when routed, so a person sees it); a mail the store
-    already holds is not routed again."""
+    already holds is not routed again. The mail is parsed before the transaction begins,
+    so a big one holds no database lock while it is read."""
+    parsed = ingest.read(raw_mail)
     with session_scope(sessions) as session:
-        return lifecycle.record_arrival(session, mailbox_id, raw_mail)
+        return lifecycle.record_arrival(session, mailbox_id, raw_mail, pre_parsed=parsed)
 
 
 def record_many(
@@ -139,9 +143,14 @@ def record_many(
     """:func:`record` for a batch in one transaction (one commit, not one per mail);
     the ids to queue. If the batch fails, each mail is tried on its own, so one mail the
     database refuses does not hold up the others (it raises when its turn comes)."""
+    # Parsed first, outside the transaction: the write lock is held for the inserts only.
+    parsed = [ingest.read(mail) for mail in raw_mails]
     try:
         with session_scope(sessions) as session:
-            arrivals = [lifecycle.record_arrival(session, mailbox_id, mail) for mail in raw_mails]
+            arrivals = [
+                lifecycle.record_arrival(session, mailbox_id, mail, pre_parsed=read)
+                for mail, read in zip(raw_mails, parsed, strict=True)
+            ]
         return [arrival.message_id for arrival in arrivals if arrival.queue]
     except StoreError as exc:
         if len(raw_mails) == 1:
@@ -318,25 +327,30 @@ class ImapWatcher:
         if not uids:
             return after
         unknown = self._unknown(uidvalidity, uids)
-        for start in range(0, len(unknown), FETCH_BATCH):
-            batch = unknown[start : start + FETCH_BATCH]
+        limit = self.settings.max_mail_bytes
+        # Sizes first: a mail over the limit is quarantined from its headers, never fetched
+        # whole, and a batch holds at most `limit` bytes (imap.fetch_bounded).
+        batches = imap.fetch_bounded(
+            client, unknown, max_mail_bytes=limit, max_batch=FETCH_BATCH
+        )
+        while True:
             with self._errors("fetching new mail"):
-                response = client.fetch(batch, ["BODY.PEEK[]"])
-            mails = []
-            for uid in batch:
-                data = response.get(uid)
-                raw = data.get(b"BODY[]") if data else None
-                if not isinstance(raw, bytes):
-                    continue  # expunged since the search
-                mails.append(
-                    RawMail(
-                        raw=raw,
-                        folder=self.config.folder,
-                        source_ref=f"{self.config.folder}:{uidvalidity}:{uid}",
-                        uid=uid,
-                        uidvalidity=uidvalidity,
-                    )
+                fetched = next(batches, None)
+            if fetched is None:
+                break
+            mails = [
+                RawMail(
+                    raw=mail.raw,
+                    folder=self.config.folder,
+                    source_ref=f"{self.config.folder}:{uidvalidity}:{mail.uid}",
+                    uid=mail.uid,
+                    uidvalidity=uidvalidity,
+                    refused="" if mail.whole else imap.too_large_reason(mail.size, limit),
                 )
+                for mail in fetched
+            ]
+            if not mails:
+                continue
             # Recorded and committed first: if queueing fails (the broker is down) the
             # mail waits as 'new' and the sweep queues it. ``enqueue`` logs its failures.
             try:
@@ -350,7 +364,7 @@ class ImapWatcher:
             # A long backlog must not outlast the lease: renew it between batches.
             if not leases.acquire(self.sessions, self.lease, self.holder, self.settings.lease_ttl):
                 log.warning("lost the lease on %s during a scan", self.lease)
-                return max(batch)
+                return max(mail.uid or 0 for mail in mails)
         return max(uids)
 
     def _unknown(self, uidvalidity: int, uids: list[int]) -> list[int]:
@@ -438,14 +452,15 @@ class MaildirWatcher:
         for name in names:
             if name in known:
                 continue
-            raw = _read(self.path, name)
-            if raw is None:
+            read = _read(self.path, name, self.settings.max_mail_bytes)
+            if read is None:
                 continue
+            raw, refused = read
             try:
                 _record_and_queue(
                     self.sessions,
                     self.mailbox_id,
-                    RawMail(raw=raw, folder="", source_ref=name),
+                    RawMail(raw=raw, folder="", source_ref=name, refused=refused),
                     self.enqueue,
                 )
             except StoreError as exc:
@@ -457,10 +472,10 @@ class MaildirWatcher:
         return new
 
 
-def _read(inbox: Path, name: str) -> bytes | None:
+def _read(inbox: Path, name: str, max_mail_bytes: int) -> tuple[bytes, str] | None:
     for sub in ("new", "cur"):
         try:
-            return (inbox / sub / name).read_bytes()
+            return read_mail_file(inbox / sub / name, max_mail_bytes=max_mail_bytes)
         except FileNotFoundError:
             continue
     return None  # moved away meanwhile (a mail client, or another worker)

@@ -8,6 +8,7 @@ fine; none of them touches the database (resuming is the import runner's job).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -16,10 +17,34 @@ from urllib.parse import urlsplit
 from labeling.errors import ImportSourceError
 from labeling.mail.values import RawMail
 
-__all__ = ["MailSource", "StartAfter", "open_source"]
+__all__ = ["DEFAULT_MAX_MAIL_BYTES", "MailSource", "StartAfter", "open_source", "read_mail_file"]
 
 # (folder, uidvalidity) -> the last UID already imported from that folder (0 for none).
 StartAfter = Callable[[str, int], int]
+
+# The default of MAILROOM_MAX_MAIL_BYTES (labeling.settings): the parser's own limit.
+DEFAULT_MAX_MAIL_BYTES = 25 * 1024 * 1024
+
+
+def read_mail_file(
+    path: Path, *, max_mail_bytes: int = DEFAULT_MAX_MAIL_BYTES
+) -> tuple[bytes, str]:
+    """A mail file's bytes and ``''``; or, for a file over ``max_mail_bytes``, only its
+    header section (at most :data:`labeling.imap.MAX_HEADER_BYTES`) and the reason it was
+    not read whole (``RawMail.refused``). OSError as from reading the file."""
+    from labeling.imap import MAX_HEADER_BYTES, too_large_reason
+
+    with path.open("rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size <= max_mail_bytes:
+            return handle.read(), ""
+        head = handle.read(MAX_HEADER_BYTES)
+    for separator in (b"\r\n\r\n", b"\n\n"):
+        end = head.find(separator)
+        if end >= 0:
+            head = head[: end + len(separator)]
+            break
+    return head, too_large_reason(size, max_mail_bytes)
 
 
 @runtime_checkable
@@ -40,6 +65,7 @@ def open_source(
     *,
     batch_size: int,
     start_after: StartAfter | None = None,
+    max_mail_bytes: int = DEFAULT_MAX_MAIL_BYTES,
 ) -> MailSource:
     """The source for ``path_or_url``.
 
@@ -51,7 +77,9 @@ def open_source(
       nested Maildirs): every Maildir in it, each mail tagged with its folder.
     - any other folder: every ``*.eml`` file below it, tagged with its sub-folder.
 
-    ``maildir:///path`` is accepted as a path. Raises :class:`ImportSourceError` for a
+    ``maildir:///path`` is accepted as a path. A mail over ``max_mail_bytes`` comes as its
+    header section only, with ``RawMail.refused`` saying why (IMAP asks the size before
+    fetching; mbox files are read as they are). Raises :class:`ImportSourceError` for a
     path that does not exist or holds no mail we can read.
     """
     scheme = urlsplit(path_or_url).scheme.lower() if "://" in path_or_url else ""
@@ -59,7 +87,12 @@ def open_source(
         # Imported here: imapclient is only needed when importing over IMAP.
         from labeling.importers.imap_source import ImapSource
 
-        return ImapSource(path_or_url, batch_size=batch_size, start_after=start_after)
+        return ImapSource(
+            path_or_url,
+            batch_size=batch_size,
+            start_after=start_after,
+            max_mail_bytes=max_mail_bytes,
+        )
     if scheme == "maildir":
         path_or_url = urlsplit(path_or_url).path
     elif scheme:
@@ -81,7 +114,7 @@ def open_source(
         if looks_like_mbox(path):
             return MboxSource(path)
         if path.suffix.lower() == ".eml":
-            return EmlFolderSource(path)
+            return EmlFolderSource(path, max_mail_bytes=max_mail_bytes)
         raise ImportSourceError(
             f"{path}: not an mbox file (it does not start with a 'From ' line) "
             "and not an .eml file"
@@ -89,8 +122,8 @@ def open_source(
     if not path.is_dir():
         raise ImportSourceError(f"{path}: neither a file nor a folder")
     if find_maildirs(path):
-        return MaildirSource(path)
-    source = EmlFolderSource(path)
+        return MaildirSource(path, max_mail_bytes=max_mail_bytes)
+    source = EmlFolderSource(path, max_mail_bytes=max_mail_bytes)
     if source.count() == 0:
         raise ImportSourceError(
             f"{path}: no mail found — the folder holds no Maildir (cur/new/tmp folders) "

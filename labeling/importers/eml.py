@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from labeling.errors import ImportSourceError
+from labeling.importers import DEFAULT_MAX_MAIL_BYTES, read_mail_file
 from labeling.mail.values import RawMail
 
 
@@ -21,8 +22,9 @@ class EmlFolderSource:
     forks) are skipped.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, max_mail_bytes: int = DEFAULT_MAX_MAIL_BYTES) -> None:
         self.root = root
+        self.max_mail_bytes = max_mail_bytes
         self.description = f".eml file {root}" if root.is_file() else f".eml folder {root}"
         self._files: list[Path] | None = None
 
@@ -53,11 +55,12 @@ class EmlFolderSource:
             relative = path.relative_to(base)
             folder = relative.parent.as_posix()
             try:
-                raw = path.read_bytes()
+                raw, refused = read_mail_file(path, max_mail_bytes=self.max_mail_bytes)
             except OSError as exc:
                 raise ImportSourceError(f"{path}: cannot read: {exc.strerror or exc}") from exc
             yield RawMail(
                 raw=raw,
                 folder="" if folder == "." else folder,
                 source_ref=str(path),
+                refused=refused,
             )

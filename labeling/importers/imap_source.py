@@ -43,6 +43,7 @@ from imapclient import IMAPClient
 from labeling import imap
 from labeling.errors import ImapError
 from labeling.imap import DEFAULT_TIMEOUT, as_text
+from labeling.importers import DEFAULT_MAX_MAIL_BYTES
 from labeling.mail.values import RawMail
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,10 @@ class _Selected:
 class ImapSource:
     """Mail of one IMAP folder, or of every folder of an account, as :class:`RawMail`.
 
-    ``batch_size`` UIDs are fetched per FETCH. ``start_after`` makes the import resumable
+    At most ``batch_size`` UIDs, and ``max_mail_bytes`` bytes, are fetched per FETCH; a
+    mail the server says is larger than ``max_mail_bytes`` comes as its header section with
+    ``RawMail.refused`` (:func:`labeling.imap.fetch_bounded`). ``start_after`` makes the
+    import resumable
     (module docstring). ``connect`` returns a connected IMAPClient that is not yet logged in;
     the source logs in with the URL's user and password. It exists so tests can pass a fake;
     the default opens a plain or TLS connection to the URL's host with ``timeout``.
@@ -113,11 +117,13 @@ class ImapSource:
         start_after: StartAfter | None = None,
         connect: Callable[[], IMAPClient] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        max_mail_bytes: int = DEFAULT_MAX_MAIL_BYTES,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         self.url = imap.parse_imap_url(url)
         self.batch_size = batch_size
+        self.max_mail_bytes = max_mail_bytes
         self._start_after = start_after
         self._connect = connect or self._default_connect
         self._timeout = timeout
@@ -135,11 +141,20 @@ class ImapSource:
         with self._session() as client:
             for mailbox in self._mailboxes(client):
                 selected = self._select(client, mailbox)
-                for start in range(0, len(selected.uids), self.batch_size):
-                    batch = selected.uids[start : start + self.batch_size]
+                batches = imap.fetch_bounded(
+                    client,
+                    selected.uids,
+                    max_mail_bytes=self.max_mail_bytes,
+                    max_batch=self.batch_size,
+                )
+                while True:
                     # Fetched before yielding: no server call is in flight while the caller
                     # works, and a failure is translated here, not inside the caller's code.
-                    yield from self._fetch(client, selected, batch)
+                    with self._errors(f"fetching mail from folder {mailbox.name!r}"):
+                        batch = next(batches, None)
+                    if batch is None:
+                        break
+                    yield from self._raw_mails(selected, batch)
 
     # -- connection --------------------------------------------------------------------
 
@@ -197,32 +212,16 @@ class ImapSource:
         log.debug("%s: %d new mail(s) after UID %d", mailbox.name, len(uids), after)
         return _Selected(mailbox, uidvalidity, uids)
 
-    def _fetch(self, client: IMAPClient, selected: _Selected, batch: list[int]) -> list[RawMail]:
-        name = selected.mailbox.name
-        with self._errors(f"fetching mail from folder {name!r}"):
-            response = client.fetch(batch, ["BODY.PEEK[]"])
-        mails = []
-        for uid in batch:
-            data = response.get(uid)
-            if data is None:  # expunged since the search: nothing left to import
-                log.info("%s: UID %d vanished before it was fetched", name, uid)
-                continue
-            raw = data.get(b"BODY[]")
-            if not isinstance(raw, bytes):
-                raise ImapError(
-                    f"IMAP server {self.url.address} sent no body for UID {uid} in folder {name!r}",
-                    transient=False,
-                )
-            label = selected.mailbox.label
-            mails.append(
-                RawMail(
-                    raw=raw,
-                    folder=label,
-                    source_ref=f"{label}:{selected.uidvalidity}:{uid}",
-                    uid=uid,
-                    uidvalidity=selected.uidvalidity,
-                )
+    def _raw_mails(self, selected: _Selected, batch: list[imap.FetchedMail]) -> list[RawMail]:
+        label = selected.mailbox.label
+        return [
+            RawMail(
+                raw=mail.raw,
+                folder=label,
+                source_ref=f"{label}:{selected.uidvalidity}:{mail.uid}",
+                uid=mail.uid,
+                uidvalidity=selected.uidvalidity,
+                refused="" if mail.whole else imap.too_large_reason(mail.size, self.max_mail_bytes),
             )
-        return mails
-
-
+            for mail in batch
+        ]

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from labeling.errors import ImportSourceError
+from labeling.importers import DEFAULT_MAX_MAIL_BYTES, read_mail_file
 from labeling.mail.values import RawMail
 
 log = logging.getLogger(__name__)
@@ -60,8 +61,9 @@ def _folder_name(parts: list[str]) -> str:
 class MaildirSource:
     """The mails of every Maildir in a tree, folder by folder, ``new`` before ``cur``."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, max_mail_bytes: int = DEFAULT_MAX_MAIL_BYTES) -> None:
         self.root = root
+        self.max_mail_bytes = max_mail_bytes
         self.description = f"Maildir tree {root}"
 
     def folders(self) -> list[tuple[str, Path]]:
@@ -90,7 +92,7 @@ class MaildirSource:
         for folder, maildir in self.folders():
             for path in self._files(maildir):
                 try:
-                    raw = path.read_bytes()
+                    raw, refused = read_mail_file(path, max_mail_bytes=self.max_mail_bytes)
                 except FileNotFoundError:
                     # A mail client moved it (new → cur, or a flag change renamed it) since
                     # we listed the folder; running the import again picks it up.
@@ -100,4 +102,4 @@ class MaildirSource:
                     raise ImportSourceError(
                         f"{path}: cannot read: {exc.strerror or exc}"
                     ) from exc
-                yield RawMail(raw=raw, folder=folder, source_ref=str(path))
+                yield RawMail(raw=raw, folder=folder, source_ref=str(path), refused=refused)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
 from labeling.errors import LabelingError
-from labeling.importers import MailSource, open_source
+from labeling.importers import DEFAULT_MAX_MAIL_BYTES, MailSource, open_source
 from labeling.store.db import refresh_statistics, store_error
 from labeling.store.ingest import ingest
 from labeling.store.privacy import drop_if_erased, erased_filter
@@ -67,6 +67,9 @@ class ImportSummary:
     quarantined: int = 0
     # Mails of people erased before (labeling.store.privacy): not stored again.
     erased: int = 0
+    # Imported mails whose Message-ID the store already held for a different mail: kept,
+    # and counted here so a person can look (a sender's bug, or a forgery).
+    message_id_reused: int = 0
     per_folder: dict[str, FolderCounts] = field(default_factory=dict)
     # (where the mail came from, why it could not be read), the first few only.
     quarantine_examples: list[tuple[str, str]] = field(default_factory=list)
@@ -173,6 +176,7 @@ def run_import(
     batch_size: int = 200,
     progress: bool | None = None,
     cursor_key: str | None = None,
+    max_mail_bytes: int = DEFAULT_MAX_MAIL_BYTES,
 ) -> ImportSummary:
     """Import every mail of ``source`` (a source, or a path/URL for :func:`open_source`).
 
@@ -190,7 +194,12 @@ def run_import(
         if cursor_key is None and "://" in source:
             cursor_key = imap_source_key(source)
         cursors = ImportCursors(sessions, cursor_key or source)
-        source = open_source(source, batch_size=batch_size, start_after=cursors.start_after)
+        source = open_source(
+            source,
+            batch_size=batch_size,
+            start_after=cursors.start_after,
+            max_mail_bytes=max_mail_bytes,
+        )
     else:
         cursors = ImportCursors(sessions, cursor_key or source.description)
 
@@ -217,6 +226,7 @@ def run_import(
             if outcome == "imported" and drop_if_erased(session, result.message_id, is_erased):
                 outcome = "erased"
             summary._count(raw_mail.folder, outcome)
+            summary.message_id_reused += result.message_id_reused
             if result.outcome == "quarantined":
                 log.info("quarantined %s: %s", raw_mail.source_ref, result.reason)
                 if len(summary.quarantine_examples) < MAX_QUARANTINE_EXAMPLES:

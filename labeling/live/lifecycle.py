@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 from labeling.errors import LabelingError
 from labeling.mail.values import RawMail
 from labeling.store.db import rowcount
-from labeling.store.ingest import IngestResult, ingest
+from labeling.store.ingest import IngestResult, ParsedMail, ingest
 from labeling.store.tables import (
     AuditLog,
     Delivery,
@@ -138,6 +138,9 @@ class Original:
     uid: int | None
     source_ref: str
     message_id: str | None  # the header: a hint for finding a moved mail, never identity
+    # What the mail is: a candidate found by Message-ID must have these bytes.
+    content_hash: str = ""
+    raw_size: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,16 +222,24 @@ class Arrival:
 
 
 def record_arrival(
-    session: Session, mailbox_id: int, raw_mail: RawMail, now: datetime | None = None
+    session: Session,
+    mailbox_id: int,
+    raw_mail: RawMail,
+    now: datetime | None = None,
+    *,
+    pre_parsed: ParsedMail | None = None,
 ) -> Arrival:
     """Store one live mail and set it on its way (state 'new').
 
     A mail the store already holds is not routed again; if it is this mailbox's mail seen
     under another UIDVALIDITY or file name, its location is updated so marking it done finds
-    it. A copy of archive mail (never routed) is routed now.
+    it. A copy of archive mail (never routed) is routed now. ``pre_parsed``: the mail as
+    :func:`labeling.store.ingest.read` parsed it before the transaction began.
     """
     now = now or utcnow()
-    result = ingest(session, raw_mail, origin="live", mailbox_id=mailbox_id)
+    result = ingest(
+        session, raw_mail, origin="live", mailbox_id=mailbox_id, pre_parsed=pre_parsed
+    )
     row = session.get(Message, result.message_id)
     assert row is not None
     if result.outcome != "duplicate":
@@ -425,6 +436,8 @@ def original_of(session: Session, message: Message) -> Original | None:
         uid=message.uid,
         source_ref=message.source_ref,
         message_id=message.message_id,
+        content_hash=message.content_hash,
+        raw_size=message.raw_size,
     )
 
 

@@ -23,9 +23,12 @@ charset-normalizer among the legacy charsets Dutch and English mail uses, else c
 replacement characters. In ``multipart/alternative`` the text/plain part wins unless it is
 empty or a stub ("view this mail in your browser"); then the HTML is turned into text with
 inscriptis. Attached messages (``message/rfc822``) are listed as attachments and their text
-is not the outer mail's body, with one exception: a forward whose own text is empty takes
-the attached message's body (defect ``body taken from attached message``), because that is
-what the sender asks the reader to look at.
+is not the outer mail's body: the first one is read (its From, Date, Subject and text) and
+put in front of ``quoted_text`` under :data:`~labeling.mail.quotes.FORWARDED_ORIGINAL_MARK`,
+because that is what the sender asks the reader to look at; the model reads it
+(:func:`labeling.mail.model_text.model_text`) and the pages show it as the mail. A forward
+whose own text is empty takes the attached message's body instead (defect ``body taken from
+attached message``).
 
 Repairs beyond the stdlib's own tolerance, each recorded as a defect: a garbage line among
 the headers is dropped when known headers follow it; a multipart whose boundary parameter is
@@ -58,7 +61,7 @@ from lxml import etree
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from labeling.errors import MailParseError
-from labeling.mail.quotes import split_reply
+from labeling.mail.quotes import FORWARDED_ORIGINAL_MARK, split_reply
 from labeling.mail.values import Address, Attachment, NormalisedMail
 
 __all__ = ["normalise", "subject_key"]
@@ -87,6 +90,9 @@ MAX_PARTS = 500
 MAX_DEPTH = 20
 # inscriptis takes about a second per 2 MB of HTML; the text a router needs is near the top.
 MAX_HTML_CHARS = 2_000_000
+# ... but dense table markup costs it about 4 µs a character (2 MB of nested tables: 6 s),
+# so only this much is turned into text: one mail must not hold a mailbox for a second.
+MAX_HTML_TO_TEXT_CHARS = 100_000
 # Routing and labelling read the start of a mail; a 100k-character body is a book already.
 MAX_BODY_CHARS = 100_000
 # policy.default's header parser is quadratic in the value's length (a 16 kB address list of
@@ -226,7 +232,7 @@ def _normalise(data: bytes) -> NormalisedMail:
     for name, value in raw_headers:
         first.setdefault(name.strip().lower(), _unfold(value)[:MAX_HEADER_CHARS])
 
-    body, html, attachments = _extract(message, 0, defects)
+    body, html, attachments, forwarded = _extract(message, 0, defects)
     if not headers:
         if _looks_binary(data):
             raise MailParseError("not a mail: no header lines, binary content")
@@ -237,6 +243,14 @@ def _normalise(data: bytes) -> NormalisedMail:
     subject = _decode_text(first.get("subject", ""), defects)
     from_ = _addresses(first.get("from"), defects) or _addresses(first.get("sender"), defects)
     split = split_reply(body)
+    quoted_text = split.quoted_text
+    if forwarded is not None:
+        # Forwarded as an attachment: the original is what the mail is about. It goes in
+        # front of the quoted part, marked, so the model reads it (model_text) and the pages
+        # show it as the mail, the forwarder's note folded.
+        original = _forwarded_original(*forwarded, defects)
+        if original:
+            quoted_text = original + ("\n\n" + quoted_text if quoted_text else "")
     return NormalisedMail(
         message_id=_first_id(first.get("message-id", "")),
         subject=subject,
@@ -250,7 +264,7 @@ def _normalise(data: bytes) -> NormalisedMail:
         references=_id_list(first.get("references", ""), defects),
         body_text=body,
         new_text=split.new_text,
-        quoted_text=split.quoted_text,
+        quoted_text=quoted_text,
         signature=split.signature,
         html=html,
         attachments=tuple(attachments),
@@ -589,19 +603,50 @@ def _transfer_encoding(part: Message) -> str:
 
 def _extract(
     message: Message, depth: int, defects: _Defects
-) -> tuple[str, str | None, list[Attachment]]:
-    """Body text, raw HTML and attachments of ``message``."""
+) -> tuple[str, str | None, list[Attachment], tuple[Message, int] | None]:
+    """Body text, raw HTML and attachments of ``message``, and the first attached message
+    (with its depth) when the body is the sender's own text beside it; None when there is
+    none, or when the body was empty and taken from it."""
     walker = _Walker(defects)
     content = _Content()
     walker.visit(message, depth, content)
     body, html = _choose_body(content, defects)
-    if not body.strip() and content.forwarded:
-        inner, inner_depth = content.forwarded[0]
-        inner_body, inner_html, _ = _extract(inner, inner_depth, defects)
+    forwarded = content.forwarded[0] if content.forwarded else None
+    if not body.strip() and forwarded is not None:
+        inner, inner_depth = forwarded
+        inner_body, inner_html, _, _ = _extract(inner, inner_depth, defects)
         if inner_body.strip():
             defects.add("body taken from attached message")
-            body, html = inner_body, html or inner_html
-    return body, html, walker.attachments
+            body, html, forwarded = inner_body, html or inner_html, None
+    return body, html, walker.attachments, forwarded
+
+
+def _forwarded_original(inner: Message, depth: int, defects: _Defects) -> str:
+    """An attached message as text a person and the model can read: the forwarded-message
+    separator, its From, Date and Subject, then what its sender wrote (and what that
+    quoted). '' when it holds no text."""
+    body, _html, _attachments, _nested = _extract(inner, depth, defects)
+    split = split_reply(body)
+    text = split.new_text or body.strip()
+    if split.new_text and split.quoted_text:
+        text += "\n\n" + split.quoted_text
+    if not text:
+        return ""
+    header = {
+        name: _unfold(str(inner.get(name, "")))[:MAX_HEADER_CHARS]
+        for name in ("from", "date", "subject")
+    }
+    lines = [FORWARDED_ORIGINAL_MARK]
+    sender = _addresses(header["from"], defects)
+    if sender:
+        name, email = sender[0].name, sender[0].email
+        lines.append(f"From: {name} <{email}>" if name and email else f"From: {name or email}")
+    if header["date"].strip():
+        lines.append(f"Date: {_clean_line(header['date'])}")
+    subject = _decode_text(header["subject"], defects)
+    if subject:
+        lines.append(f"Subject: {subject}")
+    return ("\n".join(lines) + "\n\n" + text)[:MAX_BODY_CHARS]
 
 
 def _choose_body(content: _Content, defects: _Defects) -> tuple[str, str | None]:
@@ -721,7 +766,8 @@ def _is_stub(plain: str) -> bool:
     return len(plain) <= MAX_STUB_CHARS and bool(_STUB.search(plain))
 
 
-_TAG = re.compile(r"<[^>]{0,2000}>")
+# Up to the next "<" or ">": each character is read by one tag candidate only.
+_TAG = re.compile(r"<[^<>]{0,2000}>")
 
 
 # The strict profile renders blocks without the relaxed profile's padding, so the text's
@@ -730,6 +776,9 @@ _HTML_TO_TEXT = ParserConfig(css=CSS_PROFILES["strict"])
 
 
 def _html_to_text(html: str, defects: _Defects) -> str:
+    if len(html) > MAX_HTML_TO_TEXT_CHARS:
+        defects.add(f"html cut to {MAX_HTML_TO_TEXT_CHARS:,} characters before reading its text")
+        html = html[:MAX_HTML_TO_TEXT_CHARS]
     try:
         text = get_text(html, _HTML_TO_TEXT)
     except (etree.LxmlError, ValueError, RecursionError):
@@ -808,7 +857,9 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _C1_CONTROL = re.compile("[\x80-\x9f]")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufeff]")
 _WHITESPACE = re.compile(r"\s+")
-_TRAILING_SPACE = re.compile(r"[ \t\u00a0]+$", re.MULTILINE)
+# Only from the start of a run, taken whole: a long run of spaces inside a line is given up
+# once, not retried from each of its spaces (that was quadratic: 32 kB of spaces, 5.6 s).
+_TRAILING_SPACE = re.compile(r"(?<![ \t\u00a0])[ \t\u00a0]++$", re.MULTILINE)
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 

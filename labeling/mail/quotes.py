@@ -28,7 +28,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["ReplySplit", "split_reply"]
+__all__ = ["FORWARDED_ORIGINAL_MARK", "ReplySplit", "split_reply"]
+
+# What the parser writes above a message forwarded as an attachment (message/rfc822) when it
+# puts that message's text in front of the quoted part (labeling.mail.mime); the separator
+# Gmail writes, so the splitter below reads it as the hard break it is.
+FORWARDED_ORIGINAL_MARK = "---------- Forwarded message ----------"
 
 # A signature is a few lines of name, role, phone and maybe a disclaimer; a longer tail after
 # a sign-off is more likely real text that merely starts with a greeting-like line.
@@ -56,11 +61,16 @@ class ReplySplit:
     signature: str
 
 
-_QUOTED_LINE = re.compile(r"^[ \t]*>")
+# Mail text is hostile input and every pattern here runs once per line: each is linear in
+# the line's length. Where two repeats could share characters (spaces before an optional "*",
+# a run of dashes before its text), the first is possessive ("*+", "++"), so a line that does
+# not match is given up at once instead of trying every split of the run (a line of 32k
+# spaces took 16 s before). tests/unit/test_adversarial_text.py holds the hostile cases.
+_QUOTED_LINE = re.compile(r"^[ \t]*+>")
 
-_ATTRIBUTION_START = re.compile(r"^\s*(?:op|on|am|le)\s", re.IGNORECASE)
+_ATTRIBUTION_START = re.compile(r"^\s*+(?:op|on|am|le)\s", re.IGNORECASE)
 _ATTRIBUTION = re.compile(
-    r"""^\s*(?:
+    r"""^\s*+(?:
         on\s.+\bwrote              # On Mon, 3 Jun 2024, Jan <j@x.nl> wrote:
       | op\s.+\bschreef\b.*        # Op ma 3 jun. 2024 om 10:12 schreef Jan <…>:
       | op\s.+\bgeschreven         # Op 3 jun. 2024 heeft Jan het volgende geschreven:
@@ -71,30 +81,33 @@ _ATTRIBUTION = re.compile(
 )
 
 _SEPARATOR = re.compile(
-    r"""^\s*-{2,}\s*(?:
+    r"""^\s*+-{2,}+\s*+(?:
         oorspronkelijk\s+bericht | origineel\s+bericht | original\s+message
       | doorgestuurd\s+bericht | forwarded\s+message | weitergeleitete\s+nachricht
       | ursprüngliche\s+nachricht | message\s+d'origine | message\s+transféré
-    )\s*-{2,}\s*$""",
+    )\s*+-{2,}+\s*+$""",
     re.IGNORECASE | re.VERBOSE,
 )
 _FORWARD_INTRO = re.compile(
-    r"^\s*(?:begin\s+(?:forwarded\s+message|doorgestuurd\s+bericht)|doorgestuurd\s+bericht)\s*:\s*$",
+    r"^\s*+(?:begin\s++(?:forwarded\s++message|doorgestuurd\s++bericht)|doorgestuurd\s++bericht)"
+    r"\s*+:\s*+$",
     re.IGNORECASE,
 )
 # Outlook draws a line of underscores above its header block in plain-text replies.
-_RULE = re.compile(r"^\s*[_-]{10,}\s*$")
+_RULE = re.compile(r"^\s*+[_-]{10,}+\s*+$")
 
-_FROM_FIELD = re.compile(r"^\s*\*?\s*(?:van|from|von)\s*\*?\s*:\s*\S", re.IGNORECASE)
+_FROM_FIELD = re.compile(
+    r"^\s*+(?:\*\s*+)?(?:van|from|von)\s*+(?:\*\s*+)?:\s*+\S", re.IGNORECASE
+)
 _OTHER_FIELD = re.compile(
-    r"""^\s*\*?\s*(
+    r"""^\s*+(?:\*\s*+)?(
         verzonden|sent|datum|date|aan|to|cc|bcc|onderwerp|subject|gesendet|an|betreff
-    )\s*\*?\s*:""",
+    )\s*+(?:\*\s*+)?:""",
     re.IGNORECASE | re.VERBOSE,
 )
 
 _SIGN_OFF = re.compile(
-    r"""^\s*(?:
+    r"""^\s*+(?:
         (?:met\s+)?(?:vriendelijke|hartelijke|beste|lieve|warme|zonnige)\s+groet(?:en|jes)?
       | groet(?:en|jes)?
       | m\.?\s?v\.?\s?g\.?
@@ -105,14 +118,14 @@ _SIGN_OFF = re.compile(
       | (?:mit\s+)?freundlichen\s+grüßen
       | cordialement
     )
-    (?:[ \t]*[,.!:;/-]+)?              # punctuation, or "/" before an English sign-off
-    (?:[ \t]+[\w.'’&()-]+,?){0,4}      # a name on the same line: "Mvg Jan", "Groeten, Piet"
-    [ \t]*[,.!]*[ \t]*$""",
+    (?:[ \t]*+[,.!:;/-]++)?            # punctuation, or "/" before an English sign-off
+    (?:[ \t]++[\w.'’&()-]++,?){0,4}    # a name on the same line: "Mvg Jan", "Groeten, Piet"
+    [ \t]*+[,.!]*+[ \t]*+$""",
     re.IGNORECASE | re.VERBOSE,
 )
 _SIG_SEPARATOR = re.compile(r"^--[ \t]?$")
 _SENT_FROM = re.compile(
-    r"""^\s*(?:
+    r"""^\s*+(?:
         (?:verzonden|verstuurd)\s+(?:vanaf|met|via|van)\s+(?:mijn\s+)?\S.{0,40}
       | sent\s+(?:from|with|via)\s+(?:my\s+)?\S.{0,40}
       | gesendet\s+von\s+(?:meinem\s+)?\S.{0,40}

@@ -78,3 +78,7 @@ class RawMail:
     source_ref: str
     uid: int | None = None  # IMAP UID, when the source is an IMAP folder
     uidvalidity: int | None = None
+    # Why the source did not hand over the whole mail ('' when it did): a mail over
+    # MAILROOM_MAX_MAIL_BYTES comes as its header section only, and is stored quarantined
+    # with this reason.
+    refused: str = ""

@@ -3,7 +3,8 @@
 :func:`ingest` is the one way a mail enters the ``messages`` table, for archive imports and
 live mail alike. It only adds rows to the caller's session (the caller commits), never
 prints, and raises :class:`StoreError` only when the database itself fails; a mail that
-cannot be parsed is not an error but a quarantined row.
+cannot be parsed, or that its source did not hand over whole (``RawMail.refused``: too
+large), is not an error but a quarantined row.
 """
 
 from __future__ import annotations
@@ -37,11 +38,29 @@ class IngestResult:
 
     ``message_id`` is the database id of the row that now holds the mail: the new row, or
     for a duplicate the row that was already there. ``reason`` is the quarantine reason.
+    ``message_id_reused``: a new mail whose Message-ID the store already held for
+    different content (stored and flagged as such, never taken for the other mail).
     """
 
     outcome: Outcome
     message_id: int
     reason: str = ""
+    message_id_reused: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedMail:
+    """What :func:`read` made of a raw mail: the normalised mail, or None and the reason."""
+
+    mail: NormalisedMail | None
+    reason: str = ""
+
+
+def read(raw_mail: RawMail) -> ParsedMail:
+    """Parse ``raw_mail`` as :func:`ingest` would. Callers that hold a database write lock
+    while ingesting (the mailbox watcher's batches) parse first, outside the transaction,
+    and pass the result to :func:`ingest`: a big mail's parse then holds no lock."""
+    return ParsedMail(*_parse(raw_mail))
 
 
 def content_hash(raw: bytes) -> str:
@@ -55,15 +74,20 @@ def ingest(
     *,
     origin: str = "archive",
     mailbox_id: int | None = None,
+    pre_parsed: ParsedMail | None = None,
 ) -> IngestResult:
     """Store one mail unless the store already has it.
 
-    A mail is a duplicate when the store holds the same bytes (content hash), the same
-    Message-ID, or, for live mail, the same mailbox + UIDVALIDITY + UID. Bytes that
+    A mail is a duplicate when the store holds the same bytes (content hash) or, for live
+    mail, the same mailbox + UIDVALIDITY + UID. The Message-ID is a header anyone can write:
+    different bytes under a Message-ID the store knows are a new mail, stored with
+    ``message_id_reused`` set (and counted as such by the result). Bytes that
     :func:`labeling.mail.mime.normalise` cannot read are stored as ``quarantined`` with the
     parser's reason (the same broken bytes again are a duplicate). A parsed mail joins the
-    thread its Message-ID, In-Reply-To or References point at, or starts a new one.
+    thread its In-Reply-To or References point at, or its own Message-ID's thread unless
+    that Message-ID is reused, or starts a new one.
 
+    ``pre_parsed``: what :func:`read` made of ``raw_mail``, when the caller parsed it already.
     The row is flushed, not committed. Raises :class:`StoreError` if the database fails.
     """
     if origin not in MESSAGE_ORIGINS:
@@ -74,8 +98,8 @@ def ingest(
     parsed_yet = False
 
     # Two passes: if a concurrent writer (another import, the worker) inserts the same mail
-    # between our lookup and our insert, the unique constraints refuse ours and the second
-    # lookup finds theirs.
+    # between our lookup and our insert, the unique constraints (content hash, server
+    # position) refuse ours and the second lookup finds theirs.
     for attempt in (1, 2):
         try:
             # Same bytes first: it needs no parsing, so re-running an import is cheap.
@@ -83,15 +107,13 @@ def ingest(
             if existing is not None:
                 return IngestResult("duplicate", existing)
             if not parsed_yet:
-                parsed, reason = _parse(raw_mail)
+                parsed, reason = (
+                    (pre_parsed.mail, pre_parsed.reason) if pre_parsed else _parse(raw_mail)
+                )
                 parsed_yet = True
             message_id = _usable_id(parsed.message_id) if parsed else None
-            if message_id:
-                existing = session.scalar(
-                    select(Message.id).where(Message.message_id == message_id)
-                )
-                if existing is not None:
-                    return IngestResult("duplicate", existing)
+            # Different bytes (the hash lookup above found none) under a known Message-ID.
+            reused = message_id is not None and _message_id_known(session, message_id)
             with session.begin_nested():
                 row = _new_row(raw_mail, digest, origin=origin, mailbox_id=mailbox_id)
                 if parsed is None:
@@ -99,7 +121,10 @@ def ingest(
                     row.quarantine_reason = reason
                 else:
                     _fill_parsed(row, parsed, message_id)
-                    row.thread = _thread_for(session, parsed, fallback_key=f"sha256:{digest}")
+                    row.message_id_reused = reused
+                    row.thread = _thread_for(
+                        session, parsed, fallback_key=f"sha256:{digest}", own_id_is_key=not reused
+                    )
                 session.add(row)
                 session.flush()
         except IntegrityError as exc:
@@ -111,12 +136,23 @@ def ingest(
             raise store_error(exc, f"storing {raw_mail.source_ref}") from exc
         if parsed is None:
             return IngestResult("quarantined", row.id, reason)
-        return IngestResult("imported", row.id)
+        if reused:
+            log.info("%s reuses Message-ID %s of a different mail", raw_mail.source_ref, message_id)
+        return IngestResult("imported", row.id, message_id_reused=reused)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _message_id_known(session: Session, message_id: str) -> bool:
+    return (
+        session.scalar(select(Message.id).where(Message.message_id == message_id).limit(1))
+        is not None
+    )
 
 
 def _parse(raw_mail: RawMail) -> tuple[NormalisedMail | None, str]:
     """The normalised mail, or None and the reason it cannot be read."""
+    if raw_mail.refused:
+        return None, raw_mail.refused[:MAX_REASON]
     try:
         return mime.normalise(raw_mail.raw), ""
     except MailParseError as exc:
@@ -191,11 +227,17 @@ def _fill_parsed(row: Message, mail: NormalisedMail, message_id: str | None) -> 
     row.parse_defects = [_text(defect) for defect in mail.defects]
 
 
-def _thread_for(session: Session, mail: NormalisedMail, *, fallback_key: str) -> Thread:
-    """The thread this mail belongs to; a new (pending) one if none is known yet."""
+def _thread_for(
+    session: Session, mail: NormalisedMail, *, fallback_key: str, own_id_is_key: bool = True
+) -> Thread:
+    """The thread this mail belongs to; a new (pending) one if none is known yet.
+
+    ``own_id_is_key`` False: the mail's own Message-ID belongs to another mail already, so
+    it names that mail's thread, not this one's (else reusing a Message-ID would be a way
+    into another customer's thread and team)."""
     references = [ref for ref in map(_usable_id, mail.references) if ref]
     in_reply_to = _usable_id(mail.in_reply_to)
-    own = _usable_id(mail.message_id)
+    own = _usable_id(mail.message_id) if own_id_is_key else None
     # Oldest first: the first key that names a thread root wins.
     keys = list(dict.fromkeys(k for k in (*references, in_reply_to, own) if k))
     if keys:

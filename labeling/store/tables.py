@@ -45,6 +45,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -274,8 +275,14 @@ class Message(Base):
     raw_size: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of raw
 
-    # Unique so that two importers racing on the same mail cannot both insert it.
-    message_id: Mapped[str | None] = mapped_column(String(MAX_MESSAGE_ID), unique=True)
+    # A hint, not an identity (anyone can write any Message-ID): threading and finding a
+    # moved mail use it. The same mail is the same bytes (content_hash) or the same place
+    # on the server (mailbox, UIDVALIDITY, UID).
+    message_id: Mapped[str | None] = mapped_column(String(MAX_MESSAGE_ID), index=True)
+    # The store already held different content under this Message-ID when this mail came.
+    message_id_reused: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     in_reply_to: Mapped[str | None] = mapped_column(String(MAX_MESSAGE_ID))
     references: Mapped[list[Any]] = mapped_column(default=list)
     thread_id: Mapped[int | None] = mapped_column(ForeignKey("threads.id"), index=True)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +32,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from labeling.errors import ConfigError, LabelingError
+from labeling.mail import addresses
 from labeling.store.tables import Annotation, AuditLog, Team, utcnow
 
 FIELDS = ("name", "description", "forward_address", "imap_folder", "hotkey")
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 HOTKEYS = tuple("123456789")
-_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]+$")
 _FILE_FIELDS = ("slug", "name", "description", "forward_to", "folder", "hotkey")
 
 
@@ -99,8 +99,10 @@ def _team_from_table(table: Any, index: int, source: Path) -> TeamDefinition:
     slug, folder, hotkey = table["slug"], table["folder"], table["hotkey"]
     if not SLUG_PATTERN.match(slug):
         raise ConfigError(f"{where}: slug {slug!r} must be lowercase letters, digits and '-'")
-    if not _ADDRESS.match(table["forward_to"]):
-        raise ConfigError(f"{where}: forward_to {table['forward_to']!r} is not an e-mail address")
+    try:
+        forward_to = addresses.forward_address(table["forward_to"])
+    except ValueError as exc:
+        raise ConfigError(f"{where}: forward_to: {exc}") from None
     if any(char in folder for char in "./\\") or folder.upper() == "INBOX":
         raise ConfigError(
             f"{where}: folder {folder!r} may not contain '.', '/', '\\' or be INBOX"
@@ -111,7 +113,7 @@ def _team_from_table(table: Any, index: int, source: Path) -> TeamDefinition:
         slug=slug,
         name=table["name"].strip(),
         description=" ".join(table["description"].split()),
-        forward_address=table["forward_to"],
+        forward_address=forward_to,
         imap_folder=folder,
         hotkey=str(hotkey),
     )
@@ -135,9 +137,11 @@ def sync_teams(session: Session, specs: Iterable[TeamDefinition]) -> TeamSyncSum
 
     Teams missing from ``specs`` are left alone (archiving is a deliberate act, and their
     labels stay valid). A definition of an archived team updates it but does not revive it.
-    Raises :class:`ConfigError` for a repeated slug or hotkey. Flushes, does not commit.
+    A forwarding address is stored as :func:`~labeling.mail.addresses.forward_address`
+    writes it (one addr-spec, IDNA domain); '' means none. Raises :class:`ConfigError` for a
+    repeated slug or hotkey or a bad address. Flushes, does not commit.
     """
-    specs = list(specs)
+    specs = [_checked_address(spec) for spec in specs]
     _check_unique(specs)
     existing = {team.slug: team for team in session.scalars(select(Team))}
     listed = {spec.slug for spec in specs}
@@ -187,6 +191,15 @@ def sync_teams(session: Session, specs: Iterable[TeamDefinition]) -> TeamSyncSum
         unchanged=tuple(unchanged),
         not_in_specs=tuple(sorted(slug for slug in existing if slug not in listed)),
     )
+
+
+def _checked_address(spec: TeamDefinition) -> TeamDefinition:
+    if not spec.forward_address.strip():
+        return replace(spec, forward_address="")
+    try:
+        return replace(spec, forward_address=addresses.forward_address(spec.forward_address))
+    except ValueError as exc:
+        raise ConfigError(f"team {spec.slug}: forwarding address: {exc}") from None
 
 
 def _check_unique(specs: list[TeamDefinition]) -> None:

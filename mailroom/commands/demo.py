@@ -166,7 +166,12 @@ def prepare(
             summary = run_import(sessions, ArchiveFolders(corpus / "Maildir"), progress=progress)
             click.echo(
                 f"    imported {summary.imported}, duplicates {summary.duplicates}, "
-                f"quarantined {summary.quarantined}",
+                f"quarantined {summary.quarantined}"
+                + (
+                    f", Message-ID reused {summary.message_id_reused}"
+                    if summary.message_id_reused
+                    else ""
+                ),
                 err=True,
             )
             facts["import"] = summary

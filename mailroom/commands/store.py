@@ -84,7 +84,11 @@ def import_command(settings: Settings, source: str, progress: bool | None) -> No
 
     with open_database(settings) as sessions:
         summary = run_import(
-            sessions, source, batch_size=settings.import_batch_size, progress=progress
+            sessions,
+            source,
+            batch_size=settings.import_batch_size,
+            progress=progress,
+            max_mail_bytes=settings.max_mail_bytes,
         )
 
     click.echo(f"{summary.source}: {summary.total} mails in {summary.seconds:.1f} s")
@@ -94,6 +98,11 @@ def import_command(settings: Settings, source: str, progress: bool | None) -> No
     )
     if summary.erased:
         click.echo(f"  not stored again (mail of people erased before): {summary.erased}")
+    if summary.message_id_reused:
+        click.echo(
+            f"  {summary.message_id_reused} imported mails reuse the Message-ID of a different "
+            "mail: both are kept (flagged 'Message-ID reused')"
+        )
     if len(summary.per_folder) > 1 or "" not in summary.per_folder:
         width = max((len(_folder_label(name)) for name in summary.per_folder), default=0)
         for folder, counts in sorted(summary.per_folder.items()):

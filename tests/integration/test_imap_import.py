@@ -314,8 +314,9 @@ def test_cli_import_interrupted_mid_fetch_then_rerun_stores_each_mail_once(
     mails = fill_account(dovecot, imap_user)
     with CuttingProxy(dovecot.port) as proxy:
         url = dovecot.url(imap_user, port=proxy.port)
-        # The second FETCH (mails 11-20) is cut 1.5 kB into its answer.
-        proxy.cut_at_command(b" FETCH ", nth=2, then_bytes=1_500)
+        # The third FETCH (after the RFC822.SIZE one and mails 1-10: mails 11-20) is cut
+        # 1.5 kB into its answer.
+        proxy.cut_at_command(b" FETCH ", nth=3, then_bytes=1_500)
         result = invoke("import", url, "--no-progress")
         assert proxy.cuts == 1
         assert result.exit_code == 1

@@ -92,8 +92,9 @@ def test_an_imap_connection_cut_in_the_middle_of_a_fetch(
     with CuttingProxy(dovecot.port) as proxy:
         stack = make_stack(dovecot, mailbox_port=proxy.port)
         expected = _append(stack, 6, "cut")
-        # The watcher's first FETCH (all six mails) is cut 1.5 kB into the answer.
-        proxy.cut_at_command(b" FETCH ", nth=1, then_bytes=1500)
+        # The watcher's first FETCH of bodies (all six mails; after the RFC822.SIZE one) is
+        # cut 1.5 kB into the answer.
+        proxy.cut_at_command(b" FETCH ", nth=2, then_bytes=1500)
         stack.start_worker("w1", beat=True)
         stack.wait_until(lambda: stack.states().get("done") == 6, 90, "6 mails done")
         assert proxy.cuts >= 1

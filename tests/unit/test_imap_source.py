@@ -86,6 +86,10 @@ class FakeClient:
         return list(reversed(found))  # servers owe no order: the source must sort
 
     def fetch(self, uids: list[int], data: list[str]) -> dict[int, dict[bytes, Any]]:
+        if data == ["RFC822.SIZE"]:  # asked before fetching, so big mail is not fetched whole
+            self.calls.append(("size", list(uids)))
+            mails = self.folders[self._current()].mails
+            return {uid: {b"RFC822.SIZE": len(mails[uid])} for uid in uids if uid in mails}
         self.calls.append(("fetch", list(uids), list(data)))
         fetches = sum(1 for c in self.calls if c[0] == "fetch")
         if fetches == self.fail_fetch_at:

@@ -141,7 +141,7 @@ def test_imap_urls_go_to_the_imap_source(monkeypatch: pytest.MonkeyPatch) -> Non
     made = {}
 
     class FakeImapSource:
-        def __init__(self, url: str, *, batch_size: int, start_after=None) -> None:  # type: ignore[no-untyped-def]
+        def __init__(self, url: str, *, batch_size: int, start_after=None, max_mail_bytes: int = 0) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
             made.update(url=url, batch_size=batch_size, start_after=start_after)
 
     fake = types.ModuleType("labeling.importers.imap_source")

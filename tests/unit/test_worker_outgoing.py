@@ -41,7 +41,8 @@ def _info(**changes: Any) -> ForwardInfo:
         "model_version": "v0003",
         "original_message_id": "<orig-1@example.nl>",
         "original_subject": "Waterschade keuken é",
-        "original_sender": "Jan Jansen <jan@example.nl>",
+        "original_sender_name": "Jan Jansen",
+        "original_sender_email": "jan@example.nl",
         "reason": "confident",
     }
     values.update(changes)

@@ -75,8 +75,10 @@ class FakeClient:
         with self.server.lock:
             return sorted(self.server.mails)
 
-    def fetch(self, uids: list[int], parts: list[str]) -> dict[int, dict[bytes, bytes]]:
+    def fetch(self, uids: list[int], parts: list[str]) -> dict[int, dict[bytes, Any]]:
         with self.server.lock:
+            if parts == ["RFC822.SIZE"]:  # the watcher asks the sizes before fetching
+                return {uid: {b"RFC822.SIZE": len(self.server.mails[uid])} for uid in uids}
             if self.server.fail_next_fetch:
                 self.server.fail_next_fetch = False
                 raise imaplib.IMAP4.abort("socket error: EOF")

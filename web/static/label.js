@@ -163,6 +163,7 @@
     quoted.open = false;
     quoted.hidden = !m.quoted_text;
     setText("m-quoted", m.quoted_text);
+    setText("quoted-label", m.quoted_label || "Quoted history");
     const lines = m.quoted_text ? m.quoted_text.split("\n").length : 0;
     setText("quoted-size", lines ? `(${lines} lines)` : "");
     const signature = $("signature-box");

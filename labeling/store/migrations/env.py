@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from alembic import context
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine
 
 from labeling.store.db import make_engine
 from labeling.store.tables import Base, UtcDateTime
@@ -40,6 +40,12 @@ def _engine() -> tuple[Engine, bool]:
     return create_engine(url), True
 
 
+def _sqlite_foreign_keys(connection: Connection, *, on: bool) -> None:
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
+
+
 def run_migrations_offline() -> None:
     """Write the SQL to stdout instead of running it (``alembic upgrade --sql``)."""
     url = config.get_main_option("sqlalchemy.url")
@@ -58,6 +64,13 @@ def run_migrations_online() -> None:
     is_sqlite = engine.dialect.name == "sqlite"
     try:
         with engine.connect() as connection:
+            if is_sqlite:
+                # SQLite's procedure for changes ALTER TABLE cannot make (rebuild the table):
+                # foreign keys off while the schema changes, else dropping the old table
+                # cascades into every table that references it. It only takes effect outside a
+                # transaction, so it goes to the driver before Alembic begins one; a revision
+                # that rebuilds a table runs PRAGMA foreign_key_check before it commits.
+                _sqlite_foreign_keys(connection, on=False)
             context.configure(
                 connection=connection,
                 target_metadata=target_metadata,
@@ -74,6 +87,8 @@ def run_migrations_online() -> None:
             # A connection handed to us may still be in a transaction Alembic joined.
             if connection.in_transaction():
                 connection.commit()
+            if is_sqlite:
+                _sqlite_foreign_keys(connection, on=True)
     finally:
         if owned:
             engine.dispose()
