@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import platform
 import time
 from dataclasses import asdict, dataclass, replace
@@ -14,6 +15,7 @@ import numpy as np
 import torch
 
 from classifier.arguments import PipelineArguments
+from classifier.evaluation import EvaluationResult
 from classifier.recipe import (
     baseline_components,
     evaluate_router,
@@ -162,6 +164,8 @@ def run_benchmark(
         "precision_at_threshold": summary.get("auto_precision"),
         "coverage_at_threshold": summary.get("coverage"),
         "oos_recall": summary.get("oos_recall"),
+        "max_unknown_share": args.max_unknown_share,
+        "precision_by_unknown_share": _by_unknown_share(result),
         "train_seconds": round(trained.train_seconds, 1),
         "epochs_run": len(trained.history),
         "best_epoch": best_epoch,
@@ -188,14 +192,31 @@ def run_benchmark(
             "precision_at_threshold": baseline.summary().get("auto_precision"),
             "coverage_at_threshold": baseline.summary().get("coverage"),
             "predict_seconds": round(baseline_seconds, 2),
+            "precision_by_unknown_share": _by_unknown_share(baseline),
         },
         "machine": {
+            "load_average": [round(x, 2) for x in os.getloadavg()],
             "cpu_threads": torch.get_num_threads(),
             "cuda": torch.cuda.is_available(),
             "platform": platform.platform(),
             "torch": torch.__version__,
         },
     }
+
+
+UNKNOWN_SHARES = (0.0, 0.05, 0.1, 0.18, 0.25, 0.5)
+
+
+def _by_unknown_share(result: EvaluationResult) -> dict[str, float] | None:
+    """Realised precision if mail for no team were each of these shares of all mail."""
+    if result.precision_at_unknown_share(0.0) is None:
+        return None
+    out: dict[str, float] = {}
+    for share in UNKNOWN_SHARES:
+        value = result.precision_at_unknown_share(share)
+        if value is not None:
+            out[str(share)] = round(value, 4)
+    return out
 
 
 def write_result(result: dict[str, object], out: Path) -> None:

@@ -90,9 +90,7 @@ class EvaluationResult:
         present = sorted(set(y_true.tolist()) | set(y_pred.tolist()))
         if not present:
             return 0.0
-        return float(
-            f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)
-        )
+        return float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0))
 
     def per_team(self) -> list[TeamFigures]:
         mask = self.in_scope
@@ -145,6 +143,25 @@ class EvaluationResult:
         if not oos.any():
             return None
         return float((~self.auto_routed()[oos]).mean())
+
+    def precision_at_unknown_share(self, share: float) -> float | None:
+        """The auto-routed mail's precision if mail for no team were ``share`` of all mail
+        (the out-of-scope items re-weighted to that share; None without any):
+        ``1 − ((1−π)·c·e + π·b) / ((1−π)·c + π·b)`` with ``c`` the in-scope coverage, ``e``
+        the routed in-scope mail's error rate and ``b`` the share of unknown mail routed."""
+        if self.oos_label is None or self.policy is None:
+            return None
+        inside = self.in_scope
+        if inside.all() or not inside.any():
+            return None
+        auto = self.auto_routed()
+        c = float(auto[inside].mean())
+        e = float((~self.correct[inside & auto]).mean()) if (auto & inside).any() else 0.0
+        b = float(auto[~inside].mean())
+        routed = (1 - share) * c + share * b
+        if routed == 0:
+            return None
+        return 1.0 - ((1 - share) * c * e + share * b) / routed
 
     def summary(self) -> dict[str, object]:
         precision, coverage = self.policy_figures()

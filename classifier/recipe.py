@@ -7,12 +7,14 @@
    on validation macro-F1. Try int8 dynamic quantisation and keep it when it is faster at
    equal validation accuracy.
 4. On validation: the blend weight between transformer and TF-IDF (grid, by macro-F1 then
-   NLL), the temperature (NLL), thresholds for the target precision (classifier.thresholds),
-   and the out-of-scope cutoff on centroid similarity. When out-of-scope examples are given
-   (text that belongs to no team), the cutoff and the thresholds are chosen together on the
-   union: an out-of-scope item that would be auto-routed counts as an error, and the cutoff
-   is the one on the grid that leaves the most in-scope mail auto-routed while the bound
-   holds. Without them the cutoff sacrifices a fixed share of in-scope validation mail.
+   NLL), the temperature (NLL), and the thresholds the validation mail certifies for the
+   target precision (classifier.certify; with ``max_unknown_share`` the promise holds for
+   any live share of mail for no team up to it). When out-of-scope examples are given
+   (text that belongs to no team), an out-of-scope cutoff on centroid similarity and the
+   thresholds are chosen together on the union: an out-of-scope item that would be
+   auto-routed counts as an error, and the cutoff is the one on the grid that leaves the
+   most in-scope mail auto-routed while the bound holds. Without them no cutoff is set
+   unless ``oos_quantile`` asks to sacrifice that share of in-scope mail blindly.
 
 Validation data therefore chooses the epoch and four scalars; the test or holdout set a
 caller evaluates on is never seen.
@@ -35,11 +37,12 @@ from sklearn.model_selection import train_test_split
 from classifier.arguments import PipelineArguments
 from classifier.baseline import TfidfBaseline
 from classifier.calibration import fit_temperature, negative_log_likelihood
+from classifier.certify import certify
 from classifier.evaluation import EvaluationResult, evaluate
 from classifier.modeling import EncoderClassifier, base_fingerprint, encode
 from classifier.router import Components, Router, quantize_int8
 from classifier.scoring import centroid_similarity, centroids, combine, combined_logits, oos_cutoff
-from classifier.thresholds import ThresholdPolicy, select_thresholds
+from classifier.thresholds import ThresholdPolicy, team_corrections
 from classifier.training import EpochRecord, fine_tune
 from labeling.errors import ModelError
 
@@ -280,7 +283,7 @@ def train_pipeline(
                 args,
             )
             notes.append(note)
-        else:
+        elif args.oos_quantile > 0:
             cutoff = oos_cutoff(val_sims, args.oos_quantile)
     if policy is None:  # no out-of-scope detector: such examples can only raise thresholds
         tfidf_oos = (
@@ -341,14 +344,40 @@ def _thresholds(
     args: PipelineArguments,
     *,
     oos_probs: NDArray[np.float64] | None,
+    val_flagged: NDArray[np.bool_] | None = None,
+    oos_flagged: NDArray[np.bool_] | None = None,
 ) -> ThresholdPolicy:
-    """Thresholds on validation mail, plus out-of-scope items counted as errors."""
-    probs, ok = val_probs, correct
+    """The thresholds the validation mail certifies (classifier.certify): out-of-scope
+    examples are mail that is wrong whenever it is routed; mail the out-of-scope detector
+    flags (``*_flagged``) is never routed, so it enters with confidence 0."""
+    conf = val_probs.max(axis=1) if len(val_probs) else np.zeros(0)
+    if val_flagged is not None:
+        conf = np.where(val_flagged, 0.0, conf)
+    pred = [labels[i] for i in val_probs.argmax(axis=1)] if len(val_probs) else []
+    ok = np.asarray(correct, dtype=bool)
+    unknown = np.zeros(len(conf), dtype=bool)
     if oos_probs is not None and len(oos_probs):
-        probs = np.concatenate([val_probs, oos_probs])
-        ok = np.concatenate([correct, np.zeros(len(oos_probs), dtype=bool)])
-    pred = [labels[i] for i in probs.argmax(axis=1)]
-    return select_thresholds(probs.max(axis=1), pred, ok, args.target_precision, args.delta)
+        oos_conf = oos_probs.max(axis=1)
+        if oos_flagged is not None:
+            oos_conf = np.where(oos_flagged, 0.0, oos_conf)
+        conf = np.concatenate([conf, oos_conf])
+        pred += [labels[i] for i in oos_probs.argmax(axis=1)]
+        ok = np.concatenate([ok, np.zeros(len(oos_probs), dtype=bool)])
+        unknown = np.concatenate([unknown, np.ones(len(oos_probs), dtype=bool)])
+    cert = certify(
+        conf,
+        ok,
+        unknown,
+        args.target_precision,
+        args.delta,
+        max_unknown_share=args.max_unknown_share,
+    )
+    teams = (
+        team_corrections(conf, pred, ok, cert.threshold, args.target_precision, args.delta)
+        if cert.certified
+        else {}
+    )
+    return ThresholdPolicy(args.target_precision, args.delta, cert.threshold, teams)
 
 
 def choose_oos_cutoff(
@@ -376,7 +405,13 @@ def choose_oos_cutoff(
         keep_val = val_sim >= cutoff
         keep_oos = oos_sim >= cutoff
         policy = _thresholds(
-            val_probs[keep_val], labels, correct[keep_val], args, oos_probs=oos_probs[keep_oos]
+            val_probs,
+            labels,
+            correct,
+            args,
+            oos_probs=oos_probs,
+            val_flagged=~keep_val,
+            oos_flagged=~keep_oos,
         )
         auto = keep_val & np.array(
             [policy.auto_routes(p, float(c)) for p, c in zip(pred, conf, strict=True)],

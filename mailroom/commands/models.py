@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -112,8 +113,9 @@ def describe_outcome(outcome: TrainOutcome) -> list[str]:
                 f"{cert.coverage:.0%} of that mail by itself"
             )
         else:
-            lines.append(f"nothing certified at precision {cert.target} on {source}: all mail "
-                         "goes to review")
+            lines.append(
+                f"nothing certified at precision {cert.target} on {source}: all mail goes to review"
+            )
     if outcome.labels_needed is not None and outcome.calibration_source == "verified":
         more = max(0, outcome.labels_needed - outcome.n_verified)
         if more:
@@ -226,9 +228,7 @@ def evaluate_command(
         examples = (
             []
             if verified
-            else training_examples(
-                session, include_weak=include_weak, pseudonymiser=pseudonymiser
-            )
+            else training_examples(session, include_weak=include_weak, pseudonymiser=pseudonymiser)
         )
     if verified:
         where = "the verified sample"
@@ -302,8 +302,7 @@ def models_list(settings: Settings) -> None:
         h = info.holdout
         kind = info.manifest.get("holdout_kind", "frozen holdout")
         figures = (
-            f"{kind} ({h.get('n', '?')} mails) acc {h['accuracy']:.3f} "
-            f"macro-F1 {h['macro_f1']:.3f}"
+            f"{kind} ({h.get('n', '?')} mails) acc {h['accuracy']:.3f} macro-F1 {h['macro_f1']:.3f}"
             if h
             else "not evaluated"
         )
@@ -443,6 +442,13 @@ def models_rollback(settings: Settings) -> None:
     "calibrate the out-of-scope detector.",
 )
 @click.option("--per-class", type=int, default=None, help="Train on N examples per label.")
+@click.option(
+    "--max-unknown-share",
+    type=click.FloatRange(0.0, 0.9),
+    default=None,
+    help="Certify the precision for any live share of out-of-scope mail up to this "
+    "(default: MAILROOM_MAX_UNKNOWN_SHARE).",
+)
 @_model_option
 @_epochs_option
 @_length_option
@@ -456,6 +462,7 @@ def benchmark(
     test_csv: Path,
     oos_label: str | None,
     per_class: int | None,
+    max_unknown_share: float | None,
     model: str | None,
     epochs: int | None,
     max_length: int | None,
@@ -479,6 +486,8 @@ def benchmark(
         time_budget=time_budget,
         seed=seed,
     )
+    if max_unknown_share is not None:
+        args = replace(args, max_unknown_share=max_unknown_share)
     result = run_benchmark(
         read_csv(train_csv),
         read_csv(test_csv),
