@@ -349,7 +349,7 @@ def models_thresholds(
     """What each target precision costs: the share of mail the version would route by
     itself, certified on its calibration set; with --target, use that target from now on
     (workers pick it up with the next mail; the change is audited)."""
-    from classifier.certify import precision_curve
+    from classifier.certify import labels_needed, precision_curve
     from classifier.registry import Registry
     from labeling.errors import ModelError
     from labeling.store import audit
@@ -374,21 +374,32 @@ def models_thresholds(
             f"delta {current.get('delta', 0.1)}); now at target "
             f"{info.manifest.get('policy', {}).get('target_precision')}"
         )
-        click.echo("target   routes by itself   threshold   precision on calibration")
+        click.echo(
+            "target   routes by itself   threshold   precision on calibration   "
+            "verified mails 70 % would take"
+        )
+        delta = float(current.get("delta", 0.1))
         for cert in precision_curve(
             calibration.confidence,
             calibration.correct,
             calibration.unknown,
-            delta=float(current.get("delta", 0.1)),
+            delta=delta,
             max_unknown_share=share,
         ):
+            needed = labels_needed(calibration.confidence, calibration.correct, cert.target, delta)
+            more = (
+                "not reachable at this model's error rate"
+                if needed is None
+                else f"about {needed}"
+                + (f" ({needed - len(calibration)} more)" if needed > len(calibration) else "")
+            )
             if cert.certified:
                 click.echo(
                     f"{cert.target:<8} {cert.coverage:>15.1%}   {cert.threshold:>9.4f}   "
-                    f"{cert.precision:.3f}"
+                    f"{cert.precision:>23.3f}   {more}"
                 )
             else:
-                click.echo(f"{cert.target:<8} {'nothing':>15}   {'–':>9}   –")
+                click.echo(f"{cert.target:<8} {'nothing':>15}   {'–':>9}   {'–':>23}   {more}")
         return
     old = info.manifest.get("policy", {}).get("target_precision")
     cert = registry.set_target(info.version, target, max_unknown_share=share)
