@@ -51,6 +51,14 @@ from typing import Literal
 Kind = Literal["customer", "auto_reply", "bounce", "loop", "bulk"]
 KINDS: tuple[Kind, ...] = ("customer", "auto_reply", "bounce", "loop", "bulk")
 Handling = Literal["route", "file", "review"]
+# How people see each kind (the review page, the dashboard, ``mailroom inspect``).
+KIND_LABELS: dict[str, str] = {
+    "customer": "Customer mail",
+    "auto_reply": "Auto-reply",
+    "bounce": "Bounce",
+    "loop": "Loop",
+    "bulk": "Bulk or list mail",
+}
 
 # The Message-IDs labeling.live.lifecycle.outgoing_message_id mints.
 MINTED_ID = re.compile(r"mailroom\.[0-9a-f]{24}@mailroom\.local", re.IGNORECASE)
