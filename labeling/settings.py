@@ -77,6 +77,19 @@ class Settings(BaseSettings):
     smtp_from: str = Field(
         default="mailroom@localhost", description="Envelope sender of forwarded mail."
     )
+    inbox_addresses: list[str] = Field(
+        default_factory=list,
+        description="The watched mailboxes' own addresses (info@…), comma separated. Mail "
+        "from them, or from MAILROOM_SMTP_FROM, is a loop and is never forwarded; a team "
+        "address may be none of them. IMAP user names that are addresses count already.",
+    )
+    sender_rate_limit: int = Field(
+        default=20,
+        ge=0,
+        description="Mails one sender may send within an hour before the next goes to a "
+        "person instead of the model (a probable loop with a machine that says nothing). "
+        "0: no limit.",
+    )
     public_url: str = Field(
         default="",
         pattern=r"^(https?://[^\s]+)?$",
@@ -297,6 +310,21 @@ class Settings(BaseSettings):
                 )
         return value
 
+    @field_validator("inbox_addresses", mode="before")
+    @classmethod
+    def _split_inbox_addresses(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("inbox_addresses")
+    @classmethod
+    def _check_inbox_addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if "@" not in address or any(c.isspace() for c in address):
+                raise ValueError(f"{address!r} is not an address; write info@example.org")
+        return [address.lower() for address in value]
+
     @field_validator("pseudonymise_patterns", mode="before")
     @classmethod
     def _parse_patterns(cls, value: Any) -> Any:
@@ -368,6 +396,20 @@ class Settings(BaseSettings):
     @property
     def maildir_outbox(self) -> Path:
         return self.instance_path / "mail" / "teams"
+
+    def own_addresses(self) -> frozenset[str]:
+        """Mailroom's own addresses, lower case: the SMTP sender, the watched inboxes' own
+        addresses and IMAP user names that are addresses. Mail from one is a loop; a team
+        address may not be one."""
+        from urllib.parse import unquote, urlsplit
+
+        users = [
+            unquote(urlsplit(url).username or "")
+            for url in self.mailboxes
+            if url.startswith(("imap://", "imaps://"))
+        ]
+        found = {self.smtp_from, *self.inbox_addresses, *users}
+        return frozenset(a.strip().lower() for a in found if "@" in a and " " not in a.strip())
 
     def pseudonymiser(self) -> Pseudonymiser:
         """The pseudonymiser for these settings (built once per process)."""

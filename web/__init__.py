@@ -19,6 +19,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from labeling.errors import StoreError
+from labeling.mail.hygiene import KIND_LABELS
 from labeling.settings import Settings, load_settings
 from web import db
 from web.assets import cache_seconds, static_url
@@ -111,7 +112,11 @@ def create_app(
     @app.context_processor
     def _template_helpers() -> dict[str, Any]:
         role = current_user.role if current_user.is_authenticated else None
-        return {"static_url": static_url, "can": lambda endpoint: allowed(endpoint, role)}
+        return {
+            "static_url": static_url,
+            "can": lambda endpoint: allowed(endpoint, role),
+            "kind_labels": KIND_LABELS,
+        }
 
     _check_role_matrix(app)
     return app

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
 from labeling.errors import LabelingError
+from labeling.settings import Settings
 from labeling.store import people
 from labeling.store import teams as team_store
 from labeling.store.tables import USER_ROLES, Team, User
@@ -105,6 +106,12 @@ def set_active(user_id: int) -> ResponseReturnValue:
 # Teams -----------------------------------------------------------------------------------
 
 
+def _reserved() -> frozenset[str]:
+    """Mailroom's own addresses: no team may have one (mail there would loop)."""
+    settings: Settings = current_app.extensions["mailroom.settings"]
+    return settings.own_addresses()
+
+
 def _definition(form: TeamForm, slug: str = "") -> team_store.TeamDefinition:
     return team_store.TeamDefinition(
         slug=slug,
@@ -138,7 +145,10 @@ def create_team() -> ResponseReturnValue:
         return _render_teams(form), 400
     try:
         team = team_store.create_team(
-            db_session(), _definition(form, form.slug.data or ""), actor_id=current_user.id
+            db_session(),
+            _definition(form, form.slug.data or ""),
+            actor_id=current_user.id,
+            reserved=_reserved(),
         )
         commit()
     except LabelingError as exc:
@@ -170,7 +180,11 @@ def update_team(team_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             team_store.update_team(
-                db_session(), team_id, _definition(form), actor_id=current_user.id
+                db_session(),
+                team_id,
+                _definition(form),
+                actor_id=current_user.id,
+                reserved=_reserved(),
             )
             commit()
         except LabelingError as exc:

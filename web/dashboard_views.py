@@ -57,6 +57,7 @@ _metrics_lock = threading.Lock()
 # Colours of the volume chart's rows that are not teams.
 IN_REVIEW_COLOR = "#9aa3ad"
 NOT_ROUTED_COLOR = "#c8cdd3"
+FILED_COLOR = "#e4e7eb"
 QUARANTINED_COLOR = "#b42318"
 
 
@@ -164,6 +165,7 @@ def _charts(d: Dashboard) -> dict[str, str]:
     for name, attribute, fill in (
         ("In review", "in_review", IN_REVIEW_COLOR),
         ("Not routed yet", "not_routed", NOT_ROUTED_COLOR),
+        ("Machine mail (filed)", "filed", FILED_COLOR),
         ("Quarantined", "quarantined", QUARANTINED_COLOR),
     ):
         if getattr(live.total, attribute):

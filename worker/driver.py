@@ -30,6 +30,7 @@ from classifier.scoring import Prediction
 from labeling.errors import MailServerError, ModelError
 from labeling.live import lifecycle
 from labeling.live.lifecycle import ClaimedForward, Original, RouteDecision
+from labeling.mail import hygiene
 from labeling.mail.model_text import model_text
 from labeling.settings import Settings
 from labeling.store.db import session_scope
@@ -138,11 +139,11 @@ def advance(services: Services, message_id: int) -> Outcome:
 
 
 def _route(services: Services, message_id: int) -> str | None:
-    """Ask the model, decide, record; the state the mail moved to, None if another task
-    moved it."""
+    """Sort out machine mail, ask the model, decide, record; the state the mail moved to,
+    None if another task moved it."""
     settings = services.settings
     with session_scope(services.sessions) as session:
-        found = lifecycle.routing_input(session, message_id)
+        found = lifecycle.routing_input(session, message_id, services.clock())
         if found is None:
             return None
         if found.unreadable:
@@ -150,6 +151,44 @@ def _route(services: Services, message_id: int) -> str | None:
                 session, message_id, found.unreadable, services.clock(), expected="new"
             )
             return "quarantined" if moved else None
+
+    # Machine mail never reaches a team as customer mail (promise 8): before the model.
+    verdict = hygiene.classify(
+        found.raw,
+        own_addresses=settings.own_addresses(),
+        recent_from_sender=found.recent_from_sender,
+        sender_limit=settings.sender_rate_limit,
+    )
+    if verdict.handling == "file":
+        # Marked in its mailbox first: if the worker dies before the record, the mail is
+        # still 'new' and the sweep files it again (marking twice is harmless).
+        location = _location(services, found.original)
+        marked = _mark_original(services, location, review=False) if location else False
+        log.info(
+            "message %d is %s (%s): filed, not forwarded", message_id, verdict.kind, verdict.reason
+        )
+        with session_scope(services.sessions) as session:
+            return lifecycle.record_filed(
+                session, message_id, verdict, services.clock(), marked=marked
+            )
+    if verdict.handling == "review":
+        with session_scope(services.sessions) as session:
+            return lifecycle.record_route(
+                session,
+                message_id,
+                RouteDecision(
+                    mode="review",
+                    reason="sender-rate-limit"
+                    if verdict.kind == "loop"
+                    else f"{verdict.kind}-mail",
+                    decided_by="hygiene",
+                    team=None,
+                    details={"kind": verdict.kind, "signals": list(verdict.signals[:10])},
+                ),
+                services.clock(),
+                outgoing=settings.outgoing,
+                kind=verdict.kind,
+            )
 
     prediction: Prediction | None = None
     model_error = ""
@@ -187,7 +226,12 @@ def _route(services: Services, message_id: int) -> str | None:
         )
     with session_scope(services.sessions) as session:
         return lifecycle.record_route(
-            session, message_id, decision, services.clock(), outgoing=settings.outgoing
+            session,
+            message_id,
+            decision,
+            services.clock(),
+            outgoing=settings.outgoing,
+            kind=verdict.kind,
         )
 
 

@@ -22,7 +22,9 @@ people's decisions; both call this module. Nothing here touches a socket.
 
 Audit rows written here (the dashboard reads them): ``route``, ``review`` (a mail waits for
 a person, with the reason), ``forward`` (a forward the server accepted), ``mark-done``,
-``flag-review``, ``quarantine``, ``review-decision``, ``review-handled`` and ``misroute``.
+``flag-review``, ``quarantine``, ``review-decision``, ``review-handled``, ``misroute``,
+``filed`` (machine mail recorded and not forwarded: an auto-reply, a bounce, a loop) and
+``bounce`` (a forward of this mail bounced; it is back in review).
 """
 
 from __future__ import annotations
@@ -33,10 +35,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from labeling.errors import LabelingError
+from labeling.mail.hygiene import Hygiene
 from labeling.mail.values import RawMail
 from labeling.store.db import rowcount
 from labeling.store.ingest import IngestResult, ParsedMail, ingest
@@ -126,6 +129,9 @@ class RoutingInput:
     teams: dict[str, TeamInfo]
     unreadable: str | None  # the parser's reason when the mail could not be read
     sender_name: str = ""  # helps the pseudonymiser find the name in the text
+    raw: bytes = b""  # the mail as received: labeling.mail.hygiene reads its headers
+    original: Original | None = None  # where it is, to file machine mail in its mailbox
+    recent_from_sender: int = 0  # other live mails from the same sender within the hour
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,9 +243,7 @@ def record_arrival(
     :func:`labeling.store.ingest.read` parsed it before the transaction began.
     """
     now = now or utcnow()
-    result = ingest(
-        session, raw_mail, origin="live", mailbox_id=mailbox_id, pre_parsed=pre_parsed
-    )
+    result = ingest(session, raw_mail, origin="live", mailbox_id=mailbox_id, pre_parsed=pre_parsed)
     row = session.get(Message, result.message_id)
     assert row is not None
     if result.outcome != "duplicate":
@@ -295,12 +299,30 @@ def teams_for_routing(session: Session) -> dict[str, TeamInfo]:
     }
 
 
-def routing_input(session: Session, message_id: int) -> RoutingInput | None:
+SENDER_WINDOW = timedelta(hours=1)
+
+
+def routing_input(
+    session: Session, message_id: int, now: datetime | None = None
+) -> RoutingInput | None:
     """What routing needs of a mail in state 'new'; None when it is not (any more)."""
     message = session.get(Message, message_id)
     if message is None or message.route_state != "new":
         return None
     thread = message.thread
+    recent = 0
+    if message.sender_email:
+        recent = (
+            session.scalar(
+                select(func.count(Message.id)).where(
+                    Message.sender_email == message.sender_email,
+                    Message.origin == "live",
+                    Message.imported_at >= (now or utcnow()) - SENDER_WINDOW,
+                    Message.id != message_id,
+                )
+            )
+            or 0
+        )
     return RoutingInput(
         message_id=message_id,
         subject=message.subject,
@@ -319,6 +341,9 @@ def routing_input(session: Session, message_id: int) -> RoutingInput | None:
             else None
         ),
         sender_name=message.sender_name,
+        raw=message.raw if message.status == "ok" else b"",
+        original=original_of(session, message),
+        recent_from_sender=recent,
     )
 
 
@@ -329,15 +354,19 @@ def record_route(
     now: datetime,
     *,
     outgoing: Outgoing,
+    kind: str | None = None,
 ) -> str | None:
     """new → forwarding (a confident decision: a pending delivery is created) or new →
     review (an open review item with the reason); the decision and its audit row are
-    recorded. The state moved to, or None when another task routed the mail meanwhile."""
+    recorded, and the mail's ``kind`` (labeling.mail.hygiene) when given. The state moved
+    to, or None when another task routed the mail meanwhile."""
     target: RouteState = "forwarding" if decision.mode == "auto" else "review"
     if not _move(session, message_id, "new", target, now):
         return None
     message = session.get(Message, message_id)
     assert message is not None
+    if kind is not None:
+        message.kind = kind
     _record_decision(session, message_id, decision, now)
     if decision.mode == "auto" and decision.team is not None:
         _new_delivery(session, message, decision.team, outgoing)
@@ -346,6 +375,91 @@ def record_route(
     else:
         _open_review(session, message_id, decision.reason, now)
     return target
+
+
+def record_filed(
+    session: Session, message_id: int, verdict: Hygiene, now: datetime, *, marked: bool
+) -> str | None:
+    """Machine mail (``verdict.handling == 'file'``: an auto-reply, a bounce, our own forward
+    come back) is recorded and never forwarded: new → done, its kind and an audit ``filed``
+    row with the signals. It stays in its thread (stored so at arrival). A bounce of one of
+    our forwards also marks that delivery failed and puts the mail back in review with the
+    reason (see :func:`record_bounce`). ``marked``: whether the original was found and
+    flagged in its mailbox. 'done', or None when another task routed the mail meanwhile."""
+    if not _move(session, message_id, "new", "done", now):
+        return None
+    message = session.get(Message, message_id)
+    assert message is not None
+    message.kind = verdict.kind
+    returned: list[int] = []
+    if verdict.kind == "bounce" and verdict.failed:
+        returned = record_bounce(session, message_id, verdict, now)
+    _audit(
+        session,
+        "system",
+        "filed",
+        message_id,
+        now,
+        kind=verdict.kind,
+        reason=verdict.reason[:500],
+        signals=[signal[:200] for signal in verdict.signals[:10]],
+        bounced_messages=returned,
+        found=marked,
+    )
+    return "done"
+
+
+def record_bounce(session: Session, bounce_id: int, verdict: Hygiene, now: datetime) -> list[int]:
+    """A bounce names forwards of ours (``verdict.our_ids``): each sent delivery among them
+    is marked failed, and its mail (forwarded or done) goes back to review with the reason,
+    so a person sends it elsewhere. The ids of the mails put back in review."""
+    if not verdict.our_ids:
+        return []
+    why = "bounced"
+    if verdict.recipients:
+        why += " by " + ", ".join(verdict.recipients[:3])
+    if verdict.status:
+        why += f": {verdict.status}"
+    why = why[:1000]
+    returned: list[int] = []
+    deliveries = session.scalars(
+        select(Delivery).where(
+            Delivery.outgoing_message_id.in_(list(verdict.our_ids)), Delivery.state == "sent"
+        )
+    ).all()
+    for delivery in deliveries:
+        if delivery.message_id == bounce_id:
+            continue
+        if not _move(session, delivery.message_id, ("forwarded", "done"), "review", now):
+            continue
+        delivery.state, delivery.last_error = "failed", why
+        item = session.scalar(
+            select(ReviewItem).where(ReviewItem.message_id == delivery.message_id)
+        )
+        if item is None:
+            session.add(
+                ReviewItem(
+                    message_id=delivery.message_id, status="open", reason=why, created_at=now
+                )
+            )
+        else:
+            item.status, item.reason, item.created_at = "open", why, now
+            item.resolved_at, item.resolved_by, item.team_id = None, None, None
+            item.flagged_at, item.closed_as = None, None
+        team = session.get(Team, delivery.team_id)
+        _audit(
+            session,
+            "system",
+            "bounce",
+            delivery.message_id,
+            now,
+            team=team.slug if team is not None else None,
+            outgoing_message_id=delivery.outgoing_message_id,
+            bounce_message_id=bounce_id,
+            reason=why,
+        )
+        returned.append(delivery.message_id)
+    return returned
 
 
 def _record_decision(

@@ -35,7 +35,7 @@ import zlib
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
 
@@ -72,6 +72,8 @@ _BODY_PREFIX_CHARS = 20000
 # States in which a mail has reached a team (its hops are final).
 _ARRIVED_STATES = ("forwarded", "done")
 _ON_ITS_WAY_STATES = ("forwarding", "forwarded", "done")
+# Kinds of mail that are filed without a forward (labeling.mail.hygiene: handling 'file').
+FILED_KINDS = ("auto_reply", "bounce", "loop")
 
 # Review backlog ages, as (upper bound in seconds, label); the last bucket is open-ended.
 AGE_BUCKETS: tuple[tuple[float, str], ...] = (
@@ -245,6 +247,11 @@ class PeriodStats:
     corrected: int
     forward: Latency
     hops: Hops
+    # Machine mail filed without a forward (auto-replies, bounces, loops: see
+    # labeling.mail.hygiene), and every mail by its kind ('customer' for mail stored
+    # before kinds were kept).
+    filed: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
 
     @property
     def auto_rate(self) -> float | None:
@@ -303,6 +310,7 @@ class _Mail:
     language: str
     state: str | None
     arrived_at: datetime
+    kind: str = "customer"
     decided: bool = False
     auto: bool = False
     by_thread: bool = False
@@ -326,11 +334,13 @@ class _Mail:
             return "in_review"
         if self.state in _ON_ITS_WAY_STATES and self.team_id is not None:
             return "team"
+        if self.state == "done" and self.kind in FILED_KINDS:
+            return "filed"
         return "not_routed"
 
     @property
     def hops(self) -> int | None:
-        if self.state not in _ARRIVED_STATES:
+        if self.state not in _ARRIVED_STATES or self.volume_key == "filed":
             return None
         return self.forwards or 1 + self.misroutes
 
@@ -354,14 +364,16 @@ def live_stats(session: Session, window: Window) -> LiveStats:
     )
     ids = select(Message.id).where(*in_window).scalar_subquery()
     mails: dict[int, _Mail] = {}
-    for message_id, imported_at, language, state in session.execute(
-        select(Message.id, Message.imported_at, Message.language, Message.route_state).where(
-            *in_window
-        )
+    for message_id, imported_at, language, state, kind in session.execute(
+        select(
+            Message.id, Message.imported_at, Message.language, Message.route_state, Message.kind
+        ).where(*in_window)
     ):
         span = window.index(imported_at)
         if span is not None:
-            mails[message_id] = _Mail(span, language or "und", state, imported_at)
+            mails[message_id] = _Mail(
+                span, language or "und", state, imported_at, kind or "customer"
+            )
 
     # Decisions oldest first: the first says how the mail was routed, the last where it is.
     decisions = session.execute(
@@ -507,6 +519,8 @@ def _period_stats(span: Span, mails: Sequence[_Mail], teams: Mapping[int, TeamRe
         corrected=sum(1 for m in reviewed if m.corrected),
         forward=Latency.of(_latencies(mails)),
         hops=Hops.of(h for m in mails if (h := m.hops) is not None),
+        filed=keys["filed"],
+        by_kind=_most_first(Counter(m.kind for m in mails)),
     )
 
 

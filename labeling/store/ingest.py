@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from labeling.errors import MailParseError
-from labeling.mail import mime
+from labeling.mail import hygiene, mime
 from labeling.mail.values import Address, NormalisedMail, RawMail
 from labeling.store.db import store_error
 from labeling.store.tables import MAX_MESSAGE_ID, MESSAGE_ORIGINS, Message, Thread
@@ -50,17 +50,26 @@ class IngestResult:
 
 @dataclass(frozen=True, slots=True)
 class ParsedMail:
-    """What :func:`read` made of a raw mail: the normalised mail, or None and the reason."""
+    """What :func:`read` made of a raw mail: the normalised mail, or None and the reason;
+    and its kind (:mod:`labeling.mail.hygiene`; None for a mail that cannot be read)."""
 
     mail: NormalisedMail | None
     reason: str = ""
+    kind: str | None = None
 
 
 def read(raw_mail: RawMail) -> ParsedMail:
     """Parse ``raw_mail`` as :func:`ingest` would. Callers that hold a database write lock
     while ingesting (the mailbox watcher's batches) parse first, outside the transaction,
     and pass the result to :func:`ingest`: a big mail's parse then holds no lock."""
-    return ParsedMail(*_parse(raw_mail))
+    mail, reason = _parse(raw_mail)
+    return ParsedMail(mail, reason, _kind(raw_mail) if mail is not None else None)
+
+
+def _kind(raw_mail: RawMail) -> str:
+    # What the headers say on their own; the worker looks again when it routes a live mail
+    # (then Mailroom's own addresses and the sender's rate are known).
+    return hygiene.classify(raw_mail.raw).kind
 
 
 def content_hash(raw: bytes) -> str:
@@ -95,6 +104,7 @@ def ingest(
     digest = content_hash(raw_mail.raw)
     parsed: NormalisedMail | None = None
     reason = ""
+    kind: str | None = None
     parsed_yet = False
 
     # Two passes: if a concurrent writer (another import, the worker) inserts the same mail
@@ -107,9 +117,9 @@ def ingest(
             if existing is not None:
                 return IngestResult("duplicate", existing)
             if not parsed_yet:
-                parsed, reason = (
-                    (pre_parsed.mail, pre_parsed.reason) if pre_parsed else _parse(raw_mail)
-                )
+                if pre_parsed is None:
+                    pre_parsed = read(raw_mail)
+                parsed, reason, kind = pre_parsed.mail, pre_parsed.reason, pre_parsed.kind
                 parsed_yet = True
             message_id = _usable_id(parsed.message_id) if parsed else None
             # Different bytes (the hash lookup above found none) under a known Message-ID.
@@ -121,6 +131,7 @@ def ingest(
                     row.quarantine_reason = reason
                 else:
                     _fill_parsed(row, parsed, message_id)
+                    row.kind = kind or _kind(raw_mail)
                     row.message_id_reused = reused
                     row.thread = _thread_for(
                         session, parsed, fallback_key=f"sha256:{digest}", own_id_is_key=not reused

@@ -61,6 +61,8 @@ MAILBOX_KINDS = ("imap", "maildir")
 # new -> review | forwarding -> forwarded -> done, or quarantined (labeling/live/lifecycle.py).
 ROUTE_STATES = ("new", "review", "forwarding", "forwarded", "done", "quarantined")
 ROUTE_MODES = ("auto", "review")
+# What kind of mail (labeling.mail.hygiene.KINDS); NULL for mail stored before 0007.
+MESSAGE_KINDS = ("customer", "auto_reply", "bounce", "loop", "bulk")
 REVIEW_STATUSES = ("open", "resolved")
 # How a review item was closed without a forward: the mail belongs to no team we have
 # ('no-team'), or a person dealt with an unreadable mail outside Mailroom ('by-hand').
@@ -237,6 +239,7 @@ class Message(Base):
     __table_args__ = (
         CheckConstraint(_in("status", MESSAGE_STATUSES), name="status"),
         CheckConstraint(_in("origin", MESSAGE_ORIGINS), name="origin"),
+        CheckConstraint("kind IS NULL OR " + _in("kind", MESSAGE_KINDS), name="kind"),
         CheckConstraint(
             "route_state IS NULL OR " + _in("route_state", ROUTE_STATES), name="route_state"
         ),
@@ -305,6 +308,10 @@ class Message(Base):
     parse_defects: Mapped[list[Any]] = mapped_column(default=list)
 
     status: Mapped[str] = mapped_column(String(16), default="ok")
+    # Customer mail or machine mail (labeling.mail.hygiene): set when the mail is stored,
+    # and again when a live mail is routed (the sender's rate and Mailroom's own addresses
+    # are known then). NULL: stored before hygiene existed, read as customer mail.
+    kind: Mapped[str | None] = mapped_column(String(16))
     quarantine_reason: Mapped[str | None] = mapped_column(Text)
 
     origin: Mapped[str] = mapped_column(String(16), default="archive")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -132,16 +132,21 @@ class TeamSyncSummary:
     not_in_specs: tuple[str, ...]
 
 
-def sync_teams(session: Session, specs: Iterable[TeamDefinition]) -> TeamSyncSummary:
+def sync_teams(
+    session: Session, specs: Iterable[TeamDefinition], *, reserved: Collection[str] = ()
+) -> TeamSyncSummary:
     """Create or update one team per definition, matched by slug.
 
     Teams missing from ``specs`` are left alone (archiving is a deliberate act, and their
     labels stay valid). A definition of an archived team updates it but does not revive it.
     A forwarding address is stored as :func:`~labeling.mail.addresses.forward_address`
-    writes it (one addr-spec, IDNA domain); '' means none. Raises :class:`ConfigError` for a
-    repeated slug or hotkey or a bad address. Flushes, does not commit.
+    writes it (one addr-spec, IDNA domain); '' means none. ``reserved``: Mailroom's own
+    addresses (:meth:`labeling.settings.Settings.own_addresses`), which no team may have:
+    mail forwarded there would come back to the watched inbox and loop. Raises
+    :class:`ConfigError` for a repeated slug or hotkey or a bad or reserved address.
+    Flushes, does not commit.
     """
-    specs = [_checked_address(spec) for spec in specs]
+    specs = [_checked_address(spec, reserved) for spec in specs]
     _check_unique(specs)
     existing = {team.slug: team for team in session.scalars(select(Team))}
     listed = {spec.slug for spec in specs}
@@ -193,13 +198,19 @@ def sync_teams(session: Session, specs: Iterable[TeamDefinition]) -> TeamSyncSum
     )
 
 
-def _checked_address(spec: TeamDefinition) -> TeamDefinition:
+def _checked_address(spec: TeamDefinition, reserved: Collection[str] = ()) -> TeamDefinition:
     if not spec.forward_address.strip():
         return replace(spec, forward_address="")
     try:
-        return replace(spec, forward_address=addresses.forward_address(spec.forward_address))
+        checked = addresses.forward_address(spec.forward_address)
     except ValueError as exc:
         raise ConfigError(f"team {spec.slug}: forwarding address: {exc}") from None
+    if checked.lower() in {address.lower() for address in reserved}:
+        raise ConfigError(
+            f"team {spec.slug}: forwarding address {checked} is Mailroom's own address (the "
+            "watched inbox or the SMTP sender): mail forwarded there would come back and loop"
+        )
+    return replace(spec, forward_address=checked)
 
 
 def _check_unique(specs: list[TeamDefinition]) -> None:
@@ -219,26 +230,38 @@ def _audit(session: Session, actor_id: int | None, action: str, **details: objec
     session.add(AuditLog(actor=actor, action=action, details=details))
 
 
-def create_team(session: Session, team: TeamDefinition, *, actor_id: int | None = None) -> Team:
-    """A new active team; the hotkey must be free among active teams."""
+def create_team(
+    session: Session,
+    team: TeamDefinition,
+    *,
+    actor_id: int | None = None,
+    reserved: Collection[str] = (),
+) -> Team:
+    """A new active team; the hotkey must be free among active teams, the address none of
+    ``reserved`` (see :func:`sync_teams`)."""
     slug = team.slug.strip()
     if not SLUG_PATTERN.match(slug):
         raise LabelingError("a team slug is lower-case letters, digits and '-', up to 64")
     if session.scalar(select(Team.id).where(Team.slug == slug)):
         raise LabelingError(f"there is already a team {slug!r}")
-    _save(session, slug, team)
+    _save(session, slug, team, reserved=reserved)
     row = session.scalars(select(Team).where(Team.slug == slug)).one()
     _audit(session, actor_id, "team.create", team_id=row.id, slug=slug)
     return row
 
 
 def update_team(
-    session: Session, team_id: int, team: TeamDefinition, *, actor_id: int | None = None
+    session: Session,
+    team_id: int,
+    team: TeamDefinition,
+    *,
+    actor_id: int | None = None,
+    reserved: Collection[str] = (),
 ) -> Team:
     """Change a team's name, guideline, addresses or hotkey (its slug never changes: the
     slug of ``team`` is ignored)."""
     row = _team(session, team_id)
-    _save(session, row.slug, team, archived=row.archived_at is not None)
+    _save(session, row.slug, team, archived=row.archived_at is not None, reserved=reserved)
     _audit(session, actor_id, "team.update", team_id=row.id)
     return row
 
@@ -282,7 +305,14 @@ def _team(session: Session, team_id: int) -> Team:
     return team
 
 
-def _save(session: Session, slug: str, team: TeamDefinition, *, archived: bool = False) -> None:
+def _save(
+    session: Session,
+    slug: str,
+    team: TeamDefinition,
+    *,
+    archived: bool = False,
+    reserved: Collection[str] = (),
+) -> None:
     if not team.name.strip():
         raise LabelingError("a team needs a name")
     hotkey = team.hotkey or None
@@ -308,6 +338,7 @@ def _save(session: Session, slug: str, team: TeamDefinition, *, archived: bool =
                     hotkey=hotkey,
                 )
             ],
+            reserved=reserved,
         )
     except ConfigError as exc:
         raise LabelingError(str(exc)) from None

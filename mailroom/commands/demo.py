@@ -155,7 +155,7 @@ def prepare(
     teams = load_teams_file(TEAMS_FILE)
     with open_database(settings) as sessions:
         with step("teams"), session_scope(sessions) as session:
-            sync_teams(session, teams)
+            sync_teams(session, teams, reserved=settings.own_addresses())
         corpus = settings.instance_path / "demo-corpus"
         with step(f"demo corpus ({count} archived + {inbox} inbox mails)"):
             if (corpus / "truth.jsonl").exists():

@@ -217,7 +217,7 @@ def teams_sync(settings: Settings, teams_file: Path | None) -> None:
 
     definitions = load_teams_file(teams_file or TEAMS_FILE)
     with open_database(settings) as sessions, session_scope(sessions) as session:
-        summary = sync_teams(session, definitions)
+        summary = sync_teams(session, definitions, reserved=settings.own_addresses())
     click.echo(
         f"teams: {len(summary.created)} created, {len(summary.updated)} updated, "
         f"{len(summary.unchanged)} unchanged"

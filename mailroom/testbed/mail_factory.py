@@ -154,3 +154,93 @@ def _malformed(rng: random.Random, n: int, message_id: str) -> bytes:
         "Content-Type: text/plain; charset=x-unknown\r\nContent-Transfer-Encoding: base64\r\n"
         f"\r\n{junk}\r\n"
     ).encode()
+
+
+# Machine mail (labeling.mail.hygiene): what a real inbox gets besides customers. ----------
+
+
+def auto_reply_mail(
+    *,
+    message_id: str,
+    in_reply_to: str = "",
+    sender: str = "Piet Jansen <piet@klant.example>",
+    to: str = "info@polderzeker.example",
+    subject: str = "Automatisch antwoord: Schade aan mijn auto",
+    headers: tuple[tuple[str, str], ...] = (("Auto-Submitted", "auto-replied"),),
+) -> bytes:
+    """An out-of-office reply (Exchange-like by default): RFC 3834 ``Auto-Submitted``.
+    ``message_id`` and ``in_reply_to`` without angle brackets."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(datetime(2024, 3, 1, 9, 30, tzinfo=UTC))
+    msg["Message-ID"] = f"<{message_id}>"
+    if in_reply_to:
+        msg["In-Reply-To"] = f"<{in_reply_to}>"
+        msg["References"] = f"<{in_reply_to}>"
+    for name, value in headers:
+        msg[name] = value
+    msg.set_content(
+        "Ik ben afwezig tot en met maandag en lees mijn mail daarna.\n"
+        "I am out of the office until Monday.\n"
+    )
+    return msg.as_bytes(policy=SMTP)
+
+
+def bounce_mail(
+    *,
+    message_id: str,
+    returned: bytes,
+    recipient: str = "schade@polderzeker.example",
+    to: str = "mailroom@polderzeker.example",
+    action: str = "failed",
+    status: str = "5.1.1",
+    diagnostic: str = "smtp; 550 5.1.1 <schade@polderzeker.example>: user unknown",
+) -> bytes:
+    """A delivery status notification (RFC 3464) from MAILER-DAEMON that returns the
+    header section of ``returned`` (the mail that could not be delivered)."""
+    header_end = returned.find(b"\r\n\r\n")
+    if header_end < 0:
+        header_end = returned.find(b"\n\n")
+    returned_headers = returned[: header_end if header_end >= 0 else len(returned)]
+    boundary = f"dsn-{message_id.split('@')[0]}"
+    text = (
+        "This is the mail system at host mx.polderzeker.example.\r\n\r\n"
+        "I'm sorry to have to inform you that your message could not\r\n"
+        "be delivered to one or more recipients.\r\n"
+    )
+    dsn = (
+        "Reporting-MTA: dns; mx.polderzeker.example\r\n"
+        "Arrival-Date: Fri, 1 Mar 2024 09:31:00 +0000\r\n"
+        "\r\n"
+        f"Final-Recipient: rfc822; {recipient}\r\n"
+        f"Original-Recipient: rfc822; {recipient}\r\n"
+        f"Action: {action}\r\n"
+        f"Status: {status}\r\n"
+        f"Diagnostic-Code: {diagnostic}\r\n"
+    )
+    head = (
+        "From: MAILER-DAEMON@mx.polderzeker.example (Mail Delivery System)\r\n"
+        f"To: {to}\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        "Date: Fri, 1 Mar 2024 09:31:00 +0000\r\n"
+        f"Message-ID: <{message_id}>\r\n"
+        "Auto-Submitted: auto-replied\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: multipart/report; report-type=delivery-status;\r\n"
+        f'\tboundary="{boundary}"\r\n'
+        "\r\n"
+    )
+    body = (
+        f"--{boundary}\r\n"
+        "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
+        f"{text}\r\n"
+        f"--{boundary}\r\n"
+        "Content-Type: message/delivery-status\r\n\r\n"
+        f"{dsn}\r\n"
+        f"--{boundary}\r\n"
+        "Content-Type: text/rfc822-headers\r\n\r\n"
+    )
+    tail = f"\r\n--{boundary}--\r\n"
+    return head.encode() + body.encode() + returned_headers + b"\r\n" + tail.encode()

@@ -33,6 +33,7 @@ from labeling.store.tables import (
     User,
     utcnow,
 )
+from mailroom.testbed.mail_factory import bounce_mail
 from tests.support.web import FAST_HASH, csrf_token, logged_in, make_app
 from web.review_views import ENQUEUE_EXTENSION
 from worker.driver import Services, advance, maildir_outbox_files, stale_messages
@@ -448,3 +449,53 @@ def test_mail_for_no_team_is_closed_unforwarded_and_teaches_the_detector(world: 
         assert session.scalar(select(func.count()).select_from(Annotation)) == 0
     # Twice is refused, not recorded twice.
     assert "was already decided" in post(rob, "/review/no-team", message_id=mid)
+
+
+def _deliver(world: World, raw: bytes, name: str) -> int:
+    (world.settings.maildir_inbox / "new" / name).write_bytes(raw)
+    result = record(world.sessions, world.mailbox_id, RawMail(raw, "", name)).result
+    advance(world.services, result.message_id)
+    return result.message_id
+
+
+def test_machine_mail_shows_its_kind_and_a_bounce_brings_its_mail_back(world: World) -> None:
+    world.predictor.views["Ruitschade"] = ("schade", 0.97)
+    routed = world.mail("Ruitschade", LONG_TEXT)
+    assert world.state(routed) == "done"
+    [forward] = world.outbox("schade")
+    bounce = bounce_mail(
+        message_id="dsn-9@mx.polder.example",
+        returned=forward.read_bytes(),
+        recipient="schade@polder.example",
+    )
+    bounce_id = _deliver(world, bounce, "bounce.mail")
+    assert world.state(bounce_id) == "done" and world.state(routed) == "review"
+    bulk = (
+        b"From: nieuwsbrief@leverancier.example\r\nTo: info@polder.example\r\n"
+        b"Subject: Nieuwsbrief maart\r\nMessage-ID: <news-1@leverancier.example>\r\n"
+        b"Precedence: bulk\r\nList-Unsubscribe: <mailto:uit@leverancier.example>\r\n\r\n"
+        b"Ons aanbod deze maand.\r\n"
+    )
+    bulk_id = _deliver(world, bulk, "bulk.mail")
+    assert world.state(bulk_id) == "review"
+
+    rob = logged_in(world.app, "rob")
+    page = rob.get("/review").get_data(as_text=True)
+    assert "Its forward came back undelivered (bounced by schade@polder.example: 5.1.1" in page
+    assert 'data-kind="customer"' in page
+    # A person sends the bounced mail elsewhere; the next card is the bulk mail.
+    page = post(rob, "/review/decide", message_id=routed, team_id=world.teams["klachten"])
+    assert 'data-kind="bulk">Bulk or list mail<' in page
+    assert "never forwarded without a person" in page
+    assert advance(world.services, routed).state == "done"
+    assert len(world.outbox("klachten")) == 1 and len(world.outbox("schade")) == 1
+
+    with world.sessions() as session:
+        session.add(User(username="ada", password_hash=FAST_HASH, role="admin"))
+        session.commit()
+    admin_page = logged_in(world.app, "ada").get("/dashboard").get_data(as_text=True)
+    kinds = admin_page[admin_page.index('id="kind-table"') :]
+    kinds = kinds[kinds.index("<tfoot>") : kinds.index("</tfoot>")]
+    assert '<td class="num" data-kind="bounce">1</td>' in kinds
+    assert '<td class="num" data-kind="bulk">1</td>' in kinds
+    assert '<td class="num" data-kind="customer">1</td>' in kinds

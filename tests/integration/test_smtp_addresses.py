@@ -123,3 +123,18 @@ def test_team_addresses_are_checked_and_stored_in_idna_form(session: Session) ->
     session.commit()
     stored = session.scalar(select(Team.forward_address).where(Team.slug == "schade"))
     assert stored == "S@xn--bcher-kva.de"
+
+
+def test_the_teams_file_may_not_name_mailroom_s_own_address(session: Session) -> None:
+    own = frozenset({"info@polder.example", "mailroom@polder.example"})
+    with pytest.raises(ConfigError, match="Mailroom's own address"):
+        sync_teams(
+            session,
+            [TeamDefinition("schade", "Schade", forward_address="INFO@polder.example")],
+            reserved=own,
+        )
+    sync_teams(
+        session,
+        [TeamDefinition("schade", "Schade", forward_address="s@polder.example")],
+        reserved=own,
+    )

@@ -446,9 +446,7 @@ def test_double_labelling(db_settings: Settings) -> None:
         assert other["message"]["id"] == seeded.messages[0]
         assert other["suggestion"]["source"] == "archive-folder"
         assert other["suggestion"]["team_slug"] == "premie"
-        second.post(
-            "/api/label", message_id=seeded.messages[0], team_id=seeded.teams["schade"]
-        )
+        second.post("/api/label", message_id=seeded.messages[0], team_id=seeded.teams["schade"])
         assert second.progress()["double_done"] == 1
         labels = current_labels(sessions, message_id=seeded.messages[0], source="human")
         assert {a.user_id for a in labels} == {seeded.users["labeler"], seeded.users["labeler2"]}
@@ -763,3 +761,30 @@ def test_serve_command_builds_the_app_for_waitress(
     assert "http://127.0.0.1:8123/" in result.output
     assert served["host"] == "127.0.0.1" and served["port"] == 8123
     assert served["app"].config["SESSION_COOKIE_SECURE"] is False
+
+
+def test_a_team_address_may_not_be_mailroom_s_own(app: Flask, seeded: Seeded) -> None:
+    # Mail forwarded to the watched inbox or to Mailroom's own sender comes back and loops.
+    settings: Settings = app.extensions["mailroom.settings"]
+    app.extensions["mailroom.settings"] = settings.model_copy(
+        update={"smtp_from": "mailroom@polder.example", "inbox_addresses": ["info@polder.example"]}
+    )
+    admin = logged_in(app, "admin")
+    token = csrf_token(admin, "/admin/teams")
+    klachten = seeded.teams["klachten"]
+    for address in ("Info@Polder.example", "mailroom@polder.example"):
+        refused = admin.post(
+            f"/admin/teams/{klachten}",
+            data={"name": "Klachten", "forward_address": address, "csrf_token": token},
+        )
+        assert refused.status_code == 400
+        assert "Mailroom&#39;s own address" in refused.get_data(as_text=True)
+        created = admin.post(
+            "/admin/teams",
+            data={"slug": "lus", "name": "Lus", "forward_address": address, "csrf_token": token},
+        )
+        assert created.status_code == 400
+    sessions = app.extensions["mailroom.db"].sessions
+    with sessions() as session:
+        assert session.get_one(Team, klachten).forward_address != "info@polder.example"
+        assert session.scalar(select(Team).where(Team.slug == "lus")) is None

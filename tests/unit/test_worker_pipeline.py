@@ -31,6 +31,7 @@ from labeling.store.tables import (
     User,
     utcnow,
 )
+from mailroom.testbed.mail_factory import auto_reply_mail, bounce_mail
 from worker import leases
 from worker.driver import (
     Services,
@@ -128,6 +129,7 @@ class World:
     mailbox_id: int
     inbox: Path
     counter: int = 0
+    files: int = 0
 
     def mail(self, subject: str = "Waterschade", **headers: str) -> int:
         self.counter += 1
@@ -139,8 +141,12 @@ class World:
         for name, value in headers.items():
             msg[name.replace("_", "-")] = value
         msg.set_content(f"tekst {self.counter}")
-        raw = msg.as_bytes()
-        name = f"{self.counter}.mail"
+        return self.deliver(msg.as_bytes())
+
+    def deliver(self, raw: bytes) -> int:
+        """Put ``raw`` in the Maildir inbox and record its arrival; its row id."""
+        self.files += 1
+        name = f"{self.files}.mail"
         (self.inbox / "new" / name).write_bytes(raw)
         arrival = record(self.sessions, self.mailbox_id, RawMail(raw, "", name))
         result, queue = arrival.result, arrival.queue
@@ -421,3 +427,116 @@ def test_a_permanent_error_quarantines_at_once(world: World) -> None:
     mid = world.mail()
     assert _advance_or_retry(_FakeTask(world.services, 0), mid) == "quarantined"
     assert world.smtp.sent == [] and world.state(mid) == "quarantined"
+
+
+# Machine mail (labeling.mail.hygiene) -------------------------------------------------------
+
+
+def _audit(world: World, message_id: int, action: str) -> dict[str, Any]:
+    with world.sessions() as session:
+        details = session.scalar(
+            select(AuditLog.details).where(
+                AuditLog.message_id == message_id, AuditLog.action == action
+            )
+        )
+    assert details is not None, f"no {action} audit row for {message_id}"
+    return dict(details)
+
+
+def _kind(world: World, message_id: int) -> str | None:
+    with world.sessions() as session:
+        return session.scalar(select(Message.kind).where(Message.id == message_id))
+
+
+def test_an_auto_reply_is_filed_with_its_thread_and_never_forwarded(world: World) -> None:
+    first = world.mail()
+    assert advance(world.services, first).state == "done"
+    reply = world.deliver(
+        auto_reply_mail(
+            message_id="ooo-1@klant.example", in_reply_to=f"m{world.counter}@example.nl"
+        )
+    )
+    assert advance(world.services, reply).state == "done"
+    assert len(world.smtp.sent) == 1  # only the customer's mail
+    assert world.predictor.calls == 1  # the model never saw the auto-reply
+    assert _kind(world, reply) == "auto_reply" and _kind(world, first) == "customer"
+    assert _audit(world, reply, "filed")["kind"] == "auto_reply"
+    with world.sessions() as session:
+        threads = {m.thread_id for m in session.scalars(select(Message))}
+    assert len(threads) == 1  # filed with its thread
+    # Filed in its mailbox too: out of the inbox, into the done folder.
+    assert not any((world.inbox / "new").iterdir())
+    assert world.count(RoutingDecision, message_id=reply) == 0
+    assert world.count(Delivery, message_id=reply) == 0
+
+
+def test_a_bounce_of_our_forward_fails_the_delivery_and_returns_the_mail_to_review(
+    world: World,
+) -> None:
+    mid = world.mail()
+    assert advance(world.services, mid).state == "done"
+    forward = world.smtp.sent[0][1]
+    bounce = world.deliver(
+        bounce_mail(
+            message_id="dsn-1@mx.example", returned=forward, recipient="schade@polder.example"
+        )
+    )
+    assert advance(world.services, bounce).state == "done"
+    assert len(world.smtp.sent) == 1  # the bounce went nowhere
+    assert _kind(world, bounce) == "bounce"
+    assert world.state(mid) == "review"
+    assert world.count(Delivery, message_id=mid, state="failed") == 1
+    with world.sessions() as session:
+        item = session.scalar(select(ReviewItem).where(ReviewItem.message_id == mid))
+        assert item is not None and item.status == "open"
+        assert item.reason.startswith("bounced by schade@polder.example: 5.1.1")
+    assert _audit(world, mid, "bounce")["bounce_message_id"] == bounce
+    assert _audit(world, bounce, "filed")["bounced_messages"] == [mid]
+    # The bounce is recorded once: seen again, nothing moves.
+    assert advance(world.services, bounce).state == "done"
+    assert world.count(AuditLog, action="bounce") == 1
+    # A person sends it to another team: it goes out again.
+    with world.sessions() as session:
+        item = session.scalar(select(ReviewItem).where(ReviewItem.message_id == mid))
+        user = session.scalar(select(User))
+        team = session.scalar(select(Team).where(Team.slug == "klachten"))
+        assert item is not None and user is not None and team is not None
+        item.status, item.team_id, item.resolved_by = "resolved", team.id, user.id
+        session.commit()
+    assert advance(world.services, mid).state == "done"
+    assert world.smtp.sent[-1][0] == ["klachten@polder.example"]
+
+
+def test_a_delay_notice_leaves_the_forward_alone(world: World) -> None:
+    mid = world.mail()
+    advance(world.services, mid)
+    notice = world.deliver(
+        bounce_mail(message_id="dsn-2@mx.example", returned=world.smtp.sent[0][1], action="delayed")
+    )
+    assert advance(world.services, notice).state == "done"
+    assert world.state(mid) == "done"
+    assert world.count(Delivery, message_id=mid, state="sent") == 1
+
+
+def test_our_own_forward_coming_back_is_a_loop_stopped_and_recorded(world: World) -> None:
+    mid = world.mail()
+    advance(world.services, mid)
+    loop = world.deliver(world.smtp.sent[0][1])
+    assert advance(world.services, loop).state == "done"
+    assert len(world.smtp.sent) == 1
+    assert _kind(world, loop) == "loop"
+    assert "our own forward" in _audit(world, loop, "filed")["reason"]
+
+
+def test_bulk_mail_and_a_sender_over_the_rate_limit_wait_for_a_person(world: World) -> None:
+    bulk = world.mail(Precedence="bulk")
+    assert advance(world.services, bulk).state == "review"
+    assert _kind(world, bulk) == "bulk"
+    world.services.settings = world.settings.model_copy(update={"sender_rate_limit": 2})
+    routed = [advance(world.services, world.mail()).state for _ in range(3)]
+    # The bulk mail and the first two count: the third mail within the hour waits.
+    assert routed[:1] == ["done"] and routed[-1] == "review"
+    assert world.smtp.sent and len(world.smtp.sent) < 3
+    with world.sessions() as session:
+        reasons = set(session.scalars(select(ReviewItem.reason)))
+    assert {"bulk-mail", "sender-rate-limit"} <= reasons
