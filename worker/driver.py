@@ -31,6 +31,7 @@ from labeling.errors import MailServerError, ModelError
 from labeling.live import lifecycle
 from labeling.live.lifecycle import ClaimedForward, Original, RouteDecision
 from labeling.mail.model_text import model_text
+from labeling.rules.matching import evaluate
 from labeling.settings import Settings
 from labeling.store.db import session_scope
 from labeling.store.tables import utcnow
@@ -176,8 +177,9 @@ def _route(services: Services, message_id: int) -> str | None:
         is_reply=found.is_reply,
         teams=found.teams,
         outgoing=settings.outgoing,
+        rules=evaluate(found.rules, found.facts) if found.facts is not None else None,
     )
-    if model_error:
+    if model_error and decision.decided_by != "rule":
         decision = RouteDecision(
             mode="review",
             reason="model-error",

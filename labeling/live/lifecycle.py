@@ -38,6 +38,8 @@ from sqlalchemy.orm import Session
 
 from labeling.errors import LabelingError
 from labeling.mail.values import RawMail
+from labeling.rules.matching import MailFacts, RuleSpec, facts_of
+from labeling.rules.store import routing_rules
 from labeling.store.db import rowcount
 from labeling.store.ingest import IngestResult, ParsedMail, ingest
 from labeling.store.tables import (
@@ -96,18 +98,22 @@ class RouteDecision:
 
     mode: Mode
     reason: str
-    decided_by: str  # 'model', 'thread', 'user'
+    decided_by: str  # 'rule', 'model', 'thread', 'user'
     team: TeamInfo | None
     confidence: float | None = None
     model_version: str | None = None
     top: tuple[tuple[str, float], ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict)
+    # The admin rule that decided, or held the mail back for a person ('no-auto').
+    rule_id: int | None = None
 
     @property
     def actor(self) -> str:
-        """The audit log's actor: 'model:<version>', 'thread' or 'system'."""
+        """The audit log's actor: 'rule:<id>', 'model:<version>', 'thread' or 'system'."""
         if self.decided_by == "thread":
             return "thread"
+        if self.decided_by == "rule" and self.rule_id is not None:
+            return f"rule:{self.rule_id}"
         if self.model_version:
             return f"model:{self.model_version}"
         return "system"
@@ -126,6 +132,9 @@ class RoutingInput:
     teams: dict[str, TeamInfo]
     unreadable: str | None  # the parser's reason when the mail could not be read
     sender_name: str = ""  # helps the pseudonymiser find the name in the text
+    # The enabled admin rules in order, and the mail as they see it.
+    rules: tuple[RuleSpec, ...] = ()
+    facts: MailFacts | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,6 +310,20 @@ def routing_input(session: Session, message_id: int) -> RoutingInput | None:
     if message is None or message.route_state != "new":
         return None
     thread = message.thread
+    rules = routing_rules(session)
+    facts = None
+    if rules and message.status == "ok":
+        needs_headers = any(rule.conditions.needs_headers for rule in rules)
+        facts = facts_of(
+            subject=message.subject,
+            new_text=message.new_text,
+            quoted_text=message.quoted_text,
+            sender_email=message.sender_email,
+            recipients=message.recipients,
+            attachments=message.attachments,
+            language=message.language,
+            raw=message.raw if needs_headers and message.raw_expired_at is None else None,
+        )
     return RoutingInput(
         message_id=message_id,
         subject=message.subject,
@@ -319,6 +342,8 @@ def routing_input(session: Session, message_id: int) -> RoutingInput | None:
             else None
         ),
         sender_name=message.sender_name,
+        rules=rules,
+        facts=facts,
     )
 
 
@@ -372,6 +397,7 @@ def _record_decision(
             details=dict(decision.details),
             is_current=True,
             created_at=now,
+            rule_id=decision.rule_id,
         )
     )
     _audit(
@@ -386,7 +412,11 @@ def _record_decision(
         model_version=decision.model_version,
         reason=decision.reason,
         decided_by=decided_by,
-        **{k: v for k, v in decision.details.items() if k in ("topic_changed", "model_team")},
+        **{
+            k: v
+            for k, v in decision.details.items()
+            if k in ("topic_changed", "model_team", "rule", "priority")
+        },
     )
 
 
