@@ -342,7 +342,7 @@ def dry_run(session: Session, spec: RuleSpec | Conditions, *, limit: int | None 
             resolution = resolve_label(message_votes, include_weak=True)
             if resolution is not None:
                 labels[resolution.label] += 1
-    names = dict(session.execute(select(Team.slug, Team.name)).tuples().all())
+    names = {slug: name for slug, name in session.execute(select(Team.slug, Team.name))}
     return DryRun(
         searched=searched,
         matched=len(matched),
