@@ -229,6 +229,8 @@ def _forward_info(forward: ClaimedForward, settings: Settings, message_id: int) 
         original_sender_name=forward.sender_name,
         original_sender_email=forward.sender_email,
         reason=forward.reason,
+        explanation=forward.explanation,
+        priority=forward.priority,
         send_back_url=(
             f"{settings.public_url.rstrip('/')}/review/routed?message={message_id}"
             if settings.public_url

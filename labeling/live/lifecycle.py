@@ -37,6 +37,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from labeling.errors import LabelingError
+from labeling.live.explain import explain
 from labeling.mail.values import RawMail
 from labeling.rules.matching import MailFacts, RuleSpec, facts_of
 from labeling.rules.store import routing_rules
@@ -172,6 +173,9 @@ class ClaimedForward:
     sender_name: str
     sender_email: str
     original: Original | None
+    # Why it went there ("rule 'X' matched"), and a priority a rule set ('high', 'low').
+    explanation: tuple[str, ...] = ()
+    priority: str | None = None
 
 
 def outgoing_message_id(content_hash: str, team_slug: str) -> str:
@@ -529,7 +533,26 @@ def claim_delivery(
         sender_name=message.sender_name,
         sender_email=message.sender_email,
         original=original_of(session, message),
+        explanation=(
+            explain(decision.decided_by, decision.reason, decision.confidence, decision.details)
+            if decision
+            else ()
+        ),
+        priority=_priority(session, message_id),
     )
+
+
+def _priority(session: Session, message_id: int) -> str | None:
+    """The priority a rule set when the mail was routed (a person's later decision keeps
+    it)."""
+    for details in session.scalars(
+        select(RoutingDecision.details)
+        .where(RoutingDecision.message_id == message_id)
+        .order_by(RoutingDecision.id.desc())
+    ):
+        if isinstance(details, Mapping) and details.get("priority"):
+            return str(details["priority"])
+    return None
 
 
 def release_claim(session: Session, delivery_id: int, error: str) -> None:
