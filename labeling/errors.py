@@ -12,6 +12,8 @@ enter our code, with a message that tells the user what to do::
     │   └── MigrationError     the schema is behind or ahead of the code
     ├── LabelingError          a labelling action that is not allowed (archived team,
     │                          quarantined or unknown mail, unknown user, wrong role)
+    ├── RuleError              an admin rule that cannot be saved (no condition, unknown
+    │                          team, a bad value in the form or the TOML file)
     ├── MailServerError        a mail server failed or refused
     │   ├── ImapError
     │   └── SmtpError
@@ -58,6 +60,10 @@ class LabelingError(MailroomError):
     Raised before anything is written: for an archived or unknown team, a quarantined or
     unknown message, an unknown or inactive user, or a person without the needed role.
     """
+
+
+class RuleError(MailroomError):
+    """An admin rule that cannot be saved or tried; the message names the field and why."""
 
 
 class MailServerError(MailroomError):

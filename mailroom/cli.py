@@ -17,7 +17,17 @@ from labeling.settings import Settings, load_settings
 
 # Modules under mailroom.commands, each exposing ``commands: list[click.Command]``.
 # Imported only when the CLI runs, so no command's heavy imports happen at import time.
-COMMAND_MODULES = ("store", "corpus", "web", "labels", "models", "demo", "worker", "privacy")
+COMMAND_MODULES = (
+    "store",
+    "corpus",
+    "web",
+    "labels",
+    "models",
+    "demo",
+    "worker",
+    "privacy",
+    "rules",
+)
 
 
 class MailroomGroup(click.Group):

@@ -82,6 +82,7 @@ def create_app(
         dashboard_views,
         labeling_views,
         review_views,
+        rules_views,
         thresholds_views,
     )
 
@@ -93,6 +94,7 @@ def create_app(
         dashboard_views.bp,
         thresholds_views.bp,
         admin.bp,
+        rules_views.bp,
         api.bp,
     )
     for blueprint in blueprints:

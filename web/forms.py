@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DecimalField,
     IntegerField,
     PasswordField,
@@ -14,7 +15,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from labeling.store.tables import USER_ROLES
+from labeling.store.tables import RULE_PRIORITIES, USER_ROLES
 
 ROLE_CHOICES = [SelectChoice(role) for role in USER_ROLES]
 HOTKEY_CHOICES = [SelectChoice("", "none"), *(SelectChoice(str(n)) for n in range(1, 10))]
@@ -52,6 +53,43 @@ class TeamForm(FlaskForm):
 
 class TeamCreateForm(TeamForm):
     slug = StringField("Slug (fixed once created)", validators=[DataRequired(), Length(max=64)])
+
+
+class RuleForm(FlaskForm):
+    """An admin rule; conditions one value a line (web/rules_views.py parses them)."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    note = TextAreaField("Note (why this rule exists)", validators=[Length(max=5000)])
+    action = SelectField(
+        "Action",
+        choices=[
+            SelectChoice("route", "route to a team"),
+            SelectChoice("review", "send to review"),
+            SelectChoice("priority", "set a priority"),
+            SelectChoice("no-auto", "never auto-route"),
+        ],
+    )
+    team = SelectField("Team (route)", choices=[], validate_choice=False)
+    priority = SelectField(
+        "Priority (set a priority)",
+        choices=[SelectChoice("", "–"), *(SelectChoice(p) for p in RULE_PRIORITIES)],
+        validators=[Optional()],
+    )
+    enabled = BooleanField("Enabled", default=True)
+    sender = TextAreaField("Sender address or domain", validators=[Length(max=20_000)])
+    recipient = TextAreaField("Recipient mailbox", validators=[Length(max=20_000)])
+    subject = TextAreaField("Phrase in the subject", validators=[Length(max=20_000)])
+    body = TextAreaField("Phrase in the body", validators=[Length(max=20_000)])
+    text = TextAreaField("Phrase in subject or body", validators=[Length(max=20_000)])
+    header = TextAreaField("Header (Name: phrase, or Name: *)", validators=[Length(max=20_000)])
+    attachment = TextAreaField(
+        "Attachment type (pdf, image/*)", validators=[Length(max=20_000)]
+    )
+    language = TextAreaField("Language (nl, en)", validators=[Length(max=1_000)])
+
+
+class RuleMoveForm(FlaskForm):
+    direction = SelectField(choices=[SelectChoice("up"), SelectChoice("down")])
 
 
 class ConfirmForm(FlaskForm):

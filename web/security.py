@@ -63,6 +63,14 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "admin.update_team": _ADMINS,
     "admin.archive_team": _ADMINS,
     "admin.unarchive_team": _ADMINS,
+    # Admin rules tried before the model (web/rules_views.py).
+    "rules.index": _ADMINS,
+    "rules.create": _ADMINS,
+    "rules.edit": _ADMINS,
+    "rules.update": _ADMINS,
+    "rules.move": _ADMINS,
+    "rules.enable": _ADMINS,
+    "rules.delete": _ADMINS,
     # Review of low-confidence mail and misroute reports (web/review_views.py).
     "review.queue": _REVIEWING,
     "review.decide": _REVIEWING,

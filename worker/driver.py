@@ -32,6 +32,7 @@ from labeling.live import lifecycle
 from labeling.live.lifecycle import ClaimedForward, Original, RouteDecision
 from labeling.mail import hygiene
 from labeling.mail.model_text import model_text
+from labeling.rules.matching import evaluate
 from labeling.settings import Settings
 from labeling.store.db import session_scope
 from labeling.store.tables import utcnow
@@ -215,8 +216,9 @@ def _route(services: Services, message_id: int) -> str | None:
         is_reply=found.is_reply,
         teams=found.teams,
         outgoing=settings.outgoing,
+        rules=evaluate(found.rules, found.facts) if found.facts is not None else None,
     )
-    if model_error:
+    if model_error and decision.decided_by != "rule":
         decision = RouteDecision(
             mode="review",
             reason="model-error",
@@ -271,6 +273,8 @@ def _forward_info(forward: ClaimedForward, settings: Settings, message_id: int) 
         original_sender_name=forward.sender_name,
         original_sender_email=forward.sender_email,
         reason=forward.reason,
+        explanation=forward.explanation,
+        priority=forward.priority,
         send_back_url=(
             f"{settings.public_url.rstrip('/')}/review/routed?message={message_id}"
             if settings.public_url

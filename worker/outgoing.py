@@ -48,6 +48,9 @@ SMTP_TIMEOUT = 60.0
 # RFC 5322 2.1.1: header lines SHOULD stay within 78 characters and MUST within 998.
 FOLD_AT = 78
 MAX_LINE_CHARS = 998
+# A rule's priority as mail clients read it (RFC 2156 Importance; X-Priority as Outlook
+# and Thunderbird write it). 'normal' adds nothing.
+PRIORITY_HEADERS = {"high": ("high", "1 (Highest)"), "low": ("low", "5 (Lowest)")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,8 @@ class ForwardInfo:
     original_sender_email: str = ""
     reason: str = ""
     send_back_url: str = ""  # where the team reports a misroute; "" when unknown
+    explanation: tuple[str, ...] = ()  # "rule 'X' matched", one line each
+    priority: str | None = None  # 'high' or 'low' from a rule: Importance / X-Priority
 
 
 def _clean(value: str) -> str:
@@ -115,6 +120,10 @@ def mailroom_headers(info: ForwardInfo) -> bytes:
     ]
     if info.reason:
         headers.append(_header("X-Mailroom-Reason", info.reason))
+    if info.priority in PRIORITY_HEADERS:
+        importance, x_priority = PRIORITY_HEADERS[info.priority]
+        headers.append(_header("Importance", importance))
+        headers.append(_header("X-Priority", x_priority))
     if info.original_message_id:
         # The store keeps Message-IDs without their angle brackets; the header has them.
         original = info.original_message_id.strip()
@@ -164,7 +173,9 @@ def build_forward(
         + (f", confidence {info.confidence:.2f}" if info.confidence is not None else "")
         + (f", model {info.model_version}" if info.model_version else "")
         + ".\r\n"
-        f"From: {_sender_line(info) or '(unknown)'}\r\n"
+        + "".join(f"Why: {_clean(line)}.\r\n" for line in info.explanation)
+        + (f"Priority: {info.priority}.\r\n" if info.priority in PRIORITY_HEADERS else "")
+        + f"From: {_sender_line(info) or '(unknown)'}\r\n"
         f"Subject: {subject or '(no subject)'}\r\n"
         "The original is attached.\r\n"
         + (

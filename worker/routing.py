@@ -2,6 +2,12 @@
 
 :func:`decide_route` applies, in order:
 
+0. **Admin rules** (:mod:`labeling.rules.matching`, walked by the caller with
+   :func:`~labeling.rules.matching.evaluate`). The first matching ``route`` rule sends the
+   mail to its team (``decided_by='rule'``; review when the team is not routable), a
+   ``review`` rule sends it to a person. A matching ``no-auto`` rule turns whatever would be
+   forwarded below into review (the suggestion kept), and a ``priority`` rule's priority is
+   recorded (``details['priority']``) whoever decides.
 1. **Thread affinity.** A reply in a thread that was already routed goes to the thread's
    team (``Thread.team_id``: the team the first mail went to, or the one a person moved the
    thread to). If the model is confident that the reply's new text belongs to another team,
@@ -19,10 +25,12 @@ Unsure never means a guess: every path that is not certain ends in ``mode='revie
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from classifier.scoring import Prediction
 from labeling.live.lifecycle import Outgoing, RouteDecision, TeamInfo, ThreadInfo
+from labeling.rules.matching import RuleOutcome, RuleSpec
 
 
 def routable_slugs(teams: Mapping[str, TeamInfo], outgoing: Outgoing) -> frozenset[str]:
@@ -37,13 +45,47 @@ def decide_route(
     is_reply: bool,
     teams: Mapping[str, TeamInfo],
     outgoing: Outgoing,
+    rules: RuleOutcome | None = None,
 ) -> RouteDecision:
     """Decide one mail; see the module docstring for the rules.
 
     ``prediction`` is None when no model is active. ``teams`` maps slug to team, archived
     teams included (a thread may point at one). ``is_reply``: the mail names a parent
-    (In-Reply-To or References).
+    (In-Reply-To or References). ``rules``: what the admin rules said of the mail.
     """
+    decision = _decide(
+        prediction=prediction,
+        thread=thread,
+        is_reply=is_reply,
+        teams=teams,
+        outgoing=outgoing,
+        rules=rules or RuleOutcome(),
+    )
+    if rules is None or not rules.matched:
+        return decision
+    details = {**decision.details, **rules.details()}
+    if decision.mode == "auto" and rules.no_auto is not None:
+        # A person confirms what the thread or the model would have done.
+        return replace(
+            decision,
+            mode="review",
+            reason="rule-no-auto",
+            decided_by="rule",
+            rule_id=rules.no_auto.id,
+            details={**details, "suggested_by": decision.decided_by},
+        )
+    return replace(decision, details=details)
+
+
+def _decide(
+    *,
+    prediction: Prediction | None,
+    thread: ThreadInfo | None,
+    is_reply: bool,
+    teams: Mapping[str, TeamInfo],
+    outgoing: Outgoing,
+    rules: RuleOutcome,
+) -> RouteDecision:
     model_view: dict[str, Any] = {}
     if prediction is not None:
         model_view = {
@@ -53,6 +95,9 @@ def decide_route(
             "margin": round(prediction.margin, 4),
         }
     by_id = {team.id: team for team in teams.values()}
+
+    if rules.decided is not None:
+        return _by_rule(rules.decided, prediction, model_view, teams, outgoing)
 
     if is_reply and thread is not None and thread.team_id is not None:
         team = by_id.get(thread.team_id)
@@ -115,6 +160,47 @@ def decide_route(
         decided_by="model",
         team=team,
         details=model_view,
+        **common,
+    )
+
+
+def _by_rule(
+    rule: RuleSpec,
+    prediction: Prediction | None,
+    model_view: Mapping[str, Any],
+    teams: Mapping[str, TeamInfo],
+    outgoing: Outgoing,
+) -> RouteDecision:
+    common = _model_fields(prediction)
+    details = {**model_view, "rule": rule.name}
+    if rule.action == "review":
+        return RouteDecision(
+            mode="review",
+            reason="rule-review",
+            decided_by="rule",
+            team=teams.get(prediction.team) if prediction is not None else None,
+            details=details,
+            rule_id=rule.id,
+            **common,
+        )
+    team = teams.get(rule.team or "")
+    if team is None or not team.routable(outgoing):
+        return RouteDecision(
+            mode="review",
+            reason="rule-team-unavailable",
+            decided_by="rule",
+            team=team,
+            details={**details, "rule_team": rule.team},
+            rule_id=rule.id,
+            **common,
+        )
+    return RouteDecision(
+        mode="auto",
+        reason="rule",
+        decided_by="rule",
+        team=team,
+        details=details,
+        rule_id=rule.id,
         **common,
     )
 

@@ -39,8 +39,11 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from labeling.errors import LabelingError
+from labeling.live.explain import explain
 from labeling.mail.hygiene import Hygiene
 from labeling.mail.values import RawMail
+from labeling.rules.matching import MailFacts, RuleSpec, facts_of
+from labeling.rules.store import routing_rules
 from labeling.store.db import rowcount
 from labeling.store.ingest import IngestResult, ParsedMail, ingest
 from labeling.store.tables import (
@@ -99,18 +102,22 @@ class RouteDecision:
 
     mode: Mode
     reason: str
-    decided_by: str  # 'model', 'thread', 'user'
+    decided_by: str  # 'rule', 'model', 'thread', 'user'
     team: TeamInfo | None
     confidence: float | None = None
     model_version: str | None = None
     top: tuple[tuple[str, float], ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict)
+    # The admin rule that decided, or held the mail back for a person ('no-auto').
+    rule_id: int | None = None
 
     @property
     def actor(self) -> str:
-        """The audit log's actor: 'model:<version>', 'thread' or 'system'."""
+        """The audit log's actor: 'rule:<id>', 'model:<version>', 'thread' or 'system'."""
         if self.decided_by == "thread":
             return "thread"
+        if self.decided_by == "rule" and self.rule_id is not None:
+            return f"rule:{self.rule_id}"
         if self.model_version:
             return f"model:{self.model_version}"
         return "system"
@@ -132,6 +139,9 @@ class RoutingInput:
     raw: bytes = b""  # the mail as received: labeling.mail.hygiene reads its headers
     original: Original | None = None  # where it is, to file machine mail in its mailbox
     recent_from_sender: int = 0  # other live mails from the same sender within the hour
+    # The enabled admin rules in order, and the mail as they see it.
+    rules: tuple[RuleSpec, ...] = ()
+    facts: MailFacts | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +179,9 @@ class ClaimedForward:
     sender_name: str
     sender_email: str
     original: Original | None
+    # Why it went there ("rule 'X' matched"), and a priority a rule set ('high', 'low').
+    explanation: tuple[str, ...] = ()
+    priority: str | None = None
 
 
 def outgoing_message_id(content_hash: str, team_slug: str) -> str:
@@ -323,6 +336,20 @@ def routing_input(
             )
             or 0
         )
+    rules = routing_rules(session)
+    facts = None
+    if rules and message.status == "ok":
+        needs_headers = any(rule.conditions.needs_headers for rule in rules)
+        facts = facts_of(
+            subject=message.subject,
+            new_text=message.new_text,
+            quoted_text=message.quoted_text,
+            sender_email=message.sender_email,
+            recipients=message.recipients,
+            attachments=message.attachments,
+            language=message.language,
+            raw=message.raw if needs_headers and message.raw_expired_at is None else None,
+        )
     return RoutingInput(
         message_id=message_id,
         subject=message.subject,
@@ -344,6 +371,8 @@ def routing_input(
         raw=message.raw if message.status == "ok" else b"",
         original=original_of(session, message),
         recent_from_sender=recent,
+        rules=rules,
+        facts=facts,
     )
 
 
@@ -486,6 +515,7 @@ def _record_decision(
             details=dict(decision.details),
             is_current=True,
             created_at=now,
+            rule_id=decision.rule_id,
         )
     )
     _audit(
@@ -500,7 +530,11 @@ def _record_decision(
         model_version=decision.model_version,
         reason=decision.reason,
         decided_by=decided_by,
-        **{k: v for k, v in decision.details.items() if k in ("topic_changed", "model_team")},
+        **{
+            k: v
+            for k, v in decision.details.items()
+            if k in ("topic_changed", "model_team", "rule", "priority")
+        },
     )
 
 
@@ -613,7 +647,26 @@ def claim_delivery(
         sender_name=message.sender_name,
         sender_email=message.sender_email,
         original=original_of(session, message),
+        explanation=(
+            explain(decision.decided_by, decision.reason, decision.confidence, decision.details)
+            if decision
+            else ()
+        ),
+        priority=_priority(session, message_id),
     )
+
+
+def _priority(session: Session, message_id: int) -> str | None:
+    """The priority a rule set when the mail was routed (a person's later decision keeps
+    it)."""
+    for details in session.scalars(
+        select(RoutingDecision.details)
+        .where(RoutingDecision.message_id == message_id)
+        .order_by(RoutingDecision.id.desc())
+    ):
+        if isinstance(details, Mapping) and details.get("priority"):
+            return str(details["priority"])
+    return None
 
 
 def release_claim(session: Session, delivery_id: int, error: str) -> None:

@@ -39,6 +39,7 @@ from labeling.annotation.neardup import MIN_SHINGLES, shingles
 from labeling.annotation.queue import active_team, active_user
 from labeling.errors import LabelingError
 from labeling.live import lifecycle
+from labeling.live.explain import explain
 from labeling.live.lifecycle import ROUTED_STATES, Outgoing
 from labeling.mail.model_text import model_text
 from labeling.store.tables import (
@@ -88,6 +89,8 @@ class ReviewCard:
     note: str  # the sender-back's note, or the error that quarantined it
     similar: tuple[int, ...]  # other open items' message ids that are near-duplicates
     open_count: int
+    # Why it is here, in words: "rule 'X' matched", "priority high (rule 'Spoed')".
+    explanation: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +212,11 @@ def card_for(session: Session, item: ReviewItem) -> ReviewCard:
         note=note,
         similar=_similar_open(session, message, item.id) if message.status == "ok" else (),
         open_count=open_count(session),
+        explanation=(
+            explain(decision.decided_by, decision.reason, decision.confidence, decision.details)
+            if decision is not None
+            else ()
+        ),
     )
 
 

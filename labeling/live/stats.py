@@ -51,6 +51,7 @@ from labeling.store.tables import (
     Message,
     ReviewItem,
     RoutingDecision,
+    Rule,
     Team,
     utcnow,
 )
@@ -252,10 +253,21 @@ class PeriodStats:
     # before kinds were kept).
     filed: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
+    # Who decided each mail first: 'rule', 'thread', 'model' (forwarded without a person)
+    # or 'review' (a person decides); and of the forwarded ones, how many were misrouted.
+    by_decider: dict[str, int] = field(default_factory=dict)
+    misrouted_by_decider: dict[str, int] = field(default_factory=dict)
 
     @property
     def auto_rate(self) -> float | None:
         return self.auto_routed / self.decided if self.decided else None
+
+    def decider_precision(self, decider: str) -> float | None:
+        """Estimated precision of the mail ``decider`` forwarded (None: it forwarded none)."""
+        forwarded = self.by_decider.get(decider, 0)
+        if decider == "review" or not forwarded:
+            return None
+        return 1 - self.misrouted_by_decider.get(decider, 0) / forwarded
 
     @property
     def precision(self) -> float | None:
@@ -325,6 +337,7 @@ class _Mail:
     reviewed: bool = False
     corrected: bool = False
     review_version: str | None = None
+    decider: str = ""
 
     @property
     def volume_key(self) -> str:
@@ -394,7 +407,8 @@ def live_stats(session: Session, window: Window) -> LiveStats:
             continue
         if not mail.decided:
             mail.decided = True
-            mail.auto = mode == "auto" and decided_by in ("model", "thread")
+            mail.auto = mode == "auto" and decided_by in ("model", "thread", "rule")
+            mail.decider = decided_by if mail.auto else "review"
             mail.by_thread = mail.auto and decided_by == "thread"
             mail.by_model = decided_by == "model"
             mail.model_version = model_version
@@ -521,6 +535,8 @@ def _period_stats(span: Span, mails: Sequence[_Mail], teams: Mapping[int, TeamRe
         hops=Hops.of(h for m in mails if (h := m.hops) is not None),
         filed=keys["filed"],
         by_kind=_most_first(Counter(m.kind for m in mails)),
+        by_decider=dict(Counter(m.decider for m in mails if m.decided)),
+        misrouted_by_decider=dict(Counter(m.decider for m in auto if m.misrouted_auto)),
     )
 
 
@@ -719,6 +735,7 @@ class Dashboard:
     progress: Progress
     agreement: AgreementReport
     live_mail_ever: bool
+    rules: tuple[RuleLive, ...] = ()
 
 
 def build_dashboard(
@@ -738,6 +755,7 @@ def build_dashboard(
         agreement=agreement_report(session),
         live_mail_ever=session.scalar(select(Message.id).where(Message.origin == "live").limit(1))
         is not None,
+        rules=rules_live(session, window.start),
     )
 
 
@@ -846,3 +864,89 @@ def store_metrics(session: Session, now: datetime | None = None) -> StoreMetrics
             [max(0.0, (sent - arrived).total_seconds()) for sent, arrived in recent if sent]
         ),
     )
+
+
+# Rules -------------------------------------------------------------------------------------
+
+# A rule is flagged when people corrected at least this many of the mails it forwarded,
+# and at least this share of them.
+RULE_FLAG_MIN_CORRECTED = 3
+RULE_FLAG_SHARE = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class RuleLive:
+    """How one admin rule did on live mail since a moment: the mails it decided, those it
+    forwarded, and of those the ones a person later sent to another team."""
+
+    rule_id: int
+    name: str
+    decided: int
+    forwarded: int
+    corrected: int
+
+    @property
+    def flagged(self) -> bool:
+        """People keep correcting this rule's matches."""
+        return (
+            self.corrected >= RULE_FLAG_MIN_CORRECTED
+            and self.corrected >= RULE_FLAG_SHARE * self.forwarded
+        )
+
+    @property
+    def precision(self) -> float | None:
+        return 1 - self.corrected / self.forwarded if self.forwarded else None
+
+
+def rules_live(session: Session, since: datetime) -> tuple[RuleLive, ...]:
+    """Per rule that decided live mail since ``since``: decided, forwarded, corrected
+    (a person's later decision named another team), most corrected first."""
+    first: dict[int, tuple[int, str, int | None]] = {}  # message → (rule, mode, team)
+    names: dict[int, str] = {}
+    for message_id, rule_id, mode, team_id, details in session.execute(
+        select(
+            RoutingDecision.message_id,
+            RoutingDecision.rule_id,
+            RoutingDecision.mode,
+            RoutingDecision.team_id,
+            RoutingDecision.details,
+        )
+        .where(
+            RoutingDecision.decided_by == "rule",
+            RoutingDecision.rule_id.is_not(None),
+            RoutingDecision.created_at >= since,
+        )
+        .order_by(RoutingDecision.id)
+    ):
+        if message_id not in first:
+            first[message_id] = (rule_id, mode, team_id)
+            names.setdefault(rule_id, str(_details(details).get("rule") or f"rule {rule_id}"))
+    if not first:
+        return ()
+    for rule_id, name in session.execute(select(Rule.id, Rule.name).where(Rule.id.in_(names))):
+        names[rule_id] = name
+    corrected: set[int] = set()
+    forwarded_ids = [m for m, (_, mode, team) in first.items() if mode == "auto" and team]
+    for start in range(0, len(forwarded_ids), 500):
+        chunk = forwarded_ids[start : start + 500]
+        for message_id, team_id in session.execute(
+            select(RoutingDecision.message_id, RoutingDecision.team_id).where(
+                RoutingDecision.message_id.in_(chunk),
+                RoutingDecision.decided_by.like("user:%"),
+            )
+        ):
+            if team_id != first[message_id][2]:
+                corrected.add(message_id)
+    decided: Counter[int] = Counter()
+    forwarded: Counter[int] = Counter()
+    fixed: Counter[int] = Counter()
+    for message_id, (rule_id, mode, team_id) in first.items():
+        decided[rule_id] += 1
+        if mode == "auto" and team_id:
+            forwarded[rule_id] += 1
+            fixed[rule_id] += message_id in corrected
+    rows = [
+        RuleLive(rule_id, names[rule_id], decided[rule_id], forwarded[rule_id], fixed[rule_id])
+        for rule_id in decided
+    ]
+    return tuple(sorted(rows, key=lambda r: (-r.corrected, -r.decided, r.name)))

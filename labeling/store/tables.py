@@ -20,6 +20,7 @@ Tables::
     messages ◀── routing_decisions, review_items, deliveries   (worker)
     leases (one watcher per mailbox)
     erasures (hashes of erased addresses: labeling/store/privacy.py)
+    rules ◀── teams   (admin rules tried before the model: labeling/rules/)
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ REVIEW_STATUSES = ("open", "resolved")
 REVIEW_CLOSINGS = ("no-team", "by-hand")
 DELIVERY_METHODS = ("smtp", "imap-move", "maildir")
 DELIVERY_STATES = ("pending", "sent", "failed")
+# What an admin rule does when it matches (labeling/rules/matching.py).
+RULE_ACTIONS = ("route", "review", "priority", "no-auto")
+RULE_PRIORITIES = ("high", "normal", "low")
 
 # RFC 5322 caps a header line at 998 characters; longer "IDs" are not kept as keys (they
 # would also overflow a PostgreSQL btree index entry).
@@ -586,6 +590,9 @@ class RoutingDecision(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     is_current: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The admin rule that decided (decided_by 'rule') or held the mail back ('no-auto').
+    # No foreign key: a deleted rule's decisions keep its id (and its name in details).
+    rule_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
     team: Mapped[Team | None] = relationship()
 
@@ -673,3 +680,36 @@ class Erasure(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     address_hash: Mapped[str] = mapped_column(String(64), unique=True)
     erased_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Rule(Base):
+    """An admin rule, tried before the model in ``position`` order (labeling/rules/).
+
+    ``conditions``: ``{"sender": [...], "recipient": [...], "subject": [...], "body": [...],
+    "text": [...], "header": {name: phrase}, "attachment": [...], "language": [...]}``; every
+    condition given must hold, one of its values is enough. ``action`` (RULE_ACTIONS):
+    'route' to ``team_id``, 'review', 'priority' (sets ``priority``), 'no-auto'.
+    """
+
+    __tablename__ = "rules"
+    __table_args__ = (
+        CheckConstraint(_in("action", RULE_ACTIONS), name="action"),
+        CheckConstraint("priority IS NULL OR " + _in("priority", RULE_PRIORITIES), name="priority"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, index=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    conditions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    action: Mapped[str] = mapped_column(String(16))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    priority: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    team: Mapped[Team | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Rule {self.position} {self.name}>"

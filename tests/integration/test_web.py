@@ -99,6 +99,23 @@ def route_table(seeded: Seeded) -> list[tuple[str, str, str, dict[str, Any] | No
         ("admin.update_team", "POST", f"/admin/teams/{team}", {"name": "Premie", "hotkey": "2"}),
         ("admin.archive_team", "POST", f"/admin/teams/{seeded.teams['klachten']}/archive", {}),
         ("admin.unarchive_team", "POST", f"/admin/teams/{seeded.teams['klachten']}/unarchive", {}),
+        ("rules.index", "GET", "/admin/rules/", None),
+        (
+            "rules.create",
+            "POST",
+            "/admin/rules/",
+            {"name": "Foto", "action": "review", "attachment": "jpg", "save": "1"},
+        ),
+        ("rules.edit", "GET", "/admin/rules/1", None),
+        (
+            "rules.update",
+            "POST",
+            "/admin/rules/1",
+            {"name": "Foto", "action": "review", "attachment": "png", "try": "1"},
+        ),
+        ("rules.move", "POST", "/admin/rules/1/move", {"direction": "down"}),
+        ("rules.enable", "POST", "/admin/rules/1/enabled", {"active": "0"}),
+        ("rules.delete", "POST", "/admin/rules/1/delete", {}),
         ("auth.logout", "POST", "/logout", {}),
     ]
 

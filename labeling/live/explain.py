@@ -1,0 +1,35 @@
+"""Why a live mail went where it went, in the words a person reads on the review page and
+in the forward's cover note: "rule 'Schadeformulier' matched", "priority high (rule
+'Spoed')". Pure: it reads a routing decision's fields, nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def explain(
+    decided_by: str, reason: str, confidence: float | None, details: Mapping[str, Any]
+) -> tuple[str, ...]:
+    """One short line per reason behind a routing decision, most decisive first."""
+    lines: list[str] = []
+    rule = details.get("rule")
+    if decided_by == "rule" and rule:
+        lines.append(f"rule '{rule}' matched")
+    if reason == "rule-no-auto" and details.get("no_auto_rule"):
+        lines.append(f"rule '{details['no_auto_rule']}' asks a person to confirm every route")
+    if reason == "rule-team-unavailable":
+        lines.append(f"the rule's team {details.get('rule_team')!r} cannot receive mail now")
+    if decided_by == "thread":
+        moved = " (a person moved the thread there)" if details.get("moved_by_person") else ""
+        lines.append(f"same team as the earlier mail of its thread{moved}")
+        if details.get("topic_changed"):
+            lines.append(f"the model thinks the topic changed (to {details.get('model_team')})")
+    if decided_by == "model" and details.get("model_team") and confidence is not None:
+        lines.append(f"model: {details['model_team']} {confidence:.2f}")
+    if decided_by.startswith("user"):
+        lines.append("a person chose this team")
+    if details.get("priority"):
+        by = f" (rule '{details['priority_rule']}')" if details.get("priority_rule") else ""
+        lines.append(f"priority {details['priority']}{by}")
+    return tuple(lines)
