@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from labeling.errors import LabelingError
 from labeling.mail.hygiene import Hygiene
-from labeling.mail.values import RawMail
+from labeling.mail.values import NormalisedMail, RawMail
 from labeling.store.db import rowcount
 from labeling.store.ingest import IngestResult, ParsedMail, ingest
 from labeling.store.tables import (
@@ -51,6 +51,7 @@ from labeling.store.tables import (
     ReviewItem,
     RoutingDecision,
     Team,
+    Thread,
     utcnow,
 )
 
@@ -310,19 +311,7 @@ def routing_input(
     if message is None or message.route_state != "new":
         return None
     thread = message.thread
-    recent = 0
-    if message.sender_email:
-        recent = (
-            session.scalar(
-                select(func.count(Message.id)).where(
-                    Message.sender_email == message.sender_email,
-                    Message.origin == "live",
-                    Message.imported_at >= (now or utcnow()) - SENDER_WINDOW,
-                    Message.id != message_id,
-                )
-            )
-            or 0
-        )
+    recent = _recent_from(session, message.sender_email, now or utcnow(), message_id)
     return RoutingInput(
         message_id=message_id,
         subject=message.subject,
@@ -344,6 +333,57 @@ def routing_input(
         raw=message.raw if message.status == "ok" else b"",
         original=original_of(session, message),
         recent_from_sender=recent,
+    )
+
+
+def _recent_from(session: Session, email: str, now: datetime, exclude: int | None) -> int:
+    """Other live mails from ``email`` that arrived within the sender window."""
+    if not email:
+        return 0
+    query = select(func.count(Message.id)).where(
+        Message.sender_email == email,
+        Message.origin == "live",
+        Message.imported_at >= now - SENDER_WINDOW,
+    )
+    if exclude is not None:
+        query = query.where(Message.id != exclude)
+    return int(session.scalar(query) or 0)
+
+
+def preview_input(
+    session: Session, raw: bytes, mail: NormalisedMail, now: datetime
+) -> RoutingInput:
+    """What routing would know of ``mail`` (not stored) if it arrived now: the thread its
+    In-Reply-To or References name, the teams, the sender's recent mail. Reads only."""
+    parents = [key for key in (*mail.references, mail.in_reply_to) if key]
+    thread = None
+    if parents:
+        thread = session.scalar(
+            select(Thread).where(Thread.root_key.in_(parents)).order_by(Thread.id).limit(1)
+        ) or session.scalar(
+            select(Thread)
+            .join(Message, Message.thread_id == Thread.id)
+            .where(Message.message_id.in_(parents))
+            .order_by(Thread.id)
+            .limit(1)
+        )
+    sender_email = mail.sender.email if mail.sender else ""
+    return RoutingInput(
+        message_id=0,
+        subject=mail.subject,
+        new_text=mail.new_text,
+        quoted_text=mail.quoted_text,
+        is_reply=bool(parents),
+        thread=(
+            ThreadInfo(team_id=thread.team_id, moved_by_person=thread.moved_by_person)
+            if thread is not None
+            else None
+        ),
+        teams=teams_for_routing(session),
+        unreadable=None,
+        sender_name=mail.sender.name if mail.sender else "",
+        raw=raw,
+        recent_from_sender=_recent_from(session, sender_email, now, None),
     )
 
 
