@@ -47,7 +47,14 @@ class ImportSourceError(MailroomError):
 
 
 class StoreError(MailroomError):
-    """The mail store (database) failed."""
+    """The mail store (database) failed. ``locked``: another writer held a lock past the
+    busy timeout (SQLite "database is locked", a PostgreSQL lock or serialisation
+    failure): trying again shortly will do; people get 503 with Retry-After, logs a
+    warning."""
+
+    def __init__(self, message: str, *, locked: bool = False) -> None:
+        super().__init__(message)
+        self.locked = locked
 
 
 class MigrationError(StoreError):

@@ -8,6 +8,8 @@ both go through it, and tests pass their own settings.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from collections.abc import Mapping
 from datetime import timedelta
@@ -16,11 +18,13 @@ from typing import Any
 from flask import Flask, Response, g, jsonify, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from labeling.errors import StoreError
 from labeling.mail.hygiene import KIND_LABELS
 from labeling.settings import Settings, load_settings
+from labeling.store.db import store_error
 from web import db
 from web.assets import cache_seconds, static_url
 from web.security import (
@@ -42,6 +46,9 @@ class _MailroomFlask(Flask):
     def get_send_file_max_age(self, filename: str | None) -> int | None:
         # Static URLs carry a content hash (web.assets.static_url), so they may be cached.
         return cache_seconds()
+
+
+log = logging.getLogger(__name__)
 
 
 def create_app(
@@ -110,6 +117,7 @@ def create_app(
 
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(StoreError, _store_error)
+    app.register_error_handler(OperationalError, _database_error)
 
     @app.context_processor
     def _template_helpers() -> dict[str, Any]:
@@ -158,7 +166,30 @@ def _http_error(exc: HTTPException) -> Response | tuple[Response | str, int]:
     return render_template("error.html", code=code, title=exc.name, message=message), code
 
 
-def _store_error(exc: StoreError) -> tuple[Response | str, int]:
+# Seconds a client is asked to wait after the database was busy or unavailable.
+RETRY_AFTER_S = 5
+
+
+def _store_error(exc: StoreError) -> tuple[Response | str, int, dict[str, str]]:
+    """503 with Retry-After: a lock that outlived the busy timeout (another writer: an
+    import, the worker's burst) or a database that is down is a reason to come back, not
+    a server error."""
+    if exc.locked:
+        log.warning(
+            "%s %s: %s (503, retry after %d s)", request.method, request.path, exc, RETRY_AFTER_S
+        )
+    else:
+        log.error("%s %s: %s", request.method, request.path, exc)
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
+    title = "The database is busy" if exc.locked else "Database error"
     if _wants_json():
-        return jsonify(error=str(exc)), 503
-    return render_template("error.html", code=503, title="Database error", message=str(exc)), 503
+        return jsonify(error=str(exc)), 503, headers
+    page = render_template("error.html", code=503, title=title, message=str(exc))
+    return page, 503, headers
+
+
+def _database_error(exc: OperationalError) -> tuple[Response | str, int, dict[str, str]]:
+    """A database error a view did not translate (a query outside :func:`web.db.commit`)."""
+    with contextlib.suppress(Exception):
+        db.rollback_request()
+    return _store_error(store_error(exc, "reading or saving"))

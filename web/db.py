@@ -65,6 +65,13 @@ def commit() -> None:
         raise store_error(exc, "saving") from exc
 
 
+def rollback_request() -> None:
+    """Roll back the request's session, if it has one (after a database error)."""
+    session: Session | None = g.get("db_session")
+    if session is not None:
+        session.rollback()
+
+
 def _close_session(_exc: BaseException | None) -> None:
     session: Session | None = g.pop("db_session", None)
     if session is not None:

@@ -93,6 +93,13 @@ def prepare_broker(app: Celery, attempts: int = 5) -> None:
     embedded beat starting together both insert it, and the loser dies on the unique
     constraint. Declaring it here first (retrying that same race with another process)
     leaves both to find the row.
+
+    The transport keeps its SQLAlchemy engine in a class-level cache. Left there, the
+    embedded beat — a process forked from this one — inherits the engine's open SQLite
+    connections: its first publish works, and every later one finds its channel closed
+    ("Couldn't apply scheduled task mailroom-sweep: channel disconnected"), so the sweep
+    and the scheduled retrain never ran again. The engine is disposed of and forgotten
+    here, so each process opens its own.
     """
     if not app.conf.broker_url.startswith("sqla+"):
         return
@@ -108,6 +115,18 @@ def prepare_broker(app: Celery, attempts: int = 5) -> None:
             if attempt == attempts - 1:
                 raise
             time.sleep(0.2)
+        finally:
+            _forget_broker_engines()
+
+
+def _forget_broker_engines() -> None:
+    """Dispose of the SQLAlchemy transport's cached engines (see :func:`prepare_broker`)."""
+    from kombu.transport.sqlalchemy import Channel
+
+    engines: dict[Any, Any] = Channel._engines
+    for engine, _session in list(engines.values()):
+        engine.dispose()
+    engines.clear()
 
 
 def _install_watchers(app: Celery, runtime: Runtime) -> None:

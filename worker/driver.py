@@ -32,6 +32,7 @@ from labeling.live import lifecycle
 from labeling.live.lifecycle import ClaimedForward, Original, RouteDecision
 from labeling.mail import hygiene
 from labeling.mail.model_text import model_text
+from labeling.mail.values import NormalisedMail
 from labeling.rules.matching import evaluate
 from labeling.settings import Settings
 from labeling.store.db import session_scope
@@ -172,27 +173,35 @@ def _route(services: Services, message_id: int) -> str | None:
             return lifecycle.record_filed(
                 session, message_id, verdict, services.clock(), marked=marked
             )
-    if verdict.handling == "review":
-        with session_scope(services.sessions) as session:
-            return lifecycle.record_route(
-                session,
-                message_id,
-                RouteDecision(
-                    mode="review",
-                    reason="sender-rate-limit"
-                    if verdict.kind == "loop"
-                    else f"{verdict.kind}-mail",
-                    decided_by="hygiene",
-                    team=None,
-                    details={"kind": verdict.kind, "signals": list(verdict.signals[:10])},
-                ),
-                services.clock(),
-                outgoing=settings.outgoing,
-                kind=verdict.kind,
-            )
+    decision = decide(services, found, verdict)
+    with session_scope(services.sessions) as session:
+        return lifecycle.record_route(
+            session,
+            message_id,
+            decision,
+            services.clock(),
+            outgoing=settings.outgoing,
+            kind=verdict.kind,
+        )
 
+
+def decide(
+    services: Services, found: lifecycle.RoutingInput, verdict: hygiene.Hygiene
+) -> RouteDecision:
+    """Where a mail that is not filed goes: to a person for bulk mail and a sender over the
+    rate limit, else as the model and the thread say (:func:`worker.routing.decide_route`).
+    Records nothing; ``mailroom inspect`` shows what it would decide."""
+    settings = services.settings
+    if verdict.handling == "review":
+        return RouteDecision(
+            mode="review",
+            reason="sender-rate-limit" if verdict.kind == "loop" else f"{verdict.kind}-mail",
+            decided_by="hygiene",
+            team=None,
+            details={"kind": verdict.kind, "signals": list(verdict.signals[:10])},
+        )
     prediction: Prediction | None = None
-    model_error = ""
+    model_error: str | None = None
     if services.predictor.active():
         # Read exactly as in training (classifier.store_training): pseudonymised alike.
         text = model_text(
@@ -207,9 +216,10 @@ def _route(services: Services, message_id: int) -> str | None:
                 [text], routable_slugs(found.teams, settings.outgoing)
             )[0]
         except ModelError as exc:
-            # A model that cannot be used is no reason to guess: the mail goes to a person.
+            # A model that cannot be used is no reason to guess: unless a rule decides,
+            # the mail goes to a person.
+            log.error("model failed on message %d: %s", found.message_id, exc)
             model_error = str(exc)
-            log.error("model failed on message %d: %s", message_id, exc)
     decision = decide_route(
         prediction=prediction,
         thread=found.thread,
@@ -226,15 +236,32 @@ def _route(services: Services, message_id: int) -> str | None:
             team=None,
             details={"error": model_error},
         )
+    return decision
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """What the worker would do with one mail now (``mailroom inspect``): its kind and,
+    unless it would be filed, the decision."""
+
+    verdict: hygiene.Hygiene
+    decision: RouteDecision | None
+
+
+def preview(services: Services, raw: bytes, mail: NormalisedMail) -> Preview:
+    """What :func:`advance` would decide for ``raw`` (read as ``mail``) if it arrived now,
+    with the teams, threads and model of the store and registry; records nothing."""
     with session_scope(services.sessions) as session:
-        return lifecycle.record_route(
-            session,
-            message_id,
-            decision,
-            services.clock(),
-            outgoing=settings.outgoing,
-            kind=verdict.kind,
-        )
+        found = lifecycle.preview_input(session, raw, mail, services.clock())
+    verdict = hygiene.classify(
+        raw,
+        own_addresses=services.settings.own_addresses(),
+        recent_from_sender=found.recent_from_sender,
+        sender_limit=services.settings.sender_rate_limit,
+    )
+    if verdict.handling == "file":
+        return Preview(verdict, None)
+    return Preview(verdict, decide(services, found, verdict))
 
 
 # Review ------------------------------------------------------------------------------------

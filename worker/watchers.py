@@ -170,7 +170,9 @@ def record_many(
         # The others are recorded; the caller queues them and then sees this error, backs
         # off and reconnects, and its full scan tries these mails again.
         for mail, error in failed:
-            log.error("could not record %s: %s", mail.source_ref, error)
+            # A lock that outlived the busy timeout clears by itself: the retry will do.
+            level = logging.WARNING if error.locked else logging.ERROR
+            log.log(level, "could not record %s: %s", mail.source_ref, error)
         raise PartlyRecorded(to_queue, failed[0][1])
     return to_queue
 
@@ -466,7 +468,8 @@ class MaildirWatcher:
             except StoreError as exc:
                 # The file stays in the inbox and is tried again on the next poll; the
                 # files after it are not held up.
-                log.error("could not record %s: %s", self.path / name, exc)
+                level = logging.WARNING if exc.locked else logging.ERROR
+                log.log(level, "could not record %s: %s", self.path / name, exc)
                 continue
             new += 1
         return new

@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 from labeling.errors import LabelingError
 from labeling.live.explain import explain
 from labeling.mail.hygiene import Hygiene
-from labeling.mail.values import RawMail
+from labeling.mail.values import NormalisedMail, RawMail
 from labeling.rules.matching import MailFacts, RuleSpec, facts_of
 from labeling.rules.store import routing_rules
 from labeling.store.db import rowcount
@@ -54,6 +54,7 @@ from labeling.store.tables import (
     ReviewItem,
     RoutingDecision,
     Team,
+    Thread,
     utcnow,
 )
 
@@ -323,19 +324,7 @@ def routing_input(
     if message is None or message.route_state != "new":
         return None
     thread = message.thread
-    recent = 0
-    if message.sender_email:
-        recent = (
-            session.scalar(
-                select(func.count(Message.id)).where(
-                    Message.sender_email == message.sender_email,
-                    Message.origin == "live",
-                    Message.imported_at >= (now or utcnow()) - SENDER_WINDOW,
-                    Message.id != message_id,
-                )
-            )
-            or 0
-        )
+    recent = _recent_from(session, message.sender_email, now or utcnow(), message_id)
     rules = routing_rules(session)
     facts = None
     if rules and message.status == "ok":
@@ -371,6 +360,80 @@ def routing_input(
         raw=message.raw if message.status == "ok" else b"",
         original=original_of(session, message),
         recent_from_sender=recent,
+        rules=rules,
+        facts=facts,
+    )
+
+
+def _recent_from(session: Session, email: str, now: datetime, exclude: int | None) -> int:
+    """Other live mails from ``email`` that arrived within the sender window."""
+    if not email:
+        return 0
+    query = select(func.count(Message.id)).where(
+        Message.sender_email == email,
+        Message.origin == "live",
+        Message.imported_at >= now - SENDER_WINDOW,
+    )
+    if exclude is not None:
+        query = query.where(Message.id != exclude)
+    return int(session.scalar(query) or 0)
+
+
+def preview_input(
+    session: Session, raw: bytes, mail: NormalisedMail, now: datetime
+) -> RoutingInput:
+    """What routing would know of ``mail`` (not stored) if it arrived now: the thread its
+    In-Reply-To or References name, the teams, the sender's recent mail. Reads only."""
+    parents = [key for key in (*mail.references, mail.in_reply_to) if key]
+    thread = None
+    if parents:
+        thread = session.scalar(
+            select(Thread).where(Thread.root_key.in_(parents)).order_by(Thread.id).limit(1)
+        ) or session.scalar(
+            select(Thread)
+            .join(Message, Message.thread_id == Thread.id)
+            .where(Message.message_id.in_(parents))
+            .order_by(Thread.id)
+            .limit(1)
+        )
+    sender_email = mail.sender.email if mail.sender else ""
+    rules = routing_rules(session)
+    facts = (
+        facts_of(
+            subject=mail.subject,
+            new_text=mail.new_text,
+            quoted_text=mail.quoted_text,
+            sender_email=sender_email,
+            recipients={
+                kind: [{"email": a.email} for a in addresses]
+                for kind, addresses in (("to", mail.to), ("cc", mail.cc))
+            },
+            attachments=[
+                {"filename": a.filename, "content_type": a.content_type}
+                for a in mail.attachments
+            ],
+            language=mail.language,
+            raw=raw,
+        )
+        if rules
+        else None
+    )
+    return RoutingInput(
+        message_id=0,
+        subject=mail.subject,
+        new_text=mail.new_text,
+        quoted_text=mail.quoted_text,
+        is_reply=bool(parents),
+        thread=(
+            ThreadInfo(team_id=thread.team_id, moved_by_person=thread.moved_by_person)
+            if thread is not None
+            else None
+        ),
+        teams=teams_for_routing(session),
+        unreadable=None,
+        sender_name=mail.sender.name if mail.sender else "",
+        raw=raw,
+        recent_from_sender=_recent_from(session, sender_email, now, None),
         rules=rules,
         facts=facts,
     )

@@ -148,11 +148,35 @@ def refresh_statistics(session: Session) -> None:
         session.execute(text("ANALYZE annotations"))
 
 
+# What a lock that outlived the busy timeout says (SQLite; PostgreSQL: lock_not_available,
+# deadlock_detected, serialization_failure). Lower-case substrings of the DBAPI message.
+LOCK_MESSAGES = (
+    "database is locked",
+    "database table is locked",
+    "database is busy",
+    "could not obtain lock",
+    "deadlock detected",
+    "could not serialize access",
+)
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    """True for a database error that only says another writer held a lock too long."""
+    detail = str(getattr(exc, "orig", None) or exc).lower()
+    return any(message in detail for message in LOCK_MESSAGES)
+
+
 def store_error(exc: SQLAlchemyError, doing: str = "") -> StoreError:
     """Translate a SQLAlchemy error into a :class:`StoreError` a user can act on."""
     # The DBAPI's own message is the useful part; SQLAlchemy's wrapper adds the SQL text.
-    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    detail = lines[0] if lines else type(exc).__name__
     prefix = f"{doing}: " if doing else ""
+    locked = is_lock_error(exc)
+    if locked:
+        return StoreError(
+            f"{prefix}the database is busy ({detail}); try again in a moment", locked=True
+        )
     return StoreError(f"{prefix}database error: {detail}")
 
 

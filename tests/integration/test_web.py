@@ -4,7 +4,9 @@ the headers and markup that keep mail content from running in the browser."""
 
 from __future__ import annotations
 
+import logging
 import re
+import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
 from labeling.settings import Settings
+from labeling.store import db as store_db
 from labeling.store.tables import Annotation, AuditLog, Message, Team, User
 from mailroom.cli import cli, register_commands
 from tests.support.web import (
@@ -805,3 +808,37 @@ def test_a_team_address_may_not_be_mailroom_s_own(app: Flask, seeded: Seeded) ->
     with sessions() as session:
         assert session.get_one(Team, klachten).forward_address != "info@polder.example"
         assert session.scalar(select(Team).where(Team.slug == "lus")) is None
+
+
+def test_a_database_lock_that_persists_is_503_with_retry_after(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An import or the worker's first burst holds SQLite's write lock past the busy timeout
+    # (30 s; shortened here): the label is refused with 503 and Retry-After, never a 500.
+    monkeypatch.setattr(store_db, "SQLITE_BUSY_TIMEOUT_S", 0.2)
+    store_db.upgrade(settings)
+    app = make_app(settings)
+    try:
+        seeded = seed(app.extensions["mailroom.db"].sessions)
+        api = Api(logged_in(app, "labeler"))
+        path = settings.sqlalchemy_url.removeprefix("sqlite:///")
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            with caplog.at_level(logging.WARNING, logger="web"):
+                response = api.client.post(
+                    "/api/label",
+                    json={"message_id": seeded.messages[0], "team_id": seeded.teams["schade"]},
+                    headers={"X-CSRFToken": api.token},
+                )
+        finally:
+            holder.rollback()
+            holder.close()
+        assert response.status_code == 503, response.get_data(as_text=True)
+        assert response.headers["Retry-After"] == "5"
+        assert "database is busy" in response.get_json()["error"]
+        assert [r.levelname for r in caplog.records if "503" in r.getMessage()] == ["WARNING"]
+        # Once the lock is gone the same label goes through.
+        api.post("/api/label", message_id=seeded.messages[0], team_id=seeded.teams["schade"])
+    finally:
+        app.extensions["mailroom.db"].engine.dispose()

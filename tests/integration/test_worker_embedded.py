@@ -111,3 +111,37 @@ def test_the_embedded_default_routes_a_maildir_inbox_into_team_maildirs(
         assert session.scalar(select(func.count()).select_from(ReviewItem)) == 1
     engine.dispose()
     assert "Warm shutdown" in log.read_text()
+
+
+def test_the_embedded_beat_keeps_sweeping(tmp_path: Path, spawn: Spawn) -> None:
+    # `mailroom worker` declares the broker's queue before Celery forks its embedded beat;
+    # the beat used to inherit that SQLite engine, and every sweep after the first failed
+    # with "channel disconnected" (issue 12): no sweep, no scheduled retrain.
+    instance = tmp_path / "instance"
+    env = worker_env({"instance_path": instance, "sweep_interval": 1, "retrain_interval": 2})
+    upgrade(load_settings(env))
+    log = tmp_path / "worker.log"
+    with open(log, "wb") as out:
+        worker = spawn(
+            [sys.executable, "-m", "mailroom", "worker", "-n", "beat@%h"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 120
+    swept = 0
+    while time.monotonic() < deadline and worker.poll() is None:
+        text = log.read_text(errors="replace")
+        swept = sum(
+            1 for line in text.splitlines() if "mailroom.sweep[" in line and "succeeded" in line
+        )
+        if swept >= 6 or "Couldn't apply scheduled task" in text:
+            break
+        time.sleep(0.5)
+    worker.send_signal(signal.SIGTERM)
+    worker.wait(timeout=60)
+    text = log.read_text(errors="replace")
+    assert "Couldn't apply scheduled task" not in text, text[-4000:]
+    assert swept >= 6, text[-4000:]
+    assert "mailroom.retrain_if_due" in text
