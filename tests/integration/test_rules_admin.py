@@ -4,6 +4,7 @@ order, tried on the archive before saving, imported from TOML, and for admins on
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -184,3 +185,57 @@ subject = ["spoed"]
     )
     assert result.exit_code == 1
     assert "error: rule 'X': no team 'nope'" in result.output
+
+
+def test_dashboard_shows_who_decided_and_flags_a_rule_people_correct(
+    app: Flask, sessions: sessionmaker[Session], seeded: Seeded
+) -> None:
+    from labeling.live.stats import live_stats, make_window, rules_live
+    from labeling.store.tables import Message, RoutingDecision, utcnow
+
+    now = utcnow()
+    with sessions() as session:
+        good = rule_store.create_rule(session, _rule("Goed", sender=["a.example"]))
+        bad = rule_store.create_rule(session, _rule("Fout", sender=["b.example"]))
+        schade, premie = seeded.teams["schade"], seeded.teams["premie"]
+        plan = (
+            # (decided_by, mode, team, rule, corrected to)
+            [("rule", "auto", schade, good.id, None)] * 2
+            + [("rule", "auto", schade, bad.id, premie)] * 3
+            + [("rule", "auto", schade, bad.id, None)]
+            + [("model", "auto", premie, None, None), ("thread", "auto", premie, None, None)]
+            + [("model", "review", None, None, None)]
+        )
+        for n, (decided_by, mode, team, rule_id, corrected) in enumerate(plan):
+            message = session.get(Message, seeded.messages[n % len(seeded.messages)])
+            if n >= len(seeded.messages):
+                message = Message(
+                    raw_compressed=b"x", raw_size=1, content_hash=f"{n:064d}", subject="x"
+                )
+                session.add(message)
+            assert message is not None
+            message.origin, message.route_state, message.imported_at = "live", "done", now
+            session.flush()
+            session.add(
+                RoutingDecision(
+                    message_id=message.id, team_id=team, decided_by=decided_by, mode=mode,
+                    reason="x", rule_id=rule_id, details={"rule": "x"} if rule_id else {},
+                    is_current=corrected is None, created_at=now,
+                )
+            )  # fmt: skip
+            if corrected is not None:
+                session.add(
+                    RoutingDecision(
+                        message_id=message.id, team_id=corrected, decided_by="user:1",
+                        mode="auto", reason="reviewed", is_current=True, created_at=now,
+                    )
+                )  # fmt: skip
+        session.commit()
+        health = {r.name: r for r in rules_live(session, now - timedelta(days=1))}
+        assert (health["Fout"].forwarded, health["Fout"].corrected) == (4, 3)
+        assert health["Fout"].flagged and not health["Goed"].flagged
+        window = make_window("day", 2, now + timedelta(seconds=1))
+        total = live_stats(session, window).total
+        assert total.by_decider == {"rule": 6, "model": 1, "thread": 1, "review": 1}
+    page = logged_in(app, "admin").get("/dashboard").get_data(as_text=True)
+    assert 'id="decider-table"' in page and "check this rule" in page
