@@ -31,6 +31,7 @@ from labeling.errors import MailServerError, ModelError
 from labeling.live import lifecycle
 from labeling.live.lifecycle import ClaimedForward, Original, RouteDecision
 from labeling.mail.model_text import model_text
+from labeling.rules.cues import cue_flags
 from labeling.rules.matching import evaluate
 from labeling.settings import Settings
 from labeling.store.db import session_scope
@@ -178,6 +179,7 @@ def _route(services: Services, message_id: int) -> str | None:
         teams=found.teams,
         outgoing=settings.outgoing,
         rules=evaluate(found.rules, found.facts) if found.facts is not None else None,
+        cues=cue_flags(found.subject, found.new_text),
     )
     if model_error and decision.decided_by != "rule":
         decision = RouteDecision(

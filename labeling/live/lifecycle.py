@@ -425,7 +425,8 @@ def record_route(
         if message.thread is not None and message.thread.team_id is None:
             message.thread.team_id = decision.team.id
     else:
-        _open_review(session, message_id, decision.reason, now)
+        urgent = bool(decision.details.get("urgent")) or decision.details.get("priority") == "high"
+        _open_review(session, message_id, decision.reason, now, urgent=urgent)
     return target
 
 
@@ -497,10 +498,16 @@ def _new_delivery(session: Session, message: Message, team: TeamInfo, outgoing: 
     )
 
 
-def _open_review(session: Session, message_id: int, reason: str, now: datetime) -> None:
+def _open_review(
+    session: Session, message_id: int, reason: str, now: datetime, *, urgent: bool = False
+) -> None:
     item = session.scalar(select(ReviewItem).where(ReviewItem.message_id == message_id))
     if item is None:
-        session.add(ReviewItem(message_id=message_id, status="open", reason=reason, created_at=now))
+        session.add(
+            ReviewItem(
+                message_id=message_id, status="open", reason=reason, created_at=now, urgent=urgent
+            )
+        )
     else:  # a mail that comes back to review (quarantined after a person's decision)
         item.status, item.reason, item.resolved_at = "open", reason, None
     _audit(session, "system", "review", message_id, now, reason=reason)

@@ -620,6 +620,8 @@ class ReviewItem(Base):
     flagged_at: Mapped[datetime | None] = mapped_column()
     # Set when the item was closed without a forward (REVIEW_CLOSINGS); NULL otherwise.
     closed_as: Mapped[str | None] = mapped_column(String(16))
+    # Urgent mail (a cue or a rule's high priority) comes first in the review queue.
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Delivery(Base):

@@ -239,3 +239,41 @@ def test_dashboard_shows_who_decided_and_flags_a_rule_people_correct(
         assert total.by_decider == {"rule": 6, "model": 1, "thread": 1, "review": 1}
     page = logged_in(app, "admin").get("/dashboard").get_data(as_text=True)
     assert 'id="decider-table"' in page and "check this rule" in page
+
+
+def test_urgent_mail_comes_first_in_review_and_the_page_says_why(
+    app: Flask, sessions: sessionmaker[Session], seeded: Seeded
+) -> None:
+    from labeling.live.review import next_item
+    from labeling.store.tables import Message, ReviewItem, RoutingDecision, utcnow
+
+    now = utcnow()
+    urgent_ones = {1, 3}  # by index; mails arrive in index order
+    with sessions() as session:
+        for n, message_id in enumerate(seeded.messages[:4]):
+            message = session.get(Message, message_id)
+            assert message is not None
+            message.origin, message.route_state = "live", "review"
+            message.imported_at = now + timedelta(seconds=n)
+            details = {"urgent": ["spoed*"], "flags_source": "cue list"} if n in urgent_ones else {}
+            session.add(
+                RoutingDecision(
+                    message_id=message_id, decided_by="model", mode="review",
+                    reason="below-threshold", details=details, created_at=now,
+                )
+            )  # fmt: skip
+            session.add(
+                ReviewItem(
+                    message_id=message_id, status="open", reason="below-threshold",
+                    created_at=now, urgent=n in urgent_ones,
+                )
+            )  # fmt: skip
+        session.commit()
+        order = []
+        card = next_item(session)
+        while card is not None:
+            order.append(seeded.messages.index(card.message.id))
+            card = next_item(session, after=card.item_id)
+        assert order == [1, 3, 0, 2]
+    page = logged_in(app, "reviewer").get("/review").get_data(as_text=True)
+    assert 'id="urgent"' in page and "urgent (cue list: &#39;spoed*&#39;)" in page

@@ -5,6 +5,7 @@
 - ``routing_decisions.rule_id``: the rule that decided (no foreign key: a deleted rule's
   decisions keep its id, and its name in ``details``).
 - ``api_tokens``: per-integration tokens of the HTTP API (hashed, scoped, revocable).
+- ``review_items.urgent``: urgent mail first in the review queue.
 
 Revision ID: 0009
 Revises: 0006
@@ -53,6 +54,10 @@ def upgrade() -> None:
     op.create_index(op.f("ix_rules_position"), "rules", ["position"])
     op.add_column("routing_decisions", sa.Column("rule_id", sa.Integer(), nullable=True))
     op.create_index(op.f("ix_routing_decisions_rule_id"), "routing_decisions", ["rule_id"])
+    op.add_column(
+        "review_items",
+        sa.Column("urgent", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
     op.create_table(
         "api_tokens",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -70,6 +75,11 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("api_tokens")
+    if op.get_bind().dialect.name == "sqlite":
+        with op.batch_alter_table("review_items") as batch:
+            batch.drop_column("urgent")
+    else:
+        op.drop_column("review_items", "urgent")
     op.drop_index(op.f("ix_routing_decisions_rule_id"), table_name="routing_decisions")
     if op.get_bind().dialect.name == "sqlite":
         with op.batch_alter_table("routing_decisions") as batch:
