@@ -152,6 +152,20 @@ class Settings(BaseSettings):
         "presumes it dead and sends again (with the same Message-ID). Keep it above the "
         "SMTP timeout.",
     )
+    api_rate_limit: int = Field(
+        default=120,
+        ge=1,
+        le=100_000,
+        description="Requests per minute one API token may make on /api/v1 (per web "
+        "process); more get 429 with Retry-After.",
+    )
+    api_max_text_chars: int = Field(
+        default=100_000,
+        ge=1_000,
+        le=10_000_000,
+        description="Longest ticket or classify text /api/v1 accepts, in characters; "
+        "longer gets 413.",
+    )
     sweep_interval: float = Field(
         default=60.0,
         gt=0,

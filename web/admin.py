@@ -9,16 +9,24 @@ from sqlalchemy import select
 
 from labeling.errors import LabelingError
 from labeling.settings import Settings
-from labeling.store import people
+from labeling.store import api_tokens, people
 from labeling.store import teams as team_store
 from labeling.store.tables import USER_ROLES, Team, User
 from web.db import commit, db_session
-from web.forms import ActiveForm, ConfirmForm, RoleForm, TeamCreateForm, TeamForm, UserCreateForm
+from web.forms import (
+    ActiveForm,
+    ApiTokenForm,
+    ConfirmForm,
+    RoleForm,
+    TeamCreateForm,
+    TeamForm,
+    UserCreateForm,
+)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-def _form_errors(form: TeamForm | UserCreateForm | RoleForm | ActiveForm) -> None:
+def _form_errors(form: TeamForm | UserCreateForm | RoleForm | ActiveForm | ApiTokenForm) -> None:
     for name, errors in form.errors.items():
         label = getattr(form, name).label.text if hasattr(form, name) else name
         for error in errors:
@@ -217,3 +225,53 @@ def unarchive_team(team_id: int) -> ResponseReturnValue:
     except LabelingError as exc:
         flash(str(exc), "error")
     return redirect(url_for("admin.teams"))
+
+
+# API tokens --------------------------------------------------------------------------------
+
+
+def _render_tokens(form: ApiTokenForm, new_token: str = "") -> str:
+    return render_template(
+        "admin_api_tokens.html",
+        tokens=api_tokens.list_tokens(db_session()),
+        form=form,
+        new_token=new_token,
+        confirm_form=ConfirmForm(formdata=None),
+    )
+
+
+@bp.get("/api-tokens")
+def api_tokens_page() -> str:
+    return _render_tokens(ApiTokenForm(formdata=None))
+
+
+@bp.post("/api-tokens")
+def create_api_token() -> ResponseReturnValue:
+    form = ApiTokenForm()
+    if not form.validate_on_submit():
+        _form_errors(form)
+        return _render_tokens(form), 400
+    try:
+        made = api_tokens.create_token(
+            db_session(), form.name.data or "", form.scopes.data or [], actor_id=current_user.id
+        )
+        commit()
+    except LabelingError as exc:
+        flash(str(exc), "error")
+        return _render_tokens(form), 400
+    # Shown once: only its hash is kept. The page is not cached (security headers).
+    flash(f"Token {made.name} made; copy it now, it is not shown again.", "info")
+    return _render_tokens(ApiTokenForm(formdata=None), new_token=made.token)
+
+
+@bp.post("/api-tokens/<int:token_id>/revoke")
+def revoke_api_token(token_id: int) -> ResponseReturnValue:
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            row = api_tokens.revoke_token(db_session(), token_id, actor_id=current_user.id)
+            commit()
+            flash(f"Token {row.name} revoked.", "info")
+        except LabelingError as exc:
+            flash(str(exc), "error")
+    return redirect(url_for("admin.api_tokens_page"))

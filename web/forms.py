@@ -9,13 +9,14 @@ from wtforms import (
     IntegerField,
     PasswordField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from labeling.store.tables import RULE_PRIORITIES, USER_ROLES
+from labeling.store.tables import API_SCOPES, RULE_PRIORITIES, USER_ROLES
 
 ROLE_CHOICES = [SelectChoice(role) for role in USER_ROLES]
 HOTKEY_CHOICES = [SelectChoice("", "none"), *(SelectChoice(str(n)) for n in range(1, 10))]
@@ -86,6 +87,16 @@ class RuleForm(FlaskForm):
         "Attachment type (pdf, image/*)", validators=[Length(max=20_000)]
     )
     language = TextAreaField("Language (nl, en)", validators=[Length(max=1_000)])
+
+
+class ApiTokenForm(FlaskForm):
+    name = StringField("Integration (e.g. zammad)", validators=[DataRequired(), Length(max=100)])
+    scopes = SelectMultipleField(
+        "Scopes",
+        choices=[SelectChoice(scope) for scope in API_SCOPES],
+        default=list(API_SCOPES),
+        validators=[DataRequired()],
+    )
 
 
 class RuleMoveForm(FlaskForm):

@@ -85,6 +85,16 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     # The target precision and what it costs (web/thresholds_views.py).
     "thresholds.index": _ADMINS,
     "thresholds.set_target": _ADMINS,
+    # The HTTP API for other systems (web/api_v1.py): no login, a scoped API token checked
+    # by each view (the OpenAPI description needs none).
+    "api_v1.classify": PUBLIC,
+    "api_v1.create_ticket": PUBLIC,
+    "api_v1.ticket_status": PUBLIC,
+    "api_v1.openapi": PUBLIC,
+    # API tokens (web/admin.py).
+    "admin.api_tokens_page": _ADMINS,
+    "admin.create_api_token": _ADMINS,
+    "admin.revoke_api_token": _ADMINS,
     "dashboard.healthz": PUBLIC,
     "dashboard.metrics": PUBLIC,
 }

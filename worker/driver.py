@@ -33,6 +33,7 @@ from labeling.live.lifecycle import ClaimedForward, Original, RouteDecision
 from labeling.mail import hygiene
 from labeling.mail.model_text import model_text
 from labeling.mail.values import NormalisedMail
+from labeling.rules.cues import cue_flags
 from labeling.rules.matching import evaluate
 from labeling.settings import Settings
 from labeling.store.db import session_scope
@@ -227,6 +228,7 @@ def decide(
         teams=found.teams,
         outgoing=settings.outgoing,
         rules=evaluate(found.rules, found.facts) if found.facts is not None else None,
+        cues=cue_flags(found.subject, found.new_text),
     )
     if model_error and decision.decided_by != "rule":
         decision = RouteDecision(

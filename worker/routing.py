@@ -30,6 +30,7 @@ from typing import Any
 
 from classifier.scoring import Prediction
 from labeling.live.lifecycle import Outgoing, RouteDecision, TeamInfo, ThreadInfo
+from labeling.rules.cues import CueFlags
 from labeling.rules.matching import RuleOutcome, RuleSpec
 
 
@@ -46,13 +47,42 @@ def decide_route(
     teams: Mapping[str, TeamInfo],
     outgoing: Outgoing,
     rules: RuleOutcome | None = None,
+    cues: CueFlags | None = None,
 ) -> RouteDecision:
     """Decide one mail; see the module docstring for the rules.
 
     ``prediction`` is None when no model is active. ``teams`` maps slug to team, archived
     teams included (a thread may point at one). ``is_reply``: the mail names a parent
     (In-Reply-To or References). ``rules``: what the admin rules said of the mail.
+    ``cues``: the urgency and churn cues it holds (recorded; urgent without a rule's
+    priority means priority high).
     """
+    decision = _with_rules(
+        prediction=prediction,
+        thread=thread,
+        is_reply=is_reply,
+        teams=teams,
+        outgoing=outgoing,
+        rules=rules,
+    )
+    flagged = cues.details() if cues is not None else {}
+    if not flagged:
+        return decision
+    details = {**decision.details, **flagged}
+    if cues is not None and cues.urgent and "priority" not in details:
+        details["priority"] = "high"
+    return replace(decision, details=details)
+
+
+def _with_rules(
+    *,
+    prediction: Prediction | None,
+    thread: ThreadInfo | None,
+    is_reply: bool,
+    teams: Mapping[str, TeamInfo],
+    outgoing: Outgoing,
+    rules: RuleOutcome | None,
+) -> RouteDecision:
     decision = _decide(
         prediction=prediction,
         thread=thread,

@@ -29,6 +29,12 @@ def explain(
         lines.append(f"model: {details['model_team']} {confidence:.2f}")
     if decided_by.startswith("user"):
         lines.append("a person chose this team")
+    if details.get("urgent"):
+        cues = ", ".join(f"'{c}'" for c in details["urgent"])
+        lines.append(f"urgent ({details.get('flags_source', 'cue list')}: {cues})")
+    if details.get("churn"):
+        cues = ", ".join(f"'{c}'" for c in details["churn"])
+        lines.append(f"wants to leave ({details.get('flags_source', 'cue list')}: {cues})")
     if details.get("priority"):
         by = f" (rule '{details['priority_rule']}')" if details.get("priority_rule") else ""
         lines.append(f"priority {details['priority']}{by}")

@@ -281,6 +281,58 @@ def record_arrival(
     return Arrival(result, False)
 
 
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """A ticket another system hands in over the HTTP API (``POST /api/v1/tickets``)."""
+
+    integration: str  # the API token's name
+    external_id: str  # the ticket's id in that system
+    subject: str
+    text: str
+    sender: str  # an address
+    sender_name: str = ""
+
+
+def ticket_mail(ticket: Ticket) -> bytes:
+    """The ticket written as a mail, so it lives the life of one: the same bytes for the
+    same ticket (a repeated POST is a duplicate), and no header the caller can add to."""
+    from email.message import EmailMessage
+    from email.policy import SMTP
+
+    from labeling.mail.addresses import display_address
+
+    def one_line(value: str) -> str:
+        return " ".join(value.split())[:900]
+
+    key = hashlib.sha256(f"{ticket.integration}|{ticket.external_id}".encode()).hexdigest()
+    mail = EmailMessage(policy=SMTP)
+    mail["From"] = display_address(one_line(ticket.sender_name), ticket.sender) or "unknown@api"
+    mail["To"] = f"api+{key[:12]}@mailroom.local"
+    mail["Subject"] = one_line(ticket.subject)
+    mail["Message-ID"] = f"<ticket.{key[:32]}@mailroom.api>"
+    mail["X-Mailroom-Ticket"] = one_line(f"{ticket.integration}/{ticket.external_id}")
+    mail.set_content(ticket.text)
+    return mail.as_bytes()
+
+
+def record_ticket(session: Session, ticket: Ticket, now: datetime | None = None) -> Arrival:
+    """Store a ticket as a live mail (no mailbox: ``source_folder`` 'api/<integration>')
+    and set it on its way, as :func:`record_arrival` does for mail."""
+    now = now or utcnow()
+    raw = RawMail(
+        raw=ticket_mail(ticket),
+        folder=f"api/{ticket.integration}"[:255],
+        source_ref=f"api:{ticket.integration}:{ticket.external_id}",
+    )
+    result = ingest(session, raw, origin="live")
+    row = session.get(Message, result.message_id)
+    assert row is not None
+    if row.route_state is None:
+        row.route_state, row.route_state_at = "new", now
+        return Arrival(result, True)
+    return Arrival(result, False)
+
+
 def _move_location(session: Session, row: Message, raw_mail: RawMail) -> None:
     taken = None
     if raw_mail.uid is not None:
@@ -465,7 +517,8 @@ def record_route(
         if message.thread is not None and message.thread.team_id is None:
             message.thread.team_id = decision.team.id
     else:
-        _open_review(session, message_id, decision.reason, now)
+        urgent = bool(decision.details.get("urgent")) or decision.details.get("priority") == "high"
+        _open_review(session, message_id, decision.reason, now, urgent=urgent)
     return target
 
 
@@ -622,10 +675,16 @@ def _new_delivery(session: Session, message: Message, team: TeamInfo, outgoing: 
     )
 
 
-def _open_review(session: Session, message_id: int, reason: str, now: datetime) -> None:
+def _open_review(
+    session: Session, message_id: int, reason: str, now: datetime, *, urgent: bool = False
+) -> None:
     item = session.scalar(select(ReviewItem).where(ReviewItem.message_id == message_id))
     if item is None:
-        session.add(ReviewItem(message_id=message_id, status="open", reason=reason, created_at=now))
+        session.add(
+            ReviewItem(
+                message_id=message_id, status="open", reason=reason, created_at=now, urgent=urgent
+            )
+        )
     else:  # a mail that comes back to review (quarantined after a person's decision)
         item.status, item.reason, item.resolved_at = "open", reason, None
     _audit(session, "system", "review", message_id, now, reason=reason)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, false, func, select
 from sqlalchemy.orm import Session
 
 from labeling.annotation.neardup import MIN_SHINGLES, shingles
@@ -91,6 +91,7 @@ class ReviewCard:
     open_count: int
     # Why it is here, in words: "rule 'X' matched", "priority high (rule 'Spoed')".
     explanation: tuple[str, ...] = ()
+    urgent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,13 +218,15 @@ def card_for(session: Session, item: ReviewItem) -> ReviewCard:
             if decision is not None
             else ()
         ),
+        urgent=item.urgent,
     )
 
 
 def next_item(session: Session, *, after: int | None = None) -> ReviewCard | None:
-    """The open review item whose mail arrived first — the customer who has waited longest,
-    a mail sent back as misrouted included (or the next one after item ``after``, to pass
-    one over without deciding it); None when nothing waits.
+    """The open review item whose mail arrived first, urgent mail before the rest — the
+    customer who has waited longest, a mail sent back as misrouted included (or the next
+    one after item ``after``, to pass one over without deciding it); None when nothing
+    waits.
 
     Arrival is when Mailroom recorded the mail (never its Date header, which the sender
     writes), then the message id, so the order is total and the same on every page."""
@@ -231,15 +234,20 @@ def next_item(session: Session, *, after: int | None = None) -> ReviewCard | Non
         select(ReviewItem)
         .join(Message, Message.id == ReviewItem.message_id)
         .where(_open())
-        .order_by(Message.imported_at, Message.id)
+        .order_by(ReviewItem.urgent.desc(), Message.imported_at, Message.id)
     )
     if after is not None:
         current = session.get(ReviewItem, after)
         mail = session.get(Message, current.message_id) if current is not None else None
-        if mail is not None:
+        if current is not None and mail is not None:
+            later = (Message.imported_at > mail.imported_at) | (
+                (Message.imported_at == mail.imported_at) & (Message.id > mail.id)
+            )
+            not_urgent = ReviewItem.urgent == false()
+            # Urgent mail first: after an urgent item come the later urgent ones, then all
+            # the others; after another item, only later others.
             query = query.where(
-                (Message.imported_at > mail.imported_at)
-                | ((Message.imported_at == mail.imported_at) & (Message.id > mail.id))
+                (not_urgent | later) if current.urgent else (not_urgent & later)
             )
     item = session.scalar(query.limit(1))
     return card_for(session, item) if item is not None else None

@@ -20,6 +20,9 @@ condition, one of its values is enough.** Conditions (the TOML keys of ``[rule.w
     File extensions (``pdf``) or content types (``application/pdf``, ``image/*``).
 ``language``
     Language codes as the parser detected them (``nl``, ``en``).
+``flag``
+    ``urgent`` or ``churn``: the mail holds a cue of :mod:`labeling.rules.cues` (a small
+    Dutch/English word list, until people's labels train something better).
 
 Actions: ``route`` (to ``team``: decided, the model is not asked to overrule), ``review``
 (a person decides), ``priority`` (``high``/``normal``/``low``: recorded and carried on the
@@ -41,15 +44,13 @@ from functools import cached_property
 from typing import Any
 
 from labeling.errors import RuleError
+from labeling.rules.cues import cue_flags
+from labeling.rules.phrases import MAX_TEXT_CHARS, Phrase, WordIndex, parse_phrase
 from labeling.store.tables import RULE_ACTIONS, RULE_PRIORITIES
 
-# What a phrase is looked for in, per field: the start of a mail says what it is about,
-# and a bound keeps a 20 MB body from costing more than a short one.
-MAX_TEXT_CHARS = 20_000
 MAX_HEADER_BYTES = 64 * 1024
 MAX_VALUES = 100  # per condition
 MAX_VALUE_CHARS = 200
-MAX_PHRASE_WORDS = 8
 CONDITION_KEYS = (
     "sender",
     "recipient",
@@ -59,59 +60,10 @@ CONDITION_KEYS = (
     "header",
     "attachment",
     "language",
+    "flag",
 )
+FLAGS = ("urgent", "churn")
 DECIDING_ACTIONS = ("route", "review")
-
-_WORD = re.compile(r"\w+")  # one class, one repeat: linear
-
-
-# Text --------------------------------------------------------------------------------------
-
-Phrase = tuple[tuple[str, bool], ...]  # (word, is a prefix) in order
-
-
-def parse_phrase(value: str) -> Phrase:
-    """A phrase as words, each marked when it ends in ``*`` (a prefix)."""
-    words: list[tuple[str, bool]] = []
-    for token in value.split():
-        prefix = token.endswith("*")
-        parts = _WORD.findall(token.casefold())
-        for n, part in enumerate(parts):
-            words.append((part, prefix and n == len(parts) - 1))
-    if not words:
-        raise RuleError(f"phrase {value!r} has no words")
-    if len(words) > MAX_PHRASE_WORDS:
-        raise RuleError(f"phrase {value!r} has more than {MAX_PHRASE_WORDS} words")
-    return tuple(words)
-
-
-class WordIndex:
-    """The words of one text (bounded), with where each word occurs."""
-
-    def __init__(self, text: str) -> None:
-        self.words = [w.casefold() for w in _WORD.findall(text[:MAX_TEXT_CHARS])]
-        self.at: dict[str, list[int]] = {}
-        for position, word in enumerate(self.words):
-            self.at.setdefault(word, []).append(position)
-
-    def has(self, phrase: Phrase) -> bool:
-        first, prefix = phrase[0]
-        starts: Iterable[int] = (
-            (i for i, w in enumerate(self.words) if w.startswith(first))
-            if prefix
-            else self.at.get(first, ())
-        )
-        rest = phrase[1:]
-        words = self.words
-        for start in starts:
-            if start + len(rest) >= len(words):
-                continue
-            if all(
-                words[start + 1 + n].startswith(w) if p else words[start + 1 + n] == w
-                for n, (w, p) in enumerate(rest)
-            ):
-                return True
-        return False
 
 
 def parse_headers(raw: bytes) -> dict[str, tuple[str, ...]]:
@@ -148,6 +100,7 @@ class MailFacts:
     attachments: tuple[tuple[str, str], ...] = ()  # (file name, content type)
     language: str = "und"
     headers: Mapping[str, tuple[str, ...]] | None = None
+    flags: tuple[str, ...] = ()  # cue flags: 'urgent', 'churn'
 
     @cached_property
     def subject_words(self) -> WordIndex:
@@ -192,6 +145,7 @@ def facts_of(
         attachments=tuple(files),
         language=(language or "und").lower(),
         headers=parse_headers(raw) if raw is not None else None,
+        flags=cue_flags(subject, new_text).names,
     )
 
 
@@ -227,6 +181,7 @@ class Conditions:
     header: tuple[tuple[str, str], ...] = ()
     attachment: tuple[str, ...] = ()
     language: tuple[str, ...] = ()
+    flag: tuple[str, ...] = ()
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Conditions:
@@ -264,6 +219,11 @@ class Conditions:
             if key in ("subject", "body", "text"):
                 for phrase in cleaned:
                     parse_phrase(phrase)
+            elif key == "flag":
+                cleaned = tuple(item.lower() for item in cleaned)
+                wrong = [item for item in cleaned if item not in FLAGS]
+                if wrong:
+                    raise RuleError(f"flag: {wrong[0]!r} is not one of {', '.join(FLAGS)}")
             elif key in ("sender", "recipient", "attachment", "language"):
                 cleaned = tuple(item.lower() for item in cleaned)
                 for item in cleaned:
@@ -314,6 +274,8 @@ class Conditions:
         ):
             return False
         if self.language and facts.language not in self.language:
+            return False
+        if self.flag and not any(flag in facts.flags for flag in self.flag):
             return False
         if self.attachment and not any(
             _attachment_matches(f, e) for f in facts.attachments for e in self.attachment

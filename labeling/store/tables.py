@@ -21,6 +21,7 @@ Tables::
     leases (one watcher per mailbox)
     erasures (hashes of erased addresses: labeling/store/privacy.py)
     rules ◀── teams   (admin rules tried before the model: labeling/rules/)
+    api_tokens (per-integration tokens of the HTTP API: labeling/store/api_tokens.py)
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ DELIVERY_STATES = ("pending", "sent", "failed")
 # What an admin rule does when it matches (labeling/rules/matching.py).
 RULE_ACTIONS = ("route", "review", "priority", "no-auto")
 RULE_PRIORITIES = ("high", "normal", "low")
+# What an API token may do on /api/v1 (labeling/store/api_tokens.py).
+API_SCOPES = ("classify", "tickets")
 
 # RFC 5322 caps a header line at 998 characters; longer "IDs" are not kept as keys (they
 # would also overflow a PostgreSQL btree index entry).
@@ -624,6 +627,8 @@ class ReviewItem(Base):
     flagged_at: Mapped[datetime | None] = mapped_column()
     # Set when the item was closed without a forward (REVIEW_CLOSINGS); NULL otherwise.
     closed_as: Mapped[str | None] = mapped_column(String(16))
+    # Urgent mail (a cue or a rule's high priority) comes first in the review queue.
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Delivery(Base):
@@ -713,3 +718,24 @@ class Rule(Base):
 
     def __repr__(self) -> str:
         return f"<Rule {self.position} {self.name}>"
+
+
+class ApiToken(Base):
+    """A token another system (a helpdesk, a form) uses on ``/api/v1``.
+
+    Only the SHA-256 of the token is kept (the token itself is shown once, when made);
+    ``scopes`` lists what it may do (API_SCOPES); a revoked token is kept for the audit.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+    def __repr__(self) -> str:
+        return f"<ApiToken {self.name}>"

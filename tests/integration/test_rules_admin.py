@@ -4,6 +4,7 @@ order, tried on the archive before saving, imported from TOML, and for admins on
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -184,3 +185,95 @@ subject = ["spoed"]
     )
     assert result.exit_code == 1
     assert "error: rule 'X': no team 'nope'" in result.output
+
+
+def test_dashboard_shows_who_decided_and_flags_a_rule_people_correct(
+    app: Flask, sessions: sessionmaker[Session], seeded: Seeded
+) -> None:
+    from labeling.live.stats import live_stats, make_window, rules_live
+    from labeling.store.tables import Message, RoutingDecision, utcnow
+
+    now = utcnow()
+    with sessions() as session:
+        good = rule_store.create_rule(session, _rule("Goed", sender=["a.example"]))
+        bad = rule_store.create_rule(session, _rule("Fout", sender=["b.example"]))
+        schade, premie = seeded.teams["schade"], seeded.teams["premie"]
+        plan = (
+            # (decided_by, mode, team, rule, corrected to)
+            [("rule", "auto", schade, good.id, None)] * 2
+            + [("rule", "auto", schade, bad.id, premie)] * 3
+            + [("rule", "auto", schade, bad.id, None)]
+            + [("model", "auto", premie, None, None), ("thread", "auto", premie, None, None)]
+            + [("model", "review", None, None, None)]
+        )
+        for n, (decided_by, mode, team, rule_id, corrected) in enumerate(plan):
+            message = session.get(Message, seeded.messages[n % len(seeded.messages)])
+            if n >= len(seeded.messages):
+                message = Message(
+                    raw_compressed=b"x", raw_size=1, content_hash=f"{n:064d}", subject="x"
+                )
+                session.add(message)
+            assert message is not None
+            message.origin, message.route_state, message.imported_at = "live", "done", now
+            session.flush()
+            session.add(
+                RoutingDecision(
+                    message_id=message.id, team_id=team, decided_by=decided_by, mode=mode,
+                    reason="x", rule_id=rule_id, details={"rule": "x"} if rule_id else {},
+                    is_current=corrected is None, created_at=now,
+                )
+            )  # fmt: skip
+            if corrected is not None:
+                session.add(
+                    RoutingDecision(
+                        message_id=message.id, team_id=corrected, decided_by="user:1",
+                        mode="auto", reason="reviewed", is_current=True, created_at=now,
+                    )
+                )  # fmt: skip
+        session.commit()
+        health = {r.name: r for r in rules_live(session, now - timedelta(days=1))}
+        assert (health["Fout"].forwarded, health["Fout"].corrected) == (4, 3)
+        assert health["Fout"].flagged and not health["Goed"].flagged
+        window = make_window("day", 2, now + timedelta(seconds=1))
+        total = live_stats(session, window).total
+        assert total.by_decider == {"rule": 6, "model": 1, "thread": 1, "review": 1}
+    page = logged_in(app, "admin").get("/dashboard").get_data(as_text=True)
+    assert 'id="decider-table"' in page and "check this rule" in page
+
+
+def test_urgent_mail_comes_first_in_review_and_the_page_says_why(
+    app: Flask, sessions: sessionmaker[Session], seeded: Seeded
+) -> None:
+    from labeling.live.review import next_item
+    from labeling.store.tables import Message, ReviewItem, RoutingDecision, utcnow
+
+    now = utcnow()
+    urgent_ones = {1, 3}  # by index; mails arrive in index order
+    with sessions() as session:
+        for n, message_id in enumerate(seeded.messages[:4]):
+            message = session.get(Message, message_id)
+            assert message is not None
+            message.origin, message.route_state = "live", "review"
+            message.imported_at = now + timedelta(seconds=n)
+            details = {"urgent": ["spoed*"], "flags_source": "cue list"} if n in urgent_ones else {}
+            session.add(
+                RoutingDecision(
+                    message_id=message_id, decided_by="model", mode="review",
+                    reason="below-threshold", details=details, created_at=now,
+                )
+            )  # fmt: skip
+            session.add(
+                ReviewItem(
+                    message_id=message_id, status="open", reason="below-threshold",
+                    created_at=now, urgent=n in urgent_ones,
+                )
+            )  # fmt: skip
+        session.commit()
+        order = []
+        card = next_item(session)
+        while card is not None:
+            order.append(seeded.messages.index(card.message.id))
+            card = next_item(session, after=card.item_id)
+        assert order == [1, 3, 0, 2]
+    page = logged_in(app, "reviewer").get("/review").get_data(as_text=True)
+    assert 'id="urgent"' in page and "urgent (cue list: &#39;spoed*&#39;)" in page

@@ -259,3 +259,30 @@ def test_only_the_bounded_start_of_a_long_mail_is_read() -> None:
     far = "a " * (MAX_TEXT_CHARS // 2) + "b"  # "b" lies past the bound
     assert conditions.matches(_facts(subject="", new_text=near))
     assert not conditions.matches(_facts(subject="", new_text=far))
+
+
+def test_cues_flag_urgent_and_churn_mail_and_urgent_means_high_priority() -> None:
+    from labeling.live.explain import explain
+    from labeling.rules.cues import cue_flags
+
+    cues = cue_flags("SPOED: opzegging", "Ik stap over naar een andere verzekeraar.")
+    assert cues.urgent == ("spoed*",)
+    assert cues.churn == ("opzegging*", "stap over", "andere verzekeraar")
+    assert cue_flags("Please cancel", "asap").names == ("urgent", "churn")
+    d = decide_route(
+        prediction=_prediction("schade"),
+        thread=None,
+        is_reply=False,
+        teams=TEAMS,
+        outgoing="smtp",
+        cues=cues,
+    )
+    assert d.details["priority"] == "high" and d.details["flags_source"] == "cue list"
+    lines = explain(d.decided_by, d.reason, d.confidence, d.details)
+    assert "urgent (cue list: 'spoed*')" in lines
+    assert any(line.startswith("wants to leave (cue list: 'opzegging*'") for line in lines)
+    # A rule can send churn to a retention team.
+    retention = _rule("Behoud", "route", "retentie", flag=["churn"])
+    outcome = evaluate([retention], _facts(new_text="Ik wil opzeggen."))
+    assert outcome.decided is not None and outcome.decided.name == "Behoud"
+    assert evaluate([retention], _facts()).decided is None

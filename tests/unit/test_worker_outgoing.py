@@ -206,3 +206,19 @@ def test_maildir_original_is_moved_once(tmp_path: Path) -> None:
     assert (tmp_path / ".Mailroom.Done" / "cur" / "m1").exists()
     assert move_maildir_file(tmp_path, "m1", "Mailroom.Done")  # already there: still done
     assert not move_maildir_file(tmp_path, "gone", "Mailroom.Done")
+
+
+def test_a_rules_priority_and_the_reasons_travel_with_the_forward() -> None:
+    info = _info(
+        explanation=("rule 'Schadeformulier' matched", "priority high (rule 'Spoed')"),
+        priority="high",
+    )
+    data = build_forward(RAW, info, mode="attach", sender="mailroom@polder.example", now=NOW)
+    forward = email.message_from_bytes(data, policy=policy.default)
+    assert (forward["Importance"], forward["X-Priority"]) == ("high", "1 (Highest)")
+    cover = forward.get_body(("plain",))
+    assert cover is not None
+    text = cover.get_content()
+    assert "Why: rule 'Schadeformulier' matched.\r\n" in text and "Priority: high." in text
+    plain = build_forward(RAW, _info(), mode="attach", sender="m@polder.example", now=NOW)
+    assert b"Importance" not in plain.split(b"\r\n\r\n")[0] and b"Why:" not in plain

@@ -540,3 +540,24 @@ def test_bulk_mail_and_a_sender_over_the_rate_limit_wait_for_a_person(world: Wor
     with world.sessions() as session:
         reasons = set(session.scalars(select(ReviewItem.reason)))
     assert {"bulk-mail", "sender-rate-limit"} <= reasons
+def test_a_ticket_from_the_api_is_routed_like_a_mail(world: World) -> None:
+    from labeling.live.lifecycle import Ticket, record_ticket
+
+    with world.sessions() as session:
+        arrival = record_ticket(
+            session, Ticket("zammad", "4711", "Waterschade", "Lekkage", "jan@klant.example")
+        )
+        session.commit()
+    assert arrival.queue
+    assert advance(world.services, arrival.message_id).state == "done"
+    rcpts, data = world.smtp.sent[-1]
+    assert rcpts == ["schade@polder.example"] and b"X-Mailroom-Ticket: zammad/4711" in data
+    # Unsure: it waits in review like a mail, with no mailbox to flag it in.
+    world.predictor.confidence = 0.5
+    with world.sessions() as session:
+        unsure = record_ticket(
+            session, Ticket("zammad", "4712", "Vraag", "Iets anders", "jan@klant.example")
+        )
+        session.commit()
+    assert advance(world.services, unsure.message_id).state == "review"
+    assert world.count(ReviewItem, message_id=unsure.message_id, status="open") == 1
