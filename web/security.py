@@ -4,6 +4,7 @@
   :func:`check_access` runs before every request and refuses any endpoint that is not
   listed (default deny), so a new route is closed until someone decides who may use it.
 - :func:`security_headers` adds the Content-Security-Policy and friends to every response.
+- :func:`message_for` is the check per object: which mail a person may read or label.
 - :class:`LoginThrottle` counts failed logins per username + client address.
 """
 
@@ -19,8 +20,11 @@ from pathlib import Path
 from flask import Flask, Response, abort, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from sqlalchemy.orm import Session
 
+from labeling.annotation.queue import was_served
 from labeling.settings import Settings
+from labeling.store.tables import Message
 
 ADMIN = "admin"
 LABELER = "labeler"
@@ -91,6 +95,33 @@ def sees_original(role: str | None, settings: Settings) -> bool:
     if role == REVIEWER:
         return not settings.pseudonymise_reviewers
     return False
+
+
+def message_for(session: Session, message_id: int, *, labelling: bool) -> Message:
+    """The mail ``message_id`` when the current user may read it (``labelling`` False) or
+    label it; else 404, so a refusal does not tell whether the mail exists.
+
+    Default deny per object, on top of :data:`ROLE_MATRIX` per route:
+
+    - live mail is for reviewers and admins to read, and is never labelled (review
+      decides it);
+    - archive mail: admins any; a labeller only mail the queue served to them
+      (``served_mail``), so sequential ids do not open the archive; reviewers none here
+      (they see archive mail through the disagreements page).
+    """
+    message = session.get(Message, message_id)
+    if message is None:
+        abort(404)
+    role = current_user.role
+    if message.origin != "archive":
+        if labelling or role not in (ADMIN, REVIEWER):
+            abort(404)
+        return message
+    if role == ADMIN:
+        return message
+    if role == LABELER and was_served(session, current_user.id, message_id):
+        return message
+    abort(404)
 
 
 def allowed(endpoint: str, role: str | None) -> bool:
