@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
@@ -60,7 +60,9 @@ def create_app(
         SESSION_COOKIE_NAME="mailroom_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        # The cookie's own lifetime; web.auth ends sessions server side (idle, absolute
+        # and revoked) whatever the cookie says.
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_max_hours),
         # The token lives as long as the session: a labeller who keeps the page open for
         # hours must not see their keypresses refused after the default hour.
         WTF_CSRF_TIME_LIMIT=None,
@@ -100,6 +102,7 @@ def create_app(
     # Order matters: the clock starts first, access is checked before CSRF (an anonymous
     # POST goes to the login page rather than to a CSRF error).
     app.before_request(_start_clock)
+    app.before_request(auth.check_session_age)
     app.before_request(check_access)
     csrf.init_app(app)
     app.after_request(security_headers)
@@ -129,6 +132,10 @@ def _start_clock() -> None:
 
 
 def _server_timing(response: Response) -> Response:
+    # In debug only: timings help a developer, and tell an attacker what a request cost
+    # (which usernames exist, which ids hold mail).
+    if not current_app.debug:
+        return response
     started = g.get("request_started")
     if started is not None:
         elapsed_ms = (time.perf_counter() - started) * 1000

@@ -1,7 +1,18 @@
-"""Login and logout (Flask-Login), with failed logins throttled per username + address."""
+"""Login and logout (Flask-Login), with failed logins throttled per username + address.
+
+A session ends (server side, whatever the cookie says) when:
+
+- the user's ``session_version`` moved on since login: logout (every session of the user),
+  a password change or reset, deactivation;
+- it was idle longer than ``MAILROOM_SESSION_IDLE_MINUTES``;
+- it is older than ``MAILROOM_SESSION_MAX_HOURS`` since login.
+
+The cookie carries the version and both times, signed with the app's secret key.
+"""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -18,9 +29,10 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, current_user, login_user, logout_user
 
-from labeling.store.people import authenticate
+from labeling.settings import Settings
+from labeling.store.people import authenticate, end_sessions
 from labeling.store.tables import User
-from web.db import db_session
+from web.db import commit, db_session
 from web.forms import LoginForm
 from web.security import login_throttle
 
@@ -55,7 +67,40 @@ def _load_user(user_id: str) -> CurrentUser | None:
     user = db_session().get(User, int(user_id))
     if user is None or not user.active:
         return None
+    if session.get(SESSION_VERSION) != user.session_version:
+        return None  # revoked: logged out elsewhere, password changed, deactivated
     return CurrentUser(id=user.id, username=user.username, role=user.role)
+
+
+SESSION_VERSION = "sv"
+LOGIN_AT = "login_at"
+SEEN_AT = "seen_at"
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.extensions["mailroom.settings"]
+    return settings
+
+
+def check_session_age() -> None:
+    """``before_request``: end a session that was idle too long or is too old; else note
+    that it was used now. The user loader checks the session version."""
+    if "_user_id" not in session:
+        return
+    settings = _settings()
+    now = time.time()
+    login_at = session.get(LOGIN_AT)
+    seen_at = session.get(SEEN_AT)
+    if (
+        not isinstance(login_at, (int, float))
+        or not isinstance(seen_at, (int, float))
+        or now - login_at > settings.session_max_hours * 3600
+        or now - seen_at > settings.session_idle_minutes * 60
+    ):
+        session.clear()
+        return
+    if now - seen_at >= 30:  # a new cookie at most twice a minute, not on every keypress
+        session[SEEN_AT] = now
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -96,6 +141,10 @@ def login() -> ResponseReturnValue:
         # A fresh session at login: nothing set before it (a planted session) carries over.
         session.clear()
         session.permanent = True
+        now = time.time()
+        session[SESSION_VERSION] = user.session_version
+        session[LOGIN_AT] = now
+        session[SEEN_AT] = now
         login_user(CurrentUser(id=user.id, username=user.username, role=user.role))
         target = _safe_next(request.args.get("next")) or url_for("labeling.home")
         return redirect(target)
@@ -104,6 +153,9 @@ def login() -> ResponseReturnValue:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> ResponseReturnValue:
+    # Every session of this user ends, so a copy of the cookie is worthless from now on.
+    end_sessions(db_session(), current_user.id)
+    commit()
     logout_user()
     session.clear()
     flash("Logged out.", "info")

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 import time
@@ -17,12 +18,14 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from flask import Flask, Response, abort, jsonify, redirect, request, url_for
+from flask import Flask, Response, abort, current_app, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
 from labeling.annotation.queue import was_served
+from labeling.errors import ConfigError
+from labeling.files import make_private_dir
 from labeling.settings import Settings
 from labeling.store.tables import Message
 
@@ -171,6 +174,10 @@ def security_headers(response: Response) -> ResponseReturnValue:
     if request.endpoint != "static":
         # Pages and JSON carry customers' mail: keep them out of shared caches and history.
         response.headers["Cache-Control"] = "no-store"
+    settings: Settings = current_app.extensions["mailroom.settings"]
+    if settings.public_url.startswith("https://"):
+        # Served over TLS (behind a proxy that terminates it): browsers never try http.
+        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
     return response
 
 
@@ -262,15 +269,34 @@ def secret_key(settings: Settings) -> str:
         key = path.read_text(encoding="ascii").strip()
         if key:
             return key
+        # An empty file (a disk that filled up, a truncated copy) would sign every cookie
+        # with "": replace it with a fresh key (sessions signed before were lost anyway).
+        return _write_key(path, replace_empty=True)
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"{path} is not a Mailroom secret key (not ASCII); delete it to have a new one "
+            "made, or set MAILROOM_SECRET_KEY"
+        ) from None
+    return _write_key(path, replace_empty=False)
+
+
+def _write_key(path: Path, *, replace_empty: bool) -> str:
+    make_private_dir(path.parent)
     key = secrets.token_hex(32)
+    if replace_empty:
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(key)
+        os.replace(temporary, path)
+        return path.read_text(encoding="ascii").strip()
     # O_EXCL: two processes starting at once must not each write a different key.
     try:
-        with path.open("x", encoding="ascii") as handle:
-            path.chmod(0o600)
-            handle.write(key)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key)
     return key

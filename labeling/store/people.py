@@ -81,9 +81,19 @@ def set_active(
     if not active and user.role == "admin":
         _keep_an_admin(session, user)
     user.active = active
+    if not active:
+        user.session_version = (user.session_version or 0) + 1
     session.flush()
     _audit(session, actor_id, "user.activate" if active else "user.deactivate", user_id=user.id)
     return user
+
+
+def end_sessions(session: Session, user_id: int) -> None:
+    """Revoke every login session of this user (logout, password change, deactivation):
+    the web app refuses a session cookie that carries an older session version."""
+    user = _user(session, user_id)
+    user.session_version = (user.session_version or 0) + 1
+    session.flush()
 
 
 def _user(session: Session, user_id: int) -> User:
