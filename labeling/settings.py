@@ -24,6 +24,7 @@ from pydantic_settings import (
 
 from labeling.errors import ConfigError
 from labeling.mail.pseudonymise import DEFAULT_KEEP, DEFAULT_ORG_PATTERNS
+from labeling.masking import mask_url
 
 if TYPE_CHECKING:
     from labeling.mail.pseudonymise import Pseudonymiser
@@ -333,7 +334,8 @@ class Settings(BaseSettings):
         for url in value:
             if not url.startswith(("imap://", "imaps://", "maildir://")):
                 raise ValueError(
-                    f"{url!r} is not a mailbox URL; use imap://user:pass@host:port/FOLDER, "
+                    f"{mask_url(url)!r} is not a mailbox URL; use "
+                    "imap://user:pass@host:port/FOLDER, "
                     "imaps://… or maildir:///absolute/path"
                 )
         return value
@@ -498,21 +500,6 @@ def _read_secret_file(variable: str, path: str) -> str:
     if not value:
         raise ConfigError(f"{variable}={path}: the file is empty")
     return value
-
-
-def mask_url(url: str) -> str:
-    """``url`` with the password of its user part replaced by ``***`` (no parsing: a
-    password may hold any character, ``/`` and ``@`` included, so the user part ends at
-    the last ``@`` before the path)."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    at = rest.rfind("@")
-    if at < 0:
-        return url
-    userinfo, host = rest[:at], rest[at + 1 :]
-    user, colon, _password = userinfo.partition(":")
-    return f"{scheme}://{user}{':***' if colon else ''}@{host}"
 
 
 def masked(name: str, value: Any) -> str:
