@@ -275,7 +275,7 @@ class Settings(BaseSettings):
         "client's own address. 0: no proxy; the connection's address counts.",
     )
     login_attempts_per_account: int = Field(
-        default=10,
+        default=5,
         ge=1,
         description="Failed logins of one account from one client address within "
         "MAILROOM_LOGIN_WINDOW_SECONDS before that address must wait (other addresses, and "

@@ -17,6 +17,7 @@ from flask import Flask, Response, current_app, g, jsonify, render_template, req
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from labeling.errors import StoreError
 from labeling.settings import Settings, load_settings
@@ -72,7 +73,19 @@ def create_app(
     if "SESSION_COOKIE_SECURE" not in (config or {}):
         app.config["SESSION_COOKIE_SECURE"] = not (app.debug or app.testing)
     app.extensions["mailroom.settings"] = settings
-    app.extensions["mailroom.login_throttle"] = LoginThrottle()
+    app.extensions["mailroom.login_throttle"] = LoginThrottle(
+        per_user=settings.login_attempts_per_account,
+        per_address=settings.login_attempts_per_client,
+        window_s=settings.login_window_seconds,
+    )
+    if settings.trusted_proxies:
+        # Behind a reverse proxy every request comes from the proxy's address: the client's
+        # own address (for throttling and the audit log) is in X-Forwarded-For, believed
+        # only for the hops configured (a client can write the header itself).
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
 
     db.init_app(app, settings)
 

@@ -12,12 +12,22 @@ from labeling.store import people
 from labeling.store import teams as team_store
 from labeling.store.tables import USER_ROLES, Team, User
 from web.db import commit, db_session
-from web.forms import ActiveForm, ConfirmForm, RoleForm, TeamCreateForm, TeamForm, UserCreateForm
+from web.forms import (
+    ActiveForm,
+    ConfirmForm,
+    PasswordResetForm,
+    RoleForm,
+    TeamCreateForm,
+    TeamForm,
+    UserCreateForm,
+)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-def _form_errors(form: TeamForm | UserCreateForm | RoleForm | ActiveForm) -> None:
+def _form_errors(
+    form: TeamForm | UserCreateForm | RoleForm | ActiveForm | PasswordResetForm,
+) -> None:
     for name, errors in form.errors.items():
         label = getattr(form, name).label.text if hasattr(form, name) else name
         for error in errors:
@@ -95,6 +105,27 @@ def set_active(user_id: int) -> ResponseReturnValue:
             user = people.set_active(db_session(), user_id, active, actor_id=current_user.id)
             commit()
             flash(f"{user.username} {'reactivated' if active else 'deactivated'}.", "info")
+        except LabelingError as exc:
+            flash(str(exc), "error")
+    else:
+        _form_errors(form)
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/password")
+def reset_password(user_id: int) -> ResponseReturnValue:
+    form = PasswordResetForm()
+    if form.validate_on_submit():
+        try:
+            user = people.reset_password(
+                db_session(), user_id, form.password.data or "", actor_id=current_user.id
+            )
+            commit()
+            flash(
+                f"New password set for {user.username}; their sessions have ended. "
+                "Tell them to change it after logging in.",
+                "info",
+            )
         except LabelingError as exc:
             flash(str(exc), "error")
     else:

@@ -66,6 +66,7 @@ def _label(t: Target) -> dict[str, Any]:
 REQUESTS: dict[str, tuple[str, bool, Url, Body]] = {
     "static": ("GET", False, _fixed("/static/app.css"), None),
     "auth.login": ("GET", False, _fixed("/login"), None),
+    "auth.change_password_page": ("GET", False, _fixed("/account/password"), None),
     "labeling.home": ("GET", False, _fixed("/"), None),
     "labeling.label_page": ("GET", False, _fixed("/label"), None),
     "labeling.agreement": ("GET", False, _fixed("/agreement"), None),
@@ -109,6 +110,12 @@ REQUESTS: dict[str, tuple[str, bool, Url, Body]] = {
         False,
         lambda t: f"/admin/users/{t.seeded.users['labeler2']}/active",
         lambda _t: {"active": "1"},
+    ),
+    "admin.reset_password": (
+        "POST",
+        False,
+        lambda t: f"/admin/users/{t.seeded.users['labeler2']}/password",
+        lambda _t: {"password": "Nieuw wachtwoord voor Lotte"},
     ),
     "admin.teams": ("GET", False, _fixed("/admin/teams"), None),
     "admin.create_team": (

@@ -51,6 +51,7 @@ def route_table(seeded: Seeded) -> list[tuple[str, str, str, dict[str, Any] | No
         ("static", "GET", "/static/app.css", None),
         ("auth.login", "GET", "/login", None),
         ("labeling.home", "GET", "/", None),
+        ("auth.change_password_page", "GET", "/account/password", None),
         ("labeling.label_page", "GET", "/label", None),
         ("labeling.agreement", "GET", "/agreement", None),
         ("labeling.disagreements", "GET", "/agreement/disagreements", None),
@@ -89,6 +90,12 @@ def route_table(seeded: Seeded) -> list[tuple[str, str, str, dict[str, Any] | No
         ),
         ("admin.change_role", "POST", f"/admin/users/{user}/role", {"role": "reviewer"}),
         ("admin.set_active", "POST", f"/admin/users/{user}/active", {"active": "1"}),
+        (
+            "admin.reset_password",
+            "POST",
+            f"/admin/users/{seeded.users['labeler2']}/password",
+            {"password": "Nieuw wachtwoord voor Lotte"},
+        ),
         ("admin.teams", "GET", "/admin/teams", None),
         (
             "admin.create_team",
