@@ -31,6 +31,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
 from labeling.errors import ImapError, ImportSourceError
+from labeling.masking import mask_url
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +115,27 @@ def parse_imap_url(url: str) -> ImapUrl:
 
 
 def _redact(url: str) -> str:
-    """Best effort for error messages about URLs that did not parse: drop the password."""
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
+    """For error messages about URLs that did not parse: the password as ``***``, whatever
+    characters it holds (``/``, ``#``, ``@`` …)."""
+    return mask_url(url)
+
+
+def lacks_password(url: str) -> bool:
+    """Whether ``url`` is an IMAP URL with a user but no password (``imap://user@host/``):
+    the password then comes from MAILROOM_IMPORT_PASSWORD or a prompt."""
+    if not url.startswith(("imap://", "imaps://")):
+        return False
+    rest = url.partition("://")[2]
+    at = rest.rfind("@")
+    return at > 0 and ":" not in rest[:at]
+
+
+def with_password(url: str, password: str) -> str:
+    """``imap://user@host/…`` with ``password`` put in, percent-encoded (kept in memory
+    only: never on a command line, where every local user could read it)."""
+    scheme, _sep, rest = url.partition("://")
+    at = rest.rfind("@")
+    return f"{scheme}://{rest[:at]}:{quote(password, safe='')}@{rest[at + 1 :]}"
 
 
 def connect(url: ImapUrl, timeout: float = DEFAULT_TIMEOUT) -> IMAPClient:

@@ -24,6 +24,7 @@ from pydantic_settings import (
 
 from labeling.errors import ConfigError
 from labeling.mail.pseudonymise import DEFAULT_KEEP, DEFAULT_ORG_PATTERNS
+from labeling.masking import mask_url
 
 if TYPE_CHECKING:
     from labeling.mail.pseudonymise import Pseudonymiser
@@ -280,6 +281,47 @@ class Settings(BaseSettings):
         description="Values never pseudonymised, comma separated: the organisation's own "
         "name, phone numbers, addresses. Default: the demo insurer's.",
     )
+    session_idle_minutes: float = Field(
+        default=60.0,
+        gt=0,
+        le=24 * 60,
+        description="Minutes without a request after which a login session ends.",
+    )
+    session_max_hours: float = Field(
+        default=12.0,
+        gt=0,
+        le=24 * 30,
+        description="Hours after login at which a session ends however active it is.",
+    )
+    trusted_proxies: int = Field(
+        default=0,
+        ge=0,
+        le=5,
+        description="Reverse proxies in front of the web app whose X-Forwarded-For, "
+        "-Proto and -Host are believed (werkzeug ProxyFix), so login throttling sees each "
+        "client's own address. 0: no proxy; the connection's address counts.",
+    )
+    login_attempts_per_account: int = Field(
+        default=5,
+        ge=1,
+        description="Failed logins of one account from one client address within "
+        "MAILROOM_LOGIN_WINDOW_SECONDS before that address must wait (other addresses, and "
+        "the right password from them, are not affected).",
+    )
+    login_attempts_per_client: int = Field(
+        default=30,
+        ge=1,
+        description="Failed logins from one client address, any accounts, within the window "
+        "before that address must wait (password spraying).",
+    )
+    login_window_seconds: float = Field(
+        default=300.0, gt=0, description="The window failed logins are counted in."
+    )
+    import_password: str | None = Field(
+        default=None,
+        description="Password for `mailroom import imap://user@host/...` when the URL has "
+        "none (else it is asked for); never put a password on a command line.",
+    )
     retention_days: int = Field(
         default=90,
         ge=0,
@@ -319,7 +361,8 @@ class Settings(BaseSettings):
         for url in value:
             if not url.startswith(("imap://", "imaps://", "maildir://")):
                 raise ValueError(
-                    f"{url!r} is not a mailbox URL; use imap://user:pass@host:port/FOLDER, "
+                    f"{mask_url(url)!r} is not a mailbox URL; use "
+                    "imap://user:pass@host:port/FOLDER, "
                     "imaps://… or maildir:///absolute/path"
                 )
         return value
@@ -467,6 +510,22 @@ def load_settings(
         _SETTINGS_FILE_CONTEXT["file"] = None
 
 
+# Settings that hold a password (alone or inside a URL): each may also be read from a file,
+# MAILROOM_<NAME>_FILE (Docker/systemd secrets), so no password needs a command line or
+# an environment listing; and ``mailroom settings`` masks them (:func:`masked`).
+SECRET_FIELDS = frozenset(
+    {
+        "database_url",
+        "broker_url",
+        "secret_key",
+        "smtp_password",
+        "mailboxes",
+        "import_password",
+    }
+)
+FILE_SUFFIX = "_file"
+
+
 def _build(own_env: dict[str, str], overrides: dict[str, Any]) -> Settings:
     # Env names are lower-cased to field names and given as init values (see
     # settings_customise_sources), so only the mapping we were handed counts.
@@ -474,12 +533,42 @@ def _build(own_env: dict[str, str], overrides: dict[str, Any]) -> Settings:
     fields = Settings.model_fields
     for key, value in own_env.items():
         name = key[len(ENV_PREFIX) :].lower()
+        base = name.removesuffix(FILE_SUFFIX)
+        if name.endswith(FILE_SUFFIX) and base in SECRET_FIELDS:
+            if ENV_PREFIX + base.upper() in own_env:
+                raise ConfigError(f"set {ENV_PREFIX}{base.upper()} or {key}, not both")
+            values[base] = _read_secret_file(key, value)
+            continue
         if name not in fields:
             known = ", ".join(ENV_PREFIX + f.upper() for f in sorted(fields))
             raise ConfigError(f"unknown setting {key}; known settings: {known}")
         values[name] = value
     values.update(overrides)
     return Settings(**values)
+
+
+def _read_secret_file(variable: str, path: str) -> str:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{variable}={path}: cannot read it ({exc.strerror})") from None
+    value = text.strip()
+    if not value:
+        raise ConfigError(f"{variable}={path}: the file is empty")
+    return value
+
+
+def masked(name: str, value: Any) -> str:
+    """The setting ``name``'s value as it may be shown or logged: passwords as ``***``."""
+    if value is None or value == "" or value == []:
+        return repr(value)
+    if name in ("secret_key", "smtp_password", "import_password"):
+        return "'***'"
+    if name == "mailboxes":
+        return repr([mask_url(str(url)) for url in value])
+    if name in SECRET_FIELDS:
+        return repr(mask_url(str(value)))
+    return repr(value)
 
 
 def settings_table() -> list[tuple[str, str, str]]:

@@ -58,14 +58,13 @@ def cli(ctx: click.Context) -> None:
 @click.pass_obj
 def show_settings(settings: Settings) -> None:
     """Show every setting, its current value and what it does."""
-    from labeling.settings import settings_table
+    from labeling.settings import SECRET_FIELDS, masked, settings_table
 
     for variable, default, description in settings_table():
         name = variable.removeprefix("MAILROOM_").lower()
-        current = getattr(settings, name)
-        if "password" in name or "secret" in name:
-            current = "***" if current else current
-        click.echo(f"{variable} = {current!r}  (default {default})\n    {description}")
+        current = masked(name, getattr(settings, name))
+        also = f" (or {variable}_FILE)" if name in SECRET_FIELDS else ""
+        click.echo(f"{variable}{also} = {current}  (default {default})\n    {description}")
 
 
 def register_commands() -> None:

@@ -15,11 +15,12 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from labeling.errors import StoreError
 from labeling.mail.hygiene import KIND_LABELS
@@ -68,7 +69,9 @@ def create_app(
         SESSION_COOKIE_NAME="mailroom_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        # The cookie's own lifetime; web.auth ends sessions server side (idle, absolute
+        # and revoked) whatever the cookie says.
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_max_hours),
         # The token lives as long as the session: a labeller who keeps the page open for
         # hours must not see their keypresses refused after the default hour.
         WTF_CSRF_TIME_LIMIT=None,
@@ -78,7 +81,19 @@ def create_app(
     if "SESSION_COOKIE_SECURE" not in (config or {}):
         app.config["SESSION_COOKIE_SECURE"] = not (app.debug or app.testing)
     app.extensions["mailroom.settings"] = settings
-    app.extensions["mailroom.login_throttle"] = LoginThrottle()
+    app.extensions["mailroom.login_throttle"] = LoginThrottle(
+        per_user=settings.login_attempts_per_account,
+        per_address=settings.login_attempts_per_client,
+        window_s=settings.login_window_seconds,
+    )
+    if settings.trusted_proxies:
+        # Behind a reverse proxy every request comes from the proxy's address: the client's
+        # own address (for throttling and the audit log) is in X-Forwarded-For, believed
+        # only for the hops configured (a client can write the header itself).
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
 
     db.init_app(app, settings)
 
@@ -112,6 +127,7 @@ def create_app(
     # Order matters: the clock starts first, access is checked before CSRF (an anonymous
     # POST goes to the login page rather than to a CSRF error).
     app.before_request(_start_clock)
+    app.before_request(auth.check_session_age)
     app.before_request(check_access)
     csrf.init_app(app)
     # /api/v1 takes a token in a header, which a browser never sends on its own: no CSRF.
@@ -148,6 +164,10 @@ def _start_clock() -> None:
 
 
 def _server_timing(response: Response) -> Response:
+    # In debug only: timings help a developer, and tell an attacker what a request cost
+    # (which usernames exist, which ids hold mail).
+    if not current_app.debug:
+        return response
     started = g.get("request_started")
     if started is not None:
         elapsed_ms = (time.perf_counter() - started) * 1000

@@ -17,6 +17,7 @@ from web.forms import (
     ActiveForm,
     ApiTokenForm,
     ConfirmForm,
+    PasswordResetForm,
     RoleForm,
     TeamCreateForm,
     TeamForm,
@@ -26,7 +27,9 @@ from web.forms import (
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-def _form_errors(form: TeamForm | UserCreateForm | RoleForm | ActiveForm | ApiTokenForm) -> None:
+def _form_errors(
+    form: TeamForm | UserCreateForm | RoleForm | ActiveForm | ApiTokenForm | PasswordResetForm,
+) -> None:
     for name, errors in form.errors.items():
         label = getattr(form, name).label.text if hasattr(form, name) else name
         for error in errors:
@@ -104,6 +107,27 @@ def set_active(user_id: int) -> ResponseReturnValue:
             user = people.set_active(db_session(), user_id, active, actor_id=current_user.id)
             commit()
             flash(f"{user.username} {'reactivated' if active else 'deactivated'}.", "info")
+        except LabelingError as exc:
+            flash(str(exc), "error")
+    else:
+        _form_errors(form)
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/password")
+def reset_password(user_id: int) -> ResponseReturnValue:
+    form = PasswordResetForm()
+    if form.validate_on_submit():
+        try:
+            user = people.reset_password(
+                db_session(), user_id, form.password.data or "", actor_id=current_user.id
+            )
+            commit()
+            flash(
+                f"New password set for {user.username}; their sessions have ended. "
+                "Tell them to change it after logging in.",
+                "info",
+            )
         except LabelingError as exc:
             flash(str(exc), "error")
     else:

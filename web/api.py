@@ -32,7 +32,7 @@ from web.payloads import (
     message_view,
     pseudonymised_html,
 )
-from web.security import sees_original
+from web.security import message_for, sees_original
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -129,6 +129,9 @@ def _payload(
     view = None
     verifying = served_by == VERIFY
     if message is not None:
+        # What is shown may be read (its HTML frame) and labelled by this person.
+        queue.mark_served(session, _user_id(), message.id)
+        commit()
         # Blind in the verification sample: no suggestion, no group.
         group = () if verifying else neardup.group_members(session, message.id)
         view = message_view(message, len(group), pseudonymiser=_pseudonymiser())
@@ -220,6 +223,7 @@ def label() -> Response:
         commit()
         answer = _team_name(team_id) if team_id else "no team"
         return _next(body, notice=f"#{message_id} verified: {answer}")
+    message_for(db_session(), message_id, labelling=True)
     queue.record_label(db_session(), message_id, team_id, _user_id())
     commit()
     return _next(body, notice=f"#{message_id} → {_team_name(team_id)}")
@@ -235,6 +239,7 @@ def skip() -> Response:
             "sample look easier than the mail the router meets): answer 0 when the mail "
             "belongs to no team"
         )
+    message_for(db_session(), message_id, labelling=True)
     queue.skip(db_session(), message_id, _user_id())
     commit()
     return _next(body, notice=f"#{message_id} skipped")
@@ -265,6 +270,7 @@ def label_group() -> Response:
     if _verifying(body):
         raise LabelingError("each mail of the verification sample is answered on its own")
     message_id, team_id = _int(body, "message_id"), _int(body, "team_id")
+    message_for(db_session(), message_id, labelling=True)
     count = queue.label_group(db_session(), message_id, team_id, _user_id())
     commit()
     return _next(body, notice=f"{count} mails of #{message_id}'s group → {_team_name(team_id)}")
@@ -272,8 +278,8 @@ def label_group() -> Response:
 
 @bp.get("/messages/<int:message_id>/html")
 def message_html(message_id: int) -> Response:
-    message = db_session().get(Message, message_id)
-    if message is None or not message.html:
+    message = message_for(db_session(), message_id, labelling=False)
+    if not message.html:
         abort(404)
     stylesheet = static_url("mailframe.css")
     pseudonymiser = _pseudonymiser()

@@ -34,6 +34,16 @@ class UserCreateForm(FlaskForm):
     role = SelectField("Role", choices=ROLE_CHOICES, default="labeler")
 
 
+class PasswordChangeForm(FlaskForm):
+    current = PasswordField("Current password", validators=[DataRequired(), Length(max=1000)])
+    new = PasswordField("New password", validators=[DataRequired(), Length(max=1000)])
+    confirm = PasswordField("New password again", validators=[DataRequired(), Length(max=1000)])
+
+
+class PasswordResetForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired(), Length(max=1000)])
+
+
 class RoleForm(FlaskForm):
     role = SelectField("Role", choices=ROLE_CHOICES)
 

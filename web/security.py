@@ -4,11 +4,13 @@
   :func:`check_access` runs before every request and refuses any endpoint that is not
   listed (default deny), so a new route is closed until someone decides who may use it.
 - :func:`security_headers` adds the Content-Security-Policy and friends to every response.
+- :func:`message_for` is the check per object: which mail a person may read or label.
 - :class:`LoginThrottle` counts failed logins per username + client address.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 import time
@@ -16,11 +18,16 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from flask import Flask, Response, abort, jsonify, redirect, request, url_for
+from flask import Flask, Response, abort, current_app, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from sqlalchemy.orm import Session
 
+from labeling.annotation.queue import was_served
+from labeling.errors import ConfigError
+from labeling.files import make_private_dir
 from labeling.settings import Settings
+from labeling.store.tables import Message
 
 ADMIN = "admin"
 LABELER = "labeler"
@@ -40,6 +47,7 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "static": PUBLIC,
     "auth.login": PUBLIC,
     "auth.logout": ALL_ROLES,
+    "auth.change_password_page": ALL_ROLES,
     "labeling.home": ALL_ROLES,
     "labeling.label_page": _LABELLING,
     "labeling.agreement": _REVIEWING,
@@ -57,6 +65,7 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "admin.create_user": _ADMINS,
     "admin.change_role": _ADMINS,
     "admin.set_active": _ADMINS,
+    "admin.reset_password": _ADMINS,
     "admin.teams": _ADMINS,
     "admin.create_team": _ADMINS,
     "admin.edit_team": _ADMINS,
@@ -111,6 +120,33 @@ def sees_original(role: str | None, settings: Settings) -> bool:
     return False
 
 
+def message_for(session: Session, message_id: int, *, labelling: bool) -> Message:
+    """The mail ``message_id`` when the current user may read it (``labelling`` False) or
+    label it; else 404, so a refusal does not tell whether the mail exists.
+
+    Default deny per object, on top of :data:`ROLE_MATRIX` per route:
+
+    - live mail is for reviewers and admins to read, and is never labelled (review
+      decides it);
+    - archive mail: admins any; a labeller only mail the queue served to them
+      (``served_mail``), so sequential ids do not open the archive; reviewers none here
+      (they see archive mail through the disagreements page).
+    """
+    message = session.get(Message, message_id)
+    if message is None:
+        abort(404)
+    role = current_user.role
+    if message.origin != "archive":
+        if labelling or role not in (ADMIN, REVIEWER):
+            abort(404)
+        return message
+    if role == ADMIN:
+        return message
+    if role == LABELER and was_served(session, current_user.id, message_id):
+        return message
+    abort(404)
+
+
 def allowed(endpoint: str, role: str | None) -> bool:
     """Whether a user with ``role`` (None: not logged in) may use ``endpoint``."""
     return (role or ANONYMOUS) in ROLE_MATRIX.get(endpoint, frozenset())
@@ -158,6 +194,10 @@ def security_headers(response: Response) -> ResponseReturnValue:
     if request.endpoint != "static":
         # Pages and JSON carry customers' mail: keep them out of shared caches and history.
         response.headers["Cache-Control"] = "no-store"
+    settings: Settings = current_app.extensions["mailroom.settings"]
+    if settings.public_url.startswith("https://"):
+        # Served over TLS (behind a proxy that terminates it): browsers never try http.
+        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
     return response
 
 
@@ -249,15 +289,34 @@ def secret_key(settings: Settings) -> str:
         key = path.read_text(encoding="ascii").strip()
         if key:
             return key
+        # An empty file (a disk that filled up, a truncated copy) would sign every cookie
+        # with "": replace it with a fresh key (sessions signed before were lost anyway).
+        return _write_key(path, replace_empty=True)
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"{path} is not a Mailroom secret key (not ASCII); delete it to have a new one "
+            "made, or set MAILROOM_SECRET_KEY"
+        ) from None
+    return _write_key(path, replace_empty=False)
+
+
+def _write_key(path: Path, *, replace_empty: bool) -> str:
+    make_private_dir(path.parent)
     key = secrets.token_hex(32)
+    if replace_empty:
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(key)
+        os.replace(temporary, path)
+        return path.read_text(encoding="ascii").strip()
     # O_EXCL: two processes starting at once must not each write a different key.
     try:
-        with path.open("x", encoding="ascii") as handle:
-            path.chmod(0o600)
-            handle.write(key)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key)
     return key

@@ -325,7 +325,13 @@ def adjudicate(session: Session, message_id: int, team_id: int, user_id: int) ->
         for label in _multiply_labelled(session, message_id).get(message_id, [])
     }
     decision = Annotation(
-        message_id=message_id, team_id=team.id, user_id=None, source="adjudication", created_at=now
+        message_id=message_id,
+        team_id=team.id,
+        user_id=None,
+        decided_by=user.id,
+        role=user.role,
+        source="adjudication",
+        created_at=now,
     )
     session.add(decision)
     session.add(

@@ -9,6 +9,10 @@ annotations, first rule that applies:
 3. the newest ``review`` label (a reviewer routed live mail by hand);
 4. the ``archive-folder`` weak label — only with ``include_weak``.
 
+``human`` labels count on archive mail only: live mail is decided in review, and the
+labelling queue refuses it (docs/labels.md has the whole order, with who may give which
+label).
+
 ``model`` annotations are never exported: they are predictions, not labels. Labels for
 archived teams are exported (the labels are the asset) unless ``exclude_archived_teams``.
 Each example records its ``sources``: the deciding source first, then every other source
@@ -134,6 +138,9 @@ def training_examples(
             Annotation.superseded_at.is_(None),
             Annotation.source.in_(LABEL_SOURCES),
             Message.status == "ok",
+            # Live mail is decided in review: a labelling-queue label on it (possible before
+            # revision 0008) never outvotes the reviewer.
+            (Message.origin == "archive") | (Annotation.source != "human"),
         )
         .order_by(Annotation.message_id, Annotation.id)
     )

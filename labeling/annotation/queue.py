@@ -52,6 +52,7 @@ from labeling.store.tables import (
     AuditLog,
     Message,
     MessageScore,
+    ServedMail,
     Skip,
     SuspectLabel,
     Team,
@@ -509,10 +510,38 @@ def _actor(user_id: int) -> str:
     return f"user:{user_id}"
 
 
+def mark_served(session: Session, user_id: int, message_id: int) -> None:
+    """Record that the queue showed this mail to this person (idempotent). Flushes."""
+    if was_served(session, user_id, message_id):
+        return
+    try:
+        with session.begin_nested():
+            session.add(ServedMail(user_id=user_id, message_id=message_id))
+            session.flush()
+    except IntegrityError:
+        pass  # a concurrent request of the same person recorded it first
+
+
+def was_served(session: Session, user_id: int, message_id: int) -> bool:
+    """Whether the queue has shown this mail to this person (:func:`mark_served`)."""
+    found = session.scalar(
+        select(ServedMail.id).where(
+            ServedMail.user_id == user_id, ServedMail.message_id == message_id
+        )
+    )
+    return found is not None
+
+
 def _message_to_label(session: Session, message_id: int) -> Message:
     message = session.get(Message, message_id)
     if message is None:
         raise LabelingError(f"there is no message {message_id}")
+    if message.origin != "archive":
+        # Live mail gets its team from routing and review (labeling.live.review), whose
+        # 'review' label is the person's decision; a labelling-queue label must not outvote it.
+        raise LabelingError(
+            f"message {message_id} is live mail; it is decided in review, not labelled"
+        )
     if message.status != "ok":
         raise LabelingError(
             f"message {message_id} is quarantined ({message.quarantine_reason}); "
@@ -549,20 +578,21 @@ def record_label(session: Session, message_id: int, team_id: int, user_id: int) 
     """
     _message_to_label(session, message_id)
     team = active_team(session, team_id)
-    active_user(session, user_id)
+    user = active_user(session, user_id)
     # Two requests of the same person racing: the unique index on current labels refuses
     # the slower one's insert; it then finds the faster one's label and replaces that.
     for attempt in (1, 2):
         try:
             with session.begin_nested():
-                return _replace_label(session, message_id, team, user_id)
+                return _replace_label(session, message_id, team, user)
         except IntegrityError:
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _replace_label(session: Session, message_id: int, team: Team, user_id: int) -> Annotation:
+def _replace_label(session: Session, message_id: int, team: Team, user: User) -> Annotation:
+    user_id = user.id
     current = session.scalar(
         select(Annotation).where(
             Annotation.message_id == message_id,
@@ -579,7 +609,13 @@ def _replace_label(session: Session, message_id: int, team: Team, user_id: int) 
         current.superseded_at = now
         session.flush()  # before the insert: one current label per person and message
     label = Annotation(
-        message_id=message_id, team_id=team.id, user_id=user_id, source="human", created_at=now
+        message_id=message_id,
+        team_id=team.id,
+        user_id=user_id,
+        decided_by=user_id,
+        role=user.role,
+        source="human",
+        created_at=now,
     )
     session.add(label)
     session.add(
@@ -659,14 +695,18 @@ def label_group(session: Session, message_id: int, team_id: int, user_id: int) -
     """
     message = _message_to_label(session, message_id)
     team = active_team(session, team_id)
-    active_user(session, user_id)
+    user = active_user(session, user_id)
     if message.dup_group_id is None:
         members = [message.id]
     else:
         members = list(
             session.scalars(
                 select(Message.id)
-                .where(Message.dup_group_id == message.dup_group_id, Message.status == "ok")
+                .where(
+                    Message.dup_group_id == message.dup_group_id,
+                    Message.status == "ok",
+                    Message.origin == "archive",
+                )
                 .order_by(Message.id)
             )
         )
@@ -689,6 +729,8 @@ def label_group(session: Session, message_id: int, team_id: int, user_id: int) -
                         message_id=target,
                         team_id=team.id,
                         user_id=user_id,
+                        decided_by=user_id,
+                        role=user.role,
                         source="human",
                         created_at=now,
                     )

@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import quote
 
 from sqlalchemy import exists, func, insert, literal, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
 from labeling.errors import LabelingError
+from labeling.imap import parse_imap_url
 from labeling.importers import DEFAULT_MAX_MAIL_BYTES, MailSource, open_source
 from labeling.store.db import refresh_statistics, store_error
 from labeling.store.ingest import ingest
@@ -100,12 +101,13 @@ class ImportSummary:
 
 
 def imap_source_key(url: str) -> str:
-    """The cursor key of an IMAP URL: scheme, user, host and port — no password, no folder."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    port = parts.port or (993 if scheme == "imaps" else 143)
-    user = f"{parts.username}@" if parts.username else ""
-    return f"{scheme}://{user}{(parts.hostname or '').lower()}:{port}"
+    """The cursor key of an IMAP URL: scheme, user, host and port — no password, no folder.
+
+    Parsed by :func:`labeling.imap.parse_imap_url`, so a URL it cannot read is a clear
+    :class:`ImportSourceError` that shows no part of the password.
+    """
+    parsed = parse_imap_url(url)
+    return f"{parsed.scheme}://{quote(parsed.user, safe='')}@{parsed.host.lower()}:{parsed.port}"
 
 
 class ImportCursors:

@@ -50,6 +50,7 @@ from labeling.store.tables import (
     ReviewItem,
     RoutingDecision,
     Team,
+    User,
     utcnow,
 )
 
@@ -267,9 +268,16 @@ def _label(session: Session, message_id: int, team: Team, user_id: int, now: dat
             return
         current.superseded_at = now
         session.flush()
+    role = session.scalar(select(User.role).where(User.id == user_id))
     session.add(
         Annotation(
-            message_id=message_id, team_id=team.id, user_id=user_id, source="review", created_at=now
+            message_id=message_id,
+            team_id=team.id,
+            user_id=user_id,
+            decided_by=user_id,
+            role=role,
+            source="review",
+            created_at=now,
         )
     )
 

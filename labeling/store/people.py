@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from labeling.errors import LabelingError
-from labeling.store.tables import USER_ROLES, AuditLog, User
+from labeling.store.passwords import password_problem
+from labeling.store.tables import USER_ROLES, AuditLog, User, utcnow
 
-MIN_PASSWORD_LENGTH = 10
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9._@-]{2,150}$")
 
 # Compared against when the username is unknown, so a failed login takes as long whether
@@ -40,6 +40,25 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     return user
 
 
+def record_login(
+    session: Session, username: str, user_id: int | None, outcome: str, client: str
+) -> None:
+    """An audit row for a login attempt: ``outcome`` 'ok', 'failed' or 'throttled'.
+
+    Holds the username as typed (cut to the column's length) and the client address,
+    never the password. Flushes; the caller commits.
+    """
+    actor = f"user:{user_id}" if user_id is not None else "anonymous"
+    session.add(
+        AuditLog(
+            actor=actor,
+            action=f"login.{outcome}",
+            details={"username": username[:150], "client": client[:100]},
+        )
+    )
+    session.flush()
+
+
 def create_user(
     session: Session, username: str, password: str, role: str, *, actor_id: int | None = None
 ) -> User:
@@ -48,12 +67,15 @@ def create_user(
     if not USERNAME_PATTERN.match(username):
         raise LabelingError("a username is 2–150 letters, digits or . _ @ - (no spaces)")
     _check_role(role)
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise LabelingError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
     if session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
         raise LabelingError(f"there is already a user {username!r}")
+    _check_password(password, username)
     user = User(
-        username=username, password_hash=generate_password_hash(password), role=role, active=True
+        username=username,
+        password_hash=generate_password_hash(password),
+        role=role,
+        active=True,
+        password_changed_at=utcnow(),
     )
     session.add(user)
     session.flush()
@@ -81,9 +103,56 @@ def set_active(
     if not active and user.role == "admin":
         _keep_an_admin(session, user)
     user.active = active
+    if not active:
+        user.session_version = (user.session_version or 0) + 1
     session.flush()
     _audit(session, actor_id, "user.activate" if active else "user.deactivate", user_id=user.id)
     return user
+
+
+def _check_password(password: str, username: str) -> None:
+    problem = password_problem(password, username)
+    if problem is not None:
+        raise LabelingError(problem)
+
+
+def change_password(session: Session, user_id: int, current: str, new: str) -> User:
+    """A person sets a new password, proving the current one; every other session of
+    theirs ends (the caller re-logs this one with the new session version)."""
+    user = _user(session, user_id)
+    if not user.active or not check_password_hash(user.password_hash, current):
+        raise LabelingError("the current password is not right")
+    if check_password_hash(user.password_hash, new):
+        raise LabelingError("the new password is the current one")
+    _set_password(user, new)
+    session.flush()
+    _audit(session, user.id, "user.password", user_id=user.id)
+    return user
+
+
+def reset_password(session: Session, user_id: int, new: str, *, actor_id: int | None) -> User:
+    """An admin sets a user's password (forgotten, or compromised); every session of that
+    user ends."""
+    user = _user(session, user_id)
+    _set_password(user, new)
+    session.flush()
+    _audit(session, actor_id, "user.password-reset", user_id=user.id)
+    return user
+
+
+def _set_password(user: User, new: str) -> None:
+    _check_password(new, user.username)
+    user.password_hash = generate_password_hash(new)
+    user.password_changed_at = utcnow()
+    user.session_version = (user.session_version or 0) + 1
+
+
+def end_sessions(session: Session, user_id: int) -> None:
+    """Revoke every login session of this user (logout, password change, deactivation):
+    the web app refuses a session cookie that carries an older session version."""
+    user = _user(session, user_id)
+    user.session_version = (user.session_version or 0) + 1
+    session.flush()
 
 
 def _user(session: Session, user_id: int) -> User:

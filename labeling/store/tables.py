@@ -183,6 +183,12 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Bumped by logout, a password change and deactivation: every session cookie that
+    # carries an older version is refused (web.auth), so a copied cookie stops working.
+    session_version: Mapped[int] = mapped_column(
+        Integer, default=0, server_default=text("0")
+    )
+    password_changed_at: Mapped[datetime | None] = mapped_column()
 
     def __repr__(self) -> str:
         return f"<User {self.username} ({self.role})>"
@@ -421,10 +427,14 @@ class Annotation(Base):
     source: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     superseded_at: Mapped[datetime | None] = mapped_column()
+    # The person behind the label and their role when they gave it (an adjudication's
+    # adjudicator too); NULL for weak (archive-folder) and model labels.
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    role: Mapped[str | None] = mapped_column(String(16))
 
     message: Mapped[Message] = relationship(back_populates="annotations")
     team: Mapped[Team] = relationship()
-    user: Mapped[User | None] = relationship()
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
 
     def __repr__(self) -> str:
         return f"<Annotation {self.id} msg={self.message_id} team={self.team_id} {self.source}>"
@@ -469,6 +479,25 @@ class Skip(Base):
         ForeignKey("messages.id", ondelete="CASCADE"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ServedMail(Base):
+    """The labelling queue served this archive mail to this person.
+
+    A labeller may read and label only mail served to them (``web.security``): ids are
+    sequential, so without this anyone could walk the archive, or label mail the queue
+    meant for someone else. Written when the queue offers a mail (``queue.mark_served``).
+    """
+
+    __tablename__ = "served_mail"
+    __table_args__ = (UniqueConstraint("user_id", "message_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    served_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Verification(Base):

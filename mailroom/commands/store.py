@@ -75,12 +75,21 @@ def db_current(settings: Settings) -> None:
 @click.pass_obj
 def import_command(settings: Settings, source: str, progress: bool | None) -> None:
     """Import mail from SOURCE: an mbox file, a folder of .eml files, a Maildir tree, or
-    imap://user:pass@host:port/FOLDER (imaps:// for TLS).
+    imap://user@host:port/FOLDER (imaps:// for TLS).
 
+    The IMAP password comes from MAILROOM_IMPORT_PASSWORD (or MAILROOM_IMPORT_PASSWORD_FILE)
+    or is asked for: a password on the command line is readable by every local user (ps).
     Mails already in the store are skipped, mails that cannot be parsed are kept as
     quarantined, and an interrupted IMAP import resumes where it stopped.
     """
+    from labeling.imap import lacks_password, with_password
     from labeling.importers.run import run_import
+
+    if lacks_password(source):
+        password = settings.import_password
+        if password is None:
+            password = click.prompt("IMAP password", hide_input=True, err=True)
+        source = with_password(source, password)
 
     with open_database(settings) as sessions:
         summary = run_import(

@@ -760,3 +760,49 @@ def test_export_and_group_duplicates_commands(
     assert lines[0] == "message_id,label,sources,language,text"
     assert "4 labelled mails (csv)" in result.output
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_labels_record_who_and_in_what_role_and_live_mail_is_decided_in_review(
+    session: Session, teams: dict[str, Team], users: dict[str, User]
+) -> None:
+    archive = add_message(session, "Archief")
+    label = record_label(session, archive.id, teams["claims"].id, users["ann"].id)
+    assert (label.decided_by, label.role) == (users["ann"].id, "labeler")
+    record_label(session, archive.id, teams["sales"].id, users["bob"].id)
+    decision = adjudicate(session, archive.id, teams["sales"].id, users["rev"].id)
+    assert (decision.user_id, decision.decided_by, decision.role) == (
+        None,
+        users["rev"].id,
+        "reviewer",
+    )
+
+    live = add_message(session, "Live", origin="live")
+    with pytest.raises(LabelingError, match="live mail"):
+        record_label(session, live.id, teams["claims"].id, users["ann"].id)
+    with pytest.raises(LabelingError, match="live mail"):
+        queue.label_group(session, live.id, teams["claims"].id, users["ann"].id)
+    # A queue label on live mail from before the check (revision 0008) never outvotes the
+    # reviewer's decision, although a person's label ranks above a review label on archive
+    # mail (docs/labels.md).
+    for user in ("ann", "bob"):
+        session.add(
+            Annotation(
+                message_id=live.id,
+                team_id=teams["claims"].id,
+                user_id=users[user].id,
+                source="human",
+            )
+        )
+    session.add(
+        Annotation(
+            message_id=live.id,
+            team_id=teams["service"].id,
+            user_id=users["rev"].id,
+            source="review",
+            decided_by=users["rev"].id,
+            role="reviewer",
+        )
+    )
+    session.flush()
+    resolved = {example.message_id: example.label for example in training_examples(session)}
+    assert resolved == {archive.id: "sales", live.id: "service"}

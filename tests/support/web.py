@@ -9,6 +9,8 @@ and ``seeded`` fixtures built from them are in tests/conftest.py.
 - :func:`make_app`: the app on given settings, for testing.
 - :func:`csrf_token`, :func:`login`, :func:`logged_in`: a client logged in as a user.
 - :class:`Api`: the labelling page's JSON calls; :func:`current_labels`: the labels in force.
+- :func:`serve`: record that the queue served mail to a person (a labeller may read and
+  label only that), for tests that label chosen mail without walking the queue.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import generate_password_hash
 from werkzeug.test import TestResponse
 
+from labeling.annotation.queue import mark_served
 from labeling.settings import Settings
 from labeling.store.tables import Annotation, Message, Team, User
 from web import create_app
@@ -157,6 +160,13 @@ class Api:
         assert response.status_code == expect, response.get_data(as_text=True)
         data: dict[str, Any] = response.get_json()
         return data
+
+
+def serve(sessions: sessionmaker[Session], user_id: int, *message_ids: int) -> None:
+    with sessions() as session:
+        for message_id in message_ids:
+            mark_served(session, user_id, message_id)
+        session.commit()
 
 
 def current_labels(sessions: sessionmaker[Session], **where: Any) -> list[Annotation]:
