@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from labeling.errors import StoreError
 from labeling.settings import Settings, load_settings
-from web import db
+from web import db, display
 from web.assets import cache_seconds, static_url
 from web.security import (
     ROLE_MATRIX,
@@ -107,6 +107,11 @@ def create_app(
 
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(StoreError, _store_error)
+
+    app.add_template_filter(display.percent, "percent")
+    app.add_template_filter(display.filesize, "filesize")
+    app.add_template_filter(display.duration, "duration")
+    app.add_template_global(display.percent_apart, "percent_apart")
 
     @app.context_processor
     def _template_helpers() -> dict[str, Any]:

@@ -222,7 +222,7 @@ def label() -> Response:
         return _next(body, notice=f"#{message_id} verified: {answer}")
     queue.record_label(db_session(), message_id, team_id, _user_id())
     commit()
-    return _next(body, notice=f"#{message_id} → {_team_name(team_id)}")
+    return _next(body, notice=f"#{message_id} labelled {_team_name(team_id)}")
 
 
 @bp.post("/skip")
@@ -248,15 +248,23 @@ def undo() -> Response:
         commit()
         if withdrawn is None:
             return _next(body, notice="nothing to undo")
+        answer = _team_name(withdrawn.team_id) if withdrawn.team_id else "no team"
         return _next(
-            body, notice=f"undid #{withdrawn.message_id}", returned=withdrawn.message_id
+            body,
+            notice=f"Undone: your answer {answer} for #{withdrawn.message_id} is withdrawn",
+            returned=withdrawn.message_id,
         )
     undone = queue.undo_last(db_session(), _user_id())
     commit()
     if undone is None:
         return _next(body, notice="nothing to undo")
     # The queue offers the undone mail first, whatever the order.
-    return _next(body, notice=f"undid #{undone.message_id}", returned=undone.message_id)
+    return _next(
+        body,
+        notice=f"Undone: your label {_team_name(undone.team_id)} for #{undone.message_id} "
+        "is withdrawn",
+        returned=undone.message_id,
+    )
 
 
 @bp.post("/label-group")
@@ -267,7 +275,9 @@ def label_group() -> Response:
     message_id, team_id = _int(body, "message_id"), _int(body, "team_id")
     count = queue.label_group(db_session(), message_id, team_id, _user_id())
     commit()
-    return _next(body, notice=f"{count} mails of #{message_id}'s group → {_team_name(team_id)}")
+    return _next(
+        body, notice=f"{count} mails of #{message_id}'s group labelled {_team_name(team_id)}"
+    )
 
 
 @bp.get("/messages/<int:message_id>/html")

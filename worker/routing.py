@@ -52,6 +52,8 @@ def decide_route(
             "model_reason": prediction.reason,
             "margin": round(prediction.margin, 4),
         }
+        if prediction.threshold is not None:
+            model_view["threshold"] = prediction.threshold
     by_id = {team.id: team for team in teams.values()}
 
     if is_reply and thread is not None and thread.team_id is not None:
