@@ -112,6 +112,7 @@ def _progress() -> ProgressView:
         double_target=progress.double_target,
         double_done=progress.double_done,
         verified=verify.verified_count(db_session()),
+        weak_only=progress.weak_only,
     )
 
 

@@ -107,7 +107,7 @@ def test_label_five_with_the_keyboard_undo_and_html_that_cannot_run(
     title = page.title()
     assert _shown(page) == seeded.messages[0]
     assert page.is_visible("#suggestion")  # the first mail has an archive-folder label
-    assert page.inner_text("#progress-text").startswith("0 of 220")
+    assert page.inner_text("#progress-text").startswith("0 of 220 mails labelled by a person")
 
     # Five labels: Enter confirms the first mail's suggestion, then team keys.
     labelled = []
@@ -115,7 +115,12 @@ def test_label_five_with_the_keyboard_undo_and_html_that_cannot_run(
     for index in range(5):
         key = "Enter" if index == 0 else seeded.hotkeys[seeded.truth[current]]
         labelled.append(current)
+        team = seeded.truth[current]
+        count = int(page.inner_text(f'[data-count-for="{team}"]'))
         current = _press_and_wait(page, key, before=current)
+        # The counters move with the key press, before the server's count comes back.
+        assert int(page.inner_text(f'[data-count-for="{team}"]')) == count + 1
+        assert page.inner_text("#progress-text").startswith(f"{index + 1} of 220")
     assert labelled == seeded.messages[:5]
     expect(page.locator("#progress-text")).to_contain_text("5 of 220 mails labelled")
 
@@ -123,6 +128,8 @@ def test_label_five_with_the_keyboard_undo_and_html_that_cannot_run(
     back = _press_and_wait(page, "u", before=current)
     assert back == labelled[4]
     assert page.is_visible("#returned")
+    assert page.inner_text("#notice").startswith("Undone: your label ")
+    assert f"for #{back} is withdrawn" in page.inner_text("#notice")
     with server.sessions() as session:
         lotte = session.scalars(select(User.id).where(User.username == "lotte")).one()
         current_labels = session.execute(

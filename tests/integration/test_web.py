@@ -73,6 +73,8 @@ def route_table(seeded: Seeded) -> list[tuple[str, str, str, dict[str, Any] | No
         ("review.no_team", "POST", "/review/no-team", {"message_id": message}),
         ("review.routed", "GET", "/review/routed", None),
         ("review.send_back", "POST", "/review/send-back", {"message_id": message}),
+        ("review.mail", "GET", f"/review/mail/{message}", None),
+        ("review.pass_over", "POST", "/review/pass", {"message_id": message}),
         ("dashboard.index", "GET", "/dashboard", None),
         ("thresholds.index", "GET", "/thresholds", None),
         ("thresholds.set_target", "POST", "/thresholds", {"target": "0.97"}),
@@ -344,6 +346,7 @@ def test_label_then_next_undo_and_skip(app: Flask, seeded: Seeded) -> None:
         "double_target": first["progress"]["double_target"],
         "double_done": 0,
         "verified": 0,
+        "weak_only": first["progress"]["weak_only"],
     }
 
     after = api.post("/api/label", message_id=m["id"], team_id=seeded.teams["premie"])
@@ -351,11 +354,13 @@ def test_label_then_next_undo_and_skip(app: Flask, seeded: Seeded) -> None:
     assert after["progress"] is None  # counted apart, so the next mail comes first
     assert api.progress()["labelled"] == 1
     assert api.progress()["per_team"] == {"premie": 1}
-    assert after["notice"] == f"#{m['id']} → Premie"
+    assert after["notice"] == f"#{m['id']} labelled Premie"  # the team's name, not its id
 
     api.post("/api/label", message_id=seeded.messages[1], team_id=seeded.teams["schade"])
     undone = api.post("/api/undo")
     assert undone["message"]["id"] == seeded.messages[1] and undone["returned"] is True
+    # The notice says what was undone.
+    assert undone["notice"] == f"Undone: your label Schade for #{seeded.messages[1]} is withdrawn"
     assert [a.message_id for a in current_labels(sessions, source="human")] == [seeded.messages[0]]
 
     skipped = api.post("/api/skip", message_id=seeded.messages[1])
@@ -600,6 +605,10 @@ def test_archiving_a_team_keeps_its_labels(app: Flask, seeded: Seeded) -> None:
     assert [a.team_id for a in current_labels(sessions)] == [klachten]
     teams_page = admin.get("/admin/teams").get_data(as_text=True)
     assert "archived" in teams_page
+    # The counts say what they are: the one label a person gave, none from folders.
+    assert "Labels by a person" in teams_page and "From folders" in teams_page
+    row = teams_page[teams_page.index(">Klachten<") :].split("</tr>")[0]
+    assert '<td class="num">1</td>\n    <td class="num">0</td>' in row
     # Gone from the labelling page, refused by the API, still counted.
     assert 'data-slug="klachten"' not in api.client.get("/label").get_data(as_text=True)
     refused = api.post("/api/label", 409, message_id=seeded.messages[1], team_id=klachten)

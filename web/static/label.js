@@ -11,7 +11,9 @@
   const teamButtons = Array.from(document.querySelectorAll("button.team"));
   const teamByKey = new Map();
   const teamName = new Map();
+  const slugById = new Map();
   for (const button of teamButtons) {
+    slugById.set(Number(button.dataset.teamId), button.dataset.slug);
     if (button.dataset.hotkey) teamByKey.set(button.dataset.hotkey, button);
     teamName.set(Number(button.dataset.teamId), button.querySelector(".team-name").textContent);
   }
@@ -113,8 +115,30 @@
   function pick(teamId) {
     if (!state.message) return;
     const messageId = state.message.id;
-    const url = state.groupArmed ? "/api/label-group" : "/api/label";
-    act(() => call("POST", url, { message_id: messageId, team_id: teamId }));
+    const group = state.groupArmed;
+    const url = group ? "/api/label-group" : "/api/label";
+    const servedBy = state.servedBy;
+    const verifying = state.verifying;
+    act(async () => {
+      const data = await call("POST", url, { message_id: messageId, team_id: teamId });
+      // The counters move with the key press; the server's own count follows shortly and
+      // corrects anything this guess got wrong (a group, a label that settles nothing).
+      if (data && !data.progress && !group && !verifying) countLabel(teamId, servedBy);
+      return data;
+    });
+  }
+
+  function countLabel(teamId, servedBy) {
+    const progress = state.progress;
+    if (!progress) return;
+    if (servedBy === "second") {
+      progress.double_done += 1;
+    } else {
+      progress.labelled += 1;
+      const slug = slugById.get(teamId);
+      if (slug) progress.per_team[slug] = (progress.per_team[slug] || 0) + 1;
+    }
+    renderProgress(progress);
   }
 
   function skip() {
@@ -144,6 +168,7 @@
     state.verifying = Boolean(data.verifying);
     setGroupArmed(false);
     renderServedBy(data.served_by);
+    state.servedBy = data.served_by;
     $("loading").hidden = true;
     $("empty").hidden = Boolean(data.message);
     $("message").hidden = !data.message;
@@ -239,11 +264,16 @@
   }
 
   function renderProgress(progress) {
+    state.progress = { ...progress, per_team: { ...progress.per_team } };
     const bar = $("progress");
     bar.max = Math.max(progress.total, 1);
     bar.value = progress.labelled;
     const share = progress.total ? Math.floor((100 * progress.labelled) / progress.total) : 0;
-    setText("progress-text", `${progress.labelled} of ${progress.total} mails labelled (${share} %)`);
+    setText(
+      "progress-text",
+      `${progress.labelled} of ${progress.total} mails labelled by a person (${share} %)` +
+        (progress.weak_only ? `; ${progress.weak_only} more carry only their folder's label` : ""),
+    );
     const double = $("double-text");
     double.hidden = !progress.double_target;
     double.textContent = `Labelled by two people: ${progress.double_done} of ${progress.double_target}`;
