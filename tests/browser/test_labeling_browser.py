@@ -222,6 +222,11 @@ def test_group_mode_labels_every_near_duplicate(
     assert after == seeded.messages[first + 3]
     assert page.inner_text("#notice").startswith("3 mails")
     assert not page.is_visible("#group-armed")
+    # g on a mail with no near-duplicates says so instead of arming nothing silently.
+    assert not page.is_visible("#group")
+    page.keyboard.press("g")
+    assert not page.is_visible("#group-armed")
+    assert "no near-duplicates" in page.inner_text("#notice")
     with server.sessions() as session:
         labelled = session.scalars(
             select(Annotation.message_id).where(

@@ -510,6 +510,17 @@ def test_adjudication_settles_a_disagreement(app: Flask, seeded: Seeded) -> None
     disputed = seeded.messages[3]
     assert f'data-message-id="{disputed}"' in page and page.count('class="disagreement') == 1
     assert "labeler: Schade" in page and "labeler2: Premie" in page
+    # The archive folder's label shows beside the labellers' (this seeded mail has none).
+    assert "archive folder: none" in page
+    with sessions() as session:
+        session.add(
+            Annotation(
+                message_id=disputed, team_id=seeded.teams["klachten"], source="archive-folder"
+            )
+        )
+        session.commit()
+    page = reviewer.get("/agreement/disagreements").get_data(as_text=True)
+    assert "archive folder: Klachten" in page
     token = csrf_token(reviewer, "/agreement/disagreements")
     response = reviewer.post(
         "/agreement/adjudicate",
@@ -744,6 +755,15 @@ def test_create_user_command(db_settings: Settings) -> None:
         obj=db_settings,
     )
     assert prompted.exit_code == 0, prompted.output
+    # The UI and docs spell the role "labeller": the command takes that spelling too.
+    british = runner.invoke(
+        cli,
+        ["create-user", "lisa", "--role", "labeller", "--password-stdin"],
+        input="een goed wachtwoord\n",
+        obj=db_settings,
+    )
+    assert british.exit_code == 0, british.output
+    assert "user lisa (labeler) created" in british.output
     app = make_app(db_settings)
     try:
         assert login(app.test_client(), "beheer", "een goed wachtwoord").status_code == 302

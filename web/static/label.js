@@ -384,6 +384,7 @@
         break;
       case "g":
         if (state.message.group_size) setGroupArmed(!state.groupArmed);
+        else setText("notice", "This mail has no near-duplicates: the next key labels it alone.");
         break;
       case "h":
         if (state.message.has_html) showView(state.view === "html" ? "text" : "html");
