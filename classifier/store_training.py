@@ -2,7 +2,8 @@
 
 The frozen holdout
     A labelled mail belongs to the holdout when a hash of its near-duplicate group (its own
-    id when it has none) falls in the lowest ``HOLDOUT_PERCENT`` buckets. The rule never
+    id when it has none) falls in the lowest ``HOLDOUT_PERCENT`` buckets
+    (:func:`labeling.annotation.export.is_holdout`, which the export uses too). The rule never
     changes, so a mail is in the holdout forever, new labels join it in the same proportion,
     no model ever trains on it, and copies of a holdout mail cannot leak into training.
     Every candidate and the active version are scored on the same holdout by the gate.
@@ -10,7 +11,6 @@ The frozen holdout
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -44,6 +44,7 @@ from labeling.annotation.export import (
     WEAK_SOURCE,
     Example,
     dataset_hash,
+    is_holdout,
     split_examples,
     training_examples,
 )
@@ -63,14 +64,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-HOLDOUT_PERCENT = 10
 SCORE_BATCH = 256
-
-
-def is_holdout(group: int) -> bool:
-    """The frozen holdout rule (see module doc)."""
-    digest = hashlib.sha256(f"mailroom-holdout:{group}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") % 100 < HOLDOUT_PERCENT
 
 
 def split_holdout(examples: Sequence[Example]) -> tuple[list[Example], list[Example]]:
