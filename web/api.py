@@ -268,6 +268,42 @@ def undo() -> Response:
     )
 
 
+@bp.get("/messages/<int:message_id>/open")
+def open_message(message_id: int) -> Response:
+    """A mail asked for by its number (a near-duplicate, a flagged or a skipped mail);
+    refused (409, with the reason) where the queue would not let the labeller choose it."""
+    message = queue.open_by_id(db_session(), message_id, _user_id())
+    return _payload(
+        message, notice=f"#{message_id} opened", with_progress=False, served_by="opened"
+    )
+
+
+@bp.get("/skipped")
+def skipped() -> Response:
+    """The mails this labeller skipped, the latest first."""
+    pseudonymiser = _pseudonymiser()
+    rows = []
+    for row in queue.skipped(db_session(), _user_id()):
+        subject = row.subject
+        if pseudonymiser is not None:
+            pseudonyms = pseudonymiser.mail(row.subject, names=(row.sender,))
+            subject = pseudonyms.text(row.subject)
+        rows.append(
+            {"id": row.message_id, "subject": subject, "skipped_at": row.skipped_at.isoformat()}
+        )
+    return jsonify(skipped=rows)
+
+
+@bp.post("/unskip")
+def unskip() -> Response:
+    body = _body()
+    message_id = _int(body, "message_id")
+    if not queue.unskip(db_session(), message_id, _user_id()):
+        raise LabelingError(f"you had not skipped #{message_id}")
+    commit()
+    return jsonify(notice=f"#{message_id} is back in your queue")
+
+
 @bp.post("/label-group")
 def label_group() -> Response:
     body = _body()

@@ -179,7 +179,24 @@ def test_label_five_with_the_keyboard_undo_and_html_that_cannot_run(
     page.screenshot(path=str(shot), full_page=False)
     assert shot.stat().st_size < MAX_SCREENSHOT_BYTES
 
+    # The skipped mail is listed; it opens from the list, and goes back in the queue.
+    calm = _shown(page)
+    page.click("#skipped-box summary")
+    expect(page.locator("#skipped-list li")).to_have_count(1)
+    assert f"#{evil}" in page.inner_text("#skipped-list")
+    page.click(f"#skipped-list button:has-text('#{evil}')")
+    expect(page.locator("#m-id")).to_have_text(f"#{evil}")
+    assert "the mail you opened by its number" in page.inner_text("#served")
+    page.click("#skipped-list button:has-text('back in my queue')")
+    expect(page.locator("#skipped-list li")).to_have_count(0)
+    expect(page.locator("#notice")).to_have_text(f"#{evil} is back in your queue")
     assert problems == []
+
+    # A mail with no reason to be chosen is refused by its number, saying why (the
+    # browser logs the 409 itself).
+    page.fill("#open-id", str(calm + 1))
+    page.press("#open-id", "Enter")
+    expect(page.locator("#error")).to_contain_text("queue's own order")
     context.close()
 
 

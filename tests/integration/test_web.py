@@ -62,6 +62,9 @@ def route_table(seeded: Seeded) -> list[tuple[str, str, str, dict[str, Any] | No
         ("api.next_message", "GET", "/api/next", None),
         ("api.message_html", "GET", f"/api/messages/{message}/html", None),
         ("api.progress", "GET", "/api/progress", None),
+        ("api.open_message", "GET", f"/api/messages/{message}/open", None),
+        ("api.skipped", "GET", "/api/skipped", None),
+        ("api.unskip", "POST", "/api/unskip", {"message_id": message}),
         ("api.label", "POST", "/api/label", label),
         ("api.skip", "POST", "/api/skip", {"message_id": seeded.messages[1]}),
         ("api.undo", "POST", "/api/undo", {}),
@@ -792,3 +795,45 @@ def test_serve_command_builds_the_app_for_waitress(
     assert "http://127.0.0.1:8123/" in result.output
     assert served["host"] == "127.0.0.1" and served["port"] == 8123
     assert served["app"].config["SESSION_COOKIE_SECURE"] is False
+
+
+def test_a_labeller_opens_a_mail_by_number_where_the_queue_allows_and_takes_back_skips(
+    app: Flask, seeded: Seeded
+) -> None:
+    sessions = app.extensions["mailroom.db"].sessions
+    api = Api(logged_in(app, "labeler"))
+    plain, grouped, skipped = seeded.messages[4], seeded.messages[3], seeded.messages[1]
+
+    # Mail with no reason to be chosen comes in the queue's own order.
+    response = api.client.get(f"/api/messages/{plain}/open")
+    assert response.status_code == 409 and "queue's own order" in response.get_json()["error"]
+
+    # A near-duplicate opens by its number.
+    with sessions() as session:
+        for message_id in (grouped, seeded.messages[5]):
+            session.get_one(Message, message_id).dup_group_id = grouped
+        session.commit()
+    opened = api.client.get(f"/api/messages/{grouped}/open").get_json()
+    assert opened["message"]["id"] == grouped and opened["served_by"] == "opened"
+    assert opened["message"]["group_size"] == 2
+
+    # Skipped mail is listed, opens, and can go back in the queue.
+    api.post("/api/skip", message_id=skipped)
+    listed = api.client.get("/api/skipped").get_json()["skipped"]
+    assert [row["id"] for row in listed] == [skipped]
+    assert listed[0]["subject"] == "Vraag 2 over mijn polis"
+    assert api.client.get(f"/api/messages/{skipped}/open").get_json()["message"]["id"] == skipped
+    unskipped = api.post("/api/unskip", message_id=skipped)
+    assert unskipped["notice"] == f"#{skipped} is back in your queue"
+    assert api.client.get("/api/skipped").get_json()["skipped"] == []
+    assert "had not skipped" in api.post("/api/unskip", 409, message_id=skipped)["error"]
+    # Another labeller's skip is theirs alone.
+    other = Api(logged_in(app, "labeler2"))
+    assert other.client.get("/api/skipped").get_json()["skipped"] == []
+
+    # Live mail is for reviewers: a labeller cannot open it by number.
+    with sessions() as session:
+        session.get_one(Message, plain).origin = "live"
+        session.commit()
+    response = api.client.get(f"/api/messages/{plain}/open")
+    assert response.status_code == 409 and "no archive mail" in response.get_json()["error"]

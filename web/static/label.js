@@ -247,6 +247,7 @@
     uncertain: "most uncertain first",
     suspect: "suspect folder labels first",
     verify: "the verification sample",
+    opened: "the mail you opened by its number",
   };
   function renderServedBy(servedBy) {
     let text = servedBy ? `showing: ${SERVED[servedBy] || servedBy}` : "";
@@ -406,6 +407,62 @@
   $("tab-text").addEventListener("click", () => showView("text"));
   $("tab-html").addEventListener("click", () => showView("html"));
   $("help-button").addEventListener("click", toggleHelp);
+  // Opening a mail by its number (a near-duplicate, a flagged or a skipped mail) ------------
+
+  $("open-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const input = $("open-id");
+    const id = input.value.trim().replace(/^#/, "");
+    if (!/^[0-9]{1,10}$/.test(id)) {
+      showError("Type the mail's number, e.g. 2313.");
+      return;
+    }
+    input.value = "";
+    input.blur(); // hand the keys back to labelling
+    act(() => call("GET", `/api/messages/${id}/open`));
+  });
+
+  async function loadSkipped() {
+    const list = $("skipped-list");
+    let data = null;
+    try {
+      data = await call("GET", "/api/skipped");
+    } catch (err) {
+      showError(err.message);
+      return;
+    }
+    if (!data) return;
+    list.replaceChildren();
+    setText("skipped-count", String(data.skipped.length));
+    for (const row of data.skipped) {
+      const item = document.createElement("li");
+      const open = document.createElement("button");
+      open.type = "button";
+      open.className = "link";
+      open.textContent = `#${row.id} ${row.subject}`;
+      open.addEventListener("click", () => act(() => call("GET", `/api/messages/${row.id}/open`)));
+      const back = document.createElement("button");
+      back.type = "button";
+      back.className = "link";
+      back.textContent = "back in my queue";
+      back.addEventListener("click", async () => {
+        try {
+          const answer = await call("POST", "/api/unskip", { message_id: row.id });
+          if (answer) setText("notice", answer.notice);
+        } catch (err) {
+          showError(err.message);
+        }
+        loadSkipped();
+      });
+      item.append(open, " · ", back);
+      list.append(item);
+    }
+    $("skipped-empty").hidden = data.skipped.length > 0;
+  }
+  $("skipped-box").addEventListener("toggle", () => {
+    if ($("skipped-box").open) loadSkipped();
+  });
+
   orderSelect.addEventListener("change", () => {
     state.order = orderSelect.value;
     localStorage.setItem("mailroom.order", state.order);
