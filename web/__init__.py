@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from labeling.errors import StoreError
 from labeling.settings import Settings, load_settings
-from web import db, display
+from web import db, display, i18n
 from web.assets import cache_seconds, static_url
 from web.security import (
     ROLE_MATRIX,
@@ -96,6 +96,7 @@ def create_app(
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
+    i18n.init_app(app)
 
     # Order matters: the clock starts first, access is checked before CSRF (an anonymous
     # POST goes to the login page rather than to a CSRF error).
@@ -116,7 +117,12 @@ def create_app(
     @app.context_processor
     def _template_helpers() -> dict[str, Any]:
         role = current_user.role if current_user.is_authenticated else None
-        return {"static_url": static_url, "can": lambda endpoint: allowed(endpoint, role)}
+        return {
+            "static_url": static_url,
+            "can": lambda endpoint: allowed(endpoint, role),
+            "current_locale": i18n.current_locale,
+            "language_names": i18n.LANGUAGE_NAMES,
+        }
 
     _check_role_matrix(app)
     return app

@@ -42,6 +42,7 @@ class CurrentUser:
     is_active: bool = True
     is_authenticated: bool = True
     is_anonymous: bool = False
+    locale: str | None = None  # the interface language they chose (web.i18n)
 
     def get_id(self) -> str:
         return str(self.id)
@@ -55,7 +56,7 @@ def _load_user(user_id: str) -> CurrentUser | None:
     user = db_session().get(User, int(user_id))
     if user is None or not user.active:
         return None
-    return CurrentUser(id=user.id, username=user.username, role=user.role)
+    return CurrentUser(id=user.id, username=user.username, role=user.role, locale=user.locale)
 
 
 def _safe_next(target: str | None) -> str | None:

@@ -24,6 +24,7 @@ from flask import (
 )
 from flask import session as browser_session
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from labeling.errors import LabelingError
@@ -167,8 +168,12 @@ def pass_over() -> ResponseReturnValue:
         if item is not None and item.status == "open":
             until = _pass_over(item.id, datetime.now(UTC))
             flash(
-                f"Mail #{item.message_id} passed over until {until:%H:%M} UTC: "
-                "you see it again then, or sooner when nothing else waits.",
+                _(
+                    "Mail #%(id)s passed over until %(until)s UTC: you see it again then, "
+                    "or sooner when nothing else waits.",
+                    id=item.message_id,
+                    until=f"{until:%H:%M}",
+                ),
                 "info",
             )
     return redirect(url_for("review.queue"))
@@ -176,15 +181,22 @@ def pass_over() -> ResponseReturnValue:
 
 def _decided_notice(decided: list[review.Decided], queued: bool) -> str:
     first = decided[0]
-    what = f"Mail #{first.message_id}" if len(decided) == 1 else f"{len(decided)} mails"
-    tail = "forward queued." if queued else "the forward is queued by the worker's next sweep."
-    return f"{what} sent to {first.team_name or first.team_slug}; {tail}"
+    team = first.team_name or first.team_slug
+    if len(decided) == 1:
+        what = _("Mail #%(id)s sent to %(team)s;", id=first.message_id, team=team)
+    else:
+        what = _("%(n)s mails sent to %(team)s;", n=len(decided), team=team)
+    if queued:
+        tail = _("forward queued.")
+    else:
+        tail = _("the forward is queued by the worker's next sweep.")
+    return f"{what} {tail}"
 
 
 def _decide(group: bool) -> ResponseReturnValue:
     form = ReviewDecisionForm()
     if not form.validate_on_submit():
-        flash("Choose a team for the mail.", "error")
+        flash(_("Choose a team for the mail."), "error")
         return redirect(url_for("review.queue"))
     message_id, team_id = form.message_id.data or 0, form.team_id.data or 0
     session = db_session()
@@ -229,7 +241,7 @@ def handled() -> ResponseReturnValue:
         except LabelingError as exc:
             flash(str(exc), "error")
         else:
-            flash(f"Mail #{message_id} marked as handled by hand.", "info")
+            flash(_("Mail #%(id)s marked as handled by hand.", id=message_id), "info")
     return redirect(url_for("review.queue"))
 
 
@@ -244,7 +256,7 @@ def no_team() -> ResponseReturnValue:
         except LabelingError as exc:
             flash(str(exc), "error")
         else:
-            flash(f"Mail #{message_id} closed: it belongs to no team.", "info")
+            flash(_("Mail #%(id)s closed: it belongs to no team.", id=message_id), "info")
     return redirect(url_for("review.queue"))
 
 
@@ -332,5 +344,12 @@ def send_back() -> ResponseReturnValue:
     except LabelingError as exc:
         flash(str(exc), "error")
     else:
-        flash(f"Mail #{message_id} came back from team {team}; it waits in review.", "info")
+        flash(
+            _(
+                "Mail #%(id)s came back from team %(team)s; it waits in review.",
+                id=message_id,
+                team=team,
+            ),
+            "info",
+        )
     return redirect(url_for("review.routed"))

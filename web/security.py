@@ -40,6 +40,7 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "static": PUBLIC,
     "auth.login": PUBLIC,
     "auth.logout": ALL_ROLES,
+    "i18n.set_language": ALL_ROLES,
     "labeling.home": ALL_ROLES,
     "labeling.label_page": _LABELLING,
     "labeling.agreement": _REVIEWING,

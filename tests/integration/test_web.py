@@ -77,6 +77,7 @@ def route_table(seeded: Seeded) -> list[tuple[str, str, str, dict[str, Any] | No
         ("review.routed", "GET", "/review/routed", None),
         ("review.send_back", "POST", "/review/send-back", {"message_id": message}),
         ("review.mail", "GET", f"/review/mail/{message}", None),
+        ("i18n.set_language", "POST", "/language", {"language": "en"}),
         ("review.pass_over", "POST", "/review/pass", {"message_id": message}),
         ("dashboard.index", "GET", "/dashboard", None),
         ("thresholds.index", "GET", "/thresholds", None),
