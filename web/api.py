@@ -14,6 +14,7 @@ from dataclasses import asdict
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from labeling.annotation import neardup, queue, suspects, verify
@@ -219,11 +220,12 @@ def label() -> Response:
         # Team 0 is the answer "this mail belongs to no team we have".
         verify.record_verification(db_session(), message_id, team_id or None, _user_id())
         commit()
-        answer = _team_name(team_id) if team_id else "no team"
-        return _next(body, notice=f"#{message_id} verified: {answer}")
+        answer = _team_name(team_id) if team_id else _("no team")
+        return _next(body, notice=_("#%(id)s verified: %(answer)s", id=message_id, answer=answer))
     queue.record_label(db_session(), message_id, team_id, _user_id())
     commit()
-    return _next(body, notice=f"#{message_id} labelled {_team_name(team_id)}")
+    notice = _("#%(id)s labelled %(team)s", id=message_id, team=_team_name(team_id))
+    return _next(body, notice=notice)
 
 
 @bp.post("/skip")
@@ -238,7 +240,7 @@ def skip() -> Response:
         )
     queue.skip(db_session(), message_id, _user_id())
     commit()
-    return _next(body, notice=f"#{message_id} skipped")
+    return _next(body, notice=_("#%(id)s skipped", id=message_id))
 
 
 @bp.post("/undo")
@@ -248,22 +250,29 @@ def undo() -> Response:
         withdrawn = verify.undo_verification(db_session(), _user_id())
         commit()
         if withdrawn is None:
-            return _next(body, notice="nothing to undo")
-        answer = _team_name(withdrawn.team_id) if withdrawn.team_id else "no team"
+            return _next(body, notice=_("nothing to undo"))
+        answer = _team_name(withdrawn.team_id) if withdrawn.team_id else _("no team")
         return _next(
             body,
-            notice=f"Undone: your answer {answer} for #{withdrawn.message_id} is withdrawn",
+            notice=_(
+                "Undone: your answer %(answer)s for #%(id)s is withdrawn",
+                answer=answer,
+                id=withdrawn.message_id,
+            ),
             returned=withdrawn.message_id,
         )
     undone = queue.undo_last(db_session(), _user_id())
     commit()
     if undone is None:
-        return _next(body, notice="nothing to undo")
+        return _next(body, notice=_("nothing to undo"))
     # The queue offers the undone mail first, whatever the order.
     return _next(
         body,
-        notice=f"Undone: your label {_team_name(undone.team_id)} for #{undone.message_id} "
-        "is withdrawn",
+        notice=_(
+            "Undone: your label %(team)s for #%(id)s is withdrawn",
+            team=_team_name(undone.team_id),
+            id=undone.message_id,
+        ),
         returned=undone.message_id,
     )
 
@@ -274,7 +283,7 @@ def open_message(message_id: int) -> Response:
     refused (409, with the reason) where the queue would not let the labeller choose it."""
     message = queue.open_by_id(db_session(), message_id, _user_id())
     return _payload(
-        message, notice=f"#{message_id} opened", with_progress=False, served_by="opened"
+        message, notice=_("#%(id)s opened", id=message_id), with_progress=False, served_by="opened"
     )
 
 
@@ -301,7 +310,7 @@ def unskip() -> Response:
     if not queue.unskip(db_session(), message_id, _user_id()):
         raise LabelingError(f"you had not skipped #{message_id}")
     commit()
-    return jsonify(notice=f"#{message_id} is back in your queue")
+    return jsonify(notice=_("#%(id)s is back in your queue", id=message_id))
 
 
 @bp.post("/label-group")
@@ -313,7 +322,12 @@ def label_group() -> Response:
     count = queue.label_group(db_session(), message_id, team_id, _user_id())
     commit()
     return _next(
-        body, notice=f"{count} mails of #{message_id}'s group labelled {_team_name(team_id)}"
+        body, notice=_(
+            "%(n)s mails of #%(id)s's group labelled %(team)s",
+            n=count,
+            id=message_id,
+            team=_team_name(team_id),
+        ),
     )
 
 

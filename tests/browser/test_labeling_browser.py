@@ -107,7 +107,9 @@ def test_label_five_with_the_keyboard_undo_and_html_that_cannot_run(
     title = page.title()
     assert _shown(page) == seeded.messages[0]
     assert page.is_visible("#suggestion")  # the first mail has an archive-folder label
-    assert page.inner_text("#progress-text").startswith("0 of 220 mails labelled by a person")
+    # The browser asks for Dutch (locale nl-NL): the page speaks Dutch, its script too.
+    assert page.get_attribute("html", "lang") == "nl"
+    assert page.inner_text("#progress-text").startswith("0 van 220 mails door een mens gelabeld")
 
     # Five labels: Enter confirms the first mail's suggestion, then team keys.
     labelled = []
@@ -120,16 +122,16 @@ def test_label_five_with_the_keyboard_undo_and_html_that_cannot_run(
         current = _press_and_wait(page, key, before=current)
         # The counters move with the key press, before the server's count comes back.
         assert int(page.inner_text(f'[data-count-for="{team}"]')) == count + 1
-        assert page.inner_text("#progress-text").startswith(f"{index + 1} of 220")
+        assert page.inner_text("#progress-text").startswith(f"{index + 1} van 220")
     assert labelled == seeded.messages[:5]
-    expect(page.locator("#progress-text")).to_contain_text("5 of 220 mails labelled")
+    expect(page.locator("#progress-text")).to_contain_text("5 van 220 mails door een mens")
 
     # Undo: the fifth mail comes back, and the database holds four labels.
     back = _press_and_wait(page, "u", before=current)
     assert back == labelled[4]
     assert page.is_visible("#returned")
-    assert page.inner_text("#notice").startswith("Undone: your label ")
-    assert f"for #{back} is withdrawn" in page.inner_text("#notice")
+    assert page.inner_text("#notice").startswith("Ongedaan: je label ")
+    assert f"voor #{back} is ingetrokken" in page.inner_text("#notice")
     with server.sessions() as session:
         lotte = session.scalars(select(User.id).where(User.username == "lotte")).one()
         current_labels = session.execute(
@@ -186,10 +188,10 @@ def test_label_five_with_the_keyboard_undo_and_html_that_cannot_run(
     assert f"#{evil}" in page.inner_text("#skipped-list")
     page.click(f"#skipped-list button:has-text('#{evil}')")
     expect(page.locator("#m-id")).to_have_text(f"#{evil}")
-    assert "the mail you opened by its number" in page.inner_text("#served")
-    page.click("#skipped-list button:has-text('back in my queue')")
+    assert "de mail die je op nummer opende" in page.inner_text("#served")
+    page.click("#skipped-list button:has-text('terug in mijn wachtrij')")
     expect(page.locator("#skipped-list li")).to_have_count(0)
-    expect(page.locator("#notice")).to_have_text(f"#{evil} is back in your queue")
+    expect(page.locator("#notice")).to_have_text(f"#{evil} staat weer in je wachtrij")
     assert problems == []
 
     # A mail with no reason to be chosen is refused by its number, saying why (the

@@ -192,3 +192,15 @@ def test_a_reviewer_settles_three_mails_with_the_keyboard_and_sees_them_forwarde
         page.click("#send-back button")
     assert f"came back from team {names[CHOICES[0]]}" in page.inner_text(".flashes")
     page.context.close()
+
+    # A Dutch browser gets the review page in Dutch.
+    dutch = browser.new_context(locale="nl-NL").new_page()
+    dutch.goto(f"{server.url}/")
+    dutch.fill("input[name=username]", "rob")
+    dutch.fill("input[name=password]", PASSWORD)
+    dutch.press("input[name=password]", "Enter")
+    dutch.wait_for_url(f"{server.url}/review")
+    assert dutch.get_attribute("html", "lang") == "nl"
+    assert "Teruggestuurd als verkeerd doorgestuurd door team" in dutch.inner_text("#why")
+    assert "Voorlopig overslaan" in dutch.inner_text("aside")
+    dutch.context.close()

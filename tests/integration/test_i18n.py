@@ -52,3 +52,5 @@ def test_dutch_first_english_from_the_browser_and_a_persons_choice_wins(
     login(labeller, "labeler")
     label_page = labeller.get("/label").get_data(as_text=True)
     assert "Door jou overgeslagen" in label_page and "oudste eerst" in label_page
+    # The words the page's script writes come with the page, in Dutch.
+    assert "door een mens gelabeld" in label_page and "getoond: {what}" in label_page

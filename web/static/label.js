@@ -6,6 +6,10 @@
 
 (() => {
   const $ = (id) => document.getElementById(id);
+  // The page's words in the person's language (web/i18n.py), {name} filled in by t().
+  const STRINGS = JSON.parse($("strings").textContent);
+  const t = (key, values = {}) =>
+    STRINGS[key].replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
   const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
 
   const teamButtons = Array.from(document.querySelectorAll("button.team"));
@@ -57,9 +61,9 @@
     try {
       data = await response.json();
     } catch (_err) {
-      throw new Error(`The server answered ${response.status}. Reload the page.`);
+      throw new Error(t("reload", { status: response.status }));
     }
-    if (!response.ok) throw new Error(data.error || `The server answered ${response.status}.`);
+    if (!response.ok) throw new Error(data.error || t("server_answered", { status: response.status }));
     return data;
   }
 
@@ -178,19 +182,19 @@
     const m = data.message;
     setText("m-subject", m.subject);
     setText("m-sender", m.sender);
-    setText("m-date", m.date || "unknown");
+    setText("m-date", m.date || t("unknown"));
     $("m-date").dateTime = m.date_iso || "";
     setText("m-language", m.language);
     setText("m-id", "#" + m.id);
-    setText("m-new", m.new_text || "(no text)");
+    setText("m-new", m.new_text || t("no_text"));
 
     const quoted = $("quoted-box");
     quoted.open = false;
     quoted.hidden = !m.quoted_text;
     setText("m-quoted", m.quoted_text);
-    setText("quoted-label", m.quoted_label || "Quoted history");
+    setText("quoted-label", m.quoted_label || t("quoted_history"));
     const lines = m.quoted_text ? m.quoted_text.split("\n").length : 0;
-    setText("quoted-size", lines ? `(${lines} lines)` : "");
+    setText("quoted-size", lines ? t("lines", { n: lines }) : "");
     const signature = $("signature-box");
     signature.open = false;
     signature.hidden = !m.signature;
@@ -229,8 +233,9 @@
     setText("s-team", teamName.get(suggestion.team_id) || suggestion.team_slug);
     let source = "(archive folder)";
     if (suggestion.source === "model") {
-      const confidence = suggestion.confidence == null ? "" : `, ${Math.round(suggestion.confidence * 100)} %`;
-      source = `(model${confidence})`;
+      // Rounded down, as every share on every page (web/display.py).
+      const confidence = suggestion.confidence == null ? "" : `, ${Math.floor(suggestion.confidence * 100 + 1e-9)} %`;
+      source = `(${t("model")}${confidence})`;
     }
     setText("s-source", source);
     const button = teamButtons.find((b) => Number(b.dataset.teamId) === suggestion.team_id);
@@ -239,20 +244,11 @@
 
   // What the queue really served: an order that had nothing left falls back to oldest
   // first, and undone mail and pending second labels come before any order.
-  const SERVED = {
-    undone: "a mail you undid",
-    second: "a pending second label (oldest first)",
-    oldest: "oldest first",
-    random: "random",
-    uncertain: "most uncertain first",
-    suspect: "suspect folder labels first",
-    verify: "the verification sample",
-    opened: "the mail you opened by its number",
-  };
   function renderServedBy(servedBy) {
-    let text = servedBy ? `showing: ${SERVED[servedBy] || servedBy}` : "";
+    const what = STRINGS[`served_${servedBy}`] || servedBy;
+    let text = servedBy ? t("showing", { what }) : "";
     if (servedBy === "oldest" && state.order !== "oldest") {
-      text += " (nothing left in the order you chose)";
+      text += " " + t("order_empty");
     }
     setText("served", text);
   }
@@ -272,15 +268,15 @@
     const share = progress.total ? Math.floor((100 * progress.labelled) / progress.total) : 0;
     setText(
       "progress-text",
-      `${progress.labelled} of ${progress.total} mails labelled by a person (${share} %)` +
-        (progress.weak_only ? `; ${progress.weak_only} more carry only their folder's label` : ""),
+      t("progress", { labelled: progress.labelled, total: progress.total, share }) +
+        (progress.weak_only ? t("weak_only", { n: progress.weak_only }) : ""),
     );
     const double = $("double-text");
     double.hidden = !progress.double_target;
-    double.textContent = `Labelled by two people: ${progress.double_done} of ${progress.double_target}`;
+    double.textContent = t("double", { done: progress.double_done, target: progress.double_target });
     const verified = $("verified-text");
     verified.hidden = !progress.verified && !state.verifying;
-    verified.textContent = `Verification sample: ${progress.verified} answered`;
+    verified.textContent = t("verified", { n: progress.verified });
     const most = Math.max(1, ...Object.values(progress.per_team));
     for (const element of document.querySelectorAll("[data-count-for]")) {
       element.textContent = String(progress.per_team[element.dataset.countFor] || 0);
@@ -385,7 +381,7 @@
         break;
       case "g":
         if (state.message.group_size) setGroupArmed(!state.groupArmed);
-        else setText("notice", "This mail has no near-duplicates: the next key labels it alone.");
+        else setText("notice", t("no_group"));
         break;
       case "h":
         if (state.message.has_html) showView(state.view === "html" ? "text" : "html");
@@ -414,7 +410,7 @@
     const input = $("open-id");
     const id = input.value.trim().replace(/^#/, "");
     if (!/^[0-9]{1,10}$/.test(id)) {
-      showError("Type the mail's number, e.g. 2313.");
+      showError(t("type_number"));
       return;
     }
     input.value = "";
@@ -444,7 +440,7 @@
       const back = document.createElement("button");
       back.type = "button";
       back.className = "link";
-      back.textContent = "back in my queue";
+      back.textContent = t("back_in_queue");
       back.addEventListener("click", async () => {
         try {
           const answer = await call("POST", "/api/unskip", { message_id: row.id });
