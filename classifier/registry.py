@@ -276,16 +276,22 @@ class Registry:
         manifest["status_reason"] = reason
         self._write_json(info.path / MANIFEST_FILE, manifest)
 
-    def promote(self, version: str, reason: str) -> None:
-        """Make ``version`` active (the gate is the caller's job; see promotion_gate)."""
-        self.get(version)
+    def promote(self, version: str, reason: str) -> bool:
+        """Make ``version`` active (the gate is the caller's job; see promotion_gate).
+
+        False, and nothing changes, when it is active already: its reason (why it was
+        promoted) is kept rather than rewritten."""
+        info = self.get(version)
         state = self._active_state()
+        if state.get("version") == version and info.status == "active":
+            return False
         history = [v for v in state.get("history", []) if v != version] + [version]
         previous = state.get("version")
         if previous and previous != version:
             self.set_status(previous, "retired", f"replaced by {version}")
         self._write_json(self.root / ACTIVE_FILE, {"version": version, "history": history})
         self.set_status(version, "active", reason)
+        return True
 
     def rollback(self) -> str:
         """Re-activate the version that was active before the current one."""

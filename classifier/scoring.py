@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -97,6 +98,9 @@ class Prediction:
     reason: Reason
     model_version: str
     margin: float  # top-1 minus top-2 probability: small means uncertain
+    # The top team's threshold the confidence was held to; None when the team never
+    # auto-routes (no threshold reaches the target precision) or none was applied.
+    threshold: float | None = None
 
     @property
     def needs_review(self) -> bool:
@@ -130,6 +134,7 @@ def decide(
         reason = "below-threshold"
     else:
         reason = "confident"
+    threshold = policy.threshold_for(team)
     return Prediction(
         team=team,
         confidence=confidence,
@@ -138,4 +143,5 @@ def decide(
         reason=reason,
         model_version=model_version,
         margin=margin,
+        threshold=None if math.isinf(threshold) else threshold,
     )

@@ -2,7 +2,8 @@
 
 The frozen holdout
     A labelled mail belongs to the holdout when a hash of its near-duplicate group (its own
-    id when it has none) falls in the lowest ``HOLDOUT_PERCENT`` buckets. The rule never
+    id when it has none) falls in the lowest ``HOLDOUT_PERCENT`` buckets
+    (:func:`labeling.annotation.export.is_holdout`, which the export uses too). The rule never
     changes, so a mail is in the holdout forever, new labels join it in the same proportion,
     no model ever trains on it, and copies of a holdout mail cannot leak into training.
     Every candidate and the active version are scored on the same holdout by the gate.
@@ -10,12 +11,12 @@ The frozen holdout
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import select
@@ -43,6 +44,7 @@ from labeling.annotation.export import (
     WEAK_SOURCE,
     Example,
     dataset_hash,
+    is_holdout,
     split_examples,
     training_examples,
 )
@@ -57,16 +59,12 @@ from labeling.settings import Settings
 from labeling.store.db import open_database, session_scope
 from labeling.store.tables import Annotation, Message
 
+if TYPE_CHECKING:
+    from classifier.training import EpochRecord
+
 log = logging.getLogger(__name__)
 
-HOLDOUT_PERCENT = 10
 SCORE_BATCH = 256
-
-
-def is_holdout(group: int) -> bool:
-    """The frozen holdout rule (see module doc)."""
-    digest = hashlib.sha256(f"mailroom-holdout:{group}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") % 100 < HOLDOUT_PERCENT
 
 
 def split_holdout(examples: Sequence[Example]) -> tuple[list[Example], list[Example]]:
@@ -174,6 +172,7 @@ def train_from_store(
     include_weak: bool = False,
     progress: bool = True,
     force_promote: bool = False,
+    report: Callable[[str], None] | None = None,
 ) -> TrainOutcome:
     """Train a candidate from the store's labels, certify its thresholds, gate it, promote
     or keep it, and score unlabelled mail for the uncertainty-first labelling queue.
@@ -182,7 +181,11 @@ def train_from_store(
     trained on: the thresholds are certified on it and versions are compared on it. With
     ``include_weak``, confident learning first looks for suspect folder labels; those no
     person has settled stay out of training.
+
+    ``report`` receives a line at each stage (the mails read and how they are split, each
+    epoch, the gate, the scoring): progress for a log or a pipe, where no bar is drawn.
     """
+    say = report or (lambda _line: None)
     with open_database(settings) as sessions:
         # The moment the labels were read: a later label is new to this version (retrain).
         labels_read_at = datetime.now(UTC).isoformat()
@@ -219,6 +222,23 @@ def train_from_store(
         )
         registry = Registry(settings.models_path)
         version = registry.next_version()
+        say(
+            f"{version}: {len(examples)} labelled mails read; training on {len(train)}, "
+            f"validating on {len(validation)}, "
+            + (
+                f"gating on {len(verified)} verified mails"
+                if gate_on_verified
+                else f"{len(holdout)} in the frozen holdout"
+            )
+            + (f", {len(held_back)} suspect folder labels kept out" if held_back else "")
+        )
+
+        def epoch_line(record: EpochRecord) -> None:
+            say(
+                f"epoch {record.epoch}: train loss {record.train_loss:.3f}, validation "
+                f"macro-F1 {record.val_macro_f1:.3f}, {record.seconds:.0f} s"
+            )
+
         trained = train_pipeline(
             [e.text for e in train],
             [e.label for e in train],
@@ -229,7 +249,9 @@ def train_from_store(
             val_labels=[e.label for e in validation],
             oos_texts=unknown_texts,
             progress=progress,
+            on_epoch=epoch_line,
         )
+        say(f"trained in {trained.train_seconds:.0f} s; calibrating and comparing")
         calibration = _calibrate(trained, verified, validation, args, settings)
         labels = set(trained.components.labels)
         base = Router(
@@ -319,9 +341,14 @@ def train_from_store(
             registry.promote(info.version, decision.reason)
         else:
             registry.set_status(info.version, "rejected", decision.reason)
+        say(
+            f"{info.version} {'promoted' if decision.promote else 'kept, not promoted'}: "
+            f"{decision.reason}"
+        )
         scored = 0
         active = registry.active()
         if active is not None:
+            say(f"scoring unlabelled mail with {active.version} for the labelling queue")
             scored = score_unlabelled(
                 sessions,
                 Router.load(active.path, settings.cache_path),

@@ -26,7 +26,7 @@ from labeling.errors import StoreError
 from labeling.mail.hygiene import KIND_LABELS
 from labeling.settings import Settings, load_settings
 from labeling.store.db import store_error
-from web import db
+from web import db, display, i18n
 from web.assets import cache_seconds, static_url
 from web.security import (
     ROLE_MATRIX,
@@ -123,6 +123,7 @@ def create_app(
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
+    i18n.init_app(app)
 
     # Order matters: the clock starts first, access is checked before CSRF (an anonymous
     # POST goes to the login page rather than to a CSRF error).
@@ -139,6 +140,11 @@ def create_app(
     app.register_error_handler(StoreError, _store_error)
     app.register_error_handler(OperationalError, _database_error)
 
+    app.add_template_filter(display.percent, "percent")
+    app.add_template_filter(display.filesize, "filesize")
+    app.add_template_filter(display.duration, "duration")
+    app.add_template_global(display.percent_apart, "percent_apart")
+
     @app.context_processor
     def _template_helpers() -> dict[str, Any]:
         role = current_user.role if current_user.is_authenticated else None
@@ -146,6 +152,8 @@ def create_app(
             "static_url": static_url,
             "can": lambda endpoint: allowed(endpoint, role),
             "kind_labels": KIND_LABELS,
+            "current_locale": i18n.current_locale,
+            "language_names": i18n.LANGUAGE_NAMES,
         }
 
     _check_role_matrix(app)

@@ -14,6 +14,7 @@ from dataclasses import asdict
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from labeling.annotation import neardup, queue, suspects, verify
@@ -112,6 +113,7 @@ def _progress() -> ProgressView:
         double_target=progress.double_target,
         double_done=progress.double_done,
         verified=verify.verified_count(db_session()),
+        weak_only=progress.weak_only,
     )
 
 
@@ -221,12 +223,13 @@ def label() -> Response:
         # Team 0 is the answer "this mail belongs to no team we have".
         verify.record_verification(db_session(), message_id, team_id or None, _user_id())
         commit()
-        answer = _team_name(team_id) if team_id else "no team"
-        return _next(body, notice=f"#{message_id} verified: {answer}")
+        answer = _team_name(team_id) if team_id else _("no team")
+        return _next(body, notice=_("#%(id)s verified: %(answer)s", id=message_id, answer=answer))
     message_for(db_session(), message_id, labelling=True)
     queue.record_label(db_session(), message_id, team_id, _user_id())
     commit()
-    return _next(body, notice=f"#{message_id} → {_team_name(team_id)}")
+    notice = _("#%(id)s labelled %(team)s", id=message_id, team=_team_name(team_id))
+    return _next(body, notice=notice)
 
 
 @bp.post("/skip")
@@ -242,7 +245,7 @@ def skip() -> Response:
     message_for(db_session(), message_id, labelling=True)
     queue.skip(db_session(), message_id, _user_id())
     commit()
-    return _next(body, notice=f"#{message_id} skipped")
+    return _next(body, notice=_("#%(id)s skipped", id=message_id))
 
 
 @bp.post("/undo")
@@ -252,16 +255,67 @@ def undo() -> Response:
         withdrawn = verify.undo_verification(db_session(), _user_id())
         commit()
         if withdrawn is None:
-            return _next(body, notice="nothing to undo")
+            return _next(body, notice=_("nothing to undo"))
+        answer = _team_name(withdrawn.team_id) if withdrawn.team_id else _("no team")
         return _next(
-            body, notice=f"undid #{withdrawn.message_id}", returned=withdrawn.message_id
+            body,
+            notice=_(
+                "Undone: your answer %(answer)s for #%(id)s is withdrawn",
+                answer=answer,
+                id=withdrawn.message_id,
+            ),
+            returned=withdrawn.message_id,
         )
     undone = queue.undo_last(db_session(), _user_id())
     commit()
     if undone is None:
-        return _next(body, notice="nothing to undo")
+        return _next(body, notice=_("nothing to undo"))
     # The queue offers the undone mail first, whatever the order.
-    return _next(body, notice=f"undid #{undone.message_id}", returned=undone.message_id)
+    return _next(
+        body,
+        notice=_(
+            "Undone: your label %(team)s for #%(id)s is withdrawn",
+            team=_team_name(undone.team_id),
+            id=undone.message_id,
+        ),
+        returned=undone.message_id,
+    )
+
+
+@bp.get("/messages/<int:message_id>/open")
+def open_message(message_id: int) -> Response:
+    """A mail asked for by its number (a near-duplicate, a flagged or a skipped mail);
+    refused (409, with the reason) where the queue would not let the labeller choose it."""
+    message = queue.open_by_id(db_session(), message_id, _user_id())
+    return _payload(
+        message, notice=_("#%(id)s opened", id=message_id), with_progress=False, served_by="opened"
+    )
+
+
+@bp.get("/skipped")
+def skipped() -> Response:
+    """The mails this labeller skipped, the latest first."""
+    pseudonymiser = _pseudonymiser()
+    rows = []
+    for row in queue.skipped(db_session(), _user_id()):
+        subject = row.subject
+        if pseudonymiser is not None:
+            pseudonyms = pseudonymiser.mail(row.subject, names=(row.sender,))
+            subject = pseudonyms.text(row.subject)
+        rows.append(
+            {"id": row.message_id, "subject": subject, "skipped_at": row.skipped_at.isoformat()}
+        )
+    return jsonify(skipped=rows)
+
+
+@bp.post("/unskip")
+def unskip() -> Response:
+    body = _body()
+    message_id = _int(body, "message_id")
+    if not queue.unskip(db_session(), message_id, _user_id()):
+        raise LabelingError(f"you had not skipped #{message_id}")
+    commit()
+    return jsonify(notice=_("#%(id)s is back in your queue", id=message_id))
 
 
 @bp.post("/label-group")
@@ -273,7 +327,14 @@ def label_group() -> Response:
     message_for(db_session(), message_id, labelling=True)
     count = queue.label_group(db_session(), message_id, team_id, _user_id())
     commit()
-    return _next(body, notice=f"{count} mails of #{message_id}'s group → {_team_name(team_id)}")
+    return _next(
+        body, notice=_(
+            "%(n)s mails of #%(id)s's group labelled %(team)s",
+            n=count,
+            id=message_id,
+            team=_team_name(team_id),
+        ),
+    )
 
 
 @bp.get("/messages/<int:message_id>/html")

@@ -55,6 +55,7 @@ class CurrentUser:
     is_active: bool = True
     is_authenticated: bool = True
     is_anonymous: bool = False
+    locale: str | None = None  # the interface language they chose (web.i18n)
 
     def get_id(self) -> str:
         return str(self.id)
@@ -70,7 +71,7 @@ def _load_user(user_id: str) -> CurrentUser | None:
         return None
     if session.get(SESSION_VERSION) != user.session_version:
         return None  # revoked: logged out elsewhere, password changed, deactivated
-    return CurrentUser(id=user.id, username=user.username, role=user.role)
+    return CurrentUser(id=user.id, username=user.username, role=user.role, locale=user.locale)
 
 
 SESSION_VERSION = "sv"

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from markupsafe import escape
 
+from web import display
+
 # Colour-blind safe (Okabe–Ito, then Tableau's), readable on white.
 PALETTE = (
     "#0072b2",
@@ -59,18 +61,12 @@ def count_format(value: float) -> str:
 
 
 def percent_format(value: float) -> str:
-    return f"{value * 100:.0f} %"
+    return display.percent(value)
 
 
 def duration_format(seconds: float) -> str:
-    """A duration a person reads at a glance: 45 s, 12 min, 3.5 h, 2.1 days."""
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 48 * 3600:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
+    """A duration a person reads at a glance (:func:`web.display.duration`)."""
+    return display.duration(seconds)
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,6 +136,18 @@ class HandledForm(FlaskForm):
     message_id = IntegerField(validators=[DataRequired()])
 
 
+class LanguageForm(FlaskForm):
+    language = SelectField(
+        "Language",
+        choices=[
+            SelectChoice("", "browser"),
+            SelectChoice("nl", "Nederlands"),
+            SelectChoice("en", "English"),
+        ],
+        validators=[Optional()],
+    )
+
+
 class TargetForm(FlaskForm):
     target = DecimalField(
         "Target precision",

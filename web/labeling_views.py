@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from labeling.annotation import queue
 from labeling.annotation.agreement import adjudicate as adjudicate_message
-from labeling.annotation.agreement import agreement_report
+from labeling.annotation.agreement import agreement_report, folder_labels
 from labeling.annotation.agreement import disagreements as open_disagreements
 from labeling.errors import LabelingError
 from labeling.settings import Settings
@@ -68,6 +68,7 @@ def disagreements() -> str:
         items=items,
         teams=teams,
         mails=mails,
+        folders=folder_labels(session, ids),
         active_teams=active_teams_by_key(db_session()),
     )
 

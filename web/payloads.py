@@ -71,6 +71,7 @@ class ProgressView:
     double_target: int
     double_done: int
     verified: int = 0  # answers in the verification sample
+    weak_only: int = 0  # mails whose only label is their archive folder's
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,15 +10,28 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask import session as browser_session
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from labeling.errors import LabelingError
-from labeling.live import review
+from labeling.live import lifecycle, review
 from labeling.mail.pseudonymise import Pseudonymiser
 from labeling.settings import Settings
+from labeling.store.tables import Message
 from labeling.store.teams import active_teams_by_key
 from web.assets import static_url
 from web.db import commit, db_session
@@ -72,15 +85,46 @@ def _queue_forwards(message_ids: list[int]) -> bool:
     return True
 
 
-def _after() -> int | None:
-    value = request.args.get("after", "")
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
+# "Pass over it for now" keeps a mail out of this reviewer's way for this long (unless
+# nothing else waits); kept in the reviewer's session, at most PASSED_KEPT items.
+PASS_OVER = timedelta(minutes=30)
+PASSED_KEPT = 100
+PASSED_KEY = "review_passed"
+
+
+def _passed(now: datetime) -> dict[int, float]:
+    """Item id → until when (epoch seconds) this reviewer passed it over; expired dropped."""
+    stored = browser_session.get(PASSED_KEY)
+    if not isinstance(stored, dict):
+        return {}
+    cutoff = now.timestamp()
+    return {
+        int(k): float(v)
+        for k, v in stored.items()
+        if str(k).isdigit() and isinstance(v, int | float) and v > cutoff
+    }
+
+
+def _pass_over(item_id: int, now: datetime) -> datetime:
+    passed = _passed(now)
+    until = now + PASS_OVER
+    passed[item_id] = until.timestamp()
+    newest = sorted(passed.items(), key=lambda kv: kv[1])[-PASSED_KEPT:]
+    browser_session[PASSED_KEY] = {str(k): v for k, v in newest}
+    return until
+
+
+def _page_number() -> int:
+    value = request.args.get("page", "1")
+    return int(value) if value.isascii() and value.isdigit() and 0 < len(value) < 6 else 1
 
 
 @bp.get("")
 def queue() -> str:
     session = db_session()
-    card = review.next_item(session, after=_after())
+    now = datetime.now(UTC)
+    passed = _passed(now)
+    card = review.next_item(session, passed=passed.keys())
     pseudonymiser = _pseudonymiser()
     html_document = None
     if card is not None and card.message.html:
@@ -106,20 +150,53 @@ def queue() -> str:
         teams=active_teams_by_key(db_session()),
         form=ReviewDecisionForm(),
         waiting=review.open_count(session),
+        passed_count=len(passed),
+        passed_until=(
+            datetime.fromtimestamp(max(passed.values()), UTC) if passed else None
+        ),
+        pass_minutes=int(PASS_OVER.total_seconds() // 60),
     )
+
+
+@bp.post("/pass")
+def pass_over() -> ResponseReturnValue:
+    """Pass over a mail for now: for :data:`PASS_OVER` this reviewer sees it only when
+    nothing else waits."""
+    form = HandledForm()
+    if form.validate_on_submit():
+        item = lifecycle.open_review_item(db_session(), form.message_id.data or 0)
+        if item is not None and item.status == "open":
+            until = _pass_over(item.id, datetime.now(UTC))
+            flash(
+                _(
+                    "Mail #%(id)s passed over until %(until)s UTC: you see it again then, "
+                    "or sooner when nothing else waits.",
+                    id=item.message_id,
+                    until=f"{until:%H:%M}",
+                ),
+                "info",
+            )
+    return redirect(url_for("review.queue"))
 
 
 def _decided_notice(decided: list[review.Decided], queued: bool) -> str:
     first = decided[0]
-    what = f"Mail #{first.message_id}" if len(decided) == 1 else f"{len(decided)} mails"
-    tail = "forward queued." if queued else "the forward is queued by the worker's next sweep."
-    return f"{what} → {first.team_slug}; {tail}"
+    team = first.team_name or first.team_slug
+    if len(decided) == 1:
+        what = _("Mail #%(id)s sent to %(team)s;", id=first.message_id, team=team)
+    else:
+        what = _("%(n)s mails sent to %(team)s;", n=len(decided), team=team)
+    if queued:
+        tail = _("forward queued.")
+    else:
+        tail = _("the forward is queued by the worker's next sweep.")
+    return f"{what} {tail}"
 
 
 def _decide(group: bool) -> ResponseReturnValue:
     form = ReviewDecisionForm()
     if not form.validate_on_submit():
-        flash("Choose a team for the mail.", "error")
+        flash(_("Choose a team for the mail."), "error")
         return redirect(url_for("review.queue"))
     message_id, team_id = form.message_id.data or 0, form.team_id.data or 0
     session = db_session()
@@ -164,7 +241,7 @@ def handled() -> ResponseReturnValue:
         except LabelingError as exc:
             flash(str(exc), "error")
         else:
-            flash(f"Mail #{message_id} marked as handled by hand.", "info")
+            flash(_("Mail #%(id)s marked as handled by hand.", id=message_id), "info")
     return redirect(url_for("review.queue"))
 
 
@@ -179,20 +256,73 @@ def no_team() -> ResponseReturnValue:
         except LabelingError as exc:
             flash(str(exc), "error")
         else:
-            flash(f"Mail #{message_id} closed: it belongs to no team.", "info")
+            flash(_("Mail #%(id)s closed: it belongs to no team.", id=message_id), "info")
     return redirect(url_for("review.queue"))
+
+
+ROUTED_PAGE_SIZE = 50
 
 
 @bp.get("/routed")
 def routed() -> str:
     value = request.args.get("message", "").strip().lstrip("#")
     message_id = int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
-    rows = review.routed_mail(db_session(), message_id=message_id, limit=100)
+    session = db_session()
+    total = review.routed_count(session, message_id=message_id)
+    pages = max(1, -(-total // ROUTED_PAGE_SIZE))
+    page = min(_page_number(), pages)
+    rows = review.routed_mail(
+        session,
+        message_id=message_id,
+        limit=ROUTED_PAGE_SIZE,
+        offset=(page - 1) * ROUTED_PAGE_SIZE,
+    )
     pseudonymiser = _pseudonymiser()
     if pseudonymiser is not None:
         rows = [_pseudonymised_row(row, pseudonymiser) for row in rows]
     return render_template(
-        "routed.html", rows=rows, form=SendBackForm(), query=value, searched=message_id
+        "routed.html",
+        rows=rows,
+        form=SendBackForm(),
+        query=value,
+        searched=message_id,
+        page=page,
+        pages=pages,
+        total=total,
+        first=(page - 1) * ROUTED_PAGE_SIZE + 1,
+    )
+
+
+@bp.get("/mail/<int:message_id>")
+def mail(message_id: int) -> str:
+    """One live mail as the team received it, to read before sending it back. Archive mail
+    (the labellers') is not shown here: 404, as for a mail that does not exist."""
+    session = db_session()
+    message = session.get(Message, message_id)
+    if message is None or message.route_state is None:
+        abort(404, description=f"There is no live mail #{message_id}.")
+    rows = review.routed_mail(session, message_id=message_id, limit=1)
+    pseudonymiser = _pseudonymiser()
+    if pseudonymiser is not None:
+        rows = [_pseudonymised_row(row, pseudonymiser) for row in rows]
+    html_document = None
+    if message.html:
+        transform = None
+        if pseudonymiser is not None:
+
+            def transform(html: str) -> str:
+                return pseudonymised_html(message, html, pseudonymiser)
+
+        html_document = frame_document(
+            message.html, static_url("mailframe.css"), transform=transform
+        )
+    return render_template(
+        "routed_mail.html",
+        mail=message_view(message, 0, pseudonymiser=pseudonymiser),
+        row=rows[0] if rows else None,
+        state=message.route_state,
+        html_document=html_document,
+        form=SendBackForm(),
     )
 
 
@@ -214,5 +344,12 @@ def send_back() -> ResponseReturnValue:
     except LabelingError as exc:
         flash(str(exc), "error")
     else:
-        flash(f"Mail #{message_id} came back from {team}; it waits in review.", "info")
+        flash(
+            _(
+                "Mail #%(id)s came back from team %(team)s; it waits in review.",
+                id=message_id,
+                team=team,
+            ),
+            "info",
+        )
     return redirect(url_for("review.routed"))

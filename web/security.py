@@ -48,6 +48,7 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "auth.login": PUBLIC,
     "auth.logout": ALL_ROLES,
     "auth.change_password_page": ALL_ROLES,
+    "i18n.set_language": ALL_ROLES,
     "labeling.home": ALL_ROLES,
     "labeling.label_page": _LABELLING,
     "labeling.agreement": _REVIEWING,
@@ -60,6 +61,9 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "api.label_group": _LABELLING,
     "api.message_html": _LABELLING,
     "api.progress": _LABELLING,
+    "api.open_message": _LABELLING,
+    "api.skipped": _LABELLING,
+    "api.unskip": _LABELLING,
     "admin.index": _ADMINS,
     "admin.users": _ADMINS,
     "admin.create_user": _ADMINS,
@@ -87,6 +91,8 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "review.handled": _REVIEWING,
     "review.no_team": _REVIEWING,
     "review.routed": _REVIEWING,
+    "review.mail": _REVIEWING,
+    "review.pass_over": _REVIEWING,
     "review.send_back": _REVIEWING,
     # Admin dashboard; health and Prometheus metrics (web/dashboard_views.py). The last two
     # carry aggregate numbers only, never mail content, so a monitor may read them.
@@ -173,8 +179,24 @@ def check_access() -> ResponseReturnValue | None:
             return response
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     if current_user.role not in roles:
-        abort(403)
+        abort(403, description=refusal(roles, current_user.role))
     return None
+
+
+# How each role reads in a sentence (the stored name is 'labeler').
+ROLE_NAMES = {ADMIN: "admin", LABELER: "labeller", REVIEWER: "reviewer"}
+
+
+def refusal(roles: frozenset[str], role: str | None) -> str:
+    """Why a page is refused: which role it needs, and which one the person has."""
+    needed = " or ".join(ROLE_NAMES[r] for r in (ADMIN, REVIEWER, LABELER) if r in roles)
+    you = ROLE_NAMES.get(role or "", role or "not signed in")
+    if not needed:
+        return "This page is not open to anyone."
+    return (
+        f"This page needs the role {needed}; you are signed in as {you}. "
+        "Ask an admin if your work needs it."
+    )
 
 
 CONTENT_SECURITY_POLICY = (

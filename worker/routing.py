@@ -124,6 +124,8 @@ def _decide(
             "model_reason": prediction.reason,
             "margin": round(prediction.margin, 4),
         }
+        if prediction.threshold is not None:
+            model_view["threshold"] = prediction.threshold
     by_id = {team.id: team for team in teams.values()}
 
     if rules.decided is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -349,3 +349,18 @@ def adjudicate(session: Session, message_id: int, team_id: int, user_id: int) ->
     )
     session.flush()
     return decision
+
+
+def folder_labels(session: Session, message_ids: Collection[int]) -> dict[int, int]:
+    """Message id → the team its archive folder gave it (current labels only), for the
+    adjudicator to see beside the labellers' choices."""
+    if not message_ids:
+        return {}
+    rows = session.execute(
+        select(Annotation.message_id, Annotation.team_id).where(
+            Annotation.message_id.in_(list(message_ids)),
+            Annotation.source == "archive-folder",
+            Annotation.superseded_at.is_(None),
+        )
+    )
+    return {message_id: team_id for message_id, team_id in rows}

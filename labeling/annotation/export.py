@@ -27,7 +27,7 @@ import json
 import os
 import random
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -45,6 +45,11 @@ if TYPE_CHECKING:
     from labeling.mail.pseudonymise import Pseudonymiser
 
 ExportFormat = Literal["jsonl", "csv"]
+Split = Literal["train", "validation", "holdout"]
+
+# The frozen holdout: a mail's near-duplicate group falls in the lowest HOLDOUT_PERCENT of
+# a fixed hash, forever (see classifier.store_training, which gates versions on it).
+HOLDOUT_PERCENT = 10
 
 # Deciding order of the sources, strongest first; 'model' is never a label.
 LABEL_SOURCES = ("adjudication", "human", "review", "archive-folder")
@@ -227,6 +232,27 @@ def person_labels_since(session: Session, since: datetime | None) -> int:
     return int(session.scalar(query) or 0)
 
 
+def is_holdout(group: int) -> bool:
+    """Whether a near-duplicate group (or a mail without one: its id) is in the frozen
+    holdout no model trains on."""
+    digest = hashlib.sha256(f"mailroom-holdout:{group}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 100 < HOLDOUT_PERCENT
+
+
+def training_splits(
+    examples: Sequence[Example], *, validation_share: float, seed: int = 0
+) -> dict[int, Split]:
+    """Message id → the part a training run puts it in: the frozen holdout, else train or
+    validation as :func:`split_examples` divides the rest (the same arguments give the
+    same answer as training without a verified sample)."""
+    rest = [e for e in examples if not is_holdout(e.group or e.message_id)]
+    train, validation = split_examples(rest, validation_share=validation_share, seed=seed)
+    splits: dict[int, Split] = {e.message_id: "holdout" for e in examples}
+    splits.update({e.message_id: "train" for e in train})
+    splits.update({e.message_id: "validation" for e in validation})
+    return splits
+
+
 def split_examples(
     examples: Sequence[Example], *, validation_share: float = 0.2, seed: int = 0
 ) -> tuple[list[Example], list[Example]]:
@@ -336,12 +362,20 @@ def dataset_hash(examples: Iterable[Example]) -> str:
     return digest.hexdigest()
 
 
-def write_examples(examples: Iterable[Example], path: Path, fmt: ExportFormat = "jsonl") -> int:
+def write_examples(
+    examples: Iterable[Example],
+    path: Path,
+    fmt: ExportFormat = "jsonl",
+    *,
+    splits: Mapping[int, Split] | None = None,
+) -> int:
     """Write ``examples`` to ``path`` as JSONL or CSV; returns how many were written.
 
-    Fields: message_id, label, sources (a list in JSONL, ';'-joined in CSV), language,
-    text. The file is written next to ``path`` and renamed over it at the end, so a
-    reader never sees half a file.
+    Fields: message_id, label, source (the one that decided the label), sources (it and
+    every other source that agrees: a list in JSONL, ';'-joined in CSV), group (the
+    near-duplicate group, the message id when it has none), split (``splits``' answer,
+    empty without), language, text. The file is written next to ``path`` and renamed
+    over it at the end, so a reader never sees half a file.
     """
     if fmt not in ("jsonl", "csv"):
         raise ValueError(f"format must be 'jsonl' or 'csv', not {fmt!r}")
@@ -352,14 +386,30 @@ def write_examples(examples: Iterable[Example], path: Path, fmt: ExportFormat = 
         with partial.open("w", encoding="utf-8", newline="") as out:
             if fmt == "csv":
                 writer = csv.writer(out)
-                writer.writerow(["message_id", "label", "sources", "language", "text"])
+                writer.writerow(
+                    [
+                        "message_id",
+                        "label",
+                        "source",
+                        "sources",
+                        "group",
+                        "split",
+                        "language",
+                        "text",
+                    ]
+                )
             for example in examples:
+                split = splits.get(example.message_id, "") if splits is not None else ""
+                group = example.group or example.message_id
                 if fmt == "csv":
                     writer.writerow(
                         [
                             example.message_id,
                             example.label,
+                            example.sources[0],
                             ";".join(example.sources),
+                            group,
+                            split,
                             example.language,
                             example.text,
                         ]
@@ -368,7 +418,10 @@ def write_examples(examples: Iterable[Example], path: Path, fmt: ExportFormat = 
                     record = {
                         "message_id": example.message_id,
                         "label": example.label,
+                        "source": example.sources[0],
                         "sources": list(example.sources),
+                        "group": group,
+                        "split": split,
                         "language": example.language,
                         "text": example.text,
                     }

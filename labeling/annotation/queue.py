@@ -653,6 +653,86 @@ def skip(session: Session, message_id: int, user_id: int) -> None:
         pass  # a concurrent request skipped it first: the outcome is the same
 
 
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A mail this labeller skipped, for the list they can take it back from."""
+
+    message_id: int
+    subject: str
+    sender: str
+    skipped_at: datetime
+
+
+def skipped(session: Session, user_id: int, *, limit: int = 200) -> list[Skipped]:
+    """The mails this labeller skipped, the latest first (at most ``limit``)."""
+    rows = session.execute(
+        select(Message.id, Message.subject, Message.sender_name, Skip.created_at)
+        .join(Skip, Skip.message_id == Message.id)
+        .where(Skip.user_id == user_id)
+        .order_by(Skip.created_at.desc(), Skip.id.desc())
+        .limit(limit)
+    )
+    return [
+        Skipped(message_id, subject or "(no subject)", sender or "", at)
+        for message_id, subject, sender, at in rows
+    ]
+
+
+def unskip(session: Session, message_id: int, user_id: int) -> bool:
+    """Take back a skip: the queue offers the mail to this labeller again. False when they
+    had not skipped it."""
+    active_user(session, user_id)
+    skip_row = session.scalar(
+        select(Skip).where(Skip.user_id == user_id, Skip.message_id == message_id)
+    )
+    if skip_row is None:
+        return False
+    session.delete(skip_row)
+    session.add(AuditLog(actor=_actor(user_id), action="unskip", message_id=message_id, details={}))
+    session.flush()
+    return True
+
+
+def open_by_id(session: Session, message_id: int, user_id: int) -> Message:
+    """A mail a labeller asks for by its number, outside the queue's order.
+
+    Allowed where the queue has a reason to show it: the mail is in a near-duplicate group,
+    its folder label is flagged as suspect, or this labeller skipped or labelled it. Only
+    parsed archive mail (live mail is for reviewers). Anything else raises
+    :class:`LabelingError` saying why, so no one picks the mail they label at will.
+    """
+    message = session.get(Message, message_id)
+    if message is None or message.origin != "archive":
+        raise LabelingError(f"there is no archive mail #{message_id}")
+    if message.status != "ok":
+        raise LabelingError(f"mail #{message_id} could not be read; it cannot be labelled")
+    active_user(session, user_id)
+    mine = (
+        session.scalar(
+            select(Annotation.id)
+            .where(Annotation.message_id == message_id, Annotation.user_id == user_id)
+            .limit(1)
+        )
+        is not None
+    )
+    reasons = (
+        message.dup_group_id is not None,
+        session.get(SuspectLabel, message_id) is not None,
+        session.scalar(
+            select(Skip.id).where(Skip.message_id == message_id, Skip.user_id == user_id)
+        )
+        is not None,
+        mine,
+    )
+    if not any(reasons):
+        raise LabelingError(
+            f"mail #{message_id} comes in the queue's own order: only mail in a "
+            "near-duplicate group, with a flagged folder label, or that you skipped or "
+            "labelled can be opened by its number"
+        )
+    return message
+
+
 def undo_last(session: Session, user_id: int) -> Annotation | None:
     """Withdraw this user's most recent current label; returns it, or None if none is left.
 

@@ -28,11 +28,12 @@ the mail had been routed without a person (by the model or its thread).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, false, func, select
+from sqlalchemy import ColumnElement, Select, false, func, select
 from sqlalchemy.orm import Session
 
 from labeling.annotation.neardup import MIN_SHINGLES, shingles
@@ -62,6 +63,8 @@ GROUP_SIMILARITY = 0.8
 # Open items compared with the one shown; the oldest first, so the group is found among the
 # mail that has waited longest.
 GROUP_SCAN_LIMIT = 2000
+# Items one reviewer may have passed over at once (the page keeps the newest).
+PASSED_LIMIT = 500
 
 
 class ReviewConflict(LabelingError):
@@ -86,13 +89,17 @@ class ReviewCard:
     created_at: datetime
     top: tuple[TeamChoice, ...]  # the model's top three, best first; empty without a model
     model_version: str | None
-    from_team: str | None  # for a misrouted mail: the team that sent it back
+    from_team: str | None  # for a misrouted mail: the name of the team that sent it back
     note: str  # the sender-back's note, or the error that quarantined it
     similar: tuple[int, ...]  # other open items' message ids that are near-duplicates
     open_count: int
     # Why it is here, in words: "rule 'X' matched", "priority high (rule 'Spoed')".
     explanation: tuple[str, ...] = ()
     urgent: bool = False
+    # The threshold the model's first choice had to reach to route the mail alone; None
+    # when the decision did not record one (older versions) or the team never routes alone.
+    threshold: float | None = None
+    passed_over: bool = False  # this reviewer passed over it already: nothing else waits
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +107,7 @@ class Decided:
     message_id: int
     team_slug: str
     corrected: bool
+    team_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +117,7 @@ class RoutedRow:
     sender: str
     team_slug: str
     team_name: str
-    decided_by: str
+    decided_by: str  # who routed it, as a person reads it: a username, "the model", …
     confidence: float | None
     model_version: str | None
     at: datetime
@@ -193,7 +201,18 @@ def _similar_open(session: Session, message: Message, item_id: int) -> tuple[int
     return tuple(similar)
 
 
-def card_for(session: Session, item: ReviewItem) -> ReviewCard:
+def _team_name(session: Session, slug: str) -> str:
+    """A team's name for a person to read (the slug when the team is gone)."""
+    name = session.scalar(select(Team.name).where(Team.slug == slug))
+    return name or slug
+
+
+def _threshold(decision: RoutingDecision | None) -> float | None:
+    value = (decision.details or {}).get("threshold") if decision is not None else None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def card_for(session: Session, item: ReviewItem, *, passed_over: bool = False) -> ReviewCard:
     message = session.get(Message, item.message_id)
     assert message is not None
     decision = _model_decision(session, message.id)
@@ -210,7 +229,11 @@ def card_for(session: Session, item: ReviewItem) -> ReviewCard:
         created_at=item.created_at,
         top=_top(session, decision),
         model_version=decision.model_version if decision is not None else None,
-        from_team=str(misroute["from_team"]) if misroute and misroute.get("from_team") else None,
+        from_team=(
+            _team_name(session, str(misroute["from_team"]))
+            if misroute and misroute.get("from_team")
+            else None
+        ),
         note=note,
         similar=_similar_open(session, message, item.id) if message.status == "ok" else (),
         open_count=open_count(session),
@@ -220,14 +243,20 @@ def card_for(session: Session, item: ReviewItem) -> ReviewCard:
             else ()
         ),
         urgent=item.urgent,
+        threshold=_threshold(decision),
+        passed_over=passed_over,
     )
 
 
-def next_item(session: Session, *, after: int | None = None) -> ReviewCard | None:
+def next_item(
+    session: Session, *, after: int | None = None, passed: Collection[int] = ()
+) -> ReviewCard | None:
     """The open review item whose mail arrived first, urgent mail before the rest — the
     customer who has waited longest, a mail sent back as misrouted included (or the next
-    one after item ``after``, to pass one over without deciding it); None when nothing
-    waits.
+    one after item ``after``); None when nothing waits.
+
+    ``passed`` are the item ids this reviewer passed over for now: they come after every
+    other waiting mail, and are shown (``passed_over``) only when nothing else waits.
 
     Arrival is when Mailroom recorded the mail (never its Date header, which the sender
     writes), then the message id, so the order is total and the same on every page."""
@@ -250,8 +279,14 @@ def next_item(session: Session, *, after: int | None = None) -> ReviewCard | Non
             query = query.where(
                 (not_urgent | later) if current.urgent else (not_urgent & later)
             )
-    item = session.scalar(query.limit(1))
-    return card_for(session, item) if item is not None else None
+    passed_ids = sorted(passed)[:PASSED_LIMIT]
+    item = None
+    if passed_ids:
+        item = session.scalar(query.where(ReviewItem.id.not_in(passed_ids)).limit(1))
+    if item is None:
+        item = session.scalar(query.limit(1))
+        return card_for(session, item, passed_over=bool(passed_ids)) if item is not None else None
+    return card_for(session, item)
 
 
 def _label(session: Session, message_id: int, team: Team, user_id: int, now: datetime) -> None:
@@ -339,7 +374,7 @@ def decide(
         raise ReviewConflict(f"mail {message_id} was already decided")
     _label(session, message_id, team, user_id, now)
     session.flush()
-    return Decided(message_id, team.slug, corrected)
+    return Decided(message_id, team.slug, corrected, team.name)
 
 
 def mark_handled(
@@ -410,8 +445,9 @@ def decide_group(
 def send_back(
     session: Session, message_id: int, user_id: int, note: str = "", *, now: datetime | None = None
 ) -> str:
-    """A routed mail was misrouted: back to review with the reason; returns the team it had
-    gone to. Raises :class:`ReviewConflict` when the mail is not routed (yet, or any more)."""
+    """A routed mail was misrouted: back to review with the reason; returns the name of the
+    team it had gone to. Raises :class:`ReviewConflict` when the mail is not routed (yet,
+    or any more)."""
     now = now or utcnow()
     active_user(session, user_id)
     message = session.get(Message, message_id)
@@ -435,7 +471,7 @@ def send_back(
             f"mail {message_id} is not routed now (it is {message.route_state or 'archive mail'})"
         )
     session.flush()
-    return from_team
+    return team.name if team is not None else from_team
 
 
 def no_team_mail(
@@ -461,10 +497,7 @@ def no_team_mail(
     ]
 
 
-def routed_mail(
-    session: Session, *, limit: int = 50, message_id: int | None = None
-) -> list[RoutedRow]:
-    """Recently routed live mail, newest first (or the one mail asked for)."""
+def _routed_query(message_id: int | None) -> Select[RoutingDecision, Message, Team]:
     query = (
         select(RoutingDecision, Message, Team)
         .join(Message, Message.id == RoutingDecision.message_id)
@@ -474,13 +507,43 @@ def routed_mail(
             RoutingDecision.mode == "auto",
             Message.route_state.in_(ROUTED_STATES),
         )
-        .order_by(RoutingDecision.created_at.desc(), RoutingDecision.id.desc())
-        .limit(limit)
     )
     if message_id is not None:
         query = query.where(Message.id == message_id)
+    return query
+
+
+def routed_count(session: Session, *, message_id: int | None = None) -> int:
+    """How many mails :func:`routed_mail` pages through."""
+    query = _routed_query(message_id).with_only_columns(func.count(RoutingDecision.id))
+    return int(session.scalar(query) or 0)
+
+
+def routed_by(session: Session, decided_by: str) -> str:
+    """Who routed a mail, as a person reads it: a username, "the model", "its thread"."""
+    if decided_by.startswith("user:") and decided_by[5:].isdigit():
+        name = session.scalar(select(User.username).where(User.id == int(decided_by[5:])))
+        return name or "a person no longer here"
+    return {"model": "the model", "thread": "its thread", "user": "a person"}.get(
+        decided_by, decided_by
+    )
+
+
+def routed_mail(
+    session: Session, *, limit: int = 50, offset: int = 0, message_id: int | None = None
+) -> list[RoutedRow]:
+    """Routed live mail, newest first, ``limit`` from ``offset`` (or the one mail asked for)."""
+    query = (
+        _routed_query(message_id)
+        .order_by(RoutingDecision.created_at.desc(), RoutingDecision.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    names: dict[str, str] = {}
     rows = []
     for decision, message, team in session.execute(query):
+        if decision.decided_by not in names:
+            names[decision.decided_by] = routed_by(session, decision.decided_by)
         rows.append(
             RoutedRow(
                 message_id=message.id,
@@ -488,7 +551,7 @@ def routed_mail(
                 sender=message.sender_email or message.sender_name,
                 team_slug=team.slug,
                 team_name=team.name,
-                decided_by=decision.decided_by,
+                decided_by=names[decision.decided_by],
                 confidence=decision.confidence,
                 model_version=decision.model_version,
                 at=decision.created_at,

@@ -175,3 +175,17 @@ def _keep_an_admin(session: Session, user: User) -> None:
     )
     if not others:
         raise LabelingError(f"{user.username} is the last active admin; make another admin first")
+
+
+# The interface languages a person may choose (the web app's catalogues).
+LOCALES = ("nl", "en")
+
+
+def set_locale(session: Session, user_id: int, locale: str | None) -> User:
+    """The language the web app speaks to this person; None: as their browser asks."""
+    if locale is not None and locale not in LOCALES:
+        raise LabelingError(f"language must be one of {', '.join(LOCALES)}, not {locale!r}")
+    user = _user(session, user_id)
+    user.locale = locale
+    session.flush()
+    return user

@@ -189,6 +189,8 @@ class User(Base):
         Integer, default=0, server_default=text("0")
     )
     password_changed_at: Mapped[datetime | None] = mapped_column()
+    # The interface language the person chose ('nl', 'en'); NULL: as their browser asks.
+    locale: Mapped[str | None] = mapped_column(String(8))
 
     def __repr__(self) -> str:
         return f"<User {self.username} ({self.role})>"

@@ -349,24 +349,47 @@ def _save(
 
 @dataclass(frozen=True, slots=True)
 class TeamLabels:
-    """A team (its row) with the number of its current labels, for the teams list."""
+    """A team (its row) with the number of its current labels, for the teams list:
+    ``labels`` all of them, ``by_person`` those a person gave (labelling, review,
+    adjudication), ``from_folders`` those read from the archive's folders."""
 
     team: Team
     labels: int
+    by_person: int = 0
+    from_folders: int = 0
+
+
+# Labels that are not a person's: read from archive folders, or a model's.
+FOLDER_SOURCE = "archive-folder"
 
 
 def team_overview(session: Session) -> list[TeamLabels]:
-    """Every team, active first, each with the number of its current (non-superseded) labels."""
-    labels: dict[int, int] = {
-        team_id: number
-        for team_id, number in session.execute(
-            select(Annotation.team_id, func.count(Annotation.id))
-            .where(Annotation.superseded_at.is_(None))
-            .group_by(Annotation.team_id)
-        )
-    }
+    """Every team, active first, each with the number of its current (non-superseded)
+    labels, told apart by where they came from."""
+    counts: dict[int, dict[str, int]] = {}
+    for team_id, source, number in session.execute(
+        select(Annotation.team_id, Annotation.source, func.count(Annotation.id))
+        .where(Annotation.superseded_at.is_(None))
+        .group_by(Annotation.team_id, Annotation.source)
+    ):
+        counts.setdefault(team_id, {})[source] = number
     teams = session.scalars(select(Team).order_by(Team.archived_at.is_not(None), Team.id))
-    return [TeamLabels(team, labels.get(team.id, 0)) for team in teams]
+    rows = []
+    for team in teams:
+        mine = counts.get(team.id, {})
+        rows.append(
+            TeamLabels(
+                team,
+                sum(mine.values()),
+                by_person=sum(n for source, n in mine.items() if source in PERSON_SOURCES),
+                from_folders=mine.get(FOLDER_SOURCE, 0),
+            )
+        )
+    return rows
+
+
+# Labels a person gave: in the labelling page, in review, or settling a disagreement.
+PERSON_SOURCES = ("human", "review", "adjudication")
 
 
 def active_teams_by_key(session: Session) -> list[Team]:

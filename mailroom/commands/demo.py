@@ -28,8 +28,13 @@ from labeling.mail.values import RawMail
 from labeling.settings import Settings
 
 DEMO_PASSWORD = "mailroom-demo"
-DEMO_USERS = (("admin", "admin"), ("lisa", "labeler"), ("rob", "reviewer"))
+DEMO_USERS = (("admin", "admin"), ("lisa", "labeler"), ("sanne", "labeler"), ("rob", "reviewer"))
 DEMO_VERIFIER = "lisa"
+# Two labellers label the same archive mails, so Agreement and Adjudicate have something to
+# show; the second disagrees on every DEMO_DISAGREE_EVERY-th mail, on purpose.
+DEMO_DOUBLE_LABELLERS = ("lisa", "sanne")
+DEMO_DOUBLE_LABELLED = 60
+DEMO_DISAGREE_EVERY = 6
 
 
 class ArchiveFolders:
@@ -122,6 +127,96 @@ def play_verifier(
     return done
 
 
+@dataclass(frozen=True)
+class DoubleLabels:
+    mails: int  # mails both labellers labelled
+    disagreements: int  # of them, where the second chose another team
+
+
+def play_double_labellers(
+    sessions: sessionmaker[Session],
+    truth: dict[str, str | None],
+    *,
+    count: int,
+    double_label_share: float,
+) -> DoubleLabels:
+    """Label ``count`` archive mails twice, as the two demo labellers, from the generator's
+    truth; the second labeller picks another team on every :data:`DEMO_DISAGREE_EVERY`-th
+    mail. Only mail of the double-labelled share (so it counts toward "labelled by two
+    people"); once done, a second run changes nothing."""
+    from labeling.annotation.queue import is_double_labelled, record_label
+    from labeling.store.db import session_scope
+    from labeling.store.tables import Annotation, Message, Team, User
+
+    with session_scope(sessions) as session:
+        users = dict(
+            session.execute(
+                select(User.username, User.id).where(User.username.in_(DEMO_DOUBLE_LABELLERS))
+            ).all()
+        )
+        first, second = (users[name] for name in DEMO_DOUBLE_LABELLERS)
+        done = session.scalar(
+            select(func.count()).select_from(Annotation).where(
+                Annotation.user_id == second, Annotation.source == "human"
+            )
+        )
+        if done:
+            return DoubleLabels(0, 0)
+        teams = dict(session.execute(select(Team.slug, Team.id)).all())
+        slugs = sorted(teams)
+        candidates = session.execute(
+            select(Message.id, Message.message_id)
+            .where(
+                Message.origin == "archive",
+                Message.status == "ok",
+                Message.human_labels == 0,
+            )
+            .order_by(Message.id)
+        )
+        mails = disagreements = 0
+        for message_id, header in candidates:
+            if mails >= count:
+                break
+            team = truth.get((header or "").strip("<>"))
+            if team not in teams or not is_double_labelled(message_id, double_label_share):
+                continue
+            mails += 1
+            record_label(session, message_id, teams[team], first)
+            other = team
+            if mails % DEMO_DISAGREE_EVERY == 0:
+                other = slugs[(slugs.index(team) + 1) % len(slugs)]
+                disagreements += 1
+            record_label(session, message_id, teams[other], second)
+    return DoubleLabels(mails, disagreements)
+
+
+def train_in_child(
+    settings: Settings,
+    *,
+    model: str,
+    epochs: int,
+    time_budget: float,
+    target_precision: float | None,
+) -> None:
+    """``mailroom train`` in a child process: the memory training takes (torch, the
+    encoder, the datasets) goes back to the system when it ends, and the process that
+    then serves the web app never held it. Its bar goes to our terminal; its summary
+    lines come back indented."""
+    env = dict(os.environ)
+    env["MAILROOM_INSTANCE_PATH"] = str(settings.instance_path.resolve())
+    if target_precision is not None:
+        env["MAILROOM_TARGET_PRECISION"] = str(target_precision)
+    command = [sys.executable, "-m", "mailroom", "train", "--include-weak"]
+    command += ["--model", model, "--epochs", str(epochs), "--time-budget", str(time_budget)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    with process.stdout:
+        for line in process.stdout:
+            click.echo(f"    {line.rstrip()}", err=True)
+    if process.wait() != 0:
+        raise click.ClickException(f"training failed (exit {process.returncode}); see above")
+
+
 def prepare(
     settings: Settings,
     *,
@@ -135,9 +230,7 @@ def prepare(
     verify: int,
 ) -> dict[str, object]:
     """Run every step up to (not including) the worker and the web server."""
-    from classifier.arguments import from_settings
     from classifier.registry import Registry
-    from classifier.store_training import train_from_store
     from data import TEAMS_FILE
     from data.demo_corpus import generate
     from labeling.annotation.neardup import group_near_duplicates
@@ -216,6 +309,26 @@ def prepare(
                     f"interval {noise.low:.1%}–{noise.high:.1%}): the folder labels' noise",
                     err=True,
                 )
+        title = (
+            f"label {DEMO_DOUBLE_LABELLED} archive mails twice (the demo plays "
+            f"{' and '.join(DEMO_DOUBLE_LABELLERS)}, labellers, from the generator's truth; "
+            f"{DEMO_DOUBLE_LABELLERS[1]} disagrees on purpose on every "
+            f"{DEMO_DISAGREE_EVERY}th, so Agreement and Adjudicate have something to show)"
+        )
+        with step(title):
+            double = play_double_labellers(
+                sessions,
+                truth_by_message_id(corpus),
+                count=DEMO_DOUBLE_LABELLED,
+                double_label_share=settings.double_label_share,
+            )
+            click.echo(
+                f"    {double.mails} mails labelled by both, {double.disagreements} "
+                "disagreements waiting in Adjudicate"
+                if double.mails
+                else "    already labelled",
+                err=True,
+            )
         registry = Registry(settings.models_path)
         if target_precision is not None:
             settings = settings.model_copy(update={"target_precision": target_precision})
@@ -227,15 +340,13 @@ def prepare(
             if registry.active_version():
                 click.echo(f"    model {registry.active_version()} is already active", err=True)
             else:
-                args = from_settings(
-                    settings, model=model, epochs=epochs, time_budget=time_budget
+                train_in_child(
+                    settings,
+                    model=model,
+                    epochs=epochs,
+                    time_budget=time_budget,
+                    target_precision=target_precision,
                 )
-                outcome = train_from_store(settings, args, include_weak=True, progress=progress)
-                from mailroom.commands.models import describe_outcome
-
-                for line in describe_outcome(outcome):
-                    click.echo(f"    {line}", err=True)
-                facts["model"] = outcome
     return facts
 
 

@@ -52,12 +52,19 @@ def export_command(
     include_weak: bool,
     exclude_archived_teams: bool,
 ) -> None:
-    """Write the labelled training set: one mail per line with its team and label sources.
+    """Write the labelled training set: one mail per line with its team, the source that
+    decided it (and every source that agrees), its near-duplicate group and its split.
 
     A mail's label: an adjudication, else the majority of people's labels (ties wait for
     an adjudication), else a reviewer's label, else (with --include-weak) its archive folder.
     """
-    from labeling.annotation.export import dataset_hash, training_examples, write_examples
+    from classifier.arguments import from_settings
+    from labeling.annotation.export import (
+        dataset_hash,
+        training_examples,
+        training_splits,
+        write_examples,
+    )
     from labeling.store.db import session_scope
 
     chosen = cast("ExportFormat", fmt or ("csv" if out.suffix.lower() == ".csv" else "jsonl"))
@@ -68,8 +75,16 @@ def export_command(
             exclude_archived_teams=exclude_archived_teams,
             pseudonymiser=settings.pseudonymiser(),
         )
-    written = write_examples(examples, out, chosen)
+    args = from_settings(settings)
+    # The split column says where a training run (without a verified sample) puts each mail.
+    splits = training_splits(examples, validation_share=args.validation_share, seed=args.seed)
+    written = write_examples(examples, out, chosen, splits=splits)
     click.echo(f"{out}: {written} labelled mails ({chosen})")
+    parts = Counter(splits.values())
+    click.echo(
+        f"  split: {parts['train']} train, {parts['validation']} validation, "
+        f"{parts['holdout']} frozen holdout"
+    )
     for label, number in sorted(Counter(e.label for e in examples).items()):
         click.echo(f"  {label:<24} {number:>6}")
     click.echo(f"dataset hash {dataset_hash(examples)}")

@@ -170,8 +170,15 @@ def retrain(
     if active is not None and active.manifest.get("kind") == "tfidf":
         base = model  # a TF-IDF version has no encoder to keep; the setting decides
     args = from_settings(settings, model=base, time_budget=time_budget)
+    bar = sys.stderr.isatty()
+    # Without a terminal (a pipe, a log, the worker's child process) there is no bar:
+    # a line per stage and per epoch says how far it is.
     outcome = train_from_store(
-        settings, args, include_weak=include_weak, progress=sys.stderr.isatty()
+        settings,
+        args,
+        include_weak=include_weak,
+        progress=bar,
+        report=None if bar else lambda line: click.echo(line),
     )
     for line in describe_outcome(outcome):
         click.echo(line)
@@ -430,8 +437,10 @@ def models_promote(settings: Settings, version: str) -> None:
     """Make VERSION active (a person's decision; the train-time gate is bypassed)."""
     from classifier.registry import Registry
 
-    Registry(settings.models_path).promote(version, "promoted by hand")
-    click.echo(f"{version} is active")
+    if Registry(settings.models_path).promote(version, "promoted by hand"):
+        click.echo(f"{version} is active")
+    else:
+        click.echo(f"{version} is already active; its reason is kept")
 
 
 @models.command("rollback")

@@ -254,7 +254,8 @@ def teams_list(settings: Settings) -> None:
         click.echo(
             f"[{team.hotkey or '-'}] {team.slug:<20} {team.name:<24} "
             f"folder {team.imap_folder or '-':<18} "
-            f"-> {team.forward_address or '-'}  labels {row.labels}{archived}"
+            f"-> {team.forward_address or '-'}  labels {row.by_person} by a person, "
+            f"{row.from_folders} from folders{archived}"
         )
 
 

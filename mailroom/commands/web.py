@@ -9,6 +9,8 @@ import click
 from labeling.settings import Settings
 
 ROLES = ("admin", "labeler", "reviewer")
+# Both spellings of the labelling role are accepted (the UI and docs write "labeller").
+SPELLINGS = {"labeller": "labeler"}
 
 
 @click.command("serve")
@@ -39,7 +41,12 @@ def serve(settings: Settings, host: str, port: int, threads: int, insecure_cooki
 
 @click.command("create-user")
 @click.argument("username")
-@click.option("--role", type=click.Choice(ROLES), required=True, help="What the user may do.")
+@click.option(
+    "--role",
+    type=click.Choice((*ROLES, *SPELLINGS), case_sensitive=False),
+    required=True,
+    help="What the user may do (labeller or labeler: the same role).",
+)
 @click.option(
     "--password-stdin",
     is_flag=True,
@@ -48,6 +55,7 @@ def serve(settings: Settings, host: str, port: int, threads: int, insecure_cooki
 @click.pass_obj
 def create_user(settings: Settings, username: str, role: str, password_stdin: bool) -> None:
     """Create a user who can log in to the web app; asks for the password."""
+    role = SPELLINGS.get(role.lower(), role.lower())
     from labeling.store.db import open_database, session_scope
     from labeling.store.people import create_user as add_user
 

@@ -107,7 +107,9 @@ def test_label_five_with_the_keyboard_undo_and_html_that_cannot_run(
     title = page.title()
     assert _shown(page) == seeded.messages[0]
     assert page.is_visible("#suggestion")  # the first mail has an archive-folder label
-    assert page.inner_text("#progress-text").startswith("0 of 220")
+    # The browser asks for Dutch (locale nl-NL): the page speaks Dutch, its script too.
+    assert page.get_attribute("html", "lang") == "nl"
+    assert page.inner_text("#progress-text").startswith("0 van 220 mails door een mens gelabeld")
 
     # Five labels: Enter confirms the first mail's suggestion, then team keys.
     labelled = []
@@ -115,14 +117,21 @@ def test_label_five_with_the_keyboard_undo_and_html_that_cannot_run(
     for index in range(5):
         key = "Enter" if index == 0 else seeded.hotkeys[seeded.truth[current]]
         labelled.append(current)
+        team = seeded.truth[current]
+        count = int(page.inner_text(f'[data-count-for="{team}"]'))
         current = _press_and_wait(page, key, before=current)
+        # The counters move with the key press, before the server's count comes back.
+        assert int(page.inner_text(f'[data-count-for="{team}"]')) == count + 1
+        assert page.inner_text("#progress-text").startswith(f"{index + 1} van 220")
     assert labelled == seeded.messages[:5]
-    expect(page.locator("#progress-text")).to_contain_text("5 of 220 mails labelled")
+    expect(page.locator("#progress-text")).to_contain_text("5 van 220 mails door een mens")
 
     # Undo: the fifth mail comes back, and the database holds four labels.
     back = _press_and_wait(page, "u", before=current)
     assert back == labelled[4]
     assert page.is_visible("#returned")
+    assert page.inner_text("#notice").startswith("Ongedaan: je label ")
+    assert f"voor #{back} is ingetrokken" in page.inner_text("#notice")
     with server.sessions() as session:
         lotte = session.scalars(select(User.id).where(User.username == "lotte")).one()
         current_labels = session.execute(
@@ -172,7 +181,24 @@ def test_label_five_with_the_keyboard_undo_and_html_that_cannot_run(
     page.screenshot(path=str(shot), full_page=False)
     assert shot.stat().st_size < MAX_SCREENSHOT_BYTES
 
+    # The skipped mail is listed; it opens from the list, and goes back in the queue.
+    calm = _shown(page)
+    page.click("#skipped-box summary")
+    expect(page.locator("#skipped-list li")).to_have_count(1)
+    assert f"#{evil}" in page.inner_text("#skipped-list")
+    page.click(f"#skipped-list button:has-text('#{evil}')")
+    expect(page.locator("#m-id")).to_have_text(f"#{evil}")
+    assert "de mail die je op nummer opende" in page.inner_text("#served")
+    page.click("#skipped-list button:has-text('terug in mijn wachtrij')")
+    expect(page.locator("#skipped-list li")).to_have_count(0)
+    expect(page.locator("#notice")).to_have_text(f"#{evil} staat weer in je wachtrij")
     assert problems == []
+
+    # A mail with no reason to be chosen is refused by its number, saying why (the
+    # browser logs the 409 itself).
+    page.fill("#open-id", str(calm + 1))
+    page.press("#open-id", "Enter")
+    expect(page.locator("#error")).to_contain_text("queue's own order")
     context.close()
 
 
@@ -215,6 +241,11 @@ def test_group_mode_labels_every_near_duplicate(
     assert after == seeded.messages[first + 3]
     assert page.inner_text("#notice").startswith("3 mails")
     assert not page.is_visible("#group-armed")
+    # g on a mail with no near-duplicates says so instead of arming nothing silently.
+    assert not page.is_visible("#group")
+    page.keyboard.press("g")
+    assert not page.is_visible("#group-armed")
+    assert "no near-duplicates" in page.inner_text("#notice")
     with server.sessions() as session:
         labelled = session.scalars(
             select(Annotation.message_id).where(

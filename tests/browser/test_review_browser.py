@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 
 from labeling.settings import Settings, load_settings
 from labeling.store.db import upgrade
-from labeling.store.tables import ReviewItem, User
+from labeling.store.tables import Message, ReviewItem, User
 from mailroom.testbed.browser import LiveServer
 from mailroom.testbed.seeded_archive import PASSWORD, TEAMS
 from mailroom.testbed.worker_stack import worker_env
@@ -110,6 +110,11 @@ def _open_items(server: LiveServer) -> int:
         return int(session.scalar(query) or 0)
 
 
+def _routed_states(server: LiveServer) -> set[str | None]:
+    with server.sessions() as session:
+        return set(session.scalars(select(Message.route_state)))
+
+
 def _subject(page: Page) -> str:
     return page.inner_text("#message h1")
 
@@ -130,13 +135,34 @@ def test_a_reviewer_settles_three_mails_with_the_keyboard_and_sees_them_forwarde
     page.wait_for_url(f"{server.url}/review")
     assert "3 waiting" in page.inner_text(".toolbar")
 
+    # ? shows the review keys, Esc closes them.
+    page.keyboard.press("?")
+    assert page.locator("#help").is_visible()
+    assert "pass over it for now" in page.inner_text("#help")
+    page.keyboard.press("Escape")
+    assert not page.locator("#help").is_visible()
+
+    # The model's view is absent (no model): the page says why a person decides.
+    assert "No model is active" in page.inner_text("#why")
+
+    # n passes over the oldest mail: it stays out of the way while other mail waits.
+    assert _subject(page) == MAILS[0][0]
+    with page.expect_navigation():
+        page.keyboard.press("n")
+    assert "passed over until" in page.inner_text(".flashes")
+    assert "you passed over 1 for now" in page.inner_text("#waiting")
+
     hotkeys = {slug: key for slug, _name, key, _g, _t in TEAMS}
-    for (subject, _text), team in zip(MAILS, CHOICES, strict=True):
-        assert _subject(page) == subject  # oldest first
+    names = {slug: name for slug, name, _k, _g, _t in TEAMS}
+    order = [1, 2, 0]  # the passed-over mail comes back once nothing else waits
+    for index in order:
+        subject, team = MAILS[index][0], CHOICES[index]
+        assert _subject(page) == subject
+        assert page.locator("#passed-again").count() == (1 if index == 0 else 0)
         with page.expect_navigation():
             page.keyboard.press(hotkeys[team])
         notice = page.inner_text(".flashes")
-        assert f"→ {team}; forward queued." in notice
+        assert f"sent to {names[team]}; forward queued." in notice  # the name, not the slug
     assert "Nothing waits for review" in page.inner_text("main")
     assert problems == []
 
@@ -146,11 +172,35 @@ def test_a_reviewer_settles_three_mails_with_the_keyboard_and_sees_them_forwarde
         lambda: all(len(maildir_outbox_files(outbox, team)) == 1 for team in CHOICES),
         "the forwards in the teams' Maildirs",
     )
+    _wait(lambda: _routed_states(server) == {"done"}, "the three mails marked done")
     page.goto(f"{server.url}/review/routed")
     routed = page.inner_text("table.data")
-    names = {slug: name for slug, name, _k, _g, _t in TEAMS}
     for (subject, _text), team in zip(MAILS, CHOICES, strict=True):
         row = page.locator("table.data tr", has_text=subject)
         assert names[team] in row.inner_text()
-    assert routed.count("user") == 3  # routed by a person, not the model
+    assert routed.count("rob") == 3  # routed by a person, named
+    assert "user:" not in routed
+    assert "Mails 1–3 of 3" in page.inner_text("#paging-note")
+
+    # A reviewer reads the mail before sending it back.
+    with page.expect_navigation():
+        page.click(f"text={MAILS[0][0]}")
+    assert MAILS[0][1] in page.inner_text("#message")
+    assert names[CHOICES[0]] in page.inner_text("#routed-team")
+    page.fill("#send-back input[name=note]", "niet voor ons")
+    with page.expect_navigation():
+        page.click("#send-back button")
+    assert f"came back from team {names[CHOICES[0]]}" in page.inner_text(".flashes")
     page.context.close()
+
+    # A Dutch browser gets the review page in Dutch.
+    dutch = browser.new_context(locale="nl-NL").new_page()
+    dutch.goto(f"{server.url}/")
+    dutch.fill("input[name=username]", "rob")
+    dutch.fill("input[name=password]", PASSWORD)
+    dutch.press("input[name=password]", "Enter")
+    dutch.wait_for_url(f"{server.url}/review")
+    assert dutch.get_attribute("html", "lang") == "nl"
+    assert "Teruggestuurd als verkeerd doorgestuurd door team" in dutch.inner_text("#why")
+    assert "Voorlopig overslaan" in dutch.inner_text("aside")
+    dutch.context.close()

@@ -832,8 +832,9 @@ def test_stacked_bars_scale_and_thin_labels() -> None:
 def test_duration_format() -> None:
     assert charts.duration_format(45) == "45 s"
     assert charts.duration_format(600) == "10 min"
-    assert charts.duration_format(5400) == "1.5 h"
-    assert charts.duration_format(22 * 86400) == "22.0 days"
+    assert charts.duration_format(80) == "1 min 20 s"  # not "1 min" for 80 s
+    assert charts.duration_format(5400) == "1 h 30 min"
+    assert charts.duration_format(22 * 86400) == "22 days"
 
 
 def test_a_gap_breaks_the_line() -> None:

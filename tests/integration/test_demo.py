@@ -61,7 +61,11 @@ def test_the_demo_routes_its_inbox_then_serves_and_stops_on_ctrl_c(
     outbox = load_settings(_env(instance)).maildir_outbox
     forwarded = [p for team in outbox.iterdir() for p in maildir_outbox_files(outbox, team.name)]
     assert len(forwarded) == int(auto)
-    assert "demo logins: admin (admin), lisa (labeler), rob (reviewer)" in output
+    assert "demo logins: admin (admin), lisa (labeler), sanne (labeler), rob (reviewer)" in output
+    # Two labellers played on the same mail: Agreement and Adjudicate are not empty.
+    assert re.search(r"(\d+) mails labelled by both, (\d+) disagreements", output), output
+    # Training ran in a child process; its summary came back through the demo's output.
+    assert "v0001: " in output
     assert "worker stopped (exit 0)" in output
 
     # Again, serving: every step is already done, so it is up in seconds; Ctrl-C stops it.

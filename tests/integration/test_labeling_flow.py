@@ -749,6 +749,12 @@ def test_export_and_group_duplicates_commands(
     assert [r["label"] for r in records] == ["sales"] * 3
     assert records[0]["text"] == "Nieuwsbrief\n" + NEWSLETTER.format(n=0)
     assert records[0]["sources"] == ["human"]
+    assert records[0]["source"] == "human"  # the one that decided the label
+    # The three copies share a group, and a group is never split across train and holdout.
+    assert len({r["group"] for r in records}) == 1
+    assert len({r["split"] for r in records}) == 1
+    assert records[0]["split"] in ("train", "validation", "holdout")
+    assert "split: " in result.output
     assert dataset_hash(training_examples(session)) in result.output
 
     csv_out = tmp_path / "labels.csv"
@@ -757,7 +763,9 @@ def test_export_and_group_duplicates_commands(
     )
     assert result.exit_code == 0, result.output
     lines = csv_out.read_text(encoding="utf-8").splitlines()
-    assert lines[0] == "message_id,label,sources,language,text"
+    assert lines[0] == "message_id,label,source,sources,group,split,language,text"
+    weak_line = next(line for line in lines if line.startswith(f"{weak.id},"))
+    assert weak_line.startswith(f"{weak.id},service,archive-folder,archive-folder,{weak.id},")
     assert "4 labelled mails (csv)" in result.output
     assert not list(tmp_path.glob("*.partial"))
 

@@ -74,6 +74,7 @@ class ScriptedPredictor:
                     reason="confident" if confidence >= 0.9 else "below-threshold",
                     model_version="v0007",
                     margin=confidence - rest,
+                    threshold=0.9,
                 )
             )
         return out
@@ -188,10 +189,12 @@ def test_unsure_mail_waits_oldest_first_with_the_top_three_and_a_decision_forwar
     # The model's three teams with their confidence; Enter is its first choice.
     assert page.index("Premie") < page.index("Schade") < page.index("Klachten")
     assert "55 %" in page and "22 %" in page and "model v0007" in page
+    # The threshold the mail missed, in the same rounding as the confidence.
+    assert "Premie at 55 % is below that team's threshold of 90 %" in page
     assert f'value="{world.teams["premie"]}" data-hotkey="2" data-suggested="1"' in page
 
     page = post(rob, "/review/decide", message_id=first, team_id=world.teams["klachten"])
-    assert f"Mail #{first} → klachten; forward queued." in page
+    assert f"Mail #{first} sent to Klachten; forward queued." in page
     assert "Nog een vraag" in page  # the next one is shown at once
     assert world.enqueued == [first]  # queued, not sent: the request did no SMTP
     # The decision set the mail on its way at once (one record, in the request's
@@ -246,7 +249,7 @@ def test_a_misrouted_mail_is_sent_back_and_the_fix_counts_as_a_correction(world:
     routed = ria.get("/review/routed").get_data(as_text=True)
     assert "Autoruit gebarsten" in routed and "Send back" in routed
     page = post(ria, "/review/send-back", message_id=mid, note="Dit is een klacht over ons")
-    assert f"Mail #{mid} came back from schade" in page
+    assert f"Mail #{mid} came back from team Schade" in page
     assert world.state(mid) == "review"
     [misroute] = world.audit("misroute", mid)
     assert misroute == {
@@ -256,7 +259,7 @@ def test_a_misrouted_mail_is_sent_back_and_the_fix_counts_as_a_correction(world:
         "note": "Dit is een klacht over ons",
     }
     review_page = ria.get("/review").get_data(as_text=True)
-    assert "Sent back as misrouted by <strong>schade</strong>" in review_page
+    assert "Sent back as misrouted by team <strong>Schade</strong>" in review_page
     assert "Dit is een klacht over ons" in review_page
 
     post(ria, "/review/decide", message_id=mid, team_id=world.teams["klachten"])
@@ -305,7 +308,7 @@ def test_near_duplicates_are_confirmed_together(world: World) -> None:
     page = rob.get("/review").get_data(as_text=True)
     assert "This mail and <strong>2</strong> more waiting look alike" in page
     page = post(rob, "/review/decide-group", message_id=alike[0], team_id=world.teams["premie"])
-    assert "3 mails → premie; forward queued." in page
+    assert "3 mails sent to Premie; forward queued." in page
     assert sorted(world.enqueued) == sorted(alike)
     assert world.state(other) == "review"
     with world.sessions() as session:
@@ -499,3 +502,69 @@ def test_machine_mail_shows_its_kind_and_a_bounce_brings_its_mail_back(world: Wo
     assert '<td class="num" data-kind="bounce">1</td>' in kinds
     assert '<td class="num" data-kind="bulk">1</td>' in kinds
     assert '<td class="num" data-kind="customer">1</td>' in kinds
+
+
+def test_routed_mail_names_who_routed_it_pages_and_opens_each_mail(world: World) -> None:
+    world.predictor.views["Autoruit gebarsten"] = ("schade", 0.97)
+    mids = [world.mail("Autoruit gebarsten", f"Ruit {n} is kapot.") for n in range(3)]
+    rob = logged_in(world.app, "rob")
+    page = rob.get("/review/routed").get_data(as_text=True)
+    assert page.count("the model") == 3 and "97 %" in page and "0.97" not in page
+    assert "Mails 1–3 of 3" in page
+
+    # Paging, with a notice, instead of a silent cut.
+    from web import review_views
+
+    old, review_views.ROUTED_PAGE_SIZE = review_views.ROUTED_PAGE_SIZE, 2
+    try:
+        first = rob.get("/review/routed").get_data(as_text=True)
+        assert "Mails 1–2 of 3" in first and "page 1 of 2" in first and "older →" in first
+        second = rob.get("/review/routed?page=2").get_data(as_text=True)
+        assert "Mails 3–3 of 3" in second and f"#{mids[0]}<" in second
+    finally:
+        review_views.ROUTED_PAGE_SIZE = old
+
+    # The mail opens before it is sent back.
+    mail = rob.get(f"/review/mail/{mids[1]}").get_data(as_text=True)
+    assert "Ruit 1 is kapot." in mail and "Send back to review" in mail and "Schade" in mail
+    # Archive mail and unknown mail are not shown here; labellers do not reach it at all.
+    with world.sessions() as session:
+        archive = Message(
+            raw_compressed=b"", raw_size=0, content_hash="a" * 64, subject="archief",
+            sender_name="", new_text="", body_text="",
+        )
+        session.add(archive)
+        session.commit()
+        archive_id = archive.id
+    assert rob.get(f"/review/mail/{archive_id}").status_code == 404
+    assert rob.get("/review/mail/99999").status_code == 404
+    refused = logged_in(world.app, "lisa").get(f"/review/mail/{mids[1]}")
+    assert refused.status_code == 403
+    # The refusal says which role the page needs.
+    assert "needs the role admin or reviewer; you are signed in as labeller" in refused.get_data(
+        as_text=True
+    )
+
+    # A person's decision is named by the person.
+    world.predictor.views["Twijfel"] = ("premie", 0.5)
+    unsure = world.mail("Twijfel")
+    post(rob, "/review/decide", message_id=unsure, team_id=world.teams["premie"])
+    routed = rob.get(f"/review/routed?message={unsure}").get_data(as_text=True)
+    assert "<td>rob" in routed and "user:" not in routed
+
+
+def test_passing_over_a_mail_keeps_it_away_for_that_reviewer_only(world: World) -> None:
+    first, second = world.mail("Eerste vraag"), world.mail("Tweede vraag")
+    rob, ria = logged_in(world.app, "rob"), logged_in(world.app, "ria")
+    page = post(rob, "/review/pass", message_id=first)
+    assert f"Mail #{first} passed over until" in page
+    assert "Tweede vraag" in page and "you passed over 1 for now" in page
+    # Still passed over after deciding the next mail (not just for one mail).
+    third = world.mail("Derde vraag")
+    page = post(rob, "/review/decide", message_id=second, team_id=world.teams["premie"])
+    assert "Derde vraag" in page and "Eerste vraag" not in page
+    # Another reviewer still gets it first.
+    assert "Eerste vraag" in ria.get("/review").get_data(as_text=True)
+    # Once nothing else waits, it comes back, saying so.
+    page = post(rob, "/review/no-team", message_id=third)
+    assert "Eerste vraag" in page and "it is shown again because nothing else waits" in page

@@ -471,7 +471,7 @@ def test_cli_import_label_and_teams(invoke, tmp_path: Path, db_sessions) -> None
     assert "total: 0 labelled, 2 already labelled" in result.output
 
     result = invoke("teams", "list")
-    assert "schade" in result.output and "labels 1" in result.output
+    assert "schade" in result.output and "labels 0 by a person, 1 from folders" in result.output
 
 
 def test_cli_errors_are_one_line(invoke, tmp_path: Path, instance_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -162,6 +162,11 @@ def test_cli_train_and_models_list(
     assert "v0001: tfidf" in result.output and "promoted" in result.output
     listed = runner.invoke(cli, ["models", "list"], obj=db_settings)
     assert "* v0001  active" in listed.output
+    # Promoting the active version again keeps the reason it was promoted for.
+    reason = Registry(db_settings.models_path).get("v0001").manifest["status_reason"]
+    again = runner.invoke(cli, ["models", "promote", "v0001"], obj=db_settings)
+    assert again.exit_code == 0 and "already active; its reason is kept" in again.output
+    assert Registry(db_settings.models_path).get("v0001").manifest["status_reason"] == reason
     report = runner.invoke(cli, ["evaluate"], obj=db_settings)
     assert report.exit_code == 0, report.output
     assert (db_settings.models_path / "v0001" / "report" / "index.html").stat().st_size > 1000
@@ -214,6 +219,10 @@ def test_retrain_waits_for_new_labels_and_refuses_a_worse_version(
     assert result.exit_code == 0, result.output
     assert "v0002: tfidf" in result.output and "kept, not promoted" in result.output
     assert "worse than the active version" in result.output
+    # Not a terminal: a line per stage says how far it is, with the counts.
+    assert "labelled mails read; training on " in result.output
+    assert "in the frozen holdout" in result.output
+    assert "scoring unlabelled mail with v0001 for the labelling queue" in result.output
     registry = Registry(db_settings.models_path)
     assert registry.active_version() == "v0001"
     assert registry.get("v0002").status == "rejected"

@@ -69,6 +69,9 @@ def route_table(seeded: Seeded) -> list[tuple[str, str, str, dict[str, Any] | No
         ("api.next_message", "GET", "/api/next", None),
         ("api.message_html", "GET", f"/api/messages/{message}/html", None),
         ("api.progress", "GET", "/api/progress", None),
+        ("api.open_message", "GET", f"/api/messages/{message}/open", None),
+        ("api.skipped", "GET", "/api/skipped", None),
+        ("api.unskip", "POST", "/api/unskip", {"message_id": message}),
         ("api.label", "POST", "/api/label", label),
         ("api.skip", "POST", "/api/skip", {"message_id": seeded.messages[1]}),
         ("api.undo", "POST", "/api/undo", {}),
@@ -80,6 +83,9 @@ def route_table(seeded: Seeded) -> list[tuple[str, str, str, dict[str, Any] | No
         ("review.no_team", "POST", "/review/no-team", {"message_id": message}),
         ("review.routed", "GET", "/review/routed", None),
         ("review.send_back", "POST", "/review/send-back", {"message_id": message}),
+        ("review.mail", "GET", f"/review/mail/{message}", None),
+        ("i18n.set_language", "POST", "/language", {"language": "en"}),
+        ("review.pass_over", "POST", "/review/pass", {"message_id": message}),
         ("dashboard.index", "GET", "/dashboard", None),
         ("thresholds.index", "GET", "/thresholds", None),
         ("thresholds.set_target", "POST", "/thresholds", {"target": "0.97"}),
@@ -389,6 +395,7 @@ def test_label_then_next_undo_and_skip(app: Flask, seeded: Seeded) -> None:
         "double_target": first["progress"]["double_target"],
         "double_done": 0,
         "verified": 0,
+        "weak_only": first["progress"]["weak_only"],
     }
 
     after = api.post("/api/label", message_id=m["id"], team_id=seeded.teams["premie"])
@@ -396,11 +403,13 @@ def test_label_then_next_undo_and_skip(app: Flask, seeded: Seeded) -> None:
     assert after["progress"] is None  # counted apart, so the next mail comes first
     assert api.progress()["labelled"] == 1
     assert api.progress()["per_team"] == {"premie": 1}
-    assert after["notice"] == f"#{m['id']} → Premie"
+    assert after["notice"] == f"#{m['id']} labelled Premie"  # the team's name, not its id
 
     api.post("/api/label", message_id=seeded.messages[1], team_id=seeded.teams["schade"])
     undone = api.post("/api/undo")
     assert undone["message"]["id"] == seeded.messages[1] and undone["returned"] is True
+    # The notice says what was undone.
+    assert undone["notice"] == f"Undone: your label Schade for #{seeded.messages[1]} is withdrawn"
     assert [a.message_id for a in current_labels(sessions, source="human")] == [seeded.messages[0]]
 
     skipped = api.post("/api/skip", message_id=seeded.messages[1])
@@ -557,6 +566,17 @@ def test_adjudication_settles_a_disagreement(app: Flask, seeded: Seeded) -> None
     disputed = seeded.messages[3]
     assert f'data-message-id="{disputed}"' in page and page.count('class="disagreement') == 1
     assert "labeler: Schade" in page and "labeler2: Premie" in page
+    # The archive folder's label shows beside the labellers' (this seeded mail has none).
+    assert "archive folder: none" in page
+    with sessions() as session:
+        session.add(
+            Annotation(
+                message_id=disputed, team_id=seeded.teams["klachten"], source="archive-folder"
+            )
+        )
+        session.commit()
+    page = reviewer.get("/agreement/disagreements").get_data(as_text=True)
+    assert "archive folder: Klachten" in page
     token = csrf_token(reviewer, "/agreement/disagreements")
     response = reviewer.post(
         "/agreement/adjudicate",
@@ -654,6 +674,10 @@ def test_archiving_a_team_keeps_its_labels(app: Flask, seeded: Seeded) -> None:
     assert [a.team_id for a in current_labels(sessions)] == [klachten]
     teams_page = admin.get("/admin/teams").get_data(as_text=True)
     assert "archived" in teams_page
+    # The counts say what they are: the one label a person gave, none from folders.
+    assert "Labels by a person" in teams_page and "From folders" in teams_page
+    row = teams_page[teams_page.index(">Klachten<") :].split("</tr>")[0]
+    assert '<td class="num">1</td>\n    <td class="num">0</td>' in row
     # Gone from the labelling page, refused by the API, still counted.
     assert 'data-slug="klachten"' not in api.client.get("/label").get_data(as_text=True)
     refused = api.post("/api/label", 409, message_id=seeded.messages[1], team_id=klachten)
@@ -789,6 +813,15 @@ def test_create_user_command(db_settings: Settings) -> None:
         obj=db_settings,
     )
     assert prompted.exit_code == 0, prompted.output
+    # The UI and docs spell the role "labeller": the command takes that spelling too.
+    british = runner.invoke(
+        cli,
+        ["create-user", "lisa", "--role", "labeller", "--password-stdin"],
+        input="een goed wachtwoord\n",
+        obj=db_settings,
+    )
+    assert british.exit_code == 0, british.output
+    assert "user lisa (labeler) created" in british.output
     app = make_app(db_settings)
     try:
         assert login(app.test_client(), "beheer", "een goed wachtwoord").status_code == 302
@@ -878,3 +911,45 @@ def test_a_database_lock_that_persists_is_503_with_retry_after(
         api.post("/api/label", message_id=seeded.messages[0], team_id=seeded.teams["schade"])
     finally:
         app.extensions["mailroom.db"].engine.dispose()
+
+
+def test_a_labeller_opens_a_mail_by_number_where_the_queue_allows_and_takes_back_skips(
+    app: Flask, seeded: Seeded
+) -> None:
+    sessions = app.extensions["mailroom.db"].sessions
+    api = Api(logged_in(app, "labeler"))
+    plain, grouped, skipped = seeded.messages[4], seeded.messages[3], seeded.messages[1]
+
+    # Mail with no reason to be chosen comes in the queue's own order.
+    response = api.client.get(f"/api/messages/{plain}/open")
+    assert response.status_code == 409 and "queue's own order" in response.get_json()["error"]
+
+    # A near-duplicate opens by its number.
+    with sessions() as session:
+        for message_id in (grouped, seeded.messages[5]):
+            session.get_one(Message, message_id).dup_group_id = grouped
+        session.commit()
+    opened = api.client.get(f"/api/messages/{grouped}/open").get_json()
+    assert opened["message"]["id"] == grouped and opened["served_by"] == "opened"
+    assert opened["message"]["group_size"] == 2
+
+    # Skipped mail is listed, opens, and can go back in the queue.
+    api.post("/api/skip", message_id=skipped)
+    listed = api.client.get("/api/skipped").get_json()["skipped"]
+    assert [row["id"] for row in listed] == [skipped]
+    assert listed[0]["subject"] == "Vraag 2 over mijn polis"
+    assert api.client.get(f"/api/messages/{skipped}/open").get_json()["message"]["id"] == skipped
+    unskipped = api.post("/api/unskip", message_id=skipped)
+    assert unskipped["notice"] == f"#{skipped} is back in your queue"
+    assert api.client.get("/api/skipped").get_json()["skipped"] == []
+    assert "had not skipped" in api.post("/api/unskip", 409, message_id=skipped)["error"]
+    # Another labeller's skip is theirs alone.
+    other = Api(logged_in(app, "labeler2"))
+    assert other.client.get("/api/skipped").get_json()["skipped"] == []
+
+    # Live mail is for reviewers: a labeller cannot open it by number.
+    with sessions() as session:
+        session.get_one(Message, plain).origin = "live"
+        session.commit()
+    response = api.client.get(f"/api/messages/{plain}/open")
+    assert response.status_code == 409 and "no archive mail" in response.get_json()["error"]

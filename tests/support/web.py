@@ -111,8 +111,19 @@ def seed(sessions: sessionmaker[Session], *, messages: int = 6) -> Seeded:
         )
 
 
+class EnglishClient(FlaskClient):
+    """A browser that asks for English: the tests read the English text (the app speaks
+    Dutch to a browser that asks for neither; tests/integration/test_i18n.py reads that)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
 def make_app(settings: Settings, **config: Any) -> Flask:
-    return create_app(settings, config={"TESTING": True, **config})
+    app = create_app(settings, config={"TESTING": True, **config})
+    app.test_client_class = EnglishClient
+    return app
 
 
 def csrf_token(client: FlaskClient, path: str = "/login") -> str:

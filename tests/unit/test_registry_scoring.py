@@ -210,6 +210,9 @@ def test_promotion_gate_and_rollback(tmp_path: Path) -> None:
         registry.promote(info.version, "test")
     assert registry.active_version() == "v0002"
     assert registry.get("v0001").status == "retired"
+    # Promoting the active version again changes nothing: its reason is kept.
+    assert registry.promote("v0002", "promoted by hand") is False
+    assert registry.get("v0002").manifest["status_reason"] == "test"
     assert registry.rollback() == "v0001"
     assert registry.active_version() == "v0001"
     assert registry.get("v0002").status == "rolled-back"

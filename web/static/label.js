@@ -6,12 +6,18 @@
 
 (() => {
   const $ = (id) => document.getElementById(id);
+  // The page's words in the person's language (web/i18n.py), {name} filled in by t().
+  const STRINGS = JSON.parse($("strings").textContent);
+  const t = (key, values = {}) =>
+    STRINGS[key].replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
   const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
 
   const teamButtons = Array.from(document.querySelectorAll("button.team"));
   const teamByKey = new Map();
   const teamName = new Map();
+  const slugById = new Map();
   for (const button of teamButtons) {
+    slugById.set(Number(button.dataset.teamId), button.dataset.slug);
     if (button.dataset.hotkey) teamByKey.set(button.dataset.hotkey, button);
     teamName.set(Number(button.dataset.teamId), button.querySelector(".team-name").textContent);
   }
@@ -55,9 +61,9 @@
     try {
       data = await response.json();
     } catch (_err) {
-      throw new Error(`The server answered ${response.status}. Reload the page.`);
+      throw new Error(t("reload", { status: response.status }));
     }
-    if (!response.ok) throw new Error(data.error || `The server answered ${response.status}.`);
+    if (!response.ok) throw new Error(data.error || t("server_answered", { status: response.status }));
     return data;
   }
 
@@ -113,8 +119,30 @@
   function pick(teamId) {
     if (!state.message) return;
     const messageId = state.message.id;
-    const url = state.groupArmed ? "/api/label-group" : "/api/label";
-    act(() => call("POST", url, { message_id: messageId, team_id: teamId }));
+    const group = state.groupArmed;
+    const url = group ? "/api/label-group" : "/api/label";
+    const servedBy = state.servedBy;
+    const verifying = state.verifying;
+    act(async () => {
+      const data = await call("POST", url, { message_id: messageId, team_id: teamId });
+      // The counters move with the key press; the server's own count follows shortly and
+      // corrects anything this guess got wrong (a group, a label that settles nothing).
+      if (data && !data.progress && !group && !verifying) countLabel(teamId, servedBy);
+      return data;
+    });
+  }
+
+  function countLabel(teamId, servedBy) {
+    const progress = state.progress;
+    if (!progress) return;
+    if (servedBy === "second") {
+      progress.double_done += 1;
+    } else {
+      progress.labelled += 1;
+      const slug = slugById.get(teamId);
+      if (slug) progress.per_team[slug] = (progress.per_team[slug] || 0) + 1;
+    }
+    renderProgress(progress);
   }
 
   function skip() {
@@ -144,6 +172,7 @@
     state.verifying = Boolean(data.verifying);
     setGroupArmed(false);
     renderServedBy(data.served_by);
+    state.servedBy = data.served_by;
     $("loading").hidden = true;
     $("empty").hidden = Boolean(data.message);
     $("message").hidden = !data.message;
@@ -153,19 +182,19 @@
     const m = data.message;
     setText("m-subject", m.subject);
     setText("m-sender", m.sender);
-    setText("m-date", m.date || "unknown");
+    setText("m-date", m.date || t("unknown"));
     $("m-date").dateTime = m.date_iso || "";
     setText("m-language", m.language);
     setText("m-id", "#" + m.id);
-    setText("m-new", m.new_text || "(no text)");
+    setText("m-new", m.new_text || t("no_text"));
 
     const quoted = $("quoted-box");
     quoted.open = false;
     quoted.hidden = !m.quoted_text;
     setText("m-quoted", m.quoted_text);
-    setText("quoted-label", m.quoted_label || "Quoted history");
+    setText("quoted-label", m.quoted_label || t("quoted_history"));
     const lines = m.quoted_text ? m.quoted_text.split("\n").length : 0;
-    setText("quoted-size", lines ? `(${lines} lines)` : "");
+    setText("quoted-size", lines ? t("lines", { n: lines }) : "");
     const signature = $("signature-box");
     signature.open = false;
     signature.hidden = !m.signature;
@@ -204,8 +233,9 @@
     setText("s-team", teamName.get(suggestion.team_id) || suggestion.team_slug);
     let source = "(archive folder)";
     if (suggestion.source === "model") {
-      const confidence = suggestion.confidence == null ? "" : `, ${Math.round(suggestion.confidence * 100)} %`;
-      source = `(model${confidence})`;
+      // Rounded down, as every share on every page (web/display.py).
+      const confidence = suggestion.confidence == null ? "" : `, ${Math.floor(suggestion.confidence * 100 + 1e-9)} %`;
+      source = `(${t("model")}${confidence})`;
     }
     setText("s-source", source);
     const button = teamButtons.find((b) => Number(b.dataset.teamId) === suggestion.team_id);
@@ -214,19 +244,11 @@
 
   // What the queue really served: an order that had nothing left falls back to oldest
   // first, and undone mail and pending second labels come before any order.
-  const SERVED = {
-    undone: "a mail you undid",
-    second: "a pending second label (oldest first)",
-    oldest: "oldest first",
-    random: "random",
-    uncertain: "most uncertain first",
-    suspect: "suspect folder labels first",
-    verify: "the verification sample",
-  };
   function renderServedBy(servedBy) {
-    let text = servedBy ? `showing: ${SERVED[servedBy] || servedBy}` : "";
+    const what = STRINGS[`served_${servedBy}`] || servedBy;
+    let text = servedBy ? t("showing", { what }) : "";
     if (servedBy === "oldest" && state.order !== "oldest") {
-      text += " (nothing left in the order you chose)";
+      text += " " + t("order_empty");
     }
     setText("served", text);
   }
@@ -239,17 +261,22 @@
   }
 
   function renderProgress(progress) {
+    state.progress = { ...progress, per_team: { ...progress.per_team } };
     const bar = $("progress");
     bar.max = Math.max(progress.total, 1);
     bar.value = progress.labelled;
     const share = progress.total ? Math.floor((100 * progress.labelled) / progress.total) : 0;
-    setText("progress-text", `${progress.labelled} of ${progress.total} mails labelled (${share} %)`);
+    setText(
+      "progress-text",
+      t("progress", { labelled: progress.labelled, total: progress.total, share }) +
+        (progress.weak_only ? t("weak_only", { n: progress.weak_only }) : ""),
+    );
     const double = $("double-text");
     double.hidden = !progress.double_target;
-    double.textContent = `Labelled by two people: ${progress.double_done} of ${progress.double_target}`;
+    double.textContent = t("double", { done: progress.double_done, target: progress.double_target });
     const verified = $("verified-text");
     verified.hidden = !progress.verified && !state.verifying;
-    verified.textContent = `Verification sample: ${progress.verified} answered`;
+    verified.textContent = t("verified", { n: progress.verified });
     const most = Math.max(1, ...Object.values(progress.per_team));
     for (const element of document.querySelectorAll("[data-count-for]")) {
       element.textContent = String(progress.per_team[element.dataset.countFor] || 0);
@@ -354,6 +381,7 @@
         break;
       case "g":
         if (state.message.group_size) setGroupArmed(!state.groupArmed);
+        else setText("notice", t("no_group"));
         break;
       case "h":
         if (state.message.has_html) showView(state.view === "html" ? "text" : "html");
@@ -375,6 +403,62 @@
   $("tab-text").addEventListener("click", () => showView("text"));
   $("tab-html").addEventListener("click", () => showView("html"));
   $("help-button").addEventListener("click", toggleHelp);
+  // Opening a mail by its number (a near-duplicate, a flagged or a skipped mail) ------------
+
+  $("open-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const input = $("open-id");
+    const id = input.value.trim().replace(/^#/, "");
+    if (!/^[0-9]{1,10}$/.test(id)) {
+      showError(t("type_number"));
+      return;
+    }
+    input.value = "";
+    input.blur(); // hand the keys back to labelling
+    act(() => call("GET", `/api/messages/${id}/open`));
+  });
+
+  async function loadSkipped() {
+    const list = $("skipped-list");
+    let data = null;
+    try {
+      data = await call("GET", "/api/skipped");
+    } catch (err) {
+      showError(err.message);
+      return;
+    }
+    if (!data) return;
+    list.replaceChildren();
+    setText("skipped-count", String(data.skipped.length));
+    for (const row of data.skipped) {
+      const item = document.createElement("li");
+      const open = document.createElement("button");
+      open.type = "button";
+      open.className = "link";
+      open.textContent = `#${row.id} ${row.subject}`;
+      open.addEventListener("click", () => act(() => call("GET", `/api/messages/${row.id}/open`)));
+      const back = document.createElement("button");
+      back.type = "button";
+      back.className = "link";
+      back.textContent = t("back_in_queue");
+      back.addEventListener("click", async () => {
+        try {
+          const answer = await call("POST", "/api/unskip", { message_id: row.id });
+          if (answer) setText("notice", answer.notice);
+        } catch (err) {
+          showError(err.message);
+        }
+        loadSkipped();
+      });
+      item.append(open, " · ", back);
+      list.append(item);
+    }
+    $("skipped-empty").hidden = data.skipped.length > 0;
+  }
+  $("skipped-box").addEventListener("toggle", () => {
+    if ($("skipped-box").open) loadSkipped();
+  });
+
   orderSelect.addEventListener("change", () => {
     state.order = orderSelect.value;
     localStorage.setItem("mailroom.order", state.order);

@@ -1,6 +1,7 @@
 // Review keys: Enter sends the mail to the model's first choice, a team's key sends it to
 // that team, g then a key (or Enter) does it for every look-alike, h switches to the HTML
-// view, n passes over the mail. Each is a plain form post; the server queues the forward.
+// view, n passes over the mail, ? shows the keys. Each is a plain form post; the server
+// queues the forward.
 "use strict";
 
 (() => {
@@ -35,10 +36,24 @@
   document.getElementById("tab-html")?.addEventListener("click", () => { if (document.getElementById("html-view")?.hidden) toggleHtml(); });
   document.getElementById("tab-text")?.addEventListener("click", () => { if (document.getElementById("text-view")?.hidden) toggleHtml(); });
 
+  const help = document.getElementById("help");
+  const toggleHelp = () => {
+    if (!help) return;
+    if (help.open) help.close();
+    else help.showModal();
+  };
+  document.getElementById("help-button")?.addEventListener("click", toggleHelp);
+
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
     const target = event.target;
     if (target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement) return;
+    if (event.key === "?") {
+      toggleHelp();
+      event.preventDefault();
+      return;
+    }
+    if (help && help.open) return; // the dialog closes itself on Esc
     if (!decide) return;
     const form = groupMode ? group : decide;
     let handled = false;
@@ -58,9 +73,7 @@
     } else if (event.key === "0" && !groupMode) {
       handled = submit(document.getElementById("no-team-form"), "#no-team");
     } else if (event.key === "n") {
-      const pass = document.getElementById("pass");
-      if (pass) window.location.assign(pass.href);
-      handled = true;
+      handled = submit(document.getElementById("pass-form"), "#pass");
     }
     if (handled) event.preventDefault();
   });
