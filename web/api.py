@@ -286,6 +286,9 @@ def undo() -> Response:
 def open_message(message_id: int) -> Response:
     """A mail asked for by its number (a near-duplicate, a flagged or a skipped mail);
     refused (409, with the reason) where the queue would not let the labeller choose it."""
+    found = db_session().get(Message, message_id)
+    if found is None or found.origin != "archive":
+        abort(404)  # live mail is for reviewers: as if it did not exist
     message = queue.open_by_id(db_session(), message_id, _user_id())
     return _payload(
         message, notice=_("#%(id)s opened", id=message_id), with_progress=False, served_by="opened"
@@ -312,6 +315,7 @@ def skipped() -> Response:
 def unskip() -> Response:
     body = _body()
     message_id = _int(body, "message_id")
+    message_for(db_session(), message_id, labelling=True)
     if not queue.unskip(db_session(), message_id, _user_id()):
         raise LabelingError(f"you had not skipped #{message_id}")
     commit()
