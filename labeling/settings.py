@@ -348,9 +348,9 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
 
-    @field_validator("mailboxes", mode="before")
+    @field_validator("mailboxes", "inbox_addresses", mode="before")
     @classmethod
-    def _split_mailboxes(cls, value: Any) -> Any:
+    def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
@@ -365,13 +365,6 @@ class Settings(BaseSettings):
                     "imap://user:pass@host:port/FOLDER, "
                     "imaps://… or maildir:///absolute/path"
                 )
-        return value
-
-    @field_validator("inbox_addresses", mode="before")
-    @classmethod
-    def _split_inbox_addresses(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("inbox_addresses")
