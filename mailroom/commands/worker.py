@@ -32,11 +32,24 @@ BENCH_SCRIPT = ROOT / "benchmarks" / "bench_pipeline.py"
     default=None,
     help="Also watch the mailboxes (default: MAILROOM_WORKER_WATCH).",
 )
+@click.option(
+    "-Q",
+    "--queues",
+    default="watch,route,forward",
+    show_default=True,
+    help="Which work this process takes, comma separated: watch (the beat's sweep, "
+    "retention, retrain), route (the model), forward (SMTP/IMAP). See docs/deploy.md.",
+)
 @click.option("-c", "--concurrency", type=click.IntRange(1, 64), help="Task threads.")
 @click.option("-n", "--name", default="mailroom@%h", show_default=True, help="Worker name.")
 @click.pass_obj
 def worker_command(
-    settings: Settings, beat: bool, watch: bool | None, concurrency: int | None, name: str
+    settings: Settings,
+    beat: bool,
+    watch: bool | None,
+    queues: str,
+    concurrency: int | None,
+    name: str,
 ) -> None:
     """Route live mail: watch the mailboxes, classify, forward, retry.
 
@@ -46,6 +59,14 @@ def worker_command(
     """
     from labeling.store.db import check_schema, make_engine
     from worker.celery import make_celery, prepare_broker
+    from worker.enqueue import queue_names
+
+    try:
+        names = queue_names(queues)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--queues") from None
+    if not names:
+        raise click.BadParameter("name at least one queue", param_hint="--queues")
 
     updates: dict[str, object] = {}
     if watch is not None:
@@ -62,6 +83,7 @@ def worker_command(
     app = make_celery(settings, watch=settings.worker_watch)
     prepare_broker(app)
     argv = ["worker", "-n", name, "-l", settings.log_level, "--without-gossip", "--without-mingle"]
+    argv += ["-Q", ",".join(names)]
     if beat:
         argv.append("-B")
     app.worker_main(argv)
