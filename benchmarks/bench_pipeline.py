@@ -238,9 +238,13 @@ def main() -> int:
             stop_chaos = threading.Event()
 
             def chaos() -> None:
-                actions = ["kill", "cut-imap", "cut-smtp", "restart-broker"]
+                # Every kind of fault once per round, in a random order.
+                actions: list[str] = []
                 while not stop_chaos.wait(rng.uniform(0.5, 1.5) * args.chaos_every):
-                    action = rng.choice(actions)
+                    if not actions:
+                        actions = ["kill", "cut-imap", "cut-smtp", "restart-broker"]
+                        rng.shuffle(actions)
+                    action = actions.pop()
                     faults[action] = faults.get(action, 0) + 1
                     if action == "kill":
                         n = rng.randrange(len(procs))
