@@ -15,6 +15,16 @@ Reports throughput and the time from IMAP arrival (APPEND answered) to SMTP acce
 never accepted; duplicated = mail accepted under more than one outgoing Message-ID or at
 a wrong address; resent = extra copies under the same Message-ID (the documented window).
 
+``--chaos`` turns it into a soak: the broker is a private redis-server that is restarted,
+IMAP and SMTP go through proxies that cut every connection, and workers are SIGKILLed and
+started again, at random every ``--chaos-every`` seconds, while mail arrives; a share of
+the mail (``--machine-share``) is machine mail (auto-replies, bounces, Mailroom's own
+forwards coming back: labeling.mail.hygiene). It ends with "sent N, forwarded N, lost 0,
+duplicated 0 (resent with the same Message-ID: K)" and how much machine mail reached a
+team (must be 0), and exits 2 otherwise. ``mailroom bench-pipeline --chaos --rate 20
+--duration 500`` is the 10,000-mail soak (not in CI: too long; a short one is, in
+tests/integration/test_chaos_soak.py).
+
 It imports only the product packages and :mod:`mailroom.testbed` (aiosmtpd comes with the
 ``dev`` extras); the ``mailroom`` command runs it from a source checkout. Needs root
 (Dovecot), PostgreSQL on 127.0.0.1:5432 (user postgres) and Redis on 127.0.0.1:6379
@@ -24,12 +34,15 @@ It imports only the product packages and :mod:`mailroom.testbed` (aiosmtpd comes
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import random
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -41,10 +54,15 @@ if str(ROOT) not in sys.path:
 import psycopg  # noqa: E402
 import redis  # noqa: E402
 
+from labeling.live.lifecycle import outgoing_message_id  # noqa: E402
 from labeling.settings import Settings, load_settings  # noqa: E402
 from labeling.store.db import make_engine, make_session_factory, upgrade  # noqa: E402
 from mailroom.testbed.dovecot_server import running_dovecot  # noqa: E402
+from mailroom.testbed.mail_factory import auto_reply_mail, bounce_mail  # noqa: E402
+from mailroom.testbed.ports import free_port  # noqa: E402
+from mailroom.testbed.redis_server import running_redis  # noqa: E402
 from mailroom.testbed.smtp_server import running_smtp  # noqa: E402
+from mailroom.testbed.tcp_proxy import CuttingProxy  # noqa: E402
 from mailroom.testbed.worker_stack import (  # noqa: E402
     ADDRESS,
     VOCAB,
@@ -83,6 +101,26 @@ def _recorded_at(settings: Settings) -> dict[str, float]:
     return {f"<{mid}>": at.timestamp() for mid, at in rows if mid}
 
 
+def machine_mail(n: int, replied_to: str) -> tuple[str, bytes]:
+    """(Message-ID, bytes) of one piece of machine mail: an out-of-office reply to a
+    customer's mail, a bounce of a forward, or one of our own forwards coming back."""
+    kind = ("auto_reply", "bounce", "loop")[n % 3]
+    if kind == "auto_reply":
+        message_id = f"ooo-{n}@klant.example"
+        raw = auto_reply_mail(message_id=message_id, in_reply_to=replied_to.strip("<>"))
+        return f"<{message_id}>", raw
+    ours = outgoing_message_id(f"{n:064x}", "schade")
+    returned = (
+        f"From: mailroom@polder.example\r\nTo: {ADDRESS['schade']}\r\n"
+        f"Subject: Fwd: schade {n}\r\nMessage-ID: {ours}\r\nX-Mailroom-Team: schade\r\n"
+        "X-Mailroom-Decided-By: model\r\n\r\nDe melding.\r\n"
+    ).encode()
+    if kind == "bounce":
+        message_id = f"dsn-{n}@mx.polder.example"
+        return f"<{message_id}>", bounce_mail(message_id=message_id, returned=returned)
+    return ours, returned  # a loop: our own forward, delivered back to the inbox
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=20.0, help="mails appended per second")
@@ -90,7 +128,22 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
     parser.add_argument("--concurrency", type=int, default=4, help="task threads per worker")
     parser.add_argument("--drain", type=float, default=120.0, help="seconds to wait after")
+    parser.add_argument("--chaos", action="store_true", help="kill, cut and restart meanwhile")
+    parser.add_argument(
+        "--chaos-every", type=float, default=5.0, help="mean seconds between two faults"
+    )
+    parser.add_argument(
+        "--machine-share",
+        type=float,
+        default=None,
+        help="share of machine mail (default 0.05 with --chaos, else 0)",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="random seed of the chaos")
     args = parser.parse_args()
+    machine_share = (
+        args.machine_share if args.machine_share is not None else (0.05 if args.chaos else 0.0)
+    )
+    rng = random.Random(args.seed)
 
     db_name = f"mailroom_bench_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(**PG, autocommit=True) as admin:  # type: ignore[arg-type]
@@ -99,22 +152,46 @@ def main() -> int:
     procs: list[subprocess.Popen[bytes]] = []
     tmp = Path(tempfile.mkdtemp(prefix="mailroom-bench-"))
     try:
-        with running_dovecot() as dovecot, running_smtp() as smtp:
+        with contextlib.ExitStack() as servers:
+            dovecot = servers.enter_context(running_dovecot())
+            smtp = servers.enter_context(running_smtp())
             user = dovecot.add_user()
             models = train_tiny_model(tmp / "train")
+            broker_url, imap_port, smtp_port = REDIS_URL, dovecot.port, smtp.port
+            restart_broker = None
+            imap_proxy = smtp_proxy = None
+            if args.chaos:
+                broker_port = free_port()
+                restart_broker = servers.enter_context(running_redis(broker_port, tmp))
+                broker_url = f"redis://127.0.0.1:{broker_port}/0"
+                imap_proxy = servers.enter_context(CuttingProxy(dovecot.port))
+                smtp_proxy = servers.enter_context(CuttingProxy(smtp.port))
+                imap_port, smtp_port = imap_proxy.port, smtp_proxy.port
             values = {
                 "instance_path": str(tmp / "instance"),
                 "database_url": f"postgresql+psycopg://postgres@127.0.0.1:5432/{db_name}",
-                "broker_url": REDIS_URL,
-                "mailboxes": dovecot.url(user, "INBOX"),
+                "broker_url": broker_url,
+                "mailboxes": dovecot.url(user, "INBOX", port=imap_port),
                 "outgoing": "smtp",
                 "smtp_host": smtp.host,
-                "smtp_port": str(smtp.port),
+                "smtp_port": str(smtp_port),
                 "smtp_from": "mailroom@polder.example",
                 "worker_concurrency": str(args.concurrency),
                 "sweep_interval": "10",
                 "log_level": "WARNING",
             }
+            if args.chaos:
+                # Faults every few seconds: notice them fast, and never give a mail up.
+                values.update(
+                    sweep_interval="3",
+                    claim_timeout="15",
+                    lease_ttl="6",
+                    idle_timeout="15",
+                    imap_timeout="15",
+                    retry_backoff_max="5",
+                    task_max_retries="100",
+                    broker_visibility_timeout="30",
+                )
             env = worker_env(values)
             settings = load_settings(env)
             (tmp / "instance").mkdir()
@@ -125,21 +202,24 @@ def main() -> int:
             engine.dispose()
 
             print(f"starting {args.workers} worker(s) ...", flush=True)
-            for n in range(args.workers):
-                log = open(tmp / f"w{n}.log", "wb")  # noqa: SIM115 - the child keeps it
-                beat = tmp / "beat" if n == 0 else None
+
+            def start_worker(n: int) -> subprocess.Popen[bytes]:
+                log = open(tmp / f"w{n}.log", "ab")  # noqa: SIM115 - the child keeps it
+                beat = tmp / f"beat{n}" if n == 0 or args.chaos else None
                 argv = celery_worker_argv(f"bench{n}", beat_schedule=beat)
-                procs.append(
-                    subprocess.Popen(
-                        argv,
-                        cwd=ROOT,
-                        env=env,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
+                proc = subprocess.Popen(
+                    argv,
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
                 )
                 log.close()
+                return proc
+
+            for n in range(args.workers):
+                procs.append(start_worker(n))
             deadline = time.monotonic() + 300
             for n, proc in enumerate(procs):
                 while "ready." not in (tmp / f"w{n}.log").read_text(errors="replace"):
@@ -149,32 +229,85 @@ def main() -> int:
                     time.sleep(0.2)
             time.sleep(2)  # a watcher takes the mailbox's lease
 
-            total = int(args.rate * args.duration)
+            appended = int(args.rate * args.duration)
             teams = list(VOCAB)
-            mails = [team_mail(teams[n % 3], n, tag="bench") for n in range(total)]
             arrival: dict[str, float] = {}
             expected: dict[str, str] = {}
+            machine: set[str] = set()
+            faults: dict[str, int] = {}
+            stop_chaos = threading.Event()
+
+            def chaos() -> None:
+                # Every kind of fault once per round, in a random order.
+                actions: list[str] = []
+                while not stop_chaos.wait(rng.uniform(0.5, 1.5) * args.chaos_every):
+                    if not actions:
+                        actions = ["kill", "cut-imap", "cut-smtp", "restart-broker"]
+                        rng.shuffle(actions)
+                    action = actions.pop()
+                    faults[action] = faults.get(action, 0) + 1
+                    if action == "kill":
+                        n = rng.randrange(len(procs))
+                        with contextlib.suppress(ProcessLookupError):
+                            os.killpg(procs[n].pid, signal.SIGKILL)
+                        procs[n].wait(timeout=30)
+                        procs[n] = start_worker(n)
+                    elif action == "cut-imap" and imap_proxy is not None:
+                        imap_proxy.cut()
+                    elif action == "cut-smtp" and smtp_proxy is not None:
+                        smtp_proxy.cut()
+                    elif action == "restart-broker" and restart_broker is not None:
+                        restart_broker()
+
+            chaos_thread = threading.Thread(target=chaos, name="chaos", daemon=True)
             load_before = os.getloadavg()
-            print(f"appending {total} mails at {args.rate}/s ...", flush=True)
+            print(
+                f"appending {appended} mails at {args.rate}/s"
+                + (f" ({machine_share:.0%} machine mail), with chaos" if args.chaos else "")
+                + " ...",
+                flush=True,
+            )
+            if args.chaos:
+                chaos_thread.start()
             started = time.monotonic()
+            last_customer = ""
             with dovecot.client(user) as client:
-                for n, (message_id, raw) in enumerate(mails):
+                for n in range(appended):
                     due = started + n / args.rate
                     pause = due - time.monotonic()
                     if pause > 0:
                         time.sleep(pause)
+                    if last_customer and rng.random() < machine_share:
+                        message_id, raw = machine_mail(n, last_customer)
+                        machine.add(message_id)
+                    else:
+                        message_id, raw = team_mail(teams[n % 3], n, tag="bench")
+                        expected[message_id] = teams[n % 3]
+                        last_customer = message_id
                     client.append("INBOX", raw)
                     arrival[message_id] = time.time()
-                    expected[message_id] = teams[n % 3]
             append_seconds = time.monotonic() - started
-            smtp.wait_for(total, timeout=args.drain)
+            stop_chaos.set()
+            if chaos_thread.is_alive():
+                chaos_thread.join(timeout=60)
+            total = len(expected)
+            deadline = time.monotonic() + args.drain
+            while time.monotonic() < deadline:
+                if expected.keys() <= {a.original_id for a in smtp.accepted}:
+                    break
+                time.sleep(1)
+            if args.chaos:
+                time.sleep(3 * float(values["sweep_interval"]))  # machine mail settles
             load_after = os.getloadavg()
 
             first: dict[str, float] = {}
             ids: dict[str, set[str]] = {}
             wrong = 0
+            machine_forwarded = 0
             for accepted in smtp.accepted:
                 original = accepted.original_id
+                if original in machine:
+                    machine_forwarded += 1
                 if original not in expected or accepted.rcpts != (ADDRESS[expected[original]],):
                     wrong += 1
                     continue
@@ -188,7 +321,7 @@ def main() -> int:
             span = end - min(arrival.values())
             print()
             print(
-                f"mails appended      {total} in {append_seconds:.1f} s "
+                f"mails appended      {appended} in {append_seconds:.1f} s "
                 f"(target {args.rate}/s for {args.duration} s)"
             )
             print(
@@ -206,6 +339,20 @@ def main() -> int:
                 f"mean {statistics.fmean(latencies) if latencies else float('nan'):.3f} s"
             )
             print(f"lost {lost}, duplicated {duplicated}, resent (same Message-ID) {resent}")
+            if args.chaos:
+                print(
+                    "faults              "
+                    + (", ".join(f"{k} {v}" for k, v in sorted(faults.items())) or "none")
+                )
+            if machine:
+                print(
+                    f"machine mail        {len(machine)} appended (auto-replies, bounces, "
+                    f"loops), {machine_forwarded} forwarded to a team"
+                )
+            print(
+                f"sent {total}, forwarded {len(first)}, lost {lost}, duplicated {duplicated} "
+                f"(resent with the same Message-ID: {resent})"
+            )
             recorded = _recorded_at(settings)
             to_record = [recorded[m] - arrival[m] for m in first if m in recorded]
             to_accept = [first[m] - recorded[m] for m in first if m in recorded]
@@ -221,7 +368,7 @@ def main() -> int:
                 f"load average        {load_before[0]:.2f} before, {load_after[0]:.2f} after "
                 f"({os.cpu_count()} CPUs, shared)"
             )
-            return 0 if lost == 0 and duplicated == 0 else 2
+            return 0 if lost == 0 and duplicated == 0 and machine_forwarded == 0 else 2
     finally:
         for proc in procs:
             if proc.poll() is None:

@@ -8,6 +8,9 @@
 Reliability settings: a task is acknowledged only after it ran (``task_acks_late``) and
 given back when its worker process dies (``task_reject_on_worker_lost``); each worker takes
 one message at a time (``worker_prefetch_multiplier=1``); JSON only; no result backend.
+Three queues (:data:`worker.enqueue.QUEUES`): ``mailroom.watch`` (the beat's tasks),
+``mailroom.route`` (routing) and ``mailroom.forward`` (sending and marking done); a worker
+consumes all three unless started with ``-Q`` / ``mailroom worker --queues``.
 The beat schedule runs :func:`worker.tasks.sweep` every ``sweep_interval`` seconds,
 :func:`worker.tasks.retrain_if_due` every ``retrain_interval`` seconds and
 :func:`worker.tasks.expire_raw` (``MAILROOM_RETENTION_DAYS``) hourly. The embedded default
@@ -30,7 +33,7 @@ from celery import Celery, signals
 from labeling.errors import MailroomError
 from labeling.settings import Settings, load_settings
 from labeling.store.db import check_schema
-from worker.enqueue import client, embedded_broker_quiet, route_quietly
+from worker.enqueue import QUEUES, client, embedded_broker_quiet, route_quietly
 from worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -87,7 +90,7 @@ def make_celery(settings: Settings, *, watch: bool = False) -> Celery:
 
 
 def prepare_broker(app: Celery, attempts: int = 5) -> None:
-    """Declare the task queue once before worker and beat start.
+    """Declare the task queues once before worker and beat start.
 
     kombu's SQLAlchemy transport creates a queue's row on first use; a worker and its
     embedded beat starting together both insert it, and the loser dies on the unique
@@ -109,7 +112,8 @@ def prepare_broker(app: Celery, attempts: int = 5) -> None:
     for attempt in range(attempts):
         try:
             with embedded_broker_quiet(app), app.connection_for_write() as connection:
-                Queue(app.conf.task_default_queue, channel=connection.default_channel).declare()
+                for name in QUEUES:
+                    Queue(name, channel=connection.default_channel).declare()
             return
         except IntegrityError:
             if attempt == attempts - 1:

@@ -109,8 +109,15 @@ def _state(services: Services, message_id: int) -> str | None:
         return lifecycle.state_of(session, message_id)
 
 
-def advance(services: Services, message_id: int) -> Outcome:
+HANDED_OFF = "handed to the forward queue"
+
+
+def advance(services: Services, message_id: int, *, handoff: bool = False) -> Outcome:
     """Move one mail through every step it is ready for; return where it stopped.
+
+    ``handoff``: stop once the mail is 'forwarding' or 'forwarded' (note
+    :data:`HANDED_OFF`): the routing task leaves sending and marking done to the forward
+    queue, which may run on other hosts (docs/deploy.md).
 
     Raises :class:`MailServerError` or :class:`StoreError` on a failure of a server or the
     database (the task retries, then calls :func:`quarantine`). A mail that is not live
@@ -120,6 +127,8 @@ def advance(services: Services, message_id: int) -> Outcome:
     # (then the state is read again): one database round trip fewer per step.
     state = _state(services, message_id)
     for _ in range(8):
+        if handoff and state in ("forwarding", "forwarded"):
+            return Outcome(state, HANDED_OFF)
         if state == "new":
             state = _route(services, message_id) or _state(services, message_id)
         elif state == "forwarding":

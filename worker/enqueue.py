@@ -25,6 +25,21 @@ log = logging.getLogger(__name__)
 ROUTE_TASK = "mailroom.route_message"
 FORWARD_TASK = "mailroom.forward_message"
 
+# Three queues, so each kind of work can run on hosts of its own (docs/deploy.md):
+# watching and housekeeping (the beat's sweep, retention, retrain), routing (the model:
+# CPU and memory) and forwarding (SMTP and IMAP: waiting on servers).
+WATCH_QUEUE = "mailroom.watch"
+ROUTE_QUEUE = "mailroom.route"
+FORWARD_QUEUE = "mailroom.forward"
+QUEUES = (WATCH_QUEUE, ROUTE_QUEUE, FORWARD_QUEUE)
+TASK_ROUTES = {
+    ROUTE_TASK: {"queue": ROUTE_QUEUE},
+    FORWARD_TASK: {"queue": FORWARD_QUEUE},
+    "mailroom.sweep": {"queue": WATCH_QUEUE},
+    "mailroom.expire_raw": {"queue": WATCH_QUEUE},
+    "mailroom.retrain_if_due": {"queue": WATCH_QUEUE},
+}
+
 
 def broker_options(settings: Settings) -> dict[str, Any]:
     """The broker settings every Mailroom Celery app shares (client and worker alike)."""
@@ -33,7 +48,14 @@ def broker_options(settings: Settings) -> dict[str, Any]:
     transport: dict[str, Any] = {}
     if settings.celery_broker_url.startswith(("redis://", "rediss://")):
         transport = {"visibility_timeout": settings.broker_visibility_timeout}
+    from kombu import Queue
+
     return {
+        # Client and worker agree on where each task goes; a worker consumes all three
+        # queues unless told otherwise (`mailroom worker --queues route,forward`).
+        "task_queues": tuple(Queue(name) for name in QUEUES),
+        "task_default_queue": ROUTE_QUEUE,
+        "task_routes": TASK_ROUTES,
         "broker_url": settings.celery_broker_url,
         "broker_connection_retry_on_startup": True,
         "broker_transport_options": transport,
@@ -70,6 +92,21 @@ def send(app: Celery, task: str, message_id: int) -> None:
     cannot be reached (after Celery's own short publish retries)."""
     with embedded_broker_quiet(app):
         app.send_task(task, args=[message_id])
+
+
+def queue_names(short: str) -> list[str]:
+    """``watch,route,forward`` (any of them, comma separated) as queue names; ValueError
+    for an unknown one."""
+    names = []
+    for part in short.split(","):
+        part = part.strip().removeprefix("mailroom.")
+        if not part:
+            continue
+        name = f"mailroom.{part}"
+        if name not in QUEUES:
+            raise ValueError(f"{part!r} is not a queue; choose from watch, route, forward")
+        names.append(name)
+    return names
 
 
 def forward(app: Celery, message_id: int) -> None:

@@ -15,12 +15,13 @@ import socket
 import uuid
 
 from celery import Task, shared_task
+from kombu.exceptions import OperationalError
 
 from classifier.retraining import retrain_check
 from labeling.errors import MailServerError, StoreError
 from labeling.store.privacy import expire_all
 from worker import leases
-from worker.driver import advance, quarantine, stale_messages
+from worker.driver import HANDED_OFF, advance, quarantine, stale_messages
 from worker.retrain import RETRAIN_LEASE, run_retrain
 from worker.runtime import Runtime
 
@@ -40,11 +41,20 @@ def retry_delay(retries: int, cap: float) -> float:
     return min(cap, 2.0**retries) * (0.5 + random.random() / 2)
 
 
-def _advance_or_retry(task: Task, message_id: int) -> str:
+def _advance_or_retry(task: Task, message_id: int, *, handoff: bool = False) -> str:
     services = runtime(task).services()
     settings = services.settings
     try:
-        return advance(services, message_id).state or "unknown"
+        outcome = advance(services, message_id, handoff=handoff)
+        if outcome.note == HANDED_OFF:
+            try:
+                forward_message.delay(message_id)
+            except OperationalError as exc:
+                # Recorded as 'forwarding': the sweep queues it again once the broker is back.
+                log.warning(
+                    "message %d: could not queue its forward (the sweep will): %s", message_id, exc
+                )
+        return outcome.state or "unknown"
     except (MailServerError, StoreError) as exc:
         transient = getattr(exc, "transient", True)
         retries = task.request.retries
@@ -60,15 +70,15 @@ def _advance_or_retry(task: Task, message_id: int) -> str:
 
 @shared_task(bind=True, name="mailroom.route_message", max_retries=None)
 def route_message(self: Task, message_id: int) -> str:
-    """Route one recorded live mail and take it as far as it goes (forwarded and marked
-    done, or waiting in review). Safe to run twice."""
-    return _advance_or_retry(self, message_id)
+    """Route one recorded live mail: to review, filed, or on to the forward queue, which
+    sends it and marks it done. Safe to run twice."""
+    return _advance_or_retry(self, message_id, handoff=True)
 
 
 @shared_task(bind=True, name="mailroom.forward_message", max_retries=None)
 def forward_message(self: Task, message_id: int) -> str:
-    """Forward a mail a person decided in review (the review UI resolves the review item,
-    then queues this). Safe to run twice."""
+    """Send a routed mail and mark it done in its mailbox; also a mail a person decided in
+    review (the review UI resolves the review item, then queues this). Safe to run twice."""
     return _advance_or_retry(self, message_id)
 
 

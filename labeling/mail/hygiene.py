@@ -3,22 +3,20 @@
 :func:`classify` looks at one raw mail's headers and structure and says which kind it is
 and what the worker should do with it (``handling``):
 
-========== ================================================================ ============
-kind        recognised by                                                     handling
-========== ================================================================ ============
-loop        our own forward coming back: ``X-Mailroom-*`` headers, or a       file
-            (Resent-)Message-ID that Mailroom minted; or sent from one of
-            Mailroom's own addresses (the SMTP sender, the watched inbox)
-bounce      ``multipart/report; report-type=delivery-status`` (RFC 3464),     file
-            a MAILER-DAEMON/postmaster sender, ``X-Failed-Recipients``
-auto_reply  RFC 3834 ``Auto-Submitted`` other than ``no``, ``X-Autoreply``,   file
-            ``X-Autorespond``, ``X-Auto-Response-Suppress: All|OOF|AutoReply``
-            (Exchange), ``Precedence: auto_reply``, an empty ``Return-Path``,
-            an out-of-office subject ("Automatic reply:", "Automatisch
-            antwoord:", "Out of Office", …)
-bulk        ``Precedence: bulk|junk|list``, ``List-Id``, ``List-Unsubscribe``  review
-customer    none of the above                                                 route
-========== ================================================================ ============
+- ``loop`` (handling ``file``): our own forward coming back — ``X-Mailroom-*`` headers, or
+  a (Resent-)Message-ID that Mailroom minted — or mail from one of Mailroom's own
+  addresses (the SMTP sender, the watched inbox), or an ``X-Loop`` naming one.
+- ``bounce`` (``file``): ``multipart/report; report-type=delivery-status`` (RFC 3464), a
+  MAILER-DAEMON/postmaster sender, ``X-Failed-Recipients``.
+- ``auto_reply`` (``file``): RFC 3834 ``Auto-Submitted`` other than ``no``,
+  ``X-Autoreply``, ``X-Autorespond``, ``X-Auto-Response-Suppress: All|OOF|AutoReply``
+  (Exchange), ``Precedence: auto_reply``, an empty ``Return-Path``, an out-of-office
+  subject ("Automatic reply:", "Automatisch antwoord:", "Out of Office:", …).
+- ``bulk`` (``review``): ``Precedence: bulk|junk|list``, ``List-Id``, ``List-Unsubscribe``.
+- ``customer`` (``route``): none of the above.
+
+When several match, a bounce wins (a bounce of our forward carries our headers inside),
+then a loop, an auto-reply, bulk mail.
 
 A sender over the rate limit (``recent_from_sender`` mails from the same address within
 the window the caller counts over) is treated as a probable loop with a machine that sets

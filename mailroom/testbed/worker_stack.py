@@ -177,8 +177,10 @@ class Stack:
         beat: bool = False,
         env: dict[str, str] | None = None,
         command: list[str] | None = None,
+        ready: str = "mailroom worker ready",
     ) -> subprocess.Popen[bytes]:
-        """Start a worker process (its own process group) and return once it is ready."""
+        """Start a worker process (its own process group) and return once it is ready
+        (``ready`` in its log: a worker that watches no mailbox says Celery's " ready.")."""
         log = self.tmp / f"{name}.log"
         argv = command or celery_worker_argv(
             name, beat_schedule=self.tmp / f"beat-{name}" if beat else None
@@ -193,7 +195,7 @@ class Stack:
                 start_new_session=True,
             )
         self.procs[name] = proc
-        self.wait_log(name, "mailroom worker ready", timeout=180)
+        self.wait_log(name, ready, timeout=180)
         return proc
 
     def wait_log(self, name: str, text: str, timeout: float) -> None:

@@ -9,8 +9,6 @@ redis-server) restarted while mail arrives.
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +21,7 @@ from sqlalchemy import select
 from labeling.store.tables import Delivery
 from mailroom.testbed.dovecot_server import DovecotServer
 from mailroom.testbed.ports import free_port
+from mailroom.testbed.redis_server import running_redis
 from mailroom.testbed.tcp_proxy import CuttingProxy
 from mailroom.testbed.worker_stack import VOCAB, Stack, team_mail
 
@@ -109,58 +108,10 @@ def test_an_imap_connection_cut_in_the_middle_of_a_fetch(
 def private_redis(port: int, folder: Path) -> Iterator[Callable[[], None]]:
     """A redis-server of this test's own on ``port`` (never the shared one); yields a
     function that restarts it. No persistence: a restart loses every queued task."""
-    binary = shutil.which("redis-server")
-    if binary is None:
+    if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start() -> None:
-        log = open(folder / "redis.log", "ab")  # noqa: SIM115 - closed with the process
-        procs.append(
-            subprocess.Popen(
-                [
-                    binary,
-                    "--port",
-                    str(port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(folder),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        )
-        log.close()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("the private redis-server did not start")
-
-    def stop() -> None:
-        proc = procs[-1]
-        proc.terminate()
-        proc.wait(timeout=10)
-
-    def restart() -> None:
-        stop()
-        time.sleep(2)  # mail arriving now cannot be queued
-        start()
-
-    start()
-    try:
+    with running_redis(port, folder) as restart:
         yield restart
-    finally:
-        if procs[-1].poll() is None:
-            stop()
 
 
 def test_the_broker_restarted_while_mail_arrives(

@@ -9,7 +9,7 @@ import pytest
 
 from labeling.settings import load_settings
 from worker.celery import make_celery, prepare_broker
-from worker.enqueue import forward, route_quietly
+from worker.enqueue import forward, queue_names, route_quietly
 
 
 def test_the_app_is_built_for_reliability(tmp_path: Path) -> None:
@@ -33,15 +33,39 @@ def test_queueing_on_the_embedded_broker(tmp_path: Path) -> None:
     prepare_broker(app)  # a second worker starting finds the queue
     forward(app, 7)
     route_quietly(app)(8)
+    got = []
     with app.connection_for_read() as connection:
-        queue = connection.SimpleQueue("celery")
-        got = []
-        for _ in range(2):
+        # Each task on its own queue, so routing and forwarding can run on other hosts.
+        for name in ("mailroom.forward", "mailroom.route"):
+            queue = connection.SimpleQueue(name)
             message = queue.get(timeout=5)
-            got.append((message.headers["task"], message.payload[0]))
+            got.append((name, message.headers["task"], message.payload[0]))
             message.ack()
-        queue.close()
-    assert got == [("mailroom.forward_message", [7]), ("mailroom.route_message", [8])]
+            queue.close()
+    assert got == [
+        ("mailroom.forward", "mailroom.forward_message", [7]),
+        ("mailroom.route", "mailroom.route_message", [8]),
+    ]
+
+
+def test_each_kind_of_work_has_its_queue(tmp_path: Path) -> None:
+    conf = make_celery(load_settings({}, instance_path=tmp_path)).conf
+    assert [q.name for q in conf.task_queues] == [
+        "mailroom.watch",
+        "mailroom.route",
+        "mailroom.forward",
+    ]
+    routes = {task: route["queue"] for task, route in conf.task_routes.items()}
+    assert routes == {
+        "mailroom.route_message": "mailroom.route",
+        "mailroom.forward_message": "mailroom.forward",
+        "mailroom.sweep": "mailroom.watch",
+        "mailroom.expire_raw": "mailroom.watch",
+        "mailroom.retrain_if_due": "mailroom.watch",
+    }
+    assert queue_names("route, forward") == ["mailroom.route", "mailroom.forward"]
+    with pytest.raises(ValueError, match="not a queue"):
+        queue_names("routing")
 
 
 def test_the_retrain_task_runs_when_due_and_one_at_a_time(
