@@ -341,7 +341,7 @@ def write_examples(examples: Iterable[Example], path: Path, fmt: ExportFormat = 
 
     Fields: message_id, label, sources (a list in JSONL, ';'-joined in CSV), language,
     text. The file is written next to ``path`` and renamed over it at the end, so a
-    reader never sees half a file.
+    reader never sees half a file; it is readable by its owner only (0600).
     """
     if fmt not in ("jsonl", "csv"):
         raise ValueError(f"format must be 'jsonl' or 'csv', not {fmt!r}")
@@ -349,7 +349,9 @@ def write_examples(examples: Iterable[Example], path: Path, fmt: ExportFormat = 
     partial = path.with_name(path.name + ".partial")
     count = 0
     try:
-        with partial.open("w", encoding="utf-8", newline="") as out:
+        # Owner-only from the first byte: the texts are customers' mail.
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as out:
             if fmt == "csv":
                 writer = csv.writer(out)
                 writer.writerow(["message_id", "label", "sources", "language", "text"])
