@@ -3,14 +3,20 @@
 Word 1–2-grams plus character 2–5-grams within word boundaries (robust to typos and Dutch
 compounds), sublinear term frequencies, and a multinomial logistic regression, whose
 probabilities feed the same calibration and threshold code as the transformer.
+
+Saved without pickle (a pickle runs code when loaded, so a writable model folder would be
+a way in): one ``.npz`` of plain arrays — each vectoriser's terms and IDF weights, the
+regression's coefficients — plus its settings as JSON, loaded with ``allow_pickle=False``.
 """
 
 from __future__ import annotations
 
-import pickle
+import io
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -92,15 +98,83 @@ class TfidfBaseline:
         return [classes[i] for i in probs.argmax(axis=1)]
 
     def save(self, path: Path) -> None:
-        path.write_bytes(pickle.dumps(self._pipeline, protocol=pickle.HIGHEST_PROTOCOL))
+        """Write the fitted model to ``path`` (``.npz``, owner-only: it holds n-grams of
+        the mail it learnt from)."""
+        from labeling.files import write_private
+
+        if self._pipeline is None:
+            raise ModelError("the TF-IDF model is not fitted")
+        features: FeatureUnion = self._pipeline.named_steps["features"]
+        classifier: LogisticRegression = self._pipeline.named_steps["classifier"]
+        arrays: dict[str, NDArray[Any]] = {}
+        params: dict[str, dict[str, Any]] = {}
+        for name, vectorizer in features.transformer_list:
+            vocabulary: dict[str, int] = vectorizer.vocabulary_
+            terms = np.empty(len(vocabulary), dtype=object)
+            for term, index in vocabulary.items():
+                terms[index] = term
+            arrays[f"{name}_terms"] = terms.astype(str)
+            arrays[f"{name}_idf"] = np.asarray(vectorizer.idf_, dtype=np.float64)
+            params[name] = {key: _plain(vectorizer.get_params()[key]) for key in _VECTOR_PARAMS}
+        arrays["coef"] = np.asarray(classifier.coef_, dtype=np.float64)
+        arrays["intercept"] = np.asarray(classifier.intercept_, dtype=np.float64)
+        arrays["classes"] = np.asarray([str(c) for c in classifier.classes_])
+        arrays["meta"] = np.asarray(json.dumps({"format": FORMAT, "vectorizers": params}))
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]  # names only
+        write_private(path, buffer.getvalue())
 
     @classmethod
     def load(cls, path: Path) -> TfidfBaseline:
-        # Only files this program wrote into its own model registry are loaded here.
+        """A model :meth:`save` wrote; :class:`ModelError` for anything else (a pickle of
+        an older Mailroom included: retrain)."""
+        if not path.exists() and path.with_suffix(".pkl").exists():
+            raise ModelError(
+                f"the TF-IDF model at {path.with_suffix('.pkl')} was saved with pickle by an "
+                "older Mailroom, which is no longer loaded; train a new version "
+                "(`mailroom train`)"
+            )
         try:
-            pipeline = pickle.loads(path.read_bytes())
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as exc:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                if meta.get("format") != FORMAT:
+                    raise ValueError(f"unknown format {meta.get('format')!r}")
+                parts = []
+                for name, params in meta["vectorizers"].items():
+                    vectorizer = TfidfVectorizer(
+                        **{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+                    )
+                    terms = data[f"{name}_terms"]
+                    vectorizer.vocabulary_ = {str(t): i for i, t in enumerate(terms)}
+                    vectorizer.idf_ = data[f"{name}_idf"]
+                    parts.append((name, vectorizer))
+                classifier = LogisticRegression()
+                classifier.coef_ = data["coef"]
+                classifier.intercept_ = data["intercept"]
+                classifier.classes_ = data["classes"]
+                classifier.n_features_in_ = int(data["coef"].shape[1])
+        except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
             raise ModelError(f"cannot load the TF-IDF model at {path}: {exc}") from exc
         model = cls()
-        model._pipeline = pipeline
+        model._pipeline = Pipeline([("features", FeatureUnion(parts)), ("classifier", classifier)])
         return model
+
+
+FORMAT = "mailroom-tfidf-1"
+# What a vectoriser needs to turn text into the same features again.
+_VECTOR_PARAMS = (
+    "analyzer",
+    "ngram_range",
+    "sublinear_tf",
+    "lowercase",
+    "norm",
+    "use_idf",
+    "smooth_idf",
+    "token_pattern",
+    "strip_accents",
+    "min_df",
+)
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value

@@ -5,7 +5,7 @@ Layout under ``settings.models_path``::
     v0001/  manifest.json  (labels, kind, base model + fingerprint, blend weight,
                             temperature, thresholds, OOS cutoff, metrics, data hash)
             delta.safetensors, head.json   what fine-tuning changed (transformer kind)
-            tfidf.pkl                      the TF-IDF member / fallback
+            tfidf.npz                      the TF-IDF member / fallback (arrays, no pickle)
             centroids.npy                  team centroids for the out-of-scope score
             calibration.npz                out-of-sample scores the thresholds are certified
                                            on (re-thresholding needs no training)
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 ACTIVE_FILE = "active.json"
 MANIFEST_FILE = "manifest.json"
-TFIDF_FILE = "tfidf.pkl"
+TFIDF_FILE = "tfidf.npz"
 CENTROIDS_FILE = "centroids.npy"
 CALIBRATION_FILE = "calibration.npz"
 TRAINED_ON_FILE = "trained_on.npy"
@@ -172,12 +172,14 @@ class Registry:
         import numpy as np
 
         from classifier.modeling import save_delta
+        from labeling.files import make_private_dir, restrict_tree
 
         version = self.next_version()
-        self.root.mkdir(parents=True, exist_ok=True)
+        # Models hold what they learnt from mail (n-grams, embeddings): owner only.
+        make_private_dir(self.root)
         tmp = self.root / f".{version}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
+        make_private_dir(tmp)
         components.tfidf.save(tmp / TFIDF_FILE)
         if components.model is not None:
             # A quantised model cannot give back float tensors: the delta is always saved
@@ -208,6 +210,7 @@ class Registry:
         }
         (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         (tmp / "MODEL_CARD.md").write_text(model_card, encoding="utf-8")
+        restrict_tree(tmp)  # files 0600, folders 0700, whatever wrote them
         os.replace(tmp, self.root / version)
         return self.get(version)
 

@@ -7,6 +7,7 @@ other local users. Folders are made 0700 and files 0600, whatever the umask.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -43,3 +44,27 @@ def write_private(path: Path, data: bytes | str) -> None:
     with os.fdopen(fd, "wb") as handle:
         handle.write(data.encode("utf-8") if isinstance(data, str) else data)
     restrict(path)
+
+
+# What SQLite keeps beside a database file (they hold its pages too).
+SQLITE_SIDECARS = ("-wal", "-shm", "-journal")
+
+
+def private_sqlite_file(path: Path) -> None:
+    """Make ``path`` an owner-only SQLite file before SQLite opens it: its folder made
+    0700 when missing (an existing folder is the admin's choice), the file created empty
+    0600 when missing (SQLite gives its WAL and shared-memory files the database file's
+    permissions), an existing one and its sidecars made 0600."""
+    path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+    for suffix in ("", *SQLITE_SIDECARS):
+        restrict(path.with_name(path.name + suffix))
+
+
+def restrict_tree(root: Path) -> None:
+    """:func:`restrict` on ``root`` and everything under it (a model version, an export)."""
+    restrict(root)
+    for path in root.rglob("*"):
+        if not path.is_symlink():
+            restrict(path)

@@ -13,11 +13,13 @@ import logging
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from celery import Celery
 from kombu.exceptions import OperationalError
 
+from labeling.files import make_private_dir, private_sqlite_file
 from labeling.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -67,7 +69,10 @@ def broker_options(settings: Settings) -> dict[str, Any]:
 
 def client(settings: Settings) -> Celery:
     """A Celery app that can only queue tasks by name (no tasks are imported)."""
-    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings.instance_path)
+    if settings.celery_broker_url.startswith("sqla+sqlite:///"):
+        # The embedded broker holds queued tasks (ids, addresses of mailboxes): owner only.
+        private_sqlite_file(Path(settings.celery_broker_url.removeprefix("sqla+sqlite:///")))
     app = Celery("mailroom", set_as_current=False)
     app.conf.update(broker_options(settings))
     return app

@@ -375,7 +375,8 @@ def write_examples(
     every other source that agrees: a list in JSONL, ';'-joined in CSV), group (the
     near-duplicate group, the message id when it has none), split (``splits``' answer,
     empty without), language, text. The file is written next to ``path`` and renamed
-    over it at the end, so a reader never sees half a file.
+    over it at the end, so a reader never sees half a file; it is readable by its owner
+    only (0600).
     """
     if fmt not in ("jsonl", "csv"):
         raise ValueError(f"format must be 'jsonl' or 'csv', not {fmt!r}")
@@ -383,7 +384,9 @@ def write_examples(
     partial = path.with_name(path.name + ".partial")
     count = 0
     try:
-        with partial.open("w", encoding="utf-8", newline="") as out:
+        # Owner-only from the first byte: the texts are customers' mail.
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as out:
             if fmt == "csv":
                 writer = csv.writer(out)
                 writer.writerow(

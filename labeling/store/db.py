@@ -26,6 +26,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from labeling.errors import MigrationError, StoreError
+from labeling.files import private_sqlite_file
 from labeling.settings import Settings
 
 if TYPE_CHECKING:
@@ -60,7 +61,8 @@ def make_engine(settings: Settings) -> Engine:
 
     in_memory = url.database in (None, "", ":memory:")
     if not in_memory:
-        Path(str(url.database)).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        # Every raw mail and the password hashes: for the owner only (files 0600, 0700).
+        private_sqlite_file(Path(str(url.database)).expanduser())
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
 
     @event.listens_for(engine, "connect")

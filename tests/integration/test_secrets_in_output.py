@@ -6,8 +6,10 @@ DEBUG; every line they print or log is searched for every form of every secret."
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -15,6 +17,7 @@ import pytest
 
 from mailroom.testbed.dovecot_server import DovecotServer
 from tests.support.mail_samples import make_mail
+from tests.support.processes import Spawn
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,6 +70,7 @@ def base_env(tmp_path: Path) -> dict[str, str]:
 
 
 def test_no_secret_in_any_line_of_output_or_log(
+    spawn: Spawn,
     base_env: dict[str, str],
     dovecot: DovecotServer,
     tmp_path: Path,
@@ -124,6 +128,27 @@ def test_no_secret_in_any_line_of_output_or_log(
     result = _run(["import", f"imap://{user}@{host}/INBOX"], base_env, stdin=IMAP_SECRET + "\n")
     text = check("import, prompt", result)
     assert result.returncode == 0 and "duplicates" in text, text
+
+    # A running worker whose mailbox password is wrong (percent-encoded, so the URL
+    # parses): it logs the refusal and tries again, never the password.
+    wrong_mailbox = f"imap://{user}:{quote(DB_SECRET, safe='')}@{host}/INBOX"
+    log_path = tmp_path / "worker.log"
+    with log_path.open("w") as log:
+        worker_process = spawn(
+            [sys.executable, "-m", "mailroom", "worker", "--no-beat", "-c", "1"],
+            env={**base_env, "MAILROOM_MAILBOXES": wrong_mailbox},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 120
+        while "refused the login" not in log_path.read_text() and time.monotonic() < deadline:
+            assert worker_process.poll() is None, log_path.read_text()
+            time.sleep(0.5)
+        os.killpg(worker_process.pid, signal.SIGTERM)
+        worker_process.wait(timeout=60)
+    text = log_path.read_text()
+    assert "refused the login" in text, text
+    outputs.append(("worker, wrong password", text))
 
     lines = [(name, line) for name, text in outputs for line in text.splitlines()]
     leaks = [(name, line) for name, line in lines if any(f in line for f in FORBIDDEN)]

@@ -173,6 +173,10 @@ def test_tfidf_version_round_trips_through_the_registry(tmp_path: Path) -> None:
     )
     assert info.version == "v0001" and info.status == "candidate"
     assert not list((tmp_path / "models").glob(".*tmp"))
+    # Owner only (it learnt from mail), and no pickle to load.
+    for path in [tmp_path / "models", *info.path.rglob("*"), info.path]:
+        assert path.stat().st_mode & 0o777 == (0o700 if path.is_dir() else 0o600), path
+    assert (info.path / "tfidf.npz").exists() and not list(info.path.glob("*.pkl"))
     router = Router.load(info.path, tmp_path / "cache")
     probe = ["mijn auto heeft een deuk na een aanrijding", "ik wil opzeggen"]
     np.testing.assert_allclose(
