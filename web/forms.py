@@ -97,6 +97,10 @@ class ApiTokenForm(FlaskForm):
         default=list(API_SCOPES),
         validators=[DataRequired()],
     )
+    callback_url = StringField(
+        "Callback URL (optional: each ticket's decision is POSTed there)",
+        validators=[Optional(), Length(max=2000)],
+    )
 
 
 class RuleMoveForm(FlaskForm):
