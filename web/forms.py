@@ -87,6 +87,7 @@ class RuleForm(FlaskForm):
         "Attachment type (pdf, image/*)", validators=[Length(max=20_000)]
     )
     language = TextAreaField("Language (nl, en)", validators=[Length(max=1_000)])
+    flag = TextAreaField("Cue flag (urgent, churn)", validators=[Length(max=1_000)])
 
 
 class ApiTokenForm(FlaskForm):
