@@ -5,10 +5,11 @@
 For each kind of adversarial input (long runs of spaces, dashes, '>' quotes, header-like
 prefixes followed by whitespace, deep HTML nesting, a mix) and each size in KB, it times each
 entry point that reads mail text: ``normalise()`` on a whole mail, the reply splitter,
-forward counting (the dashboard's archive figure), the model's text, and HTML sanitising (the
-review and labelling pages' frame). It prints a table of the seconds each step took and, per
-kind, the worst seconds per KB over the sizes: a linear step keeps that figure flat as the
-size grows, a quadratic one doubles it with each doubling of the size.
+forward counting (the dashboard's archive figure), the model's text, HTML sanitising (the
+review and labelling pages' frame), and admin rules with the urgency/churn cue list. It
+prints a table of the seconds each step took and, per kind, the worst seconds per KB over
+the sizes: a linear step keeps that figure flat as the size grows, a quadratic one doubles
+it with each doubling of the size.
 
 A step that would take longer than ``--budget`` seconds (default 30) at the next size is
 skipped there (shown as ``>``), so that a quadratic step on the start commit does not run
@@ -29,9 +30,17 @@ from labeling.live.stats import count_forwards
 from labeling.mail.mime import normalise
 from labeling.mail.model_text import model_text
 from labeling.mail.quotes import split_reply
+from labeling.rules.matching import Conditions, facts_of
 from web.mailhtml import sanitise
 
 KB = 1024
+# Prefix words and multi-word phrases: the costliest conditions a rule can hold.
+RULE_CONDITIONS = Conditions.from_mapping(
+    {
+        "text": ["a* a* a* a* a* a* a* zz", "x x x zz", "aa bb* zz"],
+        "header": {"subject": "a* a* zz"},
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -119,6 +128,19 @@ def _steps(kind: Kind, n: int) -> dict[str, Callable[[], object]]:
         "count_forwards": lambda: count_forwards("Fwd: " + text[:16 * KB], text),
         "model_text": lambda: model_text("Fwd: " + text[:16 * KB], text, text),
         "sanitise": lambda: sanitise(html),
+        # Admin rules and the cue list on the same text (labeling/rules/).
+        "rules": lambda: RULE_CONDITIONS.matches(
+            facts_of(
+                subject=text[: 4 * KB],
+                new_text=text,
+                quoted_text=text,
+                sender_email="a@b.example",
+                recipients=None,
+                attachments=None,
+                language="nl",
+                raw=plain_mail,
+            )
+        ),
     }
 
 

@@ -277,7 +277,11 @@ def create_api_token() -> ResponseReturnValue:
         return _render_tokens(form), 400
     try:
         made = api_tokens.create_token(
-            db_session(), form.name.data or "", form.scopes.data or [], actor_id=current_user.id
+            db_session(),
+            form.name.data or "",
+            form.scopes.data or [],
+            callback_url=form.callback_url.data or "",
+            actor_id=current_user.id,
         )
         commit()
     except LabelingError as exc:

@@ -363,7 +363,7 @@ class StoreCollector:
         decisions = CounterMetricFamily(
             "mailroom_routing_decisions",
             "Routing decisions by the worker: auto (forwarded without a person) or review, "
-            "decided by the model or by thread affinity.",
+            "decided by the model, by thread affinity or by an admin rule.",
             labels=["mode", "decided_by"],
         )
         for (mode, decided_by), number in figures.decisions.items():

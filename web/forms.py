@@ -97,7 +97,7 @@ class RuleForm(FlaskForm):
         "Attachment type (pdf, image/*)", validators=[Length(max=20_000)]
     )
     language = TextAreaField("Language (nl, en)", validators=[Length(max=1_000)])
-    flag = TextAreaField("Flag (urgent, churn)", validators=[Length(max=1_000)])
+    flag = TextAreaField("Cue flag (urgent, churn)", validators=[Length(max=1_000)])
 
 
 class ApiTokenForm(FlaskForm):
@@ -107,6 +107,10 @@ class ApiTokenForm(FlaskForm):
         choices=[SelectChoice(scope) for scope in API_SCOPES],
         default=list(API_SCOPES),
         validators=[DataRequired()],
+    )
+    callback_url = StringField(
+        "Callback URL (optional: each ticket's decision is POSTed there)",
+        validators=[Optional(), Length(max=2000)],
     )
 
 

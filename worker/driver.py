@@ -16,8 +16,10 @@ marked done in its mailbox only after the forward is recorded.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+import urllib.request
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -57,6 +59,7 @@ log = logging.getLogger(__name__)
 # Maildir subfolders (Maildir++) for a local inbox, when no folder is configured.
 MAILDIR_DONE = "Mailroom.Done"
 MAILDIR_REVIEW = "Mailroom.Review"
+CALLBACK_TIMEOUT = 10.0  # seconds to wait for a ticket's callback URL
 
 
 class Predictor(Protocol):
@@ -88,6 +91,8 @@ class Services:
     )
     clock: Callable[[], datetime] = utcnow
     sleep: Callable[[float], None] = time.sleep
+    # POST a JSON body to a URL, return the HTTP status (a ticket's callback; tests fake it).
+    http_post: Callable[[str, bytes], int] = field(default=lambda url, body: _post_json(url, body))
     # The configured mailboxes by key; from the settings when not given.
     mailboxes: Mapping[str, MailboxConfig] = field(default_factory=dict)
 
@@ -185,7 +190,7 @@ def _route(services: Services, message_id: int) -> str | None:
             )
     decision = decide(services, found, verdict)
     with session_scope(services.sessions) as session:
-        return lifecycle.record_route(
+        routed = lifecycle.record_route(
             session,
             message_id,
             decision,
@@ -193,6 +198,9 @@ def _route(services: Services, message_id: int) -> str | None:
             outgoing=settings.outgoing,
             kind=verdict.kind,
         )
+    if routed is not None:
+        _callback(services, message_id)
+    return routed
 
 
 def decide(
@@ -275,6 +283,30 @@ def preview(services: Services, raw: bytes, mail: NormalisedMail) -> Preview:
     return Preview(verdict, decide(services, found, verdict))
 
 
+def _post_json(url: str, body: bytes) -> int:
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=CALLBACK_TIMEOUT) as response:
+        return int(response.status)
+
+
+def _callback(services: Services, message_id: int) -> None:
+    """Tell the integration that handed in a ticket where it went (once per decision, not
+    retried: it can always ask GET /api/v1/tickets/<id>). A mail has no callback."""
+    with session_scope(services.sessions) as session:
+        callback = lifecycle.ticket_callback(session, message_id)
+    if callback is None:
+        return
+    try:
+        outcome = str(services.http_post(callback.url, json.dumps(callback.payload).encode()))
+    except (OSError, ValueError) as exc:  # URLError, HTTPError, timeouts are OSErrors
+        outcome = f"failed: {exc}"
+        log.warning("callback for ticket %d failed: %s", message_id, exc)
+    with session_scope(services.sessions) as session:
+        lifecycle.record_callback(session, message_id, callback.url, outcome, services.clock())
+
+
 # Review ------------------------------------------------------------------------------------
 
 
@@ -286,6 +318,7 @@ def _review_step(services: Services, message_id: int) -> bool:
             session, message_id, services.clock(), outgoing=services.settings.outgoing
         )
     if step.action == "forward":
+        _callback(services, message_id)  # a person decided
         return True
     if step.action == "flag":
         location = _location(services, step.original)

@@ -333,6 +333,60 @@ def record_ticket(session: Session, ticket: Ticket, now: datetime | None = None)
     return Arrival(result, False)
 
 
+@dataclass(frozen=True, slots=True)
+class TicketCallback:
+    """The decision about a ticket, to POST to its integration's callback URL."""
+
+    url: str
+    payload: dict[str, Any]
+
+
+def ticket_callback(session: Session, message_id: int) -> TicketCallback | None:
+    """What to tell the integration that handed in this ticket about where it is now; None
+    for a mail, or an integration without a callback URL."""
+    from labeling.store.tables import ApiToken
+
+    message = session.get(Message, message_id)
+    if message is None or not message.source_folder.startswith("api/"):
+        return None
+    integration = message.source_folder.removeprefix("api/")
+    token = session.scalar(
+        select(ApiToken).where(ApiToken.name == integration, ApiToken.revoked_at.is_(None))
+    )
+    if token is None or not token.callback_url:
+        return None
+    decision = session.scalar(
+        select(RoutingDecision).where(
+            RoutingDecision.message_id == message_id, RoutingDecision.is_current
+        )
+    )
+    team = session.get(Team, decision.team_id) if decision and decision.team_id else None
+    return TicketCallback(
+        url=token.callback_url,
+        payload={
+            "ticket": message_id,
+            "id": message.source_ref.removeprefix(f"api:{integration}:"),
+            "state": message.route_state,
+            "team": team.slug if team is not None else None,
+            "mode": decision.mode if decision else None,
+            "decided_by": decision.decided_by if decision else None,
+            "reasons": list(
+                explain(decision.decided_by, decision.reason, decision.confidence, decision.details)
+            )
+            if decision
+            else [],
+            "priority": (decision.details or {}).get("priority") if decision else None,
+        },
+    )
+
+
+def record_callback(
+    session: Session, message_id: int, url: str, outcome: str, now: datetime
+) -> None:
+    """Audit a callback: ``outcome`` is the HTTP status or the error (never retried)."""
+    _audit(session, "system", "callback", message_id, now, url=url[:300], outcome=outcome[:300])
+
+
 def _move_location(session: Session, row: Message, raw_mail: RawMail) -> None:
     taken = None
     if raw_mail.uid is not None:

@@ -769,8 +769,8 @@ class StoreMetrics:
     """Aggregate figures for Prometheus; counts only, never mail content or addresses.
 
     ``live_by_state``: live mail per route state (every state present, zero or not).
-    ``decisions``: (mode, decided_by) → routing decisions the worker made ('model' or
-    'thread'; each live mail gets one). ``forwards_sent``: deliveries the mail server
+    ``decisions``: (mode, decided_by) → routing decisions the worker made ('model',
+    'thread' or 'rule'; each live mail gets one). ``forwards_sent``: deliveries the mail server
     accepted. ``misroute_reports``: misroute audit rows. ``review_open``, the age of the
     oldest open item, and ``review_resolved``. ``recent_forward``: arrival → forward over
     forwards sent in the last :data:`RECENT`.
@@ -825,10 +825,11 @@ def store_metrics(session: Session, now: datetime | None = None) -> StoreMetrics
         .group_by(Message.route_state)
     ):
         by_state[state or ""] = number
-    decisions = {(mode, by): 0 for mode in ("auto", "review") for by in ("model", "thread")}
+    deciders = ("model", "thread", "rule")
+    decisions = {(mode, by): 0 for mode in ("auto", "review") for by in deciders}
     for mode, decided_by, number in session.execute(
         select(RoutingDecision.mode, RoutingDecision.decided_by, func.count())
-        .where(RoutingDecision.decided_by.in_(("model", "thread")))
+        .where(RoutingDecision.decided_by.in_(deciders))
         .group_by(RoutingDecision.mode, RoutingDecision.decided_by)
     ):
         decisions[(mode, decided_by)] = number

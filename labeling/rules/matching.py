@@ -100,7 +100,12 @@ class MailFacts:
     attachments: tuple[tuple[str, str], ...] = ()  # (file name, content type)
     language: str = "und"
     headers: Mapping[str, tuple[str, ...]] | None = None
-    flags: tuple[str, ...] = ()  # cue flags: 'urgent', 'churn'
+    new_text: str = ""  # the mail's own text (the cue list reads it, not the quote)
+
+    @cached_property
+    def flags(self) -> tuple[str, ...]:
+        """Cue flags ('urgent', 'churn'), read on first use."""
+        return cue_flags(self.subject, self.new_text).names
 
     @cached_property
     def subject_words(self) -> WordIndex:
@@ -145,7 +150,7 @@ def facts_of(
         attachments=tuple(files),
         language=(language or "und").lower(),
         headers=parse_headers(raw) if raw is not None else None,
-        flags=cue_flags(subject, new_text).names,
+        new_text=new_text[:MAX_TEXT_CHARS],
     )
 
 
@@ -249,6 +254,11 @@ class Conditions:
     @property
     def needs_headers(self) -> bool:
         return bool(self.header)
+
+    @property
+    def needs_text(self) -> bool:
+        """Whether matching reads the subject or the body (else only addresses & co.)."""
+        return bool(self.subject or self.body or self.text or self.flag)
 
     def describe(self) -> str:
         """One line for lists and cover notes: ``sender klant.nl; subject "schade*"``."""

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import JSON, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from labeling.annotation.export import LABEL_SOURCES, Vote, resolve_label
@@ -299,32 +299,41 @@ def dry_run(session: Session, spec: RuleSpec | Conditions, *, limit: int | None 
     saving anything. Labels: a mail's resolved label, archive folders included."""
     conditions = spec.conditions if isinstance(spec, RuleSpec) else spec
     started = time.perf_counter()
+    # Only what the conditions read is loaded; sender and language narrow the rows in SQL
+    # (a superset: the same matching as routing decides).
+    empty = literal("")
+    texts = conditions.needs_text
     columns: list[Any] = [
         Message.id,
-        Message.subject,
-        Message.new_text,
-        Message.quoted_text,
+        Message.subject if texts else empty,
+        Message.new_text if texts else empty,
+        Message.quoted_text if conditions.body or conditions.text else empty,
         Message.sender_email,
-        Message.recipients,
-        Message.attachments,
+        Message.recipients if conditions.recipient else literal(None, JSON),
+        Message.attachments if conditions.attachment else literal(None, JSON),
         Message.language,
     ]
     if conditions.needs_headers:
         columns.append(Message.raw_compressed)
+    archive = (Message.origin == "archive", Message.status == "ok")
+    # (With a limit, "the newest N" means of the whole archive: no narrowing then.)
+    narrowing = _narrowing(conditions) if limit is None else []
     query = (
         select(*columns)
-        .where(Message.origin == "archive", Message.status == "ok")
+        .where(*archive, *narrowing)
         .order_by(Message.id.desc())
         .execution_options(yield_per=DRY_RUN_BATCH)
     )
     if limit is not None:
         query = query.limit(limit)
-    searched = 0
+    read = 0
     matched: list[int] = []
     for row in session.execute(query):
-        searched += 1
+        read += 1
         if conditions.matches(_facts_of_row(row, conditions.needs_headers)):
             matched.append(row[0])
+    # The mails SQL left out were searched too.
+    searched = int(session.scalar(select(func.count()).where(*archive)) or 0) if narrowing else read
     labels: Counter[str] = Counter()
     for chunk in _batches(matched, DRY_RUN_BATCH):
         votes: dict[int, list[Vote]] = {}
@@ -352,6 +361,28 @@ def dry_run(session: Session, spec: RuleSpec | Conditions, *, limit: int | None 
         seconds=time.perf_counter() - started,
         team_names=names,
     )
+
+
+def _like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _narrowing(conditions: Conditions) -> list[Any]:
+    where: list[Any] = []
+    if conditions.language:
+        where.append(func.lower(Message.language).in_(conditions.language))
+    if conditions.sender:
+        sender = func.lower(Message.sender_email)
+        clauses = []
+        for entry in conditions.sender:
+            if "@" in entry and not entry.startswith("@"):
+                clauses.append(sender == entry)
+            else:
+                domain = _like(entry.lstrip("@"))
+                clauses.append(sender.like(f"%@{domain}", escape="\\"))
+                clauses.append(sender.like(f"%.{domain}", escape="\\"))
+        where.append(or_(*clauses))
+    return where
 
 
 def _facts_of_row(row: Any, with_headers: bool) -> MailFacts:

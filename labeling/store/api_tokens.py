@@ -14,6 +14,7 @@ import hmac
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,10 +40,32 @@ class NewToken:
     scopes: tuple[str, ...]
 
 
+def check_callback_url(url: str) -> str:
+    """An http(s) URL on one line, or ''; raises :class:`LabelingError` otherwise."""
+    url = url.strip()
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or len(url) > 2000
+        or any(c.isspace() or ord(c) < 32 for c in url)
+    ):
+        raise LabelingError("callback URL: give an http:// or https:// URL")
+    return url
+
+
 def create_token(
-    session: Session, name: str, scopes: Iterable[str], *, actor_id: int | None = None
+    session: Session,
+    name: str,
+    scopes: Iterable[str],
+    *,
+    callback_url: str = "",
+    actor_id: int | None = None,
 ) -> NewToken:
     name = name.strip()
+    callback_url = check_callback_url(callback_url)
     if not name or len(name) > 100 or any(c in name for c in "\r\n\x00"):
         raise LabelingError("token name: one line of at most 100 characters")
     chosen = tuple(dict.fromkeys(scopes))
@@ -52,7 +75,9 @@ def create_token(
     if session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
         raise LabelingError(f"a token named {name!r} exists already")
     token = PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(name=name, token_hash=token_hash(token), scopes=list(chosen))
+    row = ApiToken(
+        name=name, token_hash=token_hash(token), scopes=list(chosen), callback_url=callback_url
+    )
     session.add(row)
     session.flush()
     actor = f"user:{actor_id}" if actor_id is not None else "cli"

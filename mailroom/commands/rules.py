@@ -58,6 +58,9 @@ def _condition_options(function: Any) -> Any:
         click.option("--header", multiple=True, help='NAME=PHRASE ("*": the header is present).'),
         click.option("--attachment", multiple=True, help="Extension (pdf) or content type."),
         click.option("--language", multiple=True, help="Language code (nl, en)."),
+        click.option(
+            "--flag", multiple=True, type=click.Choice(["urgent", "churn"]), help="Cue flag."
+        ),
     ]
     for option in reversed(options):
         function = option(function)

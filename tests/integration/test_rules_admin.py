@@ -64,6 +64,17 @@ def test_rules_keep_their_order_and_the_dry_run_counts_labels(
         assert dry.summary() == (
             "matches 2 of 6 archive mails; 100 % of the 1 labelled ones are labelled Schade"
         )
+        # Sender and language narrow in SQL; what they leave out still counts as searched.
+        for when, matched in (
+            ({"sender": ["example.nl"]}, 6),
+            ({"sender": ["@example.nl"], "language": ["nl"]}, 6),
+            ({"sender": ["xample.nl"]}, 0),
+            ({"sender": ["klant1@EXAMPLE.nl"]}, 1),
+            ({"sender": ["exam_le.nl"]}, 0),  # '_' is no LIKE wildcard here
+            ({"sender": ["nl"], "language": ["en"]}, 0),
+        ):
+            dry = rule_store.dry_run(session, Conditions.from_mapping(when))
+            assert (dry.searched, dry.matched) == (6, matched), when
         # Nothing was saved by trying.
         assert session.scalar(select(Rule).where(Rule.name == "try")) is None
         actions = set(session.scalars(select(AuditLog.action)))

@@ -561,3 +561,68 @@ def test_a_ticket_from_the_api_is_routed_like_a_mail(world: World) -> None:
         session.commit()
     assert advance(world.services, unsure.message_id).state == "review"
     assert world.count(ReviewItem, message_id=unsure.message_id, status="open") == 1
+
+
+def test_a_tickets_decision_is_posted_to_its_integrations_callback(world: World) -> None:
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from labeling.live.lifecycle import Ticket, record_ticket
+    from labeling.store.api_tokens import create_token
+
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with world.sessions() as session:
+            url = f"http://127.0.0.1:{server.server_port}/mailroom"
+            create_token(session, "zammad", ["tickets"], callback_url=url)
+            create_token(session, "zendesk", ["tickets"], callback_url="http://127.0.0.1:9/x")
+            arrival = record_ticket(
+                session, Ticket("zammad", "4711", "Waterschade", "Lekkage", "jan@klant.example")
+            )
+            silent = record_ticket(
+                session, Ticket("zendesk", "9", "Waterschade", "Lekkage!", "piet@klant.example")
+            )
+            session.commit()
+        assert advance(world.services, arrival.message_id).state == "done"
+        assert advance(world.services, silent.message_id).state == "done"  # a dead callback
+        # ... and a plain mail has none.
+        assert advance(world.services, world.mail()).state == "done"
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert received == [
+        {
+            "ticket": arrival.message_id,
+            "id": "4711",
+            "state": "forwarding",
+            "team": "schade",
+            "mode": "auto",
+            "decided_by": "model",
+            "reasons": ["model: schade 0.95"],
+            "priority": None,
+        }
+    ]
+    with world.sessions() as session:
+        outcomes = dict(
+            session.execute(
+                select(AuditLog.message_id, AuditLog.details).where(AuditLog.action == "callback")
+            ).all()
+        )
+    assert outcomes[arrival.message_id]["outcome"] == "204"
+    assert outcomes[silent.message_id]["outcome"].startswith("failed:")
+    assert len(outcomes) == 2
