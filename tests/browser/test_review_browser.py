@@ -145,6 +145,11 @@ def test_a_reviewer_settles_three_mails_with_the_keyboard_and_sees_them_forwarde
     # The model's view is absent (no model): the page says why a person decides.
     assert "No model is active" in page.inner_text("#why")
 
+    # g on a mail with no look-alikes says so instead of arming nothing silently.
+    assert not page.locator("#no-group").is_visible()
+    page.keyboard.press("g")
+    assert page.locator("#no-group").is_visible()
+
     # n passes over the oldest mail: it stays out of the way while other mail waits.
     assert _subject(page) == MAILS[0][0]
     with page.expect_navigation():

@@ -30,6 +30,11 @@ def test_dutch_first_english_from_the_browser_and_a_persons_choice_wins(
     assert login(reviewer, "reviewer").status_code == 302
     page = reviewer.get("/review").get_data(as_text=True)
     assert "Er wacht niets op beoordeling" in page and ">Beoordelen<" in page
+    agreement = reviewer.get("/agreement").get_data(as_text=True)
+    assert "Overeenstemming tussen labelaars" in agreement
+    assert "Geen open meningsverschillen." in reviewer.get("/agreement/disagreements").get_data(
+        as_text=True
+    )
 
     # The reviewer prefers English: the choice holds whatever the browser asks.
     token = csrf_token(reviewer, "/review")

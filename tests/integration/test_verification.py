@@ -79,7 +79,7 @@ def test_undo_brings_the_answer_back_and_two_people_start_at_different_points(
     lisa.post("/api/label", order="verify", message_id=mine, team_id=many.teams["schade"])
     back = lisa.post("/api/undo", order="verify")
     assert back["returned"] and back["message"]["id"] == mine
-    assert back["notice"] == f"undid #{mine}"
+    assert back["notice"] == f"Undone: your answer Schade for #{mine} is withdrawn"
     lisa.post("/api/label", order="verify", message_id=mine, team_id=many.teams["klachten"])
     with app.extensions["mailroom.db"].sessions() as session:
         current = session.scalars(

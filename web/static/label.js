@@ -7,7 +7,7 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   // The page's words in the person's language (web/i18n.py), {name} filled in by t().
-  const STRINGS = JSON.parse($("strings").textContent);
+  const STRINGS = JSON.parse($("strings").dataset.strings);
   const t = (key, values = {}) =>
     STRINGS[key].replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
   const csrfToken = document.querySelector('meta[name="csrf-token"]').content;

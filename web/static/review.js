@@ -62,6 +62,8 @@
     } else if (/^[1-9]$/.test(event.key)) {
       handled = submit(form, `button[data-hotkey="${event.key}"]`);
     } else if (event.key === "g") {
+      const alone = document.getElementById("no-group");
+      if (alone) alone.hidden = false; // nothing to arm: say so rather than stay silent
       setGroupMode(!groupMode);
       handled = true;
     } else if (event.key === "Escape") {
