@@ -257,6 +257,9 @@ class PeriodStats:
     # or 'review' (a person decides); and of the forwarded ones, how many were misrouted.
     by_decider: dict[str, int] = field(default_factory=dict)
     misrouted_by_decider: dict[str, int] = field(default_factory=dict)
+    # Urgent mail (a cue or a rule's high priority) and its arrival → forward.
+    urgent: int = 0
+    urgent_forward: Latency = field(default_factory=lambda: Latency.of([]))
 
     @property
     def auto_rate(self) -> float | None:
@@ -338,6 +341,7 @@ class _Mail:
     corrected: bool = False
     review_version: str | None = None
     decider: str = ""
+    urgent: bool = False  # a cue or a rule made it urgent (priority high) when routed
 
     @property
     def volume_key(self) -> str:
@@ -397,11 +401,12 @@ def live_stats(session: Session, window: Window) -> LiveStats:
             RoutingDecision.team_id,
             RoutingDecision.model_version,
             RoutingDecision.is_current,
+            RoutingDecision.details,
         )
         .where(RoutingDecision.message_id.in_(ids))
         .order_by(RoutingDecision.message_id, RoutingDecision.created_at, RoutingDecision.id)
     )
-    for message_id, mode, decided_by, team_id, model_version, is_current in decisions:
+    for message_id, mode, decided_by, team_id, model_version, is_current, details in decisions:
         mail = mails.get(message_id)
         if mail is None:
             continue
@@ -409,6 +414,8 @@ def live_stats(session: Session, window: Window) -> LiveStats:
             mail.decided = True
             mail.auto = mode == "auto" and decided_by in ("model", "thread", "rule")
             mail.decider = decided_by if mail.auto else "review"
+            flagged = _details(details)
+            mail.urgent = bool(flagged.get("urgent")) or flagged.get("priority") == "high"
             mail.by_thread = mail.auto and decided_by == "thread"
             mail.by_model = decided_by == "model"
             mail.model_version = model_version
@@ -536,6 +543,8 @@ def _period_stats(span: Span, mails: Sequence[_Mail], teams: Mapping[int, TeamRe
         filed=keys["filed"],
         by_kind=_most_first(Counter(m.kind for m in mails)),
         by_decider=dict(Counter(m.decider for m in mails if m.decided)),
+        urgent=sum(1 for m in mails if m.urgent),
+        urgent_forward=Latency.of(_latencies(m for m in mails if m.urgent)),
         misrouted_by_decider=dict(Counter(m.decider for m in auto if m.misrouted_auto)),
     )
 

@@ -286,5 +286,9 @@ def test_urgent_mail_comes_first_in_review_and_the_page_says_why(
             order.append(seeded.messages.index(card.message.id))
             card = next_item(session, after=card.item_id)
         assert order == [1, 3, 0, 2]
+        from labeling.live.stats import live_stats, make_window
+
+        total = live_stats(session, make_window("day", 2, now + timedelta(minutes=1))).total
+        assert (total.urgent, total.decided) == (2, 4)
     page = logged_in(app, "reviewer").get("/review").get_data(as_text=True)
     assert 'id="urgent"' in page and "urgent (cue list: &#39;spoed*&#39;)" in page
