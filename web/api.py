@@ -136,7 +136,12 @@ def _payload(
         commit()
         # Blind in the verification sample: no suggestion, no group.
         group = () if verifying else neardup.group_members(session, message.id)
-        view = message_view(message, len(group), pseudonymiser=_pseudonymiser())
+        view = message_view(
+            message,
+            len(group),
+            pseudonymiser=_pseudonymiser(),
+            group_ids=tuple(member.id for member in group),
+        )
         suggestion = None if verifying else queue.suggestion(session, message.id, _user_id())
         if suggestion is not None:
             suggestion_view = SuggestionView(

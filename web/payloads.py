@@ -53,6 +53,9 @@ class MessageView:
     # What the folded part holds: the quoted history, or for a mail that carries a forwarded
     # message, the forwarder's own note (the forwarded message is then the text shown).
     quoted_label: str = QUOTED_HISTORY
+    # The other members of its near-duplicate group, so a labeller can open each one before
+    # labelling them all at once.
+    group_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +171,11 @@ def _attachments(raw: list[Any]) -> list[AttachmentView]:
 
 
 def message_view(
-    message: Message, group_size: int, *, pseudonymiser: Pseudonymiser | None = None
+    message: Message,
+    group_size: int,
+    *,
+    pseudonymiser: Pseudonymiser | None = None,
+    group_ids: tuple[int, ...] = (),
 ) -> MessageView:
     """The view of ``message``; pseudonymised when a ``pseudonymiser`` is given."""
     shown = _shown(message)
@@ -196,6 +203,7 @@ def message_view(
         has_html=bool(message.html),
         group_size=group_size if group_size > 1 else 0,
         pseudonymised=pseudonymiser is not None,
+        group_ids=tuple(other for other in group_ids if other != message.id),
     )
 
 

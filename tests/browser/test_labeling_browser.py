@@ -235,6 +235,10 @@ def test_group_mode_labels_every_near_duplicate(
     _log_in(page, server.url, seeded.labeller)
     assert _shown(page) == group[0]
     expect(page.locator("#group")).to_contain_text("this mail and 2 more")
+    # Each other member is named and opens before the group is labelled.
+    members = page.locator("#g-members button")
+    expect(members).to_have_count(2)
+    assert members.first.inner_text() == f"#{group[1]}"
     page.keyboard.press("g")
     assert page.is_visible("#group-armed")
     after = _press_and_wait(page, seeded.hotkeys["algemeen"], before=group[0])

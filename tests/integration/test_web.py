@@ -469,7 +469,10 @@ def test_group_label(app: Flask, seeded: Seeded) -> None:
             session.get_one(Message, message_id).dup_group_id = group[0]
         session.commit()
     api = Api(logged_in(app, "labeler"))
-    assert api.next()["message"]["group_size"] == 3
+    shown = api.next()["message"]
+    assert shown["group_size"] == 3
+    # The other members are named, so each can be opened before labelling them all.
+    assert shown["group_ids"] == group[1:]
     after = api.post("/api/label-group", message_id=group[0], team_id=seeded.teams["schade"])
     assert after["message"]["id"] == seeded.messages[3]
     assert after["message"]["group_size"] == 0
@@ -932,6 +935,7 @@ def test_a_labeller_opens_a_mail_by_number_where_the_queue_allows_and_takes_back
     opened = api.client.get(f"/api/messages/{grouped}/open").get_json()
     assert opened["message"]["id"] == grouped and opened["served_by"] == "opened"
     assert opened["message"]["group_size"] == 2
+    assert opened["message"]["group_ids"] == [seeded.messages[5]]
 
     # Skipped mail is listed, opens, and can go back in the queue.
     api.post("/api/skip", message_id=skipped)

@@ -218,6 +218,17 @@
     setText("g-size", String(m.group_size));
     setText("g-others", String(Math.max(m.group_size - 1, 0)));
     setText("ga-size", String(m.group_size));
+    // The other members, each one click from being read (opening by number allows it).
+    const members = $("g-members");
+    members.replaceChildren();
+    for (const id of m.group_ids || []) {
+      const open = document.createElement("button");
+      open.type = "button";
+      open.className = "link";
+      open.textContent = `#${id}`;
+      open.addEventListener("click", () => act(() => call("GET", `/api/messages/${id}/open`)));
+      members.append(open, " ");
+    }
 
     $("tab-html").disabled = !m.has_html;
     const frame = $("html-view");
