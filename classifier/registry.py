@@ -34,6 +34,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from classifier.version_files import (
+    ACTIVE_FILE,
+    CALIBRATION_FILE,
+    CENTROIDS_FILE,
+    MANIFEST_FILE,
+    TFIDF_FILE,
+    TRAINED_ON_FILE,
+)
 from labeling.errors import ModelError
 
 if TYPE_CHECKING:
@@ -41,12 +49,6 @@ if TYPE_CHECKING:
     from classifier.modeling import EncoderClassifier
     from classifier.router import Components
 
-ACTIVE_FILE = "active.json"
-MANIFEST_FILE = "manifest.json"
-TFIDF_FILE = "tfidf.npz"
-CENTROIDS_FILE = "centroids.npy"
-CALIBRATION_FILE = "calibration.npz"
-TRAINED_ON_FILE = "trained_on.npy"
 VERSION_PATTERN = re.compile(r"^v(\d{4,})$")
 # A candidate may trail the active version by this much macro-F1 on the holdout and still
 # count as "not worse": holdout figures of a few hundred mails move by noise alone.

@@ -21,9 +21,9 @@ from transformers import PreTrainedTokenizerBase
 
 from classifier.baseline import TfidfBaseline
 from classifier.modeling import EncoderClassifier, base_fingerprint, encode, load_finetuned
-from classifier.registry import CENTROIDS_FILE, MANIFEST_FILE, TFIDF_FILE
 from classifier.scoring import Prediction, centroid_similarity, combine, decide
 from classifier.thresholds import ThresholdPolicy
+from classifier.version_files import CENTROIDS_FILE, MANIFEST_FILE, TFIDF_FILE
 from labeling.errors import ModelError
 
 

@@ -1,0 +1,10 @@
+"""The names of the files a model version keeps in its folder: written by
+:mod:`classifier.registry`, read by :mod:`classifier.router`. A module of its own so that
+the two need not import each other."""
+
+ACTIVE_FILE = "active.json"  # in the models folder: which version serves
+MANIFEST_FILE = "manifest.json"
+TFIDF_FILE = "tfidf.npz"
+CENTROIDS_FILE = "centroids.npy"
+CALIBRATION_FILE = "calibration.npz"
+TRAINED_ON_FILE = "trained_on.npy"
