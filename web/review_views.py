@@ -26,6 +26,7 @@ from flask import session as browser_session
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import Session
 
 from labeling.errors import LabelingError
 from labeling.live import lifecycle, review
@@ -230,34 +231,35 @@ def decide_group() -> ResponseReturnValue:
     return _decide(group=True)
 
 
-@bp.post("/handled")
-def handled() -> ResponseReturnValue:
+def _close(
+    close: Callable[[Session, int, int], object], notice: Callable[[int], str]
+) -> ResponseReturnValue:
+    """Close the posted mail without a forward (``close``), then back to the queue."""
     form = HandledForm()
     if form.validate_on_submit():
         message_id = form.message_id.data or 0
         try:
-            review.mark_handled(db_session(), message_id, current_user.id)
+            close(db_session(), message_id, current_user.id)
             commit()
         except LabelingError as exc:
             flash(str(exc), "error")
         else:
-            flash(_("Mail #%(id)s marked as handled by hand.", id=message_id), "info")
+            flash(notice(message_id), "info")
     return redirect(url_for("review.queue"))
+
+
+@bp.post("/handled")
+def handled() -> ResponseReturnValue:
+    return _close(
+        review.mark_handled, lambda mid: _("Mail #%(id)s marked as handled by hand.", id=mid)
+    )
 
 
 @bp.post("/no-team")
 def no_team() -> ResponseReturnValue:
-    form = HandledForm()
-    if form.validate_on_submit():
-        message_id = form.message_id.data or 0
-        try:
-            review.close_no_team(db_session(), message_id, current_user.id)
-            commit()
-        except LabelingError as exc:
-            flash(str(exc), "error")
-        else:
-            flash(_("Mail #%(id)s closed: it belongs to no team.", id=message_id), "info")
-    return redirect(url_for("review.queue"))
+    return _close(
+        review.close_no_team, lambda mid: _("Mail #%(id)s closed: it belongs to no team.", id=mid)
+    )
 
 
 ROUTED_PAGE_SIZE = 50
