@@ -9,10 +9,11 @@
    forwarded below into review (the suggestion kept), and a ``priority`` rule's priority is
    recorded (``details['priority']``) whoever decides.
 1. **Thread affinity.** A reply in a thread that was already routed goes to the thread's
-   team (``Thread.team_id``: the team the first mail went to, or the one a person moved the
-   thread to). If the model is confident that the reply's new text belongs to another team,
-   the decision says so (``details['topic_changed']``) but keeps the thread's team; after a
-   person moved the thread, the model is not even asked to second-guess them.
+   team (``Thread.team_id``: the team the first mail went to, or the one a person chose for
+   the thread). If the model is sure, at its certified threshold, that the reply belongs to
+   another team, the model decides instead (``details['topic_changed']`` and
+   ``details['thread_team']`` say so): thread decisions are outside the certificate. After a
+   person chose the thread's team, the model is not even asked to second-guess them.
 2. **The model.** With no active model every mail goes to review (``'no-model'``). A
    prediction that is not ``auto`` (below the team's threshold, out of scope, a label that
    is no longer a routable team) goes to review with the model's reason.
@@ -131,6 +132,7 @@ def _decide(
     if rules.decided is not None:
         return _by_rule(rules.decided, prediction, model_view, teams, outgoing)
 
+    topic_changed: dict[str, Any] = {}
     if is_reply and thread is not None and thread.team_id is not None:
         team = by_id.get(thread.team_id)
         details: dict[str, Any] = {**model_view, "moved_by_person": thread.moved_by_person}
@@ -141,9 +143,15 @@ def _decide(
             and prediction.team != team.slug
             and not thread.moved_by_person
         ):
-            # The reply may be about something new; the thread still decides, and a person
-            # reading the decision sees the flag.
-            details["topic_changed"] = True
+            # The reply is about something new, and the model is sure of it at a certified
+            # threshold: its decision stands (below), not the thread's, which is outside the
+            # certificate (the demo's replies that followed their thread against a sure
+            # model were right 8 times in 16).
+            topic_changed = {"topic_changed": True, "thread_team": team.slug}
+            thread = None
+    if is_reply and thread is not None and thread.team_id is not None:
+        team = by_id.get(thread.team_id)
+        details = {**model_view, "moved_by_person": thread.moved_by_person}
         common = _model_fields(prediction)
         if team is None or not team.routable(outgoing):
             why = "archived" if team is not None and team.archived else "not routable"
@@ -183,7 +191,7 @@ def _decide(
             reason="unknown-team",
             decided_by="model",
             team=team,
-            details=model_view,
+            details={**model_view, **topic_changed},
             **common,
         )
     return RouteDecision(
@@ -191,7 +199,7 @@ def _decide(
         reason="confident",
         decided_by="model",
         team=team,
-        details=model_view,
+        details={**model_view, **topic_changed},
         **common,
     )
 

@@ -967,7 +967,7 @@ def _forward_decided(
     thread = message.thread
     if thread is not None and thread.team_id != team.id:
         # A person chose the thread's team: later replies follow that choice.
-        thread.moved_by_person = thread.team_id is not None
+        thread.moved_by_person = True
         thread.team_id = team.id
     return True
 

@@ -82,10 +82,11 @@ def test_inspect_shows_kind_parts_keys_and_the_route_with_why(
     shown = _inspect(db_settings, reply)
     assert (shown["route"]["action"], shown["route"]["team"], shown["route"]["reason"]) == (
         "forward",
-        "klachten",
-        "thread",
+        "schade",
+        "confident",
     )
     assert shown["route"]["details"]["topic_changed"] is True
+    assert shown["route"]["details"]["thread_team"] == "klachten"
     assert shown["thread_keys"]["in_reply_to"] == parent_id.strip("<>")
 
     ooo = tmp_path / "ooo.eml"
@@ -112,7 +113,7 @@ def test_inspect_shows_kind_parts_keys_and_the_route_with_why(
     register_commands()
     text = CliRunner().invoke(cli, ["inspect", str(reply)], obj=db_settings).output
     assert "kind:        Customer mail" in text
-    assert "route:       forward to klachten (thread, by thread" in text
+    assert "route:       forward to schade (confident, by model" in text
     with sessions() as session:  # inspecting stored nothing
         assert session.scalar(select(Message.id).where(Message.subject.like("%schade%"))) is None
     engine.dispose()

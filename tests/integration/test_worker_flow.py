@@ -39,11 +39,12 @@ def test_each_mail_reaches_its_team_once_unsure_mail_waits_and_replies_follow(
     stack.wait_until(lambda: stack.settled(13), 90, "13 mails routed")
     stack.smtp.wait_for(12, timeout=10)
 
-    # A reply to a schade mail that talks like a complaint still goes to schade.
+    # A reply to a schade mail that talks like a complaint: the model is sure it is a
+    # complaint, so it goes to klachten, and the decision says the topic changed.
     parent = next(mid for mid, team in expected.items() if team == "schade")
     reply_id, raw = team_mail("schade", 99, tag="reply", in_reply_to=parent, words_of="klachten")
     stack.append(raw)
-    expected[reply_id] = "schade"
+    expected[reply_id] = "klachten"
     stack.wait_until(lambda: stack.settled(14), 60, "the reply routed")
 
     sent, forwarded, lost, duplicated = stack.tally(expected)
@@ -56,8 +57,9 @@ def test_each_mail_reaches_its_team_once_unsure_mail_waits_and_replies_follow(
             select(RoutingDecision).where(RoutingDecision.message_id == reply.id)
         )
         assert decision is not None
-        assert (decision.decided_by, decision.reason) == ("thread", "thread")
+        assert (decision.decided_by, decision.reason) == ("model", "confident")
         assert decision.details.get("topic_changed") is True
+        assert decision.details.get("thread_team") == "schade"
         unsure = session.scalar(select(Message).where(Message.message_id == unsure_id.strip("<>")))
         assert unsure is not None and unsure.route_state == "review"
         item = session.scalar(select(ReviewItem).where(ReviewItem.message_id == unsure.id))

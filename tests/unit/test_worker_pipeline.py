@@ -356,7 +356,8 @@ def test_a_person_decides_and_the_mail_is_forwarded_and_its_thread_follows(world
             select(RoutingDecision).where(RoutingDecision.message_id == reply)
         )
         assert decision is not None and decision.decided_by == "thread"
-        assert decision.details["topic_changed"] is True
+        assert decision.reason == "thread-moved-by-person"  # a person chose its team
+        assert "topic_changed" not in decision.details
 
 
 def test_a_mail_seen_again_is_not_routed_again(world: World) -> None:

@@ -72,7 +72,8 @@ def test_unknown_or_archived_or_unroutable_team_goes_to_review() -> None:
     assert routable_slugs(TEAMS, "smtp") == {"schade", "klachten"}
 
 
-def test_a_reply_follows_its_thread_even_when_the_model_disagrees_and_is_flagged() -> None:
+def test_a_reply_the_model_is_sure_belongs_elsewhere_goes_where_the_model_says() -> None:
+    # Thread decisions are outside the certificate; a certified model decision is not.
     d = decide_route(
         prediction=_prediction("klachten", 0.99),
         thread=ThreadInfo(team_id=1),
@@ -80,8 +81,13 @@ def test_a_reply_follows_its_thread_even_when_the_model_disagrees_and_is_flagged
         teams=TEAMS,
         outgoing="smtp",
     )
-    assert (d.mode, d.reason, d.decided_by, d.team) == ("auto", "thread", "thread", TEAMS["schade"])
-    assert d.details["topic_changed"] is True and d.actor == "thread"
+    assert (d.mode, d.reason, d.decided_by, d.team) == (
+        "auto",
+        "confident",
+        "model",
+        TEAMS["klachten"],
+    )
+    assert d.details["topic_changed"] is True and d.details["thread_team"] == "schade"
 
 
 def test_a_reply_that_agrees_is_not_flagged_and_an_unsure_model_does_not_matter() -> None:
@@ -111,7 +117,7 @@ def test_a_thread_moved_by_a_person_keeps_their_team_without_second_guessing() -
 
 def test_a_thread_whose_team_was_archived_goes_to_review() -> None:
     d = decide_route(
-        prediction=_prediction("schade"),
+        prediction=_prediction("schade", 0.4, auto=False),
         thread=ThreadInfo(team_id=3),
         is_reply=True,
         teams=TEAMS,
