@@ -91,6 +91,15 @@ class Settings(BaseSettings):
         "person instead of the model (a probable loop with a machine that says nothing). "
         "0: no limit.",
     )
+    affinity_days: int = Field(
+        default=30,
+        ge=0,
+        le=3650,
+        description="Days a customer's case stays theirs: a new mail from the same sender, "
+        "or naming the same customer, policy or claim number, goes to the team (and the "
+        "member) that has their routed mail of the last this many days, unless the model "
+        "is sure the topic changed. 0: no customer affinity.",
+    )
     public_url: str = Field(
         default="",
         pattern=r"^(https?://[^\s]+)?$",

@@ -160,7 +160,9 @@ def _route(services: Services, message_id: int) -> str | None:
     None if another task moved it."""
     settings = services.settings
     with session_scope(services.sessions) as session:
-        found = lifecycle.routing_input(session, message_id, services.clock())
+        found = lifecycle.routing_input(
+            session, message_id, services.clock(), customer=affinity_setup(settings)
+        )
         if found is None:
             return None
         if found.unreadable:
@@ -197,10 +199,21 @@ def _route(services: Services, message_id: int) -> str | None:
             services.clock(),
             outgoing=settings.outgoing,
             kind=verdict.kind,
+            keys=found.keys,
         )
     if routed is not None:
         _callback(services, message_id)
     return routed
+
+
+def affinity_setup(settings: Settings) -> lifecycle.AffinitySetup:
+    """Customer affinity as the settings ask. With ``MAILROOM_AFFINITY_DAYS`` 0 no case is
+    looked for, but the keys are still recorded, so turning it on finds recent history."""
+    return lifecycle.AffinitySetup(
+        days=settings.affinity_days,
+        patterns=tuple(settings.pseudonymiser().org_patterns),
+        own_addresses=tuple(settings.own_addresses()),
+    )
 
 
 def decide(
@@ -246,6 +259,7 @@ def decide(
         outgoing=settings.outgoing,
         rules=evaluate(found.rules, found.facts) if found.facts is not None else None,
         cues=cue_flags(found.subject, found.new_text),
+        case=found.case,
     )
     if model_error and decision.decided_by != "rule":
         decision = RouteDecision(
@@ -271,7 +285,9 @@ def preview(services: Services, raw: bytes, mail: NormalisedMail) -> Preview:
     """What :func:`advance` would decide for ``raw`` (read as ``mail``) if it arrived now,
     with the teams, threads and model of the store and registry; records nothing."""
     with session_scope(services.sessions) as session:
-        found = lifecycle.preview_input(session, raw, mail, services.clock())
+        found = lifecycle.preview_input(
+            session, raw, mail, services.clock(), customer=affinity_setup(services.settings)
+        )
     verdict = hygiene.classify(
         raw,
         own_addresses=services.settings.own_addresses(),

@@ -14,6 +14,12 @@
    another team, the model decides instead (``details['topic_changed']`` and
    ``details['thread_team']`` say so): thread decisions are outside the certificate. After a
    person chose the thread's team, the model is not even asked to second-guess them.
+1b. **Customer affinity** (only when no thread decided). A mail from a customer with an
+   open or recent case (:mod:`labeling.live.affinity`: the same sender or customer/policy
+   number, within ``MAILROOM_AFFINITY_DAYS``) goes to the case's team, and to the member who
+   handles it (``details['handler_id']``), ``decided_by='affinity'``, with the case's id and
+   age in ``details``. The same step as the thread's (:func:`_follow`): a sure model
+   overrules it (``topic_changed``, ``affinity_team``) unless a person chose the case's team.
 2. **The model.** With no active model every mail goes to review (``'no-model'``). A
    prediction that is not ``auto`` (below the team's threshold, out of scope, a label that
    is no longer a routable team) goes to review with the model's reason.
@@ -30,6 +36,7 @@ from dataclasses import replace
 from typing import Any
 
 from classifier.scoring import Prediction
+from labeling.live.affinity import CaseInfo
 from labeling.live.lifecycle import Outgoing, RouteDecision, TeamInfo, ThreadInfo
 from labeling.rules.cues import CueFlags
 from labeling.rules.matching import RuleOutcome, RuleSpec
@@ -49,6 +56,7 @@ def decide_route(
     outgoing: Outgoing,
     rules: RuleOutcome | None = None,
     cues: CueFlags | None = None,
+    case: CaseInfo | None = None,
 ) -> RouteDecision:
     """Decide one mail; see the module docstring for the rules.
 
@@ -56,7 +64,8 @@ def decide_route(
     teams included (a thread may point at one). ``is_reply``: the mail names a parent
     (In-Reply-To or References). ``rules``: what the admin rules said of the mail.
     ``cues``: the urgency and churn cues it holds (recorded; urgent without a rule's
-    priority means priority high).
+    priority means priority high). ``case``: the customer's open or recent case
+    (:func:`labeling.live.affinity.find_case`), None when affinity is off or finds none.
     """
     decision = _with_rules(
         prediction=prediction,
@@ -65,6 +74,7 @@ def decide_route(
         teams=teams,
         outgoing=outgoing,
         rules=rules,
+        case=case,
     )
     flagged = cues.details() if cues is not None else {}
     if not flagged:
@@ -83,6 +93,7 @@ def _with_rules(
     teams: Mapping[str, TeamInfo],
     outgoing: Outgoing,
     rules: RuleOutcome | None,
+    case: CaseInfo | None,
 ) -> RouteDecision:
     decision = _decide(
         prediction=prediction,
@@ -91,6 +102,7 @@ def _with_rules(
         teams=teams,
         outgoing=outgoing,
         rules=rules or RuleOutcome(),
+        case=case,
     )
     if rules is None or not rules.matched:
         return decision
@@ -116,6 +128,7 @@ def _decide(
     teams: Mapping[str, TeamInfo],
     outgoing: Outgoing,
     rules: RuleOutcome,
+    case: CaseInfo | None,
 ) -> RouteDecision:
     model_view: dict[str, Any] = {}
     if prediction is not None:
@@ -134,43 +147,32 @@ def _decide(
 
     topic_changed: dict[str, Any] = {}
     if is_reply and thread is not None and thread.team_id is not None:
-        team = by_id.get(thread.team_id)
-        details: dict[str, Any] = {**model_view, "moved_by_person": thread.moved_by_person}
-        if (
-            prediction is not None
-            and prediction.auto
-            and team is not None
-            and prediction.team != team.slug
-            and not thread.moved_by_person
-        ):
-            # The reply is about something new, and the model is sure of it at a certified
-            # threshold: its decision stands (below), not the thread's, which is outside the
-            # certificate (the demo's replies that followed their thread against a sure
-            # model were right 8 times in 16).
-            topic_changed = {"topic_changed": True, "thread_team": team.slug}
-            thread = None
-    if is_reply and thread is not None and thread.team_id is not None:
-        team = by_id.get(thread.team_id)
-        details = {**model_view, "moved_by_person": thread.moved_by_person}
-        common = _model_fields(prediction)
-        if team is None or not team.routable(outgoing):
-            why = "archived" if team is not None and team.archived else "not routable"
-            return RouteDecision(
-                mode="review",
-                reason="thread-team-unavailable",
-                decided_by="thread",
-                team=team,
-                details={**details, "why": why},
-                **common,
-            )
-        return RouteDecision(
-            mode="auto",
-            reason="thread-moved-by-person" if thread.moved_by_person else "thread",
-            decided_by="thread",
-            team=team,
-            details=details,
-            **common,
+        followed, topic_changed = _follow(
+            "thread",
+            by_id.get(thread.team_id),
+            thread.moved_by_person,
+            {},
+            prediction,
+            model_view,
+            outgoing,
         )
+        if followed is not None:
+            return followed
+    elif case is not None:
+        team = by_id.get(case.team_id)
+        if team is not None and team.routable(outgoing):
+            # An archived case team is no reason for review: the model decides alone.
+            followed, topic_changed = _follow(
+                "affinity",
+                team,
+                case.moved_by_person,
+                case.details(),
+                prediction,
+                model_view,
+                outgoing,
+            )
+            if followed is not None:
+                return followed
 
     if prediction is None:
         return RouteDecision(mode="review", reason="no-model", decided_by="model", team=None)
@@ -201,6 +203,57 @@ def _decide(
         team=team,
         details={**model_view, **topic_changed},
         **common,
+    )
+
+
+def _follow(
+    source: str,
+    team: TeamInfo | None,
+    moved_by_person: bool,
+    earlier: Mapping[str, Any],
+    prediction: Prediction | None,
+    model_view: Mapping[str, Any],
+    outgoing: Outgoing,
+) -> tuple[RouteDecision | None, dict[str, Any]]:
+    """Follow what came before — the mail's thread (``source`` 'thread') or its customer's
+    case ('affinity') — to ``team``. (None, the topic change to record) when the model is
+    sure, at its certified threshold, that the mail belongs to another team and no person
+    chose ``team``: the model decides then, because following is outside the certificate
+    (the demo's replies that followed their thread against a sure model were right 8 times
+    in 16). After a person chose the team, the model is not asked to second-guess them."""
+    if (
+        prediction is not None
+        and prediction.auto
+        and team is not None
+        and prediction.team != team.slug
+        and not moved_by_person
+    ):
+        return None, {"topic_changed": True, f"{source}_team": team.slug, **earlier}
+    details = {**model_view, **earlier, "moved_by_person": moved_by_person}
+    common = _model_fields(prediction)
+    if team is None or not team.routable(outgoing):
+        why = "archived" if team is not None and team.archived else "not routable"
+        return (
+            RouteDecision(
+                mode="review",
+                reason=f"{source}-team-unavailable",
+                decided_by=source,
+                team=team,
+                details={**details, "why": why},
+                **common,
+            ),
+            {},
+        )
+    return (
+        RouteDecision(
+            mode="auto",
+            reason=f"{source}-moved-by-person" if moved_by_person else source,
+            decided_by=source,
+            team=team,
+            details=details,
+            **common,
+        ),
+        {},
     )
 
 

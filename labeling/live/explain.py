@@ -1,6 +1,7 @@
 """Why a live mail went where it went, in the words a person reads on the review page and
-in the forward's cover note: "rule 'Schadeformulier' matched", "priority high (rule
-'Spoed')". Pure: it reads a routing decision's fields, nothing else."""
+in the forward's cover note: "rule 'Schadeformulier' matched", "same handler as case #2311
+(3 days ago)", "priority high (rule 'Spoed')". Pure: it reads a routing decision's fields,
+nothing else."""
 
 from __future__ import annotations
 
@@ -25,6 +26,18 @@ def explain(
         lines.append(f"same team as the earlier mail of its thread{moved}")
         if details.get("topic_changed"):
             lines.append(f"the model thinks the topic changed (to {details.get('model_team')})")
+    case = details.get("affinity_case")
+    if decided_by == "affinity" and case:
+        whom = "handler" if details.get("handler") else "team"
+        chosen = " (a person chose its team)" if details.get("moved_by_person") else ""
+        lines.append(
+            f"same {whom} as case #{case} ({_ago(details.get('affinity_age_days'))}){chosen}"
+        )
+    elif decided_by == "model" and case and details.get("topic_changed"):
+        lines.append(
+            f"the model thinks the topic changed since case #{case} "
+            f"(team {details.get('affinity_team')}, {_ago(details.get('affinity_age_days'))})"
+        )
     if decided_by == "model" and details.get("model_team") and confidence is not None:
         lines.append(f"model: {details['model_team']} {confidence:.2f}")
     if decided_by.startswith("user"):
@@ -39,3 +52,9 @@ def explain(
         by = f" (rule '{details['priority_rule']}')" if details.get("priority_rule") else ""
         lines.append(f"priority {details['priority']}{by}")
     return tuple(lines)
+
+
+def _ago(days: Any) -> str:
+    if not isinstance(days, int) or days <= 0:
+        return "today"
+    return "1 day ago" if days == 1 else f"{days} days ago"

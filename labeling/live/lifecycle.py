@@ -30,6 +30,7 @@ a person, with the reason), ``forward`` (a forward the server accepted), ``mark-
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -39,6 +40,8 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from labeling.errors import LabelingError
+from labeling.live import affinity
+from labeling.live.affinity import CaseInfo, CustomerKeys
 from labeling.live.explain import explain
 from labeling.mail.hygiene import Hygiene
 from labeling.mail.values import NormalisedMail, RawMail
@@ -54,6 +57,7 @@ from labeling.store.tables import (
     ReviewItem,
     RoutingDecision,
     Team,
+    TeamMember,
     Thread,
     utcnow,
 )
@@ -103,7 +107,7 @@ class RouteDecision:
 
     mode: Mode
     reason: str
-    decided_by: str  # 'rule', 'model', 'thread', 'user'
+    decided_by: str  # 'rule', 'model', 'thread', 'affinity', 'user'
     team: TeamInfo | None
     confidence: float | None = None
     model_version: str | None = None
@@ -114,9 +118,10 @@ class RouteDecision:
 
     @property
     def actor(self) -> str:
-        """The audit log's actor: 'rule:<id>', 'model:<version>', 'thread' or 'system'."""
-        if self.decided_by == "thread":
-            return "thread"
+        """The audit log's actor: 'rule:<id>', 'model:<version>', 'thread', 'affinity' or
+        'system'."""
+        if self.decided_by in ("thread", "affinity"):
+            return self.decided_by
         if self.decided_by == "rule" and self.rule_id is not None:
             return f"rule:{self.rule_id}"
         if self.model_version:
@@ -143,6 +148,9 @@ class RoutingInput:
     # The enabled admin rules in order, and the mail as they see it.
     rules: tuple[RuleSpec, ...] = ()
     facts: MailFacts | None = None
+    # What links the mail to its customer, and their open or recent case (affinity).
+    keys: CustomerKeys = field(default_factory=CustomerKeys)
+    case: CaseInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +191,7 @@ class ClaimedForward:
     # Why it went there ("rule 'X' matched"), and a priority a rule set ('high', 'low').
     explanation: tuple[str, ...] = ()
     priority: str | None = None
+    handler: str = ""  # the team member it goes to (``to_address`` is theirs), if any
 
 
 def outgoing_message_id(content_hash: str, team_slug: str) -> str:
@@ -422,15 +431,60 @@ def teams_for_routing(session: Session) -> dict[str, TeamInfo]:
 SENDER_WINDOW = timedelta(hours=1)
 
 
+@dataclass(frozen=True, slots=True)
+class AffinitySetup:
+    """What customer affinity needs from the settings: the window
+    (``MAILROOM_AFFINITY_DAYS``), the organisation's number patterns (the pseudonymiser's)
+    and Mailroom's own addresses (never a customer)."""
+
+    days: int = 0
+    patterns: tuple[tuple[str, re.Pattern[str]], ...] = ()
+    own_addresses: tuple[str, ...] = ()
+
+
+def _customer(
+    session: Session,
+    message_id: int,
+    sender_email: str,
+    texts: Sequence[str],
+    now: datetime,
+    setup: AffinitySetup | None,
+) -> tuple[CustomerKeys, CaseInfo | None]:
+    if setup is None or affinity.is_erased(session, sender_email):
+        return CustomerKeys(), None
+    keys = affinity.customer_keys(
+        sender_email, texts, setup.patterns, own_addresses=setup.own_addresses
+    )
+    return keys, affinity.find_case(session, message_id, keys, now, days=setup.days)
+
+
 def routing_input(
-    session: Session, message_id: int, now: datetime | None = None
+    session: Session,
+    message_id: int,
+    now: datetime | None = None,
+    *,
+    customer: AffinitySetup | None = None,
 ) -> RoutingInput | None:
-    """What routing needs of a mail in state 'new'; None when it is not (any more)."""
+    """What routing needs of a mail in state 'new'; None when it is not (any more).
+    ``customer``: link the mail to its customer (keys, and their case within the window)."""
     message = session.get(Message, message_id)
     if message is None or message.route_state != "new":
         return None
     thread = message.thread
-    recent = _recent_from(session, message.sender_email, now or utcnow(), message_id)
+    now = now or utcnow()
+    recent = _recent_from(session, message.sender_email, now, message_id)
+    keys, case = (
+        _customer(
+            session,
+            message_id,
+            message.sender_email,
+            (message.subject, message.new_text),
+            now,
+            customer,
+        )
+        if message.status == "ok"
+        else (CustomerKeys(), None)
+    )
     rules = routing_rules(session)
     facts = None
     if rules and message.status == "ok":
@@ -468,6 +522,8 @@ def routing_input(
         recent_from_sender=recent,
         rules=rules,
         facts=facts,
+        keys=keys,
+        case=case,
     )
 
 
@@ -486,7 +542,12 @@ def _recent_from(session: Session, email: str, now: datetime, exclude: int | Non
 
 
 def preview_input(
-    session: Session, raw: bytes, mail: NormalisedMail, now: datetime
+    session: Session,
+    raw: bytes,
+    mail: NormalisedMail,
+    now: datetime,
+    *,
+    customer: AffinitySetup | None = None,
 ) -> RoutingInput:
     """What routing would know of ``mail`` (not stored) if it arrived now: the thread its
     In-Reply-To or References name, the teams, the sender's recent mail. Reads only."""
@@ -542,6 +603,7 @@ def preview_input(
         recent_from_sender=_recent_from(session, sender_email, now, None),
         rules=rules,
         facts=facts,
+        case=_customer(session, 0, sender_email, (mail.subject, mail.new_text), now, customer)[1],
     )
 
 
@@ -553,11 +615,13 @@ def record_route(
     *,
     outgoing: Outgoing,
     kind: str | None = None,
+    keys: CustomerKeys | None = None,
 ) -> str | None:
     """new → forwarding (a confident decision: a pending delivery is created) or new →
     review (an open review item with the reason); the decision and its audit row are
-    recorded, and the mail's ``kind`` (labeling.mail.hygiene) when given. The state moved
-    to, or None when another task routed the mail meanwhile."""
+    recorded, and the mail's ``kind`` (labeling.mail.hygiene) and the ``keys`` that link it
+    to its customer (:mod:`labeling.live.affinity`) when given. The state moved to, or None
+    when another task routed the mail meanwhile."""
     target: RouteState = "forwarding" if decision.mode == "auto" else "review"
     if not _move(session, message_id, "new", target, now):
         return None
@@ -565,9 +629,19 @@ def record_route(
     assert message is not None
     if kind is not None:
         message.kind = kind
+    if keys:
+        affinity.record_keys(session, message_id, keys)
     _record_decision(session, message_id, decision, now)
     if decision.mode == "auto" and decision.team is not None:
-        _new_delivery(session, message, decision.team, outgoing)
+        handler = decision.details.get("handler_id") if decision.decided_by == "affinity" else None
+        _new_delivery(
+            session,
+            message,
+            decision.team,
+            outgoing,
+            handler=handler if isinstance(handler, int) else None,
+            now=now,
+        )
         if message.thread is not None and message.thread.team_id is None:
             message.thread.team_id = decision.team.id
     else:
@@ -703,13 +777,63 @@ def _record_decision(
         **{
             k: v
             for k, v in decision.details.items()
-            if k in ("topic_changed", "model_team", "rule", "priority")
+            if k
+            in (
+                "topic_changed",
+                "model_team",
+                "rule",
+                "priority",
+                "affinity_case",
+                "affinity_age_days",
+                "handler_id",
+            )
         },
     )
 
 
-def _new_delivery(session: Session, message: Message, team: TeamInfo, outgoing: Outgoing) -> None:
+ASSIGN_WINDOW = timedelta(days=30)
+
+
+def assign_member(
+    session: Session, team_id: int, now: datetime, *, handler: int | None = None
+) -> int | None:
+    """The team member a forward to ``team_id`` goes to: ``handler`` (the member who handles
+    the customer's case) while active in the team, else the active member with an address
+    who received the fewest forwards in the last 30 days (the lowest id on a tie); None for
+    a team without members (the forward goes to the team's address)."""
+    members = session.scalars(
+        select(TeamMember).where(
+            TeamMember.team_id == team_id, TeamMember.active, TeamMember.email != ""
+        )
+    ).all()
+    if not members:
+        return None
+    if handler is not None and any(member.id == handler for member in members):
+        return handler
+    load = dict(
+        session.execute(
+            select(Delivery.member_id, func.count(Delivery.id))
+            .where(
+                Delivery.member_id.in_([member.id for member in members]),
+                Delivery.created_at >= now - ASSIGN_WINDOW,
+            )
+            .group_by(Delivery.member_id)
+        ).all()
+    )
+    return min(members, key=lambda member: (load.get(member.id, 0), member.id)).id
+
+
+def _new_delivery(
+    session: Session,
+    message: Message,
+    team: TeamInfo,
+    outgoing: Outgoing,
+    *,
+    handler: int | None = None,
+    now: datetime | None = None,
+) -> None:
     outgoing_id = outgoing_message_id(message.content_hash, team.slug)
+    member_id = assign_member(session, team.id, now or utcnow(), handler=handler)
     existing = session.scalar(select(Delivery).where(Delivery.message_id == message.id))
     if existing is not None:
         # A mail sent back as misrouted goes out again, to the team a person chose: the one
@@ -717,6 +841,7 @@ def _new_delivery(session: Session, message: Message, team: TeamInfo, outgoing: 
         existing.team_id, existing.method, existing.state = team.id, outgoing, "pending"
         existing.outgoing_message_id, existing.attempts = outgoing_id, 0
         existing.last_error = existing.claimed_until = existing.sent_at = None
+        existing.member_id = member_id
         return
     session.add(
         Delivery(
@@ -725,6 +850,7 @@ def _new_delivery(session: Session, message: Message, team: TeamInfo, outgoing: 
             method=outgoing,
             state="pending",
             outgoing_message_id=outgoing_id,
+            member_id=member_id,
         )
     )
 
@@ -801,6 +927,9 @@ def claim_delivery(
     message = session.get(Message, message_id)
     team = session.get(Team, delivery.team_id)
     assert message is not None and team is not None
+    member = session.get(TeamMember, delivery.member_id) if delivery.member_id else None
+    if member is not None and not (member.active and member.email and member.team_id == team.id):
+        member = None  # left the team meanwhile: the team's address has it
     decision = session.scalar(
         select(RoutingDecision).where(
             RoutingDecision.message_id == message_id, RoutingDecision.is_current
@@ -812,7 +941,7 @@ def claim_delivery(
         outgoing_id=delivery.outgoing_message_id,
         raw=message.raw,
         team_slug=team.slug,
-        to_address=team.forward_address,
+        to_address=member.email if member is not None else team.forward_address,
         imap_folder=team.imap_folder,
         decided_by=decision.decided_by if decision else "system",
         confidence=decision.confidence if decision else None,
@@ -827,9 +956,19 @@ def claim_delivery(
             explain(decision.decided_by, decision.reason, decision.confidence, decision.details)
             if decision
             else ()
-        ),
+        )
+        + (_handler_line(member, team, decision) if member is not None else ()),
         priority=_priority(session, message_id),
+        handler=member.name if member is not None else "",
     )
+
+
+def _handler_line(
+    member: TeamMember, team: Team, decision: RoutingDecision | None
+) -> tuple[str, ...]:
+    follows = decision is not None and decision.details.get("handler_id") == member.id
+    why = "who handles this customer's case" if follows else f"assigned in team {team.slug}"
+    return (f"sent to {member.name} <{member.email}>, {why}",)
 
 
 def _priority(session: Session, message_id: int) -> str | None:
@@ -963,7 +1102,7 @@ def _forward_decided(
     info = TeamInfo(team.id, team.slug, team.archived_at is not None)
     decision = RouteDecision(mode="auto", reason="reviewed", decided_by="user", team=info)
     _record_decision(session, message.id, decision, now, user=user)
-    _new_delivery(session, message, info, outgoing)
+    _new_delivery(session, message, info, outgoing, now=now)
     thread = message.thread
     if thread is not None and thread.team_id != team.id:
         # A person chose the thread's team: later replies follow that choice.

@@ -11,7 +11,8 @@
   marked in its mailbox) and arrived longer ago than that loses its raw bytes, HTML, unsplit
   body and addresses; its subject, text, quote, signature and display name are kept
   pseudonymised, so routing history, audit, dashboard figures and review labels (training
-  data, pseudonymised anyway) stay whole. Mail still on its way, in review or quarantined
+  data, pseudonymised anyway) stay whole; the keys that linked it to its customer
+  (``case_keys``, customer affinity) go. Mail still on its way, in review or quarantined
   is never expired: it may still need to be forwarded.
 
 Which mail is "theirs": the sender address, any recipient address (To, Cc, Reply-To), or the
@@ -39,6 +40,7 @@ from labeling.store.db import rowcount, session_scope
 from labeling.store.tables import (
     Annotation,
     AuditLog,
+    CaseKey,
     Delivery,
     Erasure,
     Message,
@@ -366,6 +368,14 @@ def expire_raw(
             for item in message.attachments or []
             if isinstance(item, dict)
         ]
+    if rows:
+        # What linked the mail to its customer (labeling.live.affinity) goes with the
+        # addresses.
+        session.execute(
+            delete(CaseKey)
+            .where(CaseKey.message_id.in_([message.id for message in rows]))
+            .execution_options(synchronize_session=False)
+        )
     session.flush()
     return len(rows)
 

@@ -171,6 +171,37 @@ class Team(Base):
         return f"<Team {self.slug}>"
 
 
+class TeamMember(Base):
+    """A person in a team with an address of their own (issue 14, customer affinity): a
+    customer's next mail within ``MAILROOM_AFFINITY_DAYS`` goes to the member who handles
+    their case (``deliveries.member_id``), not to the team's shared address."""
+
+    __tablename__ = "team_members"
+    __table_args__ = (UniqueConstraint("team_id", "email"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CaseKey(Base):
+    """What links a live mail to its customer: the keyed hash of its sender address and of
+    each customer, policy or claim number found in it (never the value itself), written
+    when the mail is routed. Goes with the mail (erasure) and with its addresses (expiry)."""
+
+    __tablename__ = "case_keys"
+    __table_args__ = (Index("ix_case_keys_key_message_id", "key", "message_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(64))
+
+
 class User(Base):
     """A person who logs in to label or review."""
 
@@ -689,6 +720,10 @@ class Delivery(Base):
     claimed_until: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
+    # The team member who handles the mail's case: the forward goes to their address.
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("team_members.id", ondelete="SET NULL"), index=True
+    )
 
     team: Mapped[Team] = relationship()
 

@@ -3,10 +3,11 @@
 A :class:`TeamDefinition` is what a team *is* (slug, name, guideline, where its mail goes,
 its key); the same value comes from a teams file (:func:`load_teams_file`), from the admin
 pages (:func:`create_team`, :func:`update_team`) and from ``mailroom teams sync``
-(:func:`sync_teams`, the one function that writes team fields). Each write flushes and
-leaves the commit to the caller; a refused change raises :class:`LabelingError` (or
-:class:`ConfigError` for a bad teams file) with a message for the admin, before anything is
-written.
+(:func:`sync_teams`, the one function that writes team fields); a team's members (people with
+their own address, :func:`add_member`, :func:`set_member_active`) only from the admin pages.
+Each write flushes and leaves the commit to the caller; a refused change raises
+:class:`LabelingError` (or :class:`ConfigError` for a bad teams file) with a message for the
+admin, before anything is written.
 
 A teams file is TOML, one ``[[team]]`` table per team, in display order::
 
@@ -33,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from labeling.errors import ConfigError, LabelingError
 from labeling.mail import addresses
-from labeling.store.tables import Annotation, AuditLog, Team, utcnow
+from labeling.store.tables import Annotation, AuditLog, Team, TeamMember, utcnow
 
 FIELDS = ("name", "description", "forward_address", "imap_folder", "hotkey")
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -296,6 +297,73 @@ def unarchive_team(session: Session, team_id: int, *, actor_id: int | None = Non
     session.flush()
     _audit(session, actor_id, "team.unarchive", team_id=team.id)
     return team
+
+
+# Members ------------------------------------------------------------------------------------
+
+
+def team_members(session: Session, team_id: int) -> list[TeamMember]:
+    """A team's members, active first, by name."""
+    return list(
+        session.scalars(
+            select(TeamMember)
+            .where(TeamMember.team_id == team_id)
+            .order_by(TeamMember.active.desc(), TeamMember.name, TeamMember.id)
+        )
+    )
+
+
+def add_member(
+    session: Session,
+    team_id: int,
+    name: str,
+    email: str,
+    *,
+    actor_id: int | None = None,
+    reserved: Collection[str] = (),
+) -> TeamMember:
+    """A person of the team with their own address: a customer's next mail goes to the
+    member who handles their case (``MAILROOM_AFFINITY_DAYS``). Adding an address that left
+    the team makes it active again."""
+    team = _team(session, team_id)
+    name = " ".join(name.split())
+    if not name or len(name) > 200:
+        raise LabelingError("a member needs a name of at most 200 characters")
+    try:
+        checked = addresses.forward_address(email)
+    except ValueError as exc:
+        raise LabelingError(f"member address: {exc}") from None
+    if checked.lower() in {address.lower() for address in reserved}:
+        raise LabelingError(f"{checked} is Mailroom's own address: mail sent there would loop")
+    member = session.scalar(
+        select(TeamMember).where(
+            TeamMember.team_id == team.id, func.lower(TeamMember.email) == checked.lower()
+        )
+    )
+    if member is None:
+        member = TeamMember(team_id=team.id, name=name, email=checked, active=True)
+        session.add(member)
+    else:
+        member.name, member.active = name, True
+    session.flush()
+    _audit(session, actor_id, "team.member-add", team_id=team.id, member_id=member.id)
+    return member
+
+
+def set_member_active(
+    session: Session, team_id: int, member_id: int, active: bool, *, actor_id: int | None = None
+) -> TeamMember:
+    """A member leaves the team (their cases' next mail goes to the team's address) or
+    comes back. Their past forwards keep naming them."""
+    member = session.get(TeamMember, member_id)
+    if member is None or member.team_id != team_id:
+        raise LabelingError(f"team {team_id} has no member {member_id}")
+    if member.active != active:
+        member.active = active
+        session.flush()
+        action = "team.member-return" if active else "team.member-leave"
+        _audit(session, actor_id, action, team_id=team_id, member_id=member.id)
+    return member
 
 
 def _team(session: Session, team_id: int) -> Team:

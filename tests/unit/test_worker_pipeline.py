@@ -553,11 +553,12 @@ def test_a_ticket_from_the_api_is_routed_like_a_mail(world: World) -> None:
     assert advance(world.services, arrival.message_id).state == "done"
     rcpts, data = world.smtp.sent[-1]
     assert rcpts == ["schade@polder.example"] and b"X-Mailroom-Ticket: zammad/4711" in data
-    # Unsure: it waits in review like a mail, with no mailbox to flag it in.
+    # Unsure: it waits in review like a mail, with no mailbox to flag it in (another
+    # customer: jan's next ticket would follow his case, see the affinity tests).
     world.predictor.confidence = 0.5
     with world.sessions() as session:
         unsure = record_ticket(
-            session, Ticket("zammad", "4712", "Vraag", "Iets anders", "jan@klant.example")
+            session, Ticket("zammad", "4712", "Vraag", "Iets anders", "kees@klant.example")
         )
         session.commit()
     assert advance(world.services, unsure.message_id).state == "review"
