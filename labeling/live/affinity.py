@@ -223,4 +223,3 @@ def find_case(
         member_id=member.id if member is not None else None,
         member_name=member.name if member is not None else "",
     )
-

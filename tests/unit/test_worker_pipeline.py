@@ -628,3 +628,185 @@ def test_a_tickets_decision_is_posted_to_its_integrations_callback(world: World)
     assert outcomes[arrival.message_id]["outcome"] == "204"
     assert outcomes[silent.message_id]["outcome"].startswith("failed:")
     assert len(outcomes) == 2
+
+
+# Customer affinity (issue 14 item 2) ---------------------------------------------------------
+
+
+def _customer_mail(world: World, sender: str, subject: str, text: str) -> int:
+    world.counter += 1
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = "info@polder.example"
+    msg["Subject"] = subject
+    msg["Message-ID"] = f"<c{world.counter}@example.nl>"
+    msg.set_content(text)
+    return world.deliver(msg.as_bytes())
+
+
+def _decision(world: World, message_id: int) -> RoutingDecision:
+    with world.sessions() as session:
+        decision = session.scalar(
+            select(RoutingDecision).where(
+                RoutingDecision.message_id == message_id, RoutingDecision.is_current
+            )
+        )
+        assert decision is not None
+        session.expunge(decision)
+        return decision
+
+
+def test_a_customers_next_mail_follows_their_case_within_the_window(world: World) -> None:
+    world.predictor.team = "klachten"
+    first = _customer_mail(world, "jan@klant.example", "Klacht", "Ik ben ontevreden.")
+    assert advance(world.services, first).state == "done"
+    # Three days later the same customer writes something the model cannot place.
+    world.clock.now += timedelta(days=3, hours=1)
+    world.predictor.team, world.predictor.confidence = "schade", 0.6
+    second = _customer_mail(world, "Jan@Klant.example", "Nog iets", "Hoe staat het ervoor?")
+    assert advance(world.services, second).state == "done"
+    decision = _decision(world, second)
+    assert (decision.decided_by, decision.reason) == ("affinity", "affinity")
+    assert decision.details["affinity_case"] == first
+    assert decision.details["affinity_age_days"] == 3
+    assert world.smtp.sent[-1][0] == ["klachten@polder.example"]
+    assert f"same team as case #{first} (3 days ago)".encode() in world.smtp.sent[-1][1]
+    with world.sessions() as session:
+        actor = session.scalar(
+            select(AuditLog.actor).where(AuditLog.message_id == second, AuditLog.action == "route")
+        )
+    assert actor == "affinity"
+    # Outside the window (30 days by default) the model decides, and sends it to review.
+    world.clock.now += timedelta(days=31)
+    third = _customer_mail(world, "jan@klant.example", "Weer iets", "Nog een vraag.")
+    assert advance(world.services, third).state == "review"
+    assert _decision(world, third).decided_by == "model"
+
+
+def test_a_customer_number_links_mail_from_another_address(world: World) -> None:
+    world.predictor.team = "klachten"
+    first = _customer_mail(world, "jan@klant.example", "Klacht", "Polis PZ-12345678 klopt niet.")
+    advance(world.services, first)
+    world.predictor.team, world.predictor.confidence = "schade", 0.6
+    other = _customer_mail(world, "partner@thuis.example", "Vraag", "Over polis 12.345.678.")
+    assert advance(world.services, other).state == "done"
+    decision = _decision(world, other)
+    assert (decision.decided_by, decision.details["affinity_by"]) == ("affinity", "number")
+    assert decision.details["affinity_case"] == first
+
+
+def test_a_sure_model_says_the_topic_changed_and_a_persons_choice_holds(world: World) -> None:
+    world.predictor.team = "klachten"
+    first = _customer_mail(world, "jan@klant.example", "Klacht", "Ontevreden.")
+    advance(world.services, first)
+    world.predictor.team, world.predictor.confidence = "schade", 0.99
+    changed = _customer_mail(world, "jan@klant.example", "Schade", "Mijn dak lekt.")
+    advance(world.services, changed)
+    decision = _decision(world, changed)
+    assert (decision.decided_by, decision.details["topic_changed"]) == ("model", True)
+    assert decision.details["affinity_team"] == "klachten"
+    assert world.smtp.sent[-1][0] == ["schade@polder.example"]
+    # A person moves a case to klachten: the customer's next mail goes there, sure model or not.
+    world.predictor.confidence = 0.5
+    reviewed = _customer_mail(world, "piet@klant.example", "Iets", "Onduidelijk.")
+    advance(world.services, reviewed)
+    with world.sessions() as session:
+        item = session.scalar(select(ReviewItem).where(ReviewItem.message_id == reviewed))
+        user = session.scalar(select(User))
+        team = session.scalar(select(Team).where(Team.slug == "klachten"))
+        assert item is not None and user is not None and team is not None
+        item.status, item.team_id, item.resolved_by = "resolved", team.id, user.id
+        session.commit()
+    assert advance(world.services, reviewed).state == "done"
+    world.predictor.confidence = 0.99
+    later = _customer_mail(world, "piet@klant.example", "Schade?", "Mijn dak lekt.")
+    advance(world.services, later)
+    decision = _decision(world, later)
+    assert (decision.decided_by, decision.reason) == ("affinity", "affinity-moved-by-person")
+    assert world.smtp.sent[-1][0] == ["klachten@polder.example"]
+
+
+def test_the_handler_who_has_the_case_gets_the_next_mail_at_their_own_address(
+    world: World,
+) -> None:
+    from labeling.store.teams import add_member, set_member_active
+
+    with world.sessions() as session:
+        team = session.scalar(select(Team).where(Team.slug == "klachten"))
+        assert team is not None
+        marloes = add_member(session, team.id, "Marloes", "marloes@polder.example").id
+        dennis = add_member(session, team.id, "Dennis", "dennis@polder.example").id
+        session.commit()
+    world.predictor.team = "klachten"
+    # New cases are spread: the member with the fewest recent forwards gets the next one.
+    jan = _customer_mail(world, "jan@klant.example", "Klacht", "Ontevreden.")
+    piet = _customer_mail(world, "piet@klant.example", "Klacht", "Ook ontevreden.")
+    advance(world.services, jan)
+    advance(world.services, piet)
+    assert [rcpts for rcpts, _ in world.smtp.sent] == [
+        ["marloes@polder.example"],
+        ["dennis@polder.example"],
+    ]
+    assert b"assigned in team klachten" in world.smtp.sent[0][1]
+    # Jan writes again: Marloes has his case, although Dennis now has as many.
+    world.predictor.confidence = 0.6
+    again = _customer_mail(world, "jan@klant.example", "Re", "Nog iets.")
+    assert advance(world.services, again).state == "done"
+    decision = _decision(world, again)
+    assert decision.details["handler_id"] == marloes
+    rcpts, data = world.smtp.sent[-1]
+    assert rcpts == ["marloes@polder.example"]
+    assert f"same handler as case #{jan} (today)".encode() in data
+    assert b"who handles this customer's case" in data
+    # Marloes leaves: Jan's next mail goes to the team's own address.
+    with world.sessions() as session:
+        team_id = session.scalar(select(Team.id).where(Team.slug == "klachten"))
+        assert team_id is not None
+        set_member_active(session, team_id, marloes, False)
+        set_member_active(session, team_id, dennis, False)
+        session.commit()
+    last = _customer_mail(world, "jan@klant.example", "Re", "En nog iets.")
+    advance(world.services, last)
+    assert world.smtp.sent[-1][0] == ["klachten@polder.example"]
+
+
+def test_an_erased_customers_history_is_not_used(world: World) -> None:
+    from labeling.store.privacy import erase
+    from labeling.store.tables import CaseKey
+
+    world.predictor.team = "klachten"
+    first = _customer_mail(world, "jan@klant.example", "Klacht", "Polis PZ-12345678.")
+    advance(world.services, first)
+    assert world.count(CaseKey, message_id=first) == 2  # the sender and the policy
+    with world.sessions() as session:
+        erase(session, "jan@klant.example")
+        session.commit()
+    assert world.count(CaseKey) == 0
+    world.predictor.team, world.predictor.confidence = "schade", 0.6
+    # Neither his address nor his policy number finds a case, and nothing new links him.
+    again = _customer_mail(world, "jan@klant.example", "Vraag", "Polis PZ-12345678.")
+    assert advance(world.services, again).state == "review"
+    assert _decision(world, again).decided_by == "model"
+    assert world.count(CaseKey, message_id=again) == 0
+
+
+def test_affinity_off_and_a_sender_with_many_teams_link_nothing(world: World) -> None:
+    world.predictor.team = "klachten"
+    first = _customer_mail(world, "advies@makelaar.example", "Klacht", "Voor een klant.")
+    advance(world.services, first)
+    world.predictor.team = "schade"
+    second = _customer_mail(world, "advies@makelaar.example", "Schade", "Voor een ander.")
+    advance(world.services, second)
+    # A broker's address went to two teams: no case for the next one.
+    world.predictor.confidence = 0.6
+    third = _customer_mail(world, "advies@makelaar.example", "Vraag", "Iets.")
+    assert advance(world.services, third).state == "review"
+    # MAILROOM_AFFINITY_DAYS=0: no affinity, though jan's case is fresh.
+    world.services.settings = world.settings.model_copy(update={"affinity_days": 0})
+    world.predictor.confidence = 0.95
+    jan = _customer_mail(world, "jan@klant.example", "Klacht", "Ontevreden.")
+    advance(world.services, jan)
+    world.predictor.confidence = 0.6
+    off = _customer_mail(world, "jan@klant.example", "Vraag", "Iets.")
+    assert advance(world.services, off).state == "review"
+    assert "affinity_case" not in _decision(world, off).details

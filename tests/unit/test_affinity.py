@@ -1,0 +1,172 @@
+"""Customer affinity, pure: which keys link a mail to its customer, what routing does with
+the customer's case (the same step as thread affinity), and how it is explained."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from classifier.scoring import Prediction
+from labeling.live.affinity import CaseInfo, customer_keys, sender_key
+from labeling.live.explain import explain
+from labeling.live.lifecycle import TeamInfo, ThreadInfo
+from labeling.mail.pseudonymise import pseudonymiser_for
+from labeling.rules.matching import Conditions, RuleOutcome, RuleSpec
+from worker.routing import decide_route
+
+TEAMS = {
+    "schade": TeamInfo(1, "schade", forward_address="schade@x"),
+    "klachten": TeamInfo(2, "klachten", forward_address="klachten@x"),
+    "oud": TeamInfo(3, "oud", archived=True, forward_address="oud@x"),
+}
+PATTERNS = tuple(pseudonymiser_for().org_patterns)
+
+
+def _prediction(team: str, confidence: float = 0.95, auto: bool = True) -> Prediction:
+    return Prediction(
+        team=team,
+        confidence=confidence,
+        top=((team, confidence),),
+        auto=auto,
+        reason="confident" if auto else "below-threshold",
+        model_version="v0001",
+        margin=confidence,
+    )
+
+
+def _case(team_id: int = 2, **kwargs: object) -> CaseInfo:
+    values: dict[str, object] = {
+        "message_id": 2311,
+        "team_id": team_id,
+        "age": timedelta(days=3, hours=2),
+        "matched_by": "sender",
+    }
+    values.update(kwargs)
+    return CaseInfo(**values)  # type: ignore[arg-type]
+
+
+def _route(prediction: Prediction | None, case: CaseInfo | None, **kwargs: object):  # type: ignore[no-untyped-def]
+    return decide_route(
+        prediction=prediction,
+        thread=kwargs.pop("thread", None),  # type: ignore[arg-type]
+        is_reply=bool(kwargs.pop("is_reply", False)),
+        teams=TEAMS,
+        outgoing="smtp",
+        case=case,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+# Keys ----------------------------------------------------------------------------------------
+
+
+def test_one_policy_written_three_ways_is_one_key_and_other_numbers_are_not() -> None:
+    a = customer_keys("a@klant.nl", ["Mijn polis PZ-12345678"], PATTERNS)
+    b = customer_keys("b@klant.nl", ["polisnummer 12.345.678 graag"], PATTERNS)
+    c = customer_keys("c@klant.nl", ["polis PZ12345679"], PATTERNS)
+    assert a.numbers and a.numbers == b.numbers
+    assert not set(a.numbers) & set(c.numbers)
+    assert a.sender == sender_key("A@Klant.nl") != b.sender
+
+
+def test_claim_and_customer_numbers_are_keys_and_no_value_is_stored_in_clear() -> None:
+    keys = customer_keys(
+        "jan@klant.nl",
+        ["Schade SCH-2024-00042", "mijn klantnummer is 4455667, groet"],
+        PATTERNS,
+    )
+    same_claim = customer_keys("x@y.nl", ["claim S-2024-00042"], PATTERNS)
+    assert len(keys.numbers) == 2 and set(same_claim.numbers) < set(keys.numbers)
+    assert all(len(key) == 64 and "4455667" not in key for key in keys.all)
+
+
+def test_mailrooms_own_address_is_no_customer() -> None:
+    keys = customer_keys(
+        "info@polder.example", ["geen nummers"], PATTERNS, own_addresses=["INFO@polder.example"]
+    )
+    assert not keys and keys.all == ()
+
+
+# The decision ------------------------------------------------------------------------------
+
+
+def test_a_customer_with_a_recent_case_goes_to_its_team_and_handler() -> None:
+    case = _case(member_id=7, member_name="Marloes")
+    d = _route(_prediction("klachten", 0.6, auto=False), case)
+    assert (d.mode, d.decided_by, d.reason, d.team) == (
+        "auto",
+        "affinity",
+        "affinity",
+        TEAMS["klachten"],
+    )
+    assert d.details["affinity_case"] == 2311 and d.details["affinity_age_days"] == 3
+    assert d.details["handler_id"] == 7 and d.actor == "affinity"
+    # A sure model that agrees changes nothing: the case decides (and names its handler).
+    assert _route(_prediction("klachten", 0.99), case).decided_by == "affinity"
+
+
+def test_a_sure_model_overrules_the_case_when_the_topic_changed() -> None:
+    d = _route(_prediction("schade", 0.99), _case())
+    assert (d.mode, d.decided_by, d.team) == ("auto", "model", TEAMS["schade"])
+    assert d.details["topic_changed"] is True and d.details["affinity_team"] == "klachten"
+    assert d.details["affinity_case"] == 2311
+    # An unsure model does not: the case's team stands.
+    unsure = _route(_prediction("schade", 0.7, auto=False), _case())
+    assert (unsure.decided_by, unsure.team) == ("affinity", TEAMS["klachten"])
+
+
+def test_a_team_a_person_chose_for_the_case_holds_against_a_sure_model() -> None:
+    d = _route(_prediction("schade", 0.99), _case(moved_by_person=True))
+    assert (d.decided_by, d.reason, d.team) == (
+        "affinity",
+        "affinity-moved-by-person",
+        TEAMS["klachten"],
+    )
+    assert "topic_changed" not in d.details
+
+
+def test_the_thread_comes_before_the_customer_and_rules_before_both() -> None:
+    thread = ThreadInfo(team_id=1)
+    d = _route(_prediction("schade", 0.6, auto=False), _case(), thread=thread, is_reply=True)
+    assert (d.decided_by, d.team) == ("thread", TEAMS["schade"])
+    # A reply whose thread the sure model leaves goes where the model says, not to the case.
+    d = _route(_prediction("schade", 0.99), _case(), thread=ThreadInfo(team_id=2), is_reply=True)
+    assert (d.decided_by, d.details.get("thread_team")) == ("model", "klachten")
+    rule = RuleSpec(
+        name="Schadeformulier",
+        conditions=Conditions(sender=("x.nl",)),
+        action="route",
+        team="schade",
+        id=5,
+    )
+    d = _route(None, _case(), rules=RuleOutcome(decided=rule, matched=(rule.name,)))
+    assert (d.decided_by, d.team, d.rule_id) == ("rule", TEAMS["schade"], 5)
+
+
+def test_a_case_whose_team_was_archived_is_left_to_the_model() -> None:
+    d = _route(_prediction("schade", 0.99), _case(team_id=3))
+    assert (d.decided_by, d.team) == ("model", TEAMS["schade"])
+    assert "affinity_case" not in d.details
+    assert _route(None, _case(team_id=3)).reason == "no-model"
+
+
+def test_without_a_case_routing_is_as_before() -> None:
+    d = _route(_prediction("schade", 0.99), None)
+    assert (d.decided_by, d.reason) == ("model", "confident")
+    assert not any(key.startswith("affinity") for key in d.details)
+
+
+# Explained where a person looks -------------------------------------------------------------
+
+
+def test_the_case_is_explained_with_its_number_and_age() -> None:
+    d = _route(_prediction("klachten", 0.6, auto=False), _case(member_id=7, member_name="M"))
+    lines = explain(d.decided_by, d.reason, d.confidence, d.details)
+    assert lines[0] == "same handler as case #2311 (3 days ago)"
+    d = _route(None, _case(age=timedelta(hours=5)))
+    assert explain(d.decided_by, d.reason, d.confidence, d.details)[0] == (
+        "same team as case #2311 (today)"
+    )
+    changed = _route(_prediction("schade", 0.99), _case())
+    assert explain(changed.decided_by, changed.reason, changed.confidence, changed.details)[0] == (
+        "the model thinks the topic changed since case #2311 (team klachten, 3 days ago)"
+    )
