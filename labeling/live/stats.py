@@ -10,8 +10,8 @@ Definitions, per period of arrival (``Message.imported_at``) of live mail:
 - **volume per team**: the team the mail went to (its current routing decision; else its
   delivery; else the team a reviewer chose); mail waiting for a person counts as in review,
   mail not routed yet as not routed, quarantined mail as quarantined.
-- **auto-route rate**: mails whose *first* decision forwarded them without a person (by the
-  model or by thread affinity), over mails with a decision.
+- **auto-route rate**: mails whose *first* decision forwarded them without a person (by a
+  rule, the model, thread affinity or customer affinity), over mails with a decision.
 - **precision of auto-routing**: 1 − (auto-routed mails later reported misrouted, per the
   ``misroute`` audit rows with ``auto`` set, unless the reviewer then overruled the report
   by choosing the same team) / (auto-routed mails). An estimate: a misroute nobody reports
@@ -75,6 +75,8 @@ _ARRIVED_STATES = ("forwarded", "done")
 _ON_ITS_WAY_STATES = ("forwarding", "forwarded", "done")
 # Kinds of mail that are filed without a forward (labeling.mail.hygiene: handling 'file').
 FILED_KINDS = ("auto_reply", "bounce", "loop")
+# Who may forward a mail without a person (worker/routing.py's decided_by).
+AUTO_DECIDERS = ("model", "thread", "affinity", "rule")
 
 # Review backlog ages, as (upper bound in seconds, label); the last bucket is open-ended.
 AGE_BUCKETS: tuple[tuple[float, str], ...] = (
@@ -253,7 +255,8 @@ class PeriodStats:
     # before kinds were kept).
     filed: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
-    # Who decided each mail first: 'rule', 'thread', 'model' (forwarded without a person)
+    # Who decided each mail first: 'rule', 'thread', 'affinity' (the customer's recent case),
+    # 'model' (forwarded without a person)
     # or 'review' (a person decides); and of the forwarded ones, how many were misrouted.
     by_decider: dict[str, int] = field(default_factory=dict)
     misrouted_by_decider: dict[str, int] = field(default_factory=dict)
@@ -412,7 +415,7 @@ def live_stats(session: Session, window: Window) -> LiveStats:
             continue
         if not mail.decided:
             mail.decided = True
-            mail.auto = mode == "auto" and decided_by in ("model", "thread", "rule")
+            mail.auto = mode == "auto" and decided_by in AUTO_DECIDERS
             mail.decider = decided_by if mail.auto else "review"
             flagged = _details(details)
             mail.urgent = bool(flagged.get("urgent")) or flagged.get("priority") == "high"
@@ -779,10 +782,10 @@ class StoreMetrics:
 
     ``live_by_state``: live mail per route state (every state present, zero or not).
     ``decisions``: (mode, decided_by) → routing decisions the worker made ('model',
-    'thread' or 'rule'; each live mail gets one). ``forwards_sent``: deliveries the mail server
-    accepted. ``misroute_reports``: misroute audit rows. ``review_open``, the age of the
-    oldest open item, and ``review_resolved``. ``recent_forward``: arrival → forward over
-    forwards sent in the last :data:`RECENT`.
+    'thread', 'affinity' or 'rule'; each live mail gets one). ``forwards_sent``: deliveries
+    the mail server accepted. ``misroute_reports``: misroute audit rows. ``review_open``,
+    the age of the oldest open item, and ``review_resolved``. ``recent_forward``: arrival →
+    forward over forwards sent in the last :data:`RECENT`.
     """
 
     live_by_state: dict[str, int]
@@ -834,7 +837,7 @@ def store_metrics(session: Session, now: datetime | None = None) -> StoreMetrics
         .group_by(Message.route_state)
     ):
         by_state[state or ""] = number
-    deciders = ("model", "thread", "rule")
+    deciders = AUTO_DECIDERS
     decisions = {(mode, by): 0 for mode in ("auto", "review") for by in deciders}
     for mode, decided_by, number in session.execute(
         select(RoutingDecision.mode, RoutingDecision.decided_by, func.count())

@@ -215,6 +215,7 @@ def test_dashboard_shows_who_decided_and_flags_a_rule_people_correct(
             + [("rule", "auto", schade, bad.id, premie)] * 3
             + [("rule", "auto", schade, bad.id, None)]
             + [("model", "auto", premie, None, None), ("thread", "auto", premie, None, None)]
+            + [("affinity", "auto", premie, None, None)]
             + [("model", "review", None, None, None)]
         )
         for n, (decided_by, mode, team, rule_id, corrected) in enumerate(plan):
@@ -247,9 +248,12 @@ def test_dashboard_shows_who_decided_and_flags_a_rule_people_correct(
         assert health["Fout"].flagged and not health["Goed"].flagged
         window = make_window("day", 2, now + timedelta(seconds=1))
         total = live_stats(session, window).total
-        assert total.by_decider == {"rule": 6, "model": 1, "thread": 1, "review": 1}
+        assert total.by_decider == {
+            "rule": 6, "model": 1, "thread": 1, "affinity": 1, "review": 1
+        }  # fmt: skip
     page = logged_in(app, "admin").get("/dashboard").get_data(as_text=True)
     assert 'id="decider-table"' in page and "check this rule" in page
+    assert 'data-decider="affinity"' in page
 
 
 def test_urgent_mail_comes_first_in_review_and_the_page_says_why(
