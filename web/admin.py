@@ -1,4 +1,4 @@
-"""Admin pages: users (create, role, deactivate) and teams (edit, hotkeys, archive)."""
+"""Admin pages: users (create, role, deactivate) and teams (edit, hotkeys, archive, members)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from web.forms import (
     RoleForm,
     TeamCreateForm,
     TeamForm,
+    TeamMemberForm,
     UserCreateForm,
 )
 
@@ -28,7 +29,13 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 def _form_errors(
-    form: TeamForm | UserCreateForm | RoleForm | ActiveForm | ApiTokenForm | PasswordResetForm,
+    form: TeamForm
+    | TeamMemberForm
+    | UserCreateForm
+    | RoleForm
+    | ActiveForm
+    | ApiTokenForm
+    | PasswordResetForm,
 ) -> None:
     for name, errors in form.errors.items():
         label = getattr(form, name).label.text if hasattr(form, name) else name
@@ -197,12 +204,71 @@ def _team_or_404(team_id: int) -> Team:
     return team
 
 
+def _render_team(team: Team, form: TeamForm, member_form: TeamMemberForm | None = None) -> str:
+    return render_template(
+        "admin_team_edit.html",
+        team=team,
+        form=form,
+        members=team_store.team_members(db_session(), team.id),
+        member_form=member_form or TeamMemberForm(formdata=None),
+        active_form=ActiveForm(formdata=None),
+    )
+
+
 @bp.get("/teams/<int:team_id>")
 def edit_team(team_id: int) -> str:
     team = _team_or_404(team_id)
     form = TeamForm(formdata=None, obj=team)
     form.hotkey.data = team.hotkey or ""
-    return render_template("admin_team_edit.html", team=team, form=form)
+    return _render_team(team, form)
+
+
+@bp.post("/teams/<int:team_id>/members")
+def add_member(team_id: int) -> ResponseReturnValue:
+    """A person of the team with their own address (customer affinity sends them the next
+    mail of the cases they handle)."""
+    team = _team_or_404(team_id)
+    form = TeamMemberForm()
+    if form.validate_on_submit():
+        try:
+            member = team_store.add_member(
+                db_session(),
+                team.id,
+                form.name.data or "",
+                form.email.data or "",
+                actor_id=current_user.id,
+                reserved=_reserved(),
+            )
+            commit()
+        except LabelingError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(f"{member.name} is a member of {team.name}.", "info")
+            return redirect(url_for("admin.edit_team", team_id=team.id))
+    else:
+        _form_errors(form)
+    edit_form = TeamForm(formdata=None, obj=team)
+    edit_form.hotkey.data = team.hotkey or ""
+    return _render_team(team, edit_form, form), 400
+
+
+@bp.post("/teams/<int:team_id>/members/<int:member_id>/active")
+def set_member_active(team_id: int, member_id: int) -> ResponseReturnValue:
+    team = _team_or_404(team_id)
+    form = ActiveForm()
+    if not form.validate_on_submit():
+        _form_errors(form)
+        return redirect(url_for("admin.edit_team", team_id=team.id))
+    try:
+        member = team_store.set_member_active(
+            db_session(), team.id, member_id, form.active.data == "1", actor_id=current_user.id
+        )
+        commit()
+    except LabelingError:
+        abort(404)  # not a member of this team
+    state = "is back in" if member.active else "left"
+    flash(f"{member.name} {state} {team.name}.", "info")
+    return redirect(url_for("admin.edit_team", team_id=team.id))
 
 
 @bp.post("/teams/<int:team_id>")
@@ -226,7 +292,7 @@ def update_team(team_id: int) -> ResponseReturnValue:
             return redirect(url_for("admin.teams"))
     else:
         _form_errors(form)
-    return render_template("admin_team_edit.html", team=team, form=form), 400
+    return _render_team(team, form), 400
 
 
 @bp.post("/teams/<int:team_id>/archive")

@@ -62,6 +62,11 @@ class TeamForm(FlaskForm):
     hotkey = SelectField("Hotkey", choices=HOTKEY_CHOICES, validators=[Optional()])
 
 
+class TeamMemberForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    email = StringField("Address", validators=[DataRequired(), Length(max=320)])
+
+
 class TeamCreateForm(TeamForm):
     slug = StringField("Slug (fixed once created)", validators=[DataRequired(), Length(max=64)])
 

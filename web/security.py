@@ -76,6 +76,8 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "admin.update_team": _ADMINS,
     "admin.archive_team": _ADMINS,
     "admin.unarchive_team": _ADMINS,
+    "admin.add_member": _ADMINS,
+    "admin.set_member_active": _ADMINS,
     # Admin rules tried before the model (web/rules_views.py).
     "rules.index": _ADMINS,
     "rules.create": _ADMINS,

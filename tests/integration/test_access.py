@@ -143,6 +143,18 @@ REQUESTS: dict[str, tuple[str, bool, Url, Body]] = {
         lambda t: f"/admin/teams/{t.seeded.teams['klachten']}/unarchive",
         lambda _t: {},
     ),
+    "admin.add_member": (
+        "POST",
+        False,
+        lambda t: f"/admin/teams/{t.seeded.teams['premie']}/members",
+        lambda _t: {"name": "Marloes", "email": "marloes@example.com"},
+    ),
+    "admin.set_member_active": (
+        "POST",
+        False,
+        lambda t: f"/admin/teams/{t.seeded.teams['premie']}/members/1/active",
+        lambda _t: {"active": "0"},
+    ),
     "api.open_message": ("GET", True, lambda t: f"/api/messages/{t.message}/open", None),
     "api.skipped": ("GET", False, _fixed("/api/skipped"), None),
     "api.unskip": ("POST", True, _fixed("/api/unskip"), _mail),
