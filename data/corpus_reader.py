@@ -36,6 +36,8 @@ class TruthRecord:
     parent: str | None = None
     # The personal details in the mail: {"kind", "text"} (see data.pii_truth).
     pii: tuple[dict[str, str], ...] = ()
+    # A repeat customer's mail: the Message-ID of their earlier mail about the same case.
+    repeat_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ def read_truth(out_dir: Path) -> list[TruthRecord]:
                     features=tuple(data["features"]),
                     parent=data.get("parent"),
                     pii=tuple(data.get("pii", ())),
+                    repeat_of=data.get("repeat_of"),
                 )
             )
     return records

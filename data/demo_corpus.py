@@ -22,6 +22,13 @@ also mentions another team's business), ``path`` (relative to ``Maildir/``), ``i
 ``forward:rfc822``, ``attachment``, ``typos``, ``malformed:bad-date``) and, for replies and
 forwards of corpus mail, ``parent`` (the earlier Message-ID).
 
+Repeat customers (:data:`REPEAT_SHARE`): some new inbox mails come from a customer who
+wrote earlier in the inbox, from the same address, about the same case (same team, same
+policy, claim and customer numbers): a further question, or a vague "any news?" that only
+the customer links to their case (feature ``repeat-customer``, ``follow-up:vague`` or
+``follow-up:more``; truth field ``repeat_of``: the earlier mail's Message-ID). They are not
+replies: no In-Reply-To, no quote, so only customer affinity (not the thread) links them.
+
 Message-IDs are ``<demo-NNNNNN@polderzeker.example>``; replies carry In-Reply-To/References
 to an earlier corpus mail (directly, or through the insurer's answer, whose Message-ID
 ``<answer-NNNNNN@polderzeker.example>`` is not in the corpus). A reply usually keeps its
@@ -79,6 +86,10 @@ REPLY_SHARE = 0.2
 FORWARD_SHARE = 0.1
 MALFORMED_SHARE = 0.01
 MISFILED_SHARE = 0.02
+# Of the inbox's new mails, the share that comes from a customer with an ongoing case in the
+# inbox (about 10-15 % of the inbox), and of those the share that is a vague follow-up.
+REPEAT_SHARE = 0.2
+VAGUE_FOLLOW_UP_SHARE = 0.5
 ARCHIVE_START = datetime(2023, 1, 2, tzinfo=UTC)
 ARCHIVE_END = datetime(2024, 12, 20, tzinfo=UTC)
 INBOX_START = datetime(2025, 1, 6, tzinfo=UTC)
@@ -147,6 +158,7 @@ class _Planned:
     language: str
     parent: int | None = None
     malformation: str | None = None
+    repeat_of: int | None = None  # a repeat customer's earlier mail (same case)
 
 
 @dataclass
@@ -164,6 +176,7 @@ class _Record:
     folder: str = ""
     path: str = ""
     pii: list[dict[str, str]] = field(default_factory=list)
+    repeat_of: str | None = None
 
     def to_json(self) -> str:
         data = {
@@ -180,6 +193,8 @@ class _Record:
         }
         if self.parent is not None:
             data["parent"] = self.parent
+        if self.repeat_of is not None:
+            data["repeat_of"] = self.repeat_of
         return json.dumps(data, ensure_ascii=False, sort_keys=True)
 
 
@@ -247,6 +262,7 @@ def generate(
     out_dir.mkdir(parents=True, exist_ok=True)
 
     plan = _plan(count, inbox_count, seed)
+    _plan_repeats(plan, count, seed)
     root = mailbox.Maildir(maildir_path, create=True)
     folder_paths = {INBOX: maildir_path}
     for team in teams:
@@ -350,6 +366,21 @@ def _plan(count: int, inbox_count: int, seed: int) -> list[_Planned]:
     return plan
 
 
+def _plan_repeats(plan: list[_Planned], count: int, seed: int) -> None:
+    """Make some new inbox mails follow up an earlier inbox mail's case (module docstring).
+    A random stream of its own, so the archive and the rest of the plan stay as they were."""
+    rng = random.Random(f"demo-corpus/{seed}/repeats")
+    earlier: list[_Planned] = []
+    for planned in plan[count:]:
+        if planned.kind != "new":
+            continue
+        if earlier and rng.random() < REPEAT_SHARE:
+            case = rng.choice(earlier[-150:])
+            planned.repeat_of = case.index
+            planned.team, planned.language = case.team, case.language
+        earlier.append(planned)
+
+
 def _dates(rng: random.Random, n: int, start: datetime, end: datetime) -> list[datetime]:
     span_days = (end - start).days
     stamps = []
@@ -386,15 +417,20 @@ def _write_one(
     pb = _PHRASEBOOKS[planned.language]
     message_id = f"<demo-{planned.index:06d}@{DOMAIN}>"
     parent = written.get(planned.parent) if planned.parent is not None else None
+    case = written.get(planned.repeat_of) if planned.repeat_of is not None else None
     if parent is not None:
         planned.team = parent.team  # the thread's team, after any topic switch in it
         person = parent.person
+    elif case is not None:
+        planned.team = case.team  # a repeat customer's ongoing case
+        person = case.person
     else:
         person = make_person(rng, planned.language, planned.index)
     slots = make_slots(rng, planned.language, person, planned.date)
-    if parent is not None:
-        # A thread keeps talking about the same policy, claim, car and address.
-        slots.update({key: parent.slots[key] for key in _THREAD_SLOTS if key in parent.slots})
+    for earlier in (parent, case):
+        if earlier is not None:
+            # A thread (or a case) keeps talking about the same policy, claim, car, address.
+            slots.update({k: earlier.slots[k] for k in _THREAD_SLOTS if k in earlier.slots})
     client = rng.choices(CLIENTS, weights=(30, 22, 25, 10, 13))[0]
     draft = Draft(
         index=planned.index,
@@ -418,6 +454,11 @@ def _write_one(
         comp, quote_depth = _forward(pb, planned, parent, rng, slots, person, draft)
         if parent is not None:
             parent_id = parent.message_id
+    elif case is not None:
+        draft.sender = case.sender  # the same customer, from the same address
+        comp = _follow_up(pb, planned.team, rng, slots, person)
+        draft.subject = comp.subject
+        quote_depth = 0
     else:
         comp = compose.compose_new(pb, planned.team, rng, slots, person)
         draft.subject = comp.subject
@@ -465,6 +506,7 @@ def _write_one(
         features=features,
         parent=parent_id,
         pii=pii,
+        repeat_of=case.message_id if case is not None else None,
     )
     info = None
     if planned.kind != "malformed":
@@ -643,6 +685,55 @@ def _forward(
         features=["forward:inline", f"forward-by:{who}"],
     )
     return comp, original_depth + 1
+
+
+# A repeat customer's vague follow-up: only the sender (and the number, when named) says
+# which case it is about. {ref} is the case's reference, as the customer writes it.
+_FOLLOW_UPS = {
+    "nl": (
+        ("Nog geen reactie", "Ik heb u een tijdje geleden gemaild{ref} maar nog niets gehoord. "
+         "Kunt u laten weten hoe het ervoor staat?"),
+        ("Vraag", "Is er al nieuws over mijn eerdere mail{ref}? Ik wacht nog steeds."),
+        ("Aanvulling", "Een aanvulling op wat ik eerder stuurde{ref}: zie de bijlage."),
+        ("Re: mijn mail", "Hoe lang gaat dit nog duren{ref}? Graag een reactie."),
+    ),
+    "en": (
+        ("No reply yet", "I emailed you a while ago{ref} and have not heard back. "
+         "Could you let me know where things stand?"),
+        ("Question", "Is there any news on my earlier email{ref}? I am still waiting."),
+        ("Addition", "An addition to what I sent earlier{ref}: please see the attachment."),
+    ),
+}
+_FOLLOW_UP_REFS = {"nl": " (polisnummer {polis})", "en": " (policy number {polis})"}
+_FOLLOW_UP_CLAIM = {"nl": " (schadenummer {claim})", "en": " (claim number {claim})"}
+
+
+def _follow_up(
+    pb: Phrasebook, team: str, rng: random.Random, slots: dict[str, str], person: Person
+) -> Composition:
+    """A repeat customer's new mail about their ongoing case: a further question about the
+    same team's business, or a vague follow-up that names the case's number or not."""
+    if rng.random() >= VAGUE_FOLLOW_UP_SHARE:
+        comp = compose.compose_new(pb, team, rng, slots, person)
+        comp.features.extend(["repeat-customer", "follow-up:more"])
+        return comp
+    subject, body = rng.choice(_FOLLOW_UPS[pb.language])
+    roll = rng.random()
+    ref = ""
+    if roll < 0.35:
+        ref = _FOLLOW_UP_REFS[pb.language].format(**slots)
+    elif roll < 0.5 and team == "schade":
+        ref = _FOLLOW_UP_CLAIM[pb.language].format(**slots)
+    greeting = expand(rng.choice(pb.greetings_informal), slots, rng)
+    return Composition(
+        subject=subject,
+        paragraphs=[greeting, body.format(ref=ref)],
+        signature=[rng.choice(pb.signoffs), person.first],
+        topics=[team],
+        intent="follow-up",
+        features=["repeat-customer", "follow-up:vague"] + (["follow-up:ref"] if ref else []),
+        wants_attachment="bijlage" in body or "attachment" in body,
+    )
 
 
 def _presentation(draft: Draft, rng: random.Random, planned: _Planned) -> None:

@@ -228,6 +228,34 @@ def test_truth_records_are_consistent(corpus: tuple[Path, CorpusSummary]) -> Non
     assert 0.15 < sum(len(r.topics) == 2 for r in truth) / len(truth) < 0.5
 
 
+def test_repeat_customers_follow_up_their_case_from_the_same_address(
+    mails: list[CorpusMail], parsed: list[EmailMessage]
+) -> None:
+    by_id = {
+        mail.truth.message_id: (mail, message)
+        for mail, message in zip(mails, parsed, strict=True)
+    }
+    inbox = [mail for mail in mails if mail.truth.folder == "INBOX"]
+    repeats = [mail for mail in inbox if mail.truth.repeat_of]
+    assert 0.05 <= len(repeats) / len(inbox) <= 0.25
+    kinds: Counter[str] = Counter()
+    for mail in repeats:
+        earlier, earlier_message = by_id[mail.truth.repeat_of or ""]
+        message = by_id[mail.truth.message_id][1]
+        # An earlier inbox mail, about the same case's team, from the same address; not a
+        # reply (only customer affinity can link it).
+        assert earlier.truth.folder == "INBOX" and earlier.truth.message_id < mail.truth.message_id
+        assert mail.truth.team == earlier.truth.team and mail.truth.kind == "new"
+        assert message["From"].addresses[0].addr_spec == (
+            earlier_message["From"].addresses[0].addr_spec
+        )
+        assert message["In-Reply-To"] is None and message["References"] is None
+        assert "repeat-customer" in mail.truth.features
+        kinds.update(f for f in mail.truth.features if f.startswith("follow-up:"))
+    assert kinds["follow-up:vague"] and kinds["follow-up:more"]
+    assert not any(mail.truth.repeat_of for mail in mails if mail.truth.folder != "INBOX")
+
+
 def test_every_team_has_a_reasonable_share_and_mostly_dutch(
     corpus: tuple[Path, CorpusSummary],
 ) -> None:
