@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
@@ -99,6 +99,17 @@ def truth_by_message_id(corpus: Path) -> dict[str, str | None]:
             row = json.loads(line)
             truth[str(row["message_id"]).strip("<>")] = row.get("team") or None
     return truth
+
+
+def repeats_by_message_id(corpus: Path) -> dict[str, str]:
+    """Repeat customers' mails (truth ``repeat_of``): Message-ID → the earlier mail's."""
+    repeats: dict[str, str] = {}
+    with (corpus / "truth.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            if row.get("repeat_of"):
+                repeats[str(row["message_id"]).strip("<>")] = str(row["repeat_of"]).strip("<>")
+    return repeats
 
 
 def play_verifier(
@@ -350,21 +361,68 @@ def prepare(
     return facts
 
 
+SOURCES = ("rule", "affinity", "thread", "model", "review")
+AUTO_SOURCES = ("rule", "affinity", "thread", "model")
+
+
+@dataclass(frozen=True)
+class SourceResult:
+    """The mails one source decided (``decided``) and, of those with a team, how many went
+    to the generator's true team (``correct`` of ``with_team``)."""
+
+    decided: int = 0
+    with_team: int = 0
+    correct: int = 0
+
+    @property
+    def precision(self) -> float | None:
+        return self.correct / self.with_team if self.with_team else None
+
+
 @dataclass(frozen=True)
 class RoutingResult:
     """How the worker handled the demo inbox, scored against the generator's truth."""
 
     live: int
-    auto: int  # routed by the model or its thread, without a person
+    auto: int  # routed without a person: by a rule, affinity, its thread or the model
     auto_correct: int
     review: int  # waiting for a person
     by_people: int  # decided by a person in review (after the first run)
     quarantined: int
     unsettled: int  # still new/forwarding when the wait ended
+    # Who decided (SOURCES; 'review': a person, or waiting for one), scored.
+    by_source: dict[str, SourceResult] = field(default_factory=dict)
+    # Repeat customers (truth ``repeat_of``): their mails, those auto-routed to the true
+    # team, those auto-routed elsewhere, and of the right ones how many customer affinity
+    # decided.
+    repeats: int = 0
+    repeats_right: int = 0
+    repeats_wrong: int = 0
+    repeats_by_affinity: int = 0
 
     @property
     def precision(self) -> float | None:
         return self.auto_correct / self.auto if self.auto else None
+
+    def describe_sources(self) -> str:
+        """One line: each source's share of the inbox and its precision against the truth."""
+        parts = []
+        for source in SOURCES:
+            result = self.by_source.get(source, SourceResult())
+            share = result.decided / self.live if self.live else 0.0
+            precision = f"{result.precision:.3f}" if result.precision is not None else "n/a"
+            parts.append(f"{source} {result.decided} ({share:.0%}) precision {precision}")
+        return "decided by " + "; ".join(parts)
+
+    def describe_repeats(self) -> str:
+        if not self.repeats:
+            return "no repeat customers in the inbox"
+        return (
+            f"repeat customers: {self.repeats} mails, routed right without a person "
+            f"{self.repeats_right} ({self.repeats_right / self.repeats:.0%}; "
+            f"{self.repeats_by_affinity} by customer affinity), routed wrong "
+            f"{self.repeats_wrong}, the rest waits for a person"
+        )
 
     def describe(self) -> str:
         if not self.live:
@@ -378,7 +436,8 @@ class RoutingResult:
         if self.by_people:
             text += f"; decided by people {share(self.by_people)}"
         text += f"; quarantined {self.quarantined}"
-        return text + (f"; {self.unsettled} not settled yet" if self.unsettled else "")
+        text += f"; {self.unsettled} not settled yet" if self.unsettled else ""
+        return text + "\n    " + self.describe_sources() + "\n    " + self.describe_repeats()
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -470,11 +529,12 @@ def wait_for_routing(
 
 def routing_result(settings: Settings, corpus: Path) -> RoutingResult:
     """The inbox's routing, scored against truth.jsonl (by Message-ID). Auto-routed is what
-    the model or a thread routed without a person; mail people decided counts apart."""
+    a rule, customer affinity, a thread or the model routed without a person; mail people
+    decided counts apart. Run the demo with ``MAILROOM_AFFINITY_DAYS=0`` and with the default
+    to compare repeat customers without and with affinity."""
     from labeling.store.db import open_database, session_scope
     from labeling.store.tables import Message, RoutingDecision, Team
 
-    truth = truth_by_message_id(corpus)
     with open_database(settings) as sessions, session_scope(sessions) as session:
         rows = session.execute(
             select(
@@ -491,20 +551,66 @@ def routing_result(settings: Settings, corpus: Path) -> RoutingResult:
             .outerjoin(Team, Team.id == RoutingDecision.team_id)
             .where(Message.origin == "live")
         ).all()
+    return score_routing(
+        [(row[0], row[1], row[2], row[3], row[4]) for row in rows],
+        truth_by_message_id(corpus),
+        repeats_by_message_id(corpus),
+    )
+
+
+def score_routing(
+    rows: list[tuple[str | None, str | None, str | None, str | None, str | None]],
+    truth: dict[str, str | None],
+    repeats: dict[str, str],
+) -> RoutingResult:
+    """Score (Message-ID, route state, decided_by, mode, team slug) rows against the truth;
+    pure (see :func:`routing_result`)."""
     auto = correct = review = people = quarantined = unsettled = 0
+    sources: dict[str, list[int]] = {source: [0, 0, 0] for source in SOURCES}
+    repeat_rows = repeats_right = repeats_wrong = repeats_affinity = 0
     for message_id, state, decided_by, mode, team in rows:
+        key = (message_id or "").strip("<>")
+        right = team is not None and truth.get(key) == team
+        is_repeat = key in repeats
+        repeat_rows += is_repeat
+        source = None
         if state == "review":
             review += 1
+            source = "review"
         elif state == "quarantined":
             quarantined += 1
         elif state in ("new", "forwarding", "forwarded") or decided_by is None:
             unsettled += 1
-        elif decided_by in ("model", "thread") and mode == "auto":
+        elif decided_by in AUTO_SOURCES and mode == "auto":
             auto += 1
-            correct += truth.get((message_id or "").strip("<>")) == team
+            correct += right
+            source = decided_by
+            if is_repeat:
+                repeats_right += right
+                repeats_wrong += not right
+                repeats_affinity += right and decided_by == "affinity"
         else:
             people += 1  # decided in review (or closed as belonging to no team)
-    return RoutingResult(len(rows), auto, correct, review, people, quarantined, unsettled)
+            source = "review"
+        if source is not None:
+            counts = sources[source]
+            counts[0] += 1
+            counts[1] += team is not None and mode == "auto"
+            counts[2] += right and mode == "auto"
+    return RoutingResult(
+        len(rows),
+        auto,
+        correct,
+        review,
+        people,
+        quarantined,
+        unsettled,
+        by_source={name: SourceResult(*counts) for name, counts in sources.items()},
+        repeats=repeat_rows,
+        repeats_right=repeats_right,
+        repeats_wrong=repeats_wrong,
+        repeats_by_affinity=repeats_affinity,
+    )
 
 
 def route_inbox(settings: Settings, *, expected: int, timeout: float) -> subprocess.Popen[bytes]:
