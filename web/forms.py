@@ -103,6 +103,9 @@ class RuleForm(FlaskForm):
     )
     language = TextAreaField("Language (nl, en)", validators=[Length(max=1_000)])
     flag = TextAreaField("Cue flag (urgent, churn)", validators=[Length(max=1_000)])
+    kind = TextAreaField(
+        "Mail kind (customer, bulk, auto_reply, bounce, loop)", validators=[Length(max=1_000)]
+    )
 
 
 class ApiTokenForm(FlaskForm):

@@ -21,7 +21,7 @@ import logging
 import time
 import urllib.request
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -220,10 +220,28 @@ def decide(
     services: Services, found: lifecycle.RoutingInput, verdict: hygiene.Hygiene
 ) -> RouteDecision:
     """Where a mail that is not filed goes: to a person for bulk mail and a sender over the
-    rate limit, else as the model and the thread say (:func:`worker.routing.decide_route`).
+    rate limit (unless an admin rule naming their kind decides), else as the rules, the
+    thread, the customer's case and the model say (:func:`worker.routing.decide_route`).
     Records nothing; ``mailroom inspect`` shows what it would decide."""
     settings = services.settings
+    facts = found.facts
+    if facts is not None and facts.kind != verdict.kind:
+        # The kind as the worker sees it now (own addresses, the sender's rate known).
+        facts = replace(facts, kind=verdict.kind)
+    rules = evaluate(found.rules, facts) if facts is not None else None
     if verdict.handling == "review":
+        decided = rules.decided if rules is not None else None
+        if decided is not None and verdict.kind in decided.conditions.kind:
+            # A rule the admin wrote for this kind of mail (bulk mail from a newsletter they
+            # know) decides; the model is not asked.
+            return decide_route(
+                prediction=None,
+                thread=None,
+                is_reply=False,
+                teams=found.teams,
+                outgoing=settings.outgoing,
+                rules=rules,
+            )
         return RouteDecision(
             mode="review",
             reason="sender-rate-limit" if verdict.kind == "loop" else f"{verdict.kind}-mail",
@@ -257,7 +275,7 @@ def decide(
         is_reply=found.is_reply,
         teams=found.teams,
         outgoing=settings.outgoing,
-        rules=evaluate(found.rules, found.facts) if found.facts is not None else None,
+        rules=rules,
         cues=cue_flags(found.subject, found.new_text),
         case=found.case,
     )

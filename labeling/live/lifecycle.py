@@ -44,6 +44,7 @@ from labeling.live import affinity
 from labeling.live.affinity import CaseInfo, CustomerKeys
 from labeling.live.explain import explain
 from labeling.mail.hygiene import Hygiene
+from labeling.mail.hygiene import classify as classify_kind
 from labeling.mail.values import NormalisedMail, RawMail
 from labeling.rules.matching import MailFacts, RuleSpec, facts_of
 from labeling.rules.store import routing_rules
@@ -498,6 +499,7 @@ def routing_input(
             attachments=message.attachments,
             language=message.language,
             raw=message.raw if needs_headers and message.raw_expired_at is None else None,
+            kind=message.kind,
         )
     return RoutingInput(
         message_id=message_id,
@@ -581,6 +583,7 @@ def preview_input(
             ],
             language=mail.language,
             raw=raw,
+            kind=classify_kind(raw).kind,
         )
         if rules
         else None

@@ -23,6 +23,12 @@ condition, one of its values is enough.** Conditions (the TOML keys of ``[rule.w
 ``flag``
     ``urgent`` or ``churn``: the mail holds a cue of :mod:`labeling.rules.cues` (a small
     Dutch/English word list, until people's labels train something better).
+``kind``
+    The mail kind of :mod:`labeling.mail.hygiene` (``customer``, ``auto_reply``, ``bounce``,
+    ``loop``, ``bulk``; ``auto-reply`` is read as ``auto_reply``). Auto-replies, bounces and
+    loops are filed before any rule runs (promise 8): for them the condition serves the dry
+    run. Bulk mail and a sender over the rate limit go to a person, unless a rule that names
+    their kind decides.
 
 Actions: ``route`` (to ``team``: decided, the model is not asked to overrule), ``review``
 (a person decides), ``priority`` (``high``/``normal``/``low``: recorded and carried on the
@@ -44,6 +50,7 @@ from functools import cached_property
 from typing import Any
 
 from labeling.errors import RuleError
+from labeling.mail.hygiene import KINDS
 from labeling.rules.cues import cue_flags
 from labeling.rules.phrases import MAX_TEXT_CHARS, Phrase, WordIndex, parse_phrase
 from labeling.store.tables import RULE_ACTIONS, RULE_PRIORITIES
@@ -61,6 +68,7 @@ CONDITION_KEYS = (
     "attachment",
     "language",
     "flag",
+    "kind",
 )
 FLAGS = ("urgent", "churn")
 DECIDING_ACTIONS = ("route", "review")
@@ -101,6 +109,7 @@ class MailFacts:
     language: str = "und"
     headers: Mapping[str, tuple[str, ...]] | None = None
     new_text: str = ""  # the mail's own text (the cue list reads it, not the quote)
+    kind: str = "customer"  # labeling.mail.hygiene's kind
 
     @cached_property
     def flags(self) -> tuple[str, ...]:
@@ -126,11 +135,13 @@ def facts_of(
     attachments: Sequence[Any] | None,
     language: str,
     raw: bytes | None = None,
+    kind: str | None = None,
 ) -> MailFacts:
-    """Build :class:`MailFacts` from a stored mail's fields (``raw``: read its headers)."""
+    """Build :class:`MailFacts` from a stored mail's fields (``raw``: read its headers;
+    ``kind``: the hygiene filter's, None for mail stored before kinds were kept)."""
     addresses: list[str] = []
-    for kind in ("to", "cc"):
-        for entry in (recipients or {}).get(kind) or ():
+    for field_name in ("to", "cc"):
+        for entry in (recipients or {}).get(field_name) or ():
             if isinstance(entry, Mapping) and entry.get("email"):
                 addresses.append(str(entry["email"]).lower())
     files: list[tuple[str, str]] = []
@@ -151,6 +162,7 @@ def facts_of(
         language=(language or "und").lower(),
         headers=parse_headers(raw) if raw is not None else None,
         new_text=new_text[:MAX_TEXT_CHARS],
+        kind=kind or "customer",
     )
 
 
@@ -187,6 +199,7 @@ class Conditions:
     attachment: tuple[str, ...] = ()
     language: tuple[str, ...] = ()
     flag: tuple[str, ...] = ()
+    kind: tuple[str, ...] = ()
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Conditions:
@@ -229,6 +242,11 @@ class Conditions:
                 wrong = [item for item in cleaned if item not in FLAGS]
                 if wrong:
                     raise RuleError(f"flag: {wrong[0]!r} is not one of {', '.join(FLAGS)}")
+            elif key == "kind":
+                cleaned = tuple(dict.fromkeys(item.lower().replace("-", "_") for item in cleaned))
+                wrong = [item for item in cleaned if item not in KINDS]
+                if wrong:
+                    raise RuleError(f"kind: {wrong[0]!r} is not one of {', '.join(KINDS)}")
             elif key in ("sender", "recipient", "attachment", "language"):
                 cleaned = tuple(item.lower() for item in cleaned)
                 for item in cleaned:
@@ -284,6 +302,8 @@ class Conditions:
         ):
             return False
         if self.language and facts.language not in self.language:
+            return False
+        if self.kind and facts.kind not in self.kind:
             return False
         if self.flag and not any(flag in facts.flags for flag in self.flag):
             return False

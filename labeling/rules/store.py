@@ -312,6 +312,7 @@ def dry_run(session: Session, spec: RuleSpec | Conditions, *, limit: int | None 
         Message.recipients if conditions.recipient else literal(None, JSON),
         Message.attachments if conditions.attachment else literal(None, JSON),
         Message.language,
+        Message.kind,
     ]
     if conditions.needs_headers:
         columns.append(Message.raw_compressed)
@@ -371,6 +372,10 @@ def _narrowing(conditions: Conditions) -> list[Any]:
     where: list[Any] = []
     if conditions.language:
         where.append(func.lower(Message.language).in_(conditions.language))
+    if conditions.kind:
+        kinds = Message.kind.in_(conditions.kind)
+        # Mail stored before kinds were kept is customer mail (facts_of reads it so).
+        where.append(or_(kinds, Message.kind.is_(None)) if "customer" in conditions.kind else kinds)
     if conditions.sender:
         sender = func.lower(Message.sender_email)
         clauses = []
@@ -389,7 +394,7 @@ def _facts_of_row(row: Any, with_headers: bool) -> MailFacts:
     raw = None
     if with_headers:
         # The headers are at the start: decompress only as much as they need.
-        raw = zlib.decompressobj().decompress(row[8], 64 * 1024)
+        raw = zlib.decompressobj().decompress(row[9], 64 * 1024)
     return facts_of(
         subject=row[1] or "",
         new_text=row[2] or "",
@@ -399,4 +404,5 @@ def _facts_of_row(row: Any, with_headers: bool) -> MailFacts:
         attachments=row[6],
         language=row[7] or "und",
         raw=raw,
+        kind=row[8],
     )

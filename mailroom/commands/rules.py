@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from labeling.errors import RuleError
+from labeling.mail.hygiene import KINDS
 from labeling.settings import Settings
 from labeling.store.db import open_database, session_scope
 from labeling.store.tables import RULE_ACTIONS, RULE_PRIORITIES
@@ -60,6 +61,12 @@ def _condition_options(function: Any) -> Any:
         click.option("--language", multiple=True, help="Language code (nl, en)."),
         click.option(
             "--flag", multiple=True, type=click.Choice(["urgent", "churn"]), help="Cue flag."
+        ),
+        click.option(
+            "--kind",
+            multiple=True,
+            type=click.Choice(KINDS),
+            help="Mail kind of the hygiene filter (bulk: newsletters and lists).",
         ),
     ]
     for option in reversed(options):

@@ -810,3 +810,48 @@ def test_affinity_off_and_a_sender_with_many_teams_link_nothing(world: World) ->
     off = _customer_mail(world, "jan@klant.example", "Vraag", "Iets.")
     assert advance(world.services, off).state == "review"
     assert "affinity_case" not in _decision(world, off).details
+
+
+def test_bulk_mail_goes_where_a_rule_naming_its_kind_says_and_no_other_rule_routes_it(
+    world: World,
+) -> None:
+    from labeling.rules import store as rule_store
+    from labeling.rules.matching import Conditions, RuleSpec
+
+    with world.sessions() as session:
+        rule_store.create_rule(
+            session,
+            RuleSpec(
+                name="Alles van de klant",
+                action="route",
+                team="schade",
+                conditions=Conditions.from_mapping({"sender": ["example.nl"]}),
+            ),
+        )
+        session.commit()
+    # A rule without a kind matches the sender, but bulk mail still waits for a person.
+    bulk = world.mail(Precedence="bulk")
+    assert advance(world.services, bulk).state == "review"
+    with world.sessions() as session:
+        rule_store.create_rule(
+            session,
+            RuleSpec(
+                name="Nieuwsbrief",
+                action="route",
+                team="klachten",
+                conditions=Conditions.from_mapping({"kind": ["bulk"]}),
+            ),
+            position=1,
+        )
+        session.commit()
+    world.predictor.calls = 0
+    newsletter = world.mail("Nieuwsbrief", Precedence="bulk")
+    assert advance(world.services, newsletter).state == "done"
+    decision = _decision(world, newsletter)
+    assert (decision.decided_by, decision.details["rule"]) == ("rule", "Nieuwsbrief")
+    assert world.smtp.sent[-1][0] == ["klachten@polder.example"]
+    assert world.predictor.calls == 0  # the model is not asked about bulk mail
+    # Customer mail does not match the bulk rule: the sender rule routes it.
+    customer = world.mail("Waterschade")
+    assert advance(world.services, customer).state == "done"
+    assert _decision(world, customer).details["rule"] == "Alles van de klant"
