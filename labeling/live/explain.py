@@ -27,7 +27,7 @@ def explain(
         if details.get("topic_changed"):
             lines.append(f"the model thinks the topic changed (to {details.get('model_team')})")
     case = details.get("affinity_case")
-    if decided_by == "affinity" and case:
+    if case and (decided_by == "affinity" or details.get("suggested_by") == "affinity"):
         whom = "handler" if details.get("handler") else "team"
         chosen = " (a person chose its team)" if details.get("moved_by_person") else ""
         lines.append(

@@ -122,6 +122,8 @@ class RoutedRow:
     model_version: str | None
     at: datetime
     state: str
+    # Why it went there ("same handler as case #2311 (3 days ago)"), see labeling.live.explain.
+    explanation: tuple[str, ...] = ()
 
 
 def open_count(session: Session) -> int:
@@ -524,9 +526,12 @@ def routed_by(session: Session, decided_by: str) -> str:
     if decided_by.startswith("user:") and decided_by[5:].isdigit():
         name = session.scalar(select(User.username).where(User.id == int(decided_by[5:])))
         return name or "a person no longer here"
-    return {"model": "the model", "thread": "its thread", "user": "a person"}.get(
-        decided_by, decided_by
-    )
+    return {
+        "model": "the model",
+        "thread": "its thread",
+        "affinity": "the customer's case",
+        "user": "a person",
+    }.get(decided_by, decided_by)
 
 
 def routed_mail(
@@ -556,6 +561,9 @@ def routed_mail(
                 model_version=decision.model_version,
                 at=decision.created_at,
                 state=message.route_state or "",
+                explanation=explain(
+                    decision.decided_by, decision.reason, decision.confidence, decision.details
+                ),
             )
         )
     return rows

@@ -53,3 +53,35 @@ def test_an_admin_adds_a_member_who_later_leaves_and_comes_back(app: Flask, seed
     assert admin.post(wrong, data={"active": "0", "csrf_token": token}).status_code == 404
     reviewer = logged_in(app, "reviewer")
     assert reviewer.get(f"/admin/teams/{premie}").status_code == 403
+
+
+def test_a_mail_routed_by_customer_affinity_says_why_on_its_page(
+    app: Flask, seeded: Seeded
+) -> None:
+    from labeling.store.tables import Message, RoutingDecision, utcnow
+
+    sessions = app.extensions["mailroom.db"].sessions
+    with sessions() as session:
+        message = session.get_one(Message, seeded.messages[0])
+        message.origin, message.route_state, message.imported_at = "live", "done", utcnow()
+        session.add(
+            RoutingDecision(
+                message_id=message.id,
+                team_id=seeded.teams["premie"],
+                decided_by="affinity",
+                mode="auto",
+                reason="affinity",
+                details={
+                    "affinity_case": 2311,
+                    "affinity_age_days": 3,
+                    "handler_id": 1,
+                    "handler": "Marloes",
+                },
+                created_at=utcnow(),
+            )
+        )
+        session.commit()
+        message_id = message.id
+    page = logged_in(app, "reviewer").get(f"/review/mail/{message_id}").get_data(as_text=True)
+    assert "the customer&#39;s case" in page
+    assert "same handler as case #2311 (3 days ago)" in page
