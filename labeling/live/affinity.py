@@ -4,7 +4,9 @@ A live mail is linked to its customer by keys (:func:`customer_keys`): its sende
 and every customer, policy, claim, quote or invoice number its subject or own text holds,
 found by the pseudonymiser's organisation patterns (``MAILROOM_PSEUDONYMISE_PATTERNS``:
 the same linear-time patterns that hide those numbers from the model; no second parser).
-Only keyed hashes are stored (``case_keys``), written when the mail is routed.
+Only hashes are stored (``case_keys``), written when the mail is routed: not the values in
+clear, but a short number can be found again by hashing every number, so they are personal
+data and live and die with their mail.
 
 :func:`find_case` looks, for a mail about to be routed, for the customer's latest *case*:
 another live mail with one of its keys that arrived within ``MAILROOM_AFFINITY_DAYS``, was

@@ -188,7 +188,7 @@ class TeamMember(Base):
 
 
 class CaseKey(Base):
-    """What links a live mail to its customer: the keyed hash of its sender address and of
+    """What links a live mail to its customer: the hash of its sender address and of
     each customer, policy or claim number found in it (never the value itself), written
     when the mail is routed. Goes with the mail (erasure) and with its addresses (expiry)."""
 

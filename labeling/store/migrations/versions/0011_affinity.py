@@ -3,7 +3,7 @@ customer.
 
 - ``team_members``: a team's people, each with an address (a customer's next mail goes to
   the member who handles their case).
-- ``case_keys``: keyed hashes of a live mail's sender address and the customer, policy or
+- ``case_keys``: hashes of a live mail's sender address and the customer, policy or
   claim numbers in it (never the values).
 - ``deliveries.member_id``: the member a forward went to.
 
