@@ -855,3 +855,24 @@ def test_bulk_mail_goes_where_a_rule_naming_its_kind_says_and_no_other_rule_rout
     customer = world.mail("Waterschade")
     assert advance(world.services, customer).state == "done"
     assert _decision(world, customer).details["rule"] == "Alles van de klant"
+
+
+def test_expired_mail_links_its_customer_no_longer(world: World) -> None:
+    from labeling.store.privacy import expire_raw
+    from labeling.store.tables import CaseKey
+
+    world.predictor.team = "klachten"
+    first = _customer_mail(world, "jan@klant.example", "Klacht", "Polis PZ-12345678.")
+    assert advance(world.services, first).state == "done"
+    world.clock.now += timedelta(days=3)
+    with world.sessions() as session:
+        expired = expire_raw(
+            session, days=2, pseudonymiser=world.settings.pseudonymiser(), now=world.clock.now
+        )
+        session.commit()
+    assert expired == 1 and world.count(CaseKey) == 0
+    # Within the affinity window, but its addresses and keys are gone with the raw mail.
+    world.predictor.team, world.predictor.confidence = "schade", 0.6
+    again = _customer_mail(world, "jan@klant.example", "Vraag", "Polis PZ-12345678.")
+    assert advance(world.services, again).state == "review"
+    assert "affinity_case" not in _decision(world, again).details
