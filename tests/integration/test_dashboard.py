@@ -526,6 +526,8 @@ def test_store_metrics(case: Case, sessions: sessionmaker[Session]) -> None:
         ("review", "thread"): 0,
         ("auto", "rule"): 0,
         ("review", "rule"): 0,
+        ("auto", "affinity"): 0,
+        ("review", "affinity"): 0,
     }
     assert (figures.forwards_sent, figures.misroute_reports) == (9, 3)
     assert (figures.review_open, figures.review_resolved) == (4, 3)
