@@ -32,6 +32,13 @@ _budget_option = click.option(
     "decays to zero), the last epoch may be partial.",
 )
 _seed_option = click.option("--seed", type=int, default=0, show_default=True)
+_top_layers_option = click.option(
+    "--top-layers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Fine-tune only the top N transformer layers (and the head): each step costs about "
+    "half, so more epochs fit a time budget. Default: every layer.",
+)
 
 
 @click.command("train")
@@ -39,6 +46,7 @@ _seed_option = click.option("--seed", type=int, default=0, show_default=True)
 @_epochs_option
 @_length_option
 @_budget_option
+@_top_layers_option
 @_seed_option
 @click.option(
     "--include-weak",
@@ -53,6 +61,7 @@ def train(
     epochs: int | None,
     max_length: int | None,
     time_budget: float | None,
+    top_layers: int | None,
     seed: int,
     include_weak: bool,
     force: bool,
@@ -67,6 +76,7 @@ def train(
         epochs=epochs,
         max_length=max_length,
         time_budget=time_budget,
+        top_layers=top_layers,
         seed=seed,
     )
     outcome = train_from_store(
@@ -473,6 +483,7 @@ def models_rollback(settings: Settings) -> None:
 @_epochs_option
 @_length_option
 @_budget_option
+@_top_layers_option
 @_seed_option
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Result JSON.")
 @click.pass_obj
@@ -487,6 +498,7 @@ def benchmark(
     epochs: int | None,
     max_length: int | None,
     time_budget: float | None,
+    top_layers: int | None,
     seed: int,
     out: Path,
 ) -> None:
@@ -504,6 +516,7 @@ def benchmark(
         epochs=epochs,
         max_length=max_length,
         time_budget=time_budget,
+        top_layers=top_layers,
         seed=seed,
     )
     if max_unknown_share is not None:
