@@ -126,7 +126,7 @@ def worker_command(
     "--chaos",
     is_flag=True,
     help="A soak: SIGKILL workers, cut IMAP and SMTP connections and restart the broker at "
-    "random while mail (5 %% of it machine mail) arrives; exits 2 unless nothing was lost "
+    "random while mail (5 % of it machine mail) arrives; exits 2 unless nothing was lost "
     "or duplicated and no machine mail reached a team.",
 )
 @click.option(

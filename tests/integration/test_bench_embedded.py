@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from mailroom.testbed.worker_stack import ROOT, beat_tally, worker_env
 from tests.support.dovecot import require_dovecot
@@ -80,3 +81,16 @@ def test_a_short_bench_on_the_embedded_default(spawn: Spawn, tmp_path: Path) -> 
 )
 def test_beat_tally_reads_sweeps_and_failed_sends(log: str, expected: tuple[int, int]) -> None:
     assert beat_tally(log) == expected
+
+
+def test_the_chaos_soak_needs_the_production_stack(tmp_path: Path) -> None:
+    from labeling.settings import load_settings
+    from mailroom.cli import cli, register_commands
+
+    register_commands()
+    settings = load_settings({"MAILROOM_INSTANCE_PATH": str(tmp_path)})
+    result = CliRunner().invoke(
+        cli, ["bench-pipeline", "--stack", "embedded", "--chaos"], obj=settings
+    )
+    assert result.exit_code == 2, result.output
+    assert "--chaos restarts a Redis broker: it needs --stack production" in result.output
