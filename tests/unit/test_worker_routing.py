@@ -189,3 +189,13 @@ def test_a_reply_follows_its_thread_only_where_the_model_gives_its_team_the_foll
         outgoing="smtp",
     )
     assert (d.mode, d.team) == ("auto", TEAMS["schade"])
+
+
+def test_the_follow_floor_is_said_in_words() -> None:
+    from mailroom.commands.models import describe_follow_floor
+
+    assert "at least 0.412 (certified on 80 verified replies)" in describe_follow_floor(
+        {"policy": {"follow_floor": 0.4123}}, 80
+    )
+    assert "could not be certified" in describe_follow_floor({"policy": {"follow_floor": None}}, 9)
+    assert "no verified replies" in describe_follow_floor({"policy": {}}, 0)
