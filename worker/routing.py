@@ -12,14 +12,20 @@
    team (``Thread.team_id``: the team the first mail went to, or the one a person chose for
    the thread). If the model is sure, at its certified threshold, that the reply belongs to
    another team, the model decides instead (``details['topic_changed']`` and
-   ``details['thread_team']`` say so): thread decisions are outside the certificate. After a
-   person chose the thread's team, the model is not even asked to second-guess them.
+   ``details['thread_team']`` say so). Following a thread has a certificate of its own: the
+   model must give the thread's team at least the version's ``follow_floor``
+   (:func:`classifier.certify.follow_floor`, from the verified replies); below it the reply
+   is the model's to decide (``details['thread_doubted']``), a person's when the model is
+   not sure. After a person chose the thread's team, the model is not even asked to
+   second-guess them.
 1b. **Customer affinity** (only when no thread decided). A mail from a customer with an
    open or recent case (:mod:`labeling.live.affinity`: the same sender or customer/policy
    number, within ``MAILROOM_AFFINITY_DAYS``) goes to the case's team, and to the member who
    handles it (``details['handler_id']``), ``decided_by='affinity'``, with the case's id and
    age in ``details``. The same step as the thread's (:func:`_follow`): a sure model
-   overrules it (``topic_changed``, ``affinity_team``) unless a person chose the case's team.
+   overrules it (``topic_changed``, ``affinity_team``), and below the follow floor the model
+   decides (``affinity_doubted``: the floor certified on replies is the closest certificate
+   a follow-up has), unless a person chose the case's team.
 2. **The model.** With no active model every mail goes to review (``'no-model'``). A
    prediction that is not ``auto`` (below the team's threshold, out of scope, a label that
    is no longer a routable team) goes to review with the model's reason.
@@ -184,7 +190,7 @@ def _decide(
             reason=prediction.reason,
             decided_by="model",
             team=team,
-            details=model_view,
+            details={**model_view, **topic_changed},
             **common,
         )
     if team is None or not team.routable(outgoing):
@@ -216,11 +222,12 @@ def _follow(
     outgoing: Outgoing,
 ) -> tuple[RouteDecision | None, dict[str, Any]]:
     """Follow what came before — the mail's thread (``source`` 'thread') or its customer's
-    case ('affinity') — to ``team``. (None, the topic change to record) when the model is
-    sure, at its certified threshold, that the mail belongs to another team and no person
-    chose ``team``: the model decides then, because following is outside the certificate
-    (the demo's replies that followed their thread against a sure model were right 8 times
-    in 16). After a person chose the team, the model is not asked to second-guess them."""
+    case ('affinity') — to ``team``. (None, what to record) when the model decides instead,
+    unless a person chose ``team`` (then the model is not asked to second-guess them): the
+    model is sure, at its certified threshold, that the mail belongs to another team (the
+    topic changed: the demo's replies that followed their thread against a sure model were
+    right 8 times in 16), or it gives ``team`` less than the follow floor certified on
+    verified replies (doubted)."""
     if (
         prediction is not None
         and prediction.auto
@@ -229,6 +236,23 @@ def _follow(
         and not moved_by_person
     ):
         return None, {"topic_changed": True, f"{source}_team": team.slug, **earlier}
+    if (
+        prediction is not None
+        and team is not None
+        and not moved_by_person
+        and prediction.doubts(team.slug)
+    ):
+        # Following is certified only where the model gives the team at least the version's
+        # follow floor (classifier.certify, on verified replies): below it, replies in such
+        # threads were too often about something else. The model decides, and a person when
+        # the model is not sure either.
+        return None, {
+            f"{source}_doubted": True,
+            f"{source}_team": team.slug,
+            f"{source}_probability": round(prediction.probability_of(team.slug), 4),
+            "follow_floor": prediction.follow_floor,
+            **earlier,
+        }
     details = {**model_view, **earlier, "moved_by_person": moved_by_person}
     common = _model_fields(prediction)
     if team is None or not team.routable(outgoing):

@@ -38,6 +38,16 @@ def explain(
             f"the model thinks the topic changed since case #{case} "
             f"(team {details.get('affinity_team')}, {_ago(details.get('affinity_age_days'))})"
         )
+    if details.get("thread_doubted"):
+        lines.append(
+            f"its thread went to {details.get('thread_team')}, but the model gives that team "
+            f"only {float(details.get('thread_probability', 0.0)):.2f}"
+        )
+    if details.get("affinity_doubted"):
+        lines.append(
+            f"case #{case} went to {details.get('affinity_team')}, but the model gives that "
+            f"team only {float(details.get('affinity_probability', 0.0)):.2f}"
+        )
     if decided_by == "model" and details.get("model_team") and confidence is not None:
         lines.append(f"model: {details['model_team']} {confidence:.2f}")
     if decided_by.startswith("user"):

@@ -6,7 +6,7 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -32,6 +32,13 @@ _budget_option = click.option(
     "decays to zero), the last epoch may be partial.",
 )
 _seed_option = click.option("--seed", type=int, default=0, show_default=True)
+_top_layers_option = click.option(
+    "--top-layers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Fine-tune only the top N transformer layers (and the head): each step costs about "
+    "half, so more epochs fit a time budget. Default: every layer.",
+)
 
 
 @click.command("train")
@@ -39,6 +46,7 @@ _seed_option = click.option("--seed", type=int, default=0, show_default=True)
 @_epochs_option
 @_length_option
 @_budget_option
+@_top_layers_option
 @_seed_option
 @click.option(
     "--include-weak",
@@ -53,6 +61,7 @@ def train(
     epochs: int | None,
     max_length: int | None,
     time_budget: float | None,
+    top_layers: int | None,
     seed: int,
     include_weak: bool,
     force: bool,
@@ -67,6 +76,7 @@ def train(
         epochs=epochs,
         max_length=max_length,
         time_budget=time_budget,
+        top_layers=top_layers,
         seed=seed,
     )
     outcome = train_from_store(
@@ -407,6 +417,7 @@ def models_thresholds(
                 )
             else:
                 click.echo(f"{cert.target:<8} {'nothing':>15}   {'–':>9}   {'–':>23}   {more}")
+        click.echo(describe_follow_floor(info.manifest, len(calibration.follow_score)))
         return
     old = info.manifest.get("policy", {}).get("target_precision")
     cert = registry.set_target(info.version, target, max_unknown_share=share)
@@ -473,6 +484,7 @@ def models_rollback(settings: Settings) -> None:
 @_epochs_option
 @_length_option
 @_budget_option
+@_top_layers_option
 @_seed_option
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Result JSON.")
 @click.pass_obj
@@ -487,6 +499,7 @@ def benchmark(
     epochs: int | None,
     max_length: int | None,
     time_budget: float | None,
+    top_layers: int | None,
     seed: int,
     out: Path,
 ) -> None:
@@ -504,6 +517,7 @@ def benchmark(
         epochs=epochs,
         max_length=max_length,
         time_budget=time_budget,
+        top_layers=top_layers,
         seed=seed,
     )
     if max_unknown_share is not None:
@@ -523,3 +537,20 @@ def benchmark(
 
 
 commands: list[click.Command] = [train, retrain, evaluate_command, models, benchmark]
+
+
+def describe_follow_floor(manifest: dict[str, Any], replies: int) -> str:
+    """One line on when a reply follows its thread without a person (the policy's
+    ``follow_floor``, certified on the verified replies)."""
+    floor = manifest.get("policy", {}).get("follow_floor", 0.0)
+    if not replies:
+        return "threads: no verified replies to certify on; a reply follows its thread"
+    if floor is None:
+        return (
+            f"threads: on {replies} verified replies, following a thread could not be "
+            "certified; a reply goes where the model is sure, else to a person"
+        )
+    return (
+        f"threads: a reply follows its thread when the model gives that team at least "
+        f"{float(floor):.3f} (certified on {replies} verified replies)"
+    )

@@ -21,15 +21,23 @@ TEAMS = {
 PATTERNS = tuple(pseudonymiser_for().org_patterns)
 
 
-def _prediction(team: str, confidence: float = 0.95, auto: bool = True) -> Prediction:
+def _prediction(
+    team: str,
+    confidence: float = 0.95,
+    auto: bool = True,
+    *,
+    top: tuple[tuple[str, float], ...] = (),
+    follow_floor: float = 0.0,
+) -> Prediction:
     return Prediction(
         team=team,
         confidence=confidence,
-        top=((team, confidence),),
+        top=top or ((team, confidence),),
         auto=auto,
         reason="confident" if auto else "below-threshold",
         model_version="v0001",
         margin=confidence,
+        follow_floor=follow_floor,
     )
 
 
@@ -122,6 +130,27 @@ def test_a_team_a_person_chose_for_the_case_holds_against_a_sure_model() -> None
         TEAMS["klachten"],
     )
     assert "topic_changed" not in d.details
+
+
+def test_below_the_certified_follow_floor_the_model_decides_unless_a_person_chose() -> None:
+    # The same floor as a thread's (certified on verified replies): the model gives the
+    # case's team 0.10, less than the 0.25 a follow-up was certified at.
+    unsure = _prediction(
+        "schade", 0.6, auto=False, top=(("schade", 0.6), ("klachten", 0.1)), follow_floor=0.25
+    )
+    d = _route(unsure, _case())
+    assert (d.mode, d.decided_by) == ("review", "model")
+    assert d.details["affinity_doubted"] is True and d.details["affinity_team"] == "klachten"
+    assert (d.details["affinity_probability"], d.details["affinity_case"]) == (0.1, 2311)
+    assert explain(d.decided_by, d.reason, d.confidence, d.details)[0] == (
+        "case #2311 went to klachten, but the model gives that team only 0.10"
+    )
+    # At the floor the case decides; a person's choice holds below it.
+    at_floor = _prediction(
+        "schade", 0.6, auto=False, top=(("schade", 0.6), ("klachten", 0.3)), follow_floor=0.25
+    )
+    assert _route(at_floor, _case()).decided_by == "affinity"
+    assert _route(unsure, _case(moved_by_person=True)).decided_by == "affinity"
 
 
 def test_the_thread_comes_before_the_customer_and_rules_before_both() -> None:
