@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy import func, select
@@ -399,6 +400,10 @@ class RoutingResult:
     repeats_right: int = 0
     repeats_wrong: int = 0
     repeats_by_affinity: int = 0
+    # Repeat customers' mails whose case the model overruled: it was sure of another team
+    # (topic changed), or gave the case's team less than the certified follow floor.
+    repeats_topic_changed: int = 0
+    repeats_doubted: int = 0
 
     @property
     def precision(self) -> float | None:
@@ -421,7 +426,9 @@ class RoutingResult:
             f"repeat customers: {self.repeats} mails, routed right without a person "
             f"{self.repeats_right} ({self.repeats_right / self.repeats:.0%}; "
             f"{self.repeats_by_affinity} by customer affinity), routed wrong "
-            f"{self.repeats_wrong}, the rest waits for a person"
+            f"{self.repeats_wrong}, the rest waits for a person; the model overruled the "
+            f"case {self.repeats_topic_changed} times (sure of another team) and doubted it "
+            f"{self.repeats_doubted} times (below the follow floor)"
         )
 
     def describe(self) -> str:
@@ -543,6 +550,7 @@ def routing_result(settings: Settings, corpus: Path) -> RoutingResult:
                 RoutingDecision.decided_by,
                 RoutingDecision.mode,
                 Team.slug,
+                RoutingDecision.details,
             )
             .outerjoin(
                 RoutingDecision,
@@ -552,27 +560,34 @@ def routing_result(settings: Settings, corpus: Path) -> RoutingResult:
             .where(Message.origin == "live")
         ).all()
     return score_routing(
-        [(row[0], row[1], row[2], row[3], row[4]) for row in rows],
+        [
+            (row[0], row[1], row[2], row[3], row[4], row[5] if isinstance(row[5], dict) else {})
+            for row in rows
+        ],
         truth_by_message_id(corpus),
         repeats_by_message_id(corpus),
     )
 
 
 def score_routing(
-    rows: list[tuple[str | None, str | None, str | None, str | None, str | None]],
+    rows: list[tuple[str | None, str | None, str | None, str | None, str | None, dict[str, Any]]],
     truth: dict[str, str | None],
     repeats: dict[str, str],
 ) -> RoutingResult:
-    """Score (Message-ID, route state, decided_by, mode, team slug) rows against the truth;
-    pure (see :func:`routing_result`)."""
+    """Score (Message-ID, route state, decided_by, mode, team slug, decision details) rows
+    against the truth; pure (see :func:`routing_result`)."""
     auto = correct = review = people = quarantined = unsettled = 0
     sources: dict[str, list[int]] = {source: [0, 0, 0] for source in SOURCES}
     repeat_rows = repeats_right = repeats_wrong = repeats_affinity = 0
-    for message_id, state, decided_by, mode, team in rows:
+    repeats_changed = repeats_doubted = 0
+    for message_id, state, decided_by, mode, team, details in rows:
         key = (message_id or "").strip("<>")
         right = team is not None and truth.get(key) == team
         is_repeat = key in repeats
         repeat_rows += is_repeat
+        if is_repeat and details.get("affinity_case"):
+            repeats_changed += bool(details.get("topic_changed"))
+            repeats_doubted += bool(details.get("affinity_doubted"))
         source = None
         if state == "review":
             review += 1
@@ -610,6 +625,8 @@ def score_routing(
         repeats_right=repeats_right,
         repeats_wrong=repeats_wrong,
         repeats_by_affinity=repeats_affinity,
+        repeats_topic_changed=repeats_changed,
+        repeats_doubted=repeats_doubted,
     )
 
 

@@ -13,18 +13,20 @@ REPEATS = {"m3": "m1", "m4": "m2", "m5": "m1"}
 
 
 def test_each_source_is_scored_and_repeat_customers_counted() -> None:
+    changed = {"affinity_case": 1, "topic_changed": True}
+    doubted = {"affinity_case": 1, "affinity_doubted": True}
     rows = [
-        ("<m1>", "done", "model", "auto", "schade"),
-        ("<m2>", "done", "rule", "auto", "premie"),  # wrong
-        ("<m3>", "done", "affinity", "auto", "schade"),  # a repeat, right, by affinity
-        ("<m4>", "done", "model", "auto", "premie"),  # a repeat, wrong
-        ("<m5>", "review", "model", "review", None),  # a repeat, waiting
-        ("<m6>", "done", "thread", "auto", "schade"),
-        ("<m7>", "done", "user:3", "auto", "schade"),
-        ("<m8>", "quarantined", None, None, None),
-        ("<m9>", "forwarding", "model", "auto", "premie"),
+        ("<m1>", "done", "model", "auto", "schade", {}),
+        ("<m2>", "done", "rule", "auto", "premie", {}),  # wrong
+        ("<m3>", "done", "affinity", "auto", "schade", {}),  # a repeat, right, by affinity
+        ("<m4>", "done", "model", "auto", "premie", changed),  # a repeat, wrong
+        ("<m5>", "review", "model", "review", None, doubted),  # a repeat, waiting
+        ("<m6>", "done", "thread", "auto", "schade", {}),
+        ("<m7>", "done", "user:3", "auto", "schade", {}),
+        ("<m8>", "quarantined", None, None, None, {}),
+        ("<m9>", "forwarding", "model", "auto", "premie", doubted),  # no repeat: not counted
     ]
-    result = score_routing(rows, TRUTH, REPEATS)
+    result = score_routing(rows, TRUTH, REPEATS)  # type: ignore[arg-type]
     assert (result.live, result.auto, result.auto_correct) == (9, 5, 3)
     assert (result.review, result.by_people, result.quarantined, result.unsettled) == (1, 1, 1, 1)
     sources = result.by_source
@@ -36,6 +38,7 @@ def test_each_source_is_scored_and_repeat_customers_counted() -> None:
     assert (sources["review"].decided, sources["review"].precision) == (2, 1.0)
     assert (result.repeats, result.repeats_right, result.repeats_wrong) == (3, 1, 1)
     assert result.repeats_by_affinity == 1
+    assert (result.repeats_topic_changed, result.repeats_doubted) == (1, 1)
     text = result.describe()
     assert "affinity 1 (11%) precision 1.000" in text
     assert "repeat customers: 3 mails, routed right without a person 1 (33%; 1 by" in text
