@@ -798,12 +798,18 @@ ASSIGN_WINDOW = timedelta(days=30)
 
 
 def assign_member(
-    session: Session, team_id: int, now: datetime, *, handler: int | None = None
+    session: Session,
+    team_id: int,
+    now: datetime,
+    *,
+    handler: int | None = None,
+    thread_id: int | None = None,
 ) -> int | None:
     """The team member a forward to ``team_id`` goes to: ``handler`` (the member who handles
-    the customer's case) while active in the team, else the active member with an address
-    who received the fewest forwards in the last 30 days (the lowest id on a tie); None for
-    a team without members (the forward goes to the team's address)."""
+    the customer's case) while active in the team; else the member who had the latest
+    forward of the mail's thread to this team; else the active member with an address who
+    received the fewest forwards in the last 30 days (the lowest id on a tie). None for a
+    team without members (the forward goes to the team's address)."""
     members = session.scalars(
         select(TeamMember).where(
             TeamMember.team_id == team_id, TeamMember.active, TeamMember.email != ""
@@ -811,6 +817,18 @@ def assign_member(
     ).all()
     if not members:
         return None
+    if handler is None and thread_id is not None:
+        handler = session.scalar(
+            select(Delivery.member_id)
+            .join(Message, Message.id == Delivery.message_id)
+            .where(
+                Message.thread_id == thread_id,
+                Delivery.team_id == team_id,
+                Delivery.member_id.is_not(None),
+            )
+            .order_by(Delivery.id.desc())
+            .limit(1)
+        )
     if handler is not None and any(member.id == handler for member in members):
         return handler
     load = dict(
@@ -836,7 +854,9 @@ def _new_delivery(
     now: datetime | None = None,
 ) -> None:
     outgoing_id = outgoing_message_id(message.content_hash, team.slug)
-    member_id = assign_member(session, team.id, now or utcnow(), handler=handler)
+    member_id = assign_member(
+        session, team.id, now or utcnow(), handler=handler, thread_id=message.thread_id
+    )
     existing = session.scalar(select(Delivery).where(Delivery.message_id == message.id))
     if existing is not None:
         # A mail sent back as misrouted goes out again, to the team a person chose: the one
@@ -960,17 +980,34 @@ def claim_delivery(
             if decision
             else ()
         )
-        + (_handler_line(member, team, decision) if member is not None else ()),
+        + (_handler_line(session, message, member, team, decision) if member else ()),
         priority=_priority(session, message_id),
         handler=member.name if member is not None else "",
     )
 
 
 def _handler_line(
-    member: TeamMember, team: Team, decision: RoutingDecision | None
+    session: Session,
+    message: Message,
+    member: TeamMember,
+    team: Team,
+    decision: RoutingDecision | None,
 ) -> tuple[str, ...]:
-    follows = decision is not None and decision.details.get("handler_id") == member.id
-    why = "who handles this customer's case" if follows else f"assigned in team {team.slug}"
+    """The cover note's word on who gets the forward, and why them."""
+    why = f"assigned in team {team.slug}"
+    if decision is not None and decision.details.get("handler_id") == member.id:
+        why = "who handles this customer's case"
+    elif message.thread_id is not None and session.scalar(
+        select(Delivery.id)
+        .join(Message, Message.id == Delivery.message_id)
+        .where(
+            Message.thread_id == message.thread_id,
+            Message.id != message.id,
+            Delivery.member_id == member.id,
+        )
+        .limit(1)
+    ):
+        why = "who has its thread"
     return (f"sent to {member.name} <{member.email}>, {why}",)
 
 

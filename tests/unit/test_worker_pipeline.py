@@ -876,3 +876,30 @@ def test_expired_mail_links_its_customer_no_longer(world: World) -> None:
     again = _customer_mail(world, "jan@klant.example", "Vraag", "Polis PZ-12345678.")
     assert advance(world.services, again).state == "review"
     assert "affinity_case" not in _decision(world, again).details
+
+
+def test_a_reply_goes_to_the_member_who_has_its_thread(world: World) -> None:
+    from labeling.store.teams import add_member
+
+    with world.sessions() as session:
+        team = session.scalar(select(Team).where(Team.slug == "klachten"))
+        assert team is not None
+        add_member(session, team.id, "Marloes", "marloes@polder.example")
+        add_member(session, team.id, "Dennis", "dennis@polder.example")
+        session.commit()
+    world.predictor.team = "klachten"
+    for sender in ("jan", "piet", "kees"):  # Marloes, Dennis, Marloes (the tie: lowest id)
+        mail = _customer_mail(world, f"{sender}@klant.example", "Klacht", "Ontevreden.")
+        advance(world.services, mail)
+    assert [rcpts[0] for rcpts, _ in world.smtp.sent] == [
+        "marloes@polder.example",
+        "dennis@polder.example",
+        "marloes@polder.example",
+    ]
+    # Jan's reply: Dennis has fewer forwards now, but Marloes has the thread.
+    world.predictor.confidence = 0.6
+    reply = world.mail("Re: Klacht", In_Reply_To="<c1@example.nl>")
+    assert advance(world.services, reply).state == "done"
+    assert _decision(world, reply).decided_by == "thread"
+    rcpts, data = world.smtp.sent[-1]
+    assert rcpts == ["marloes@polder.example"] and b"who has its thread" in data
