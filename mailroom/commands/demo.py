@@ -404,6 +404,9 @@ class RoutingResult:
     # (topic changed), or gave the case's team less than the certified follow floor.
     repeats_topic_changed: int = 0
     repeats_doubted: int = 0
+    # Of those overruled or doubted, how often the case's team was the true one (what
+    # following the case there would have scored).
+    repeats_case_right: int = 0
 
     @property
     def precision(self) -> float | None:
@@ -428,7 +431,8 @@ class RoutingResult:
             f"{self.repeats_by_affinity} by customer affinity), routed wrong "
             f"{self.repeats_wrong}, the rest waits for a person; the model overruled the "
             f"case {self.repeats_topic_changed} times (sure of another team) and doubted it "
-            f"{self.repeats_doubted} times (below the follow floor)"
+            f"{self.repeats_doubted} times (below the follow floor); in "
+            f"{self.repeats_case_right} of those the case's team was the right one"
         )
 
     def describe(self) -> str:
@@ -579,15 +583,19 @@ def score_routing(
     auto = correct = review = people = quarantined = unsettled = 0
     sources: dict[str, list[int]] = {source: [0, 0, 0] for source in SOURCES}
     repeat_rows = repeats_right = repeats_wrong = repeats_affinity = 0
-    repeats_changed = repeats_doubted = 0
+    repeats_changed = repeats_doubted = repeats_case_right = 0
     for message_id, state, decided_by, mode, team, details in rows:
         key = (message_id or "").strip("<>")
         right = team is not None and truth.get(key) == team
         is_repeat = key in repeats
         repeat_rows += is_repeat
         if is_repeat and details.get("affinity_case"):
-            repeats_changed += bool(details.get("topic_changed"))
-            repeats_doubted += bool(details.get("affinity_doubted"))
+            changed = bool(details.get("topic_changed"))
+            doubted = bool(details.get("affinity_doubted"))
+            repeats_changed += changed
+            repeats_doubted += doubted
+            if changed or doubted:
+                repeats_case_right += truth.get(key) == details.get("affinity_team")
         source = None
         if state == "review":
             review += 1
@@ -627,6 +635,7 @@ def score_routing(
         repeats_by_affinity=repeats_affinity,
         repeats_topic_changed=repeats_changed,
         repeats_doubted=repeats_doubted,
+        repeats_case_right=repeats_case_right,
     )
 
 

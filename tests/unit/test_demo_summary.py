@@ -13,8 +13,8 @@ REPEATS = {"m3": "m1", "m4": "m2", "m5": "m1"}
 
 
 def test_each_source_is_scored_and_repeat_customers_counted() -> None:
-    changed = {"affinity_case": 1, "topic_changed": True}
-    doubted = {"affinity_case": 1, "affinity_doubted": True}
+    changed = {"affinity_case": 1, "topic_changed": True, "affinity_team": "premie"}
+    doubted = {"affinity_case": 1, "affinity_doubted": True, "affinity_team": "schade"}
     rows = [
         ("<m1>", "done", "model", "auto", "schade", {}),
         ("<m2>", "done", "rule", "auto", "premie", {}),  # wrong
@@ -39,6 +39,8 @@ def test_each_source_is_scored_and_repeat_customers_counted() -> None:
     assert (result.repeats, result.repeats_right, result.repeats_wrong) == (3, 1, 1)
     assert result.repeats_by_affinity == 1
     assert (result.repeats_topic_changed, result.repeats_doubted) == (1, 1)
+    # m5's case (schade) was right; m4's (premie) was not.
+    assert result.repeats_case_right == 1
     text = result.describe()
     assert "affinity 1 (11%) precision 1.000" in text
     assert "repeat customers: 3 mails, routed right without a person 1 (33%; 1 by" in text
