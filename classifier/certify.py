@@ -486,9 +486,12 @@ def follow_up_scores(
 
 def follow_floor(calibration: CalibrationSet, target: float, delta: float = 0.1) -> float:
     """The least probability of a thread's team at which following the thread keeps the
-    target precision, certified like the model's threshold on the verified replies; 0 when
-    the set holds no replies to judge by (a version calibrated on its validation carve)."""
-    if len(calibration.follow_score) == 0:
+    target precision, certified like the model's threshold on the verified replies.
+    :data:`NEVER` when they cannot certify it (too few, or too many change topic): a
+    reply then follows its thread only where the model is sure of that team anyway. 0 for
+    a set that is not the verified sample (a validation carve certifies nothing: replies
+    follow their thread as they did before there was a certificate)."""
+    if calibration.source != "verified":
         return 0.0
     no_unknown = np.zeros(len(calibration.follow_score), dtype=bool)
     return certify(

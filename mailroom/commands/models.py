@@ -417,7 +417,11 @@ def models_thresholds(
                 )
             else:
                 click.echo(f"{cert.target:<8} {'nothing':>15}   {'–':>9}   {'–':>23}   {more}")
-        click.echo(describe_follow_floor(info.manifest, len(calibration.follow_score)))
+        click.echo(
+            describe_follow_floor(
+                info.manifest, len(calibration.follow_score), calibration.source
+            )
+        )
         return
     old = info.manifest.get("policy", {}).get("target_precision")
     cert = registry.set_target(info.version, target, max_unknown_share=share)
@@ -539,16 +543,16 @@ def benchmark(
 commands: list[click.Command] = [train, retrain, evaluate_command, models, benchmark]
 
 
-def describe_follow_floor(manifest: dict[str, Any], replies: int) -> str:
+def describe_follow_floor(manifest: dict[str, Any], replies: int, source: str) -> str:
     """One line on when a reply follows its thread without a person (the policy's
     ``follow_floor``, certified on the verified replies)."""
     floor = manifest.get("policy", {}).get("follow_floor", 0.0)
-    if not replies:
-        return "threads: no verified replies to certify on; a reply follows its thread"
+    if source != "verified":
+        return "threads: not certified (no verified sample); a reply follows its thread"
     if floor is None:
         return (
-            f"threads: on {replies} verified replies, following a thread could not be "
-            "certified; a reply goes where the model is sure, else to a person"
+            f"threads: {replies} verified replies cannot certify following a thread at this "
+            "target; a reply goes where the model is sure, else to a person"
         )
     return (
         f"threads: a reply follows its thread when the model gives that team at least "

@@ -141,7 +141,7 @@ def test_the_command_line_shows_the_curve_and_sets_a_target(
     assert "verified mails 70 % would take" in shown.output
     assert "about " in shown.output or "not reachable" in shown.output
     # The seeded verified mails are no replies: nothing to certify thread decisions on.
-    assert "threads: no verified replies to certify on" in shown.output
+    assert "threads: 0 verified replies cannot certify following a thread" in shown.output
     changed = runner.invoke(cli, ["models", "thresholds", "--target", "0.92"], obj=db_settings)
     assert changed.exit_code == 0, changed.output
     assert "now routes at precision ≥ 0.92" in changed.output

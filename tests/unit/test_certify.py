@@ -137,8 +137,12 @@ def test_thread_decisions_are_certified_on_verified_replies_and_kept_with_the_se
     assert 0.29 < floor < 0.45  # about the switch point: as lax as the evidence allows
     followed = np.asarray(scores) >= floor
     assert np.asarray(correct)[followed].mean() >= 0.98
-    # No replies to judge by: thread decisions stay as they were (followed).
-    assert follow_floor(base, 0.98) == 0.0
+    # No replies to judge by, or too few: nothing is followed on its own...
+    assert math.isinf(follow_floor(base, 0.98))
+    assert math.isinf(follow_floor(base.with_follow_ups(scores[:50], correct[:50]), 0.98))
+    # ...unless the set is a validation carve, which certifies nothing at all.
+    carve = CalibrationSet.of(labels, probs, np.zeros(n, dtype=bool), ["a"] * n, "validation")
+    assert follow_floor(carve, 0.98) == 0.0
     # Every reply switches topic: nothing can be certified, no thread is followed alone.
     never = base.with_follow_ups(scores, [False] * len(scores))
     assert math.isinf(follow_floor(never, 0.98))
@@ -156,3 +160,4 @@ def test_thread_decisions_are_certified_on_verified_replies_and_kept_with_the_se
     assert follow_floor(again, 0.98) == floor
     base.save(tmp_path / "b.npz")
     assert len(CalibrationSet.load(tmp_path / "b.npz").follow_score) == 0
+    assert math.isinf(follow_floor(CalibrationSet.load(tmp_path / "b.npz"), 0.98))

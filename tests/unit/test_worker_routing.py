@@ -195,7 +195,8 @@ def test_the_follow_floor_is_said_in_words() -> None:
     from mailroom.commands.models import describe_follow_floor
 
     assert "at least 0.412 (certified on 80 verified replies)" in describe_follow_floor(
-        {"policy": {"follow_floor": 0.4123}}, 80
+        {"policy": {"follow_floor": 0.4123}}, 80, "verified"
     )
-    assert "could not be certified" in describe_follow_floor({"policy": {"follow_floor": None}}, 9)
-    assert "no verified replies" in describe_follow_floor({"policy": {}}, 0)
+    never = describe_follow_floor({"policy": {"follow_floor": None}}, 9, "verified")
+    assert "9 verified replies cannot certify" in never
+    assert "not certified" in describe_follow_floor({"policy": {}}, 0, "validation")
