@@ -37,6 +37,7 @@ Unsure never means a guess: every path that is not certain ends in ``mode='revie
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -250,7 +251,10 @@ def _follow(
             f"{source}_doubted": True,
             f"{source}_team": team.slug,
             f"{source}_probability": round(prediction.probability_of(team.slug), 4),
-            "follow_floor": prediction.follow_floor,
+            # NEVER (inf) is no JSON number: PostgreSQL refuses it in the details column.
+            "follow_floor": (
+                prediction.follow_floor if math.isfinite(prediction.follow_floor) else None
+            ),
             **earlier,
         }
     details = {**model_view, **earlier, "moved_by_person": moved_by_person}

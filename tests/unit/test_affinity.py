@@ -3,6 +3,8 @@ the customer's case (the same step as thread affinity), and how it is explained.
 
 from __future__ import annotations
 
+import json
+import math
 from datetime import timedelta
 
 from classifier.scoring import Prediction
@@ -151,6 +153,18 @@ def test_below_the_certified_follow_floor_the_model_decides_unless_a_person_chos
     )
     assert _route(at_floor, _case()).decided_by == "affinity"
     assert _route(unsure, _case(moved_by_person=True)).decided_by == "affinity"
+
+
+def test_a_floor_that_certifies_nothing_is_recorded_as_json_postgresql_takes() -> None:
+    # NEVER (too few verified replies): nothing is followed alone, thread or case, and the
+    # details must still be strict JSON (PostgreSQL's json refuses Infinity).
+    never = _prediction("klachten", 0.6, auto=False, follow_floor=math.inf)
+    for d in (
+        _route(never, _case()),
+        _route(never, None, thread=ThreadInfo(team_id=2), is_reply=True),
+    ):
+        assert (d.mode, d.decided_by, d.details["follow_floor"]) == ("review", "model", None)
+        json.dumps(dict(d.details), allow_nan=False)
 
 
 def test_the_thread_comes_before_the_customer_and_rules_before_both() -> None:
