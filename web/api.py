@@ -60,7 +60,7 @@ def _refused(exc: LabelingError) -> tuple[Response, int]:
 def _body() -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise BadRequest("expected a JSON object")
+        raise BadRequest(_("expected a JSON object"))
     return body
 
 
@@ -69,7 +69,9 @@ def _int(source: dict[str, Any], name: str, *, default: int | None = None) -> in
     if isinstance(value, str) and value.isascii() and value.isdigit():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_INT:
-        raise BadRequest(f"{name} must be an integer from 0 to {MAX_INT}")
+        raise BadRequest(
+            _("%(name)s must be an integer from 0 to %(most)s", name=name, most=MAX_INT)
+        )
     return value
 
 
@@ -85,7 +87,9 @@ def _queue_options(source: dict[str, Any]) -> tuple[queue.QueueOrder, int]:
     for known in queue.QUEUE_ORDERS:
         if order == known:
             return known, _int(source, "seed", default=0)
-    raise BadRequest(f"order must be one of {', '.join((*queue.QUEUE_ORDERS, VERIFY))}")
+    raise BadRequest(
+        _("order must be one of %(orders)s", orders=", ".join((*queue.QUEUE_ORDERS, VERIFY)))
+    )
 
 
 def _settings() -> Settings:

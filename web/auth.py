@@ -27,6 +27,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, login_user, logout_user
 
 from labeling.errors import LabelingError
@@ -134,7 +135,7 @@ def login() -> ResponseReturnValue:
         if wait:
             record_login(db_session(), username, None, "throttled", client)
             commit()
-            flash(f"Too many failed logins. Try again in {wait} seconds.", "error")
+            flash(_("Too many failed logins. Try again in %(n)s seconds.", n=wait), "error")
             page = render_template("login.html", form=form)
             return page, 429, {"Retry-After": str(wait)}
         user = authenticate(db_session(), username, form.password.data or "")
@@ -142,7 +143,7 @@ def login() -> ResponseReturnValue:
             throttle.failed(username, client)
             record_login(db_session(), username, None, "failed", client)
             commit()
-            flash("Unknown username or wrong password.", "error")
+            flash(_("Unknown username or wrong password."), "error")
             return render_template("login.html", form=form), 200, {}
         throttle.succeeded(username, client)
         record_login(db_session(), username, user.id, "ok", client)
@@ -170,7 +171,7 @@ def change_password_page() -> ResponseReturnValue:
     form = PasswordChangeForm()
     if request.method == "POST" and form.validate_on_submit():
         if form.new.data != form.confirm.data:
-            flash("The two new passwords differ.", "error")
+            flash(_("The two new passwords differ."), "error")
             return render_template("account_password.html", form=form), 400
         try:
             user = change_password(
@@ -182,7 +183,7 @@ def change_password_page() -> ResponseReturnValue:
             return render_template("account_password.html", form=form), 400
         # Every other session of theirs has ended; this one goes on with the new version.
         _start_session(user)
-        flash("Password changed. Your other sessions have ended.", "info")
+        flash(_("Password changed. Your other sessions have ended."), "info")
         return redirect(url_for("labeling.home"))
     return render_template("account_password.html", form=form)
 
@@ -194,5 +195,5 @@ def logout() -> ResponseReturnValue:
     commit()
     logout_user()
     session.clear()
-    flash("Logged out.", "info")
+    flash(_("Logged out."), "info")
     return redirect(url_for("auth.login"))

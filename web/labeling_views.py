@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -77,7 +78,7 @@ def disagreements() -> str:
 def adjudicate() -> ResponseReturnValue:
     form = AdjudicateForm()
     if not form.validate_on_submit():
-        flash("Choose a team for the mail.", "error")
+        flash(_("Choose a team for the mail."), "error")
         return redirect(url_for("labeling.disagreements"))
     message_id = form.message_id.data or 0
     team_id = form.team_id.data or 0
@@ -87,5 +88,5 @@ def adjudicate() -> ResponseReturnValue:
     except LabelingError as exc:
         flash(str(exc), "error")
     else:
-        flash(f"Mail #{message_id} settled.", "info")
+        flash(_("Mail #%(id)s settled.", id=message_id), "info")
     return redirect(url_for("labeling.disagreements"))

@@ -302,7 +302,7 @@ def mail(message_id: int) -> str:
     session = db_session()
     message = session.get(Message, message_id)
     if message is None or message.route_state is None:
-        abort(404, description=f"There is no live mail #{message_id}.")
+        abort(404, description=_("There is no live mail #%(id)s.", id=message_id))
     rows = review.routed_mail(session, message_id=message_id, limit=1)
     pseudonymiser = _pseudonymiser()
     if pseudonymiser is not None:
@@ -337,7 +337,7 @@ def _pseudonymised_row(row: review.RoutedRow, pseudonymiser: Pseudonymiser) -> r
 def send_back() -> ResponseReturnValue:
     form = SendBackForm()
     if not form.validate_on_submit():
-        flash("That request could not be read; try again.", "error")
+        flash(_("That request could not be read; try again."), "error")
         return redirect(url_for("review.routed"))
     message_id = form.message_id.data or 0
     try:
