@@ -237,14 +237,16 @@ def _store_error(exc: StoreError) -> tuple[Response | str, int, dict[str, str]]:
     else:
         log.error("%s %s: %s", request.method, request.path, exc)
     headers = {"Retry-After": str(RETRY_AFTER_S)}
+    if _wants_json():
+        return jsonify(error=str(exc)), 503, headers
+    # Only now the language: choosing it may read the person's row, which a rolled-back
+    # session reloads from a database that may still be locked.
     if exc.locked:
         title = gettext("The database is busy")
         message = gettext("Another task is writing; try again in a few seconds.")
     else:
         title = gettext("Database error")
         message = gettext("The database did not answer; try again in a moment.")
-    if _wants_json():
-        return jsonify(error=str(exc)), 503, headers
     page = render_template("error.html", code=503, title=title, message=f"{message} ({exc})")
     return page, 503, headers
 

@@ -25,6 +25,7 @@ from web.forms import (
     UserCreateForm,
 )
 from web.i18n import role_name
+from web.refusal_texts import refusal_text
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -77,7 +78,7 @@ def create_user() -> ResponseReturnValue:
         )
         commit()
     except LabelingError as exc:
-        flash(str(exc), "error")
+        flash(refusal_text(exc), "error")
         return _render_users(form), 400
     flash(
         _("User %(user)s (%(role)s) created.", user=user.username, role=role_name(user.role)),
@@ -100,7 +101,7 @@ def change_role(user_id: int) -> ResponseReturnValue:
                 "info",
             )
         except LabelingError as exc:
-            flash(str(exc), "error")
+            flash(refusal_text(exc), "error")
     else:
         _form_errors(form)
     return redirect(url_for("admin.users"))
@@ -117,7 +118,7 @@ def set_active(user_id: int) -> ResponseReturnValue:
             notice = _("%(user)s reactivated.") if active else _("%(user)s deactivated.")
             flash(notice % {"user": user.username}, "info")
         except LabelingError as exc:
-            flash(str(exc), "error")
+            flash(refusal_text(exc), "error")
     else:
         _form_errors(form)
     return redirect(url_for("admin.users"))
@@ -141,7 +142,7 @@ def reset_password(user_id: int) -> ResponseReturnValue:
                 "info",
             )
         except LabelingError as exc:
-            flash(str(exc), "error")
+            flash(refusal_text(exc), "error")
     else:
         _form_errors(form)
     return redirect(url_for("admin.users"))
@@ -196,7 +197,7 @@ def create_team() -> ResponseReturnValue:
         )
         commit()
     except LabelingError as exc:
-        flash(str(exc), "error")
+        flash(refusal_text(exc), "error")
         return _render_teams(form), 400
     flash(_("Team %(team)s created.", team=team.name), "info")
     return redirect(url_for("admin.teams"))
@@ -232,7 +233,7 @@ def update_team(team_id: int) -> ResponseReturnValue:
             )
             commit()
         except LabelingError as exc:
-            flash(str(exc), "error")
+            flash(refusal_text(exc), "error")
         else:
             flash(_("Team %(team)s saved.", team=team.name), "info")
             return redirect(url_for("admin.teams"))
@@ -248,7 +249,7 @@ def archive_team(team_id: int) -> ResponseReturnValue:
         commit()
         flash(_("Team %(team)s archived; its labels are kept.", team=team.name), "info")
     except LabelingError as exc:
-        flash(str(exc), "error")
+        flash(refusal_text(exc), "error")
     return redirect(url_for("admin.teams"))
 
 
@@ -259,7 +260,7 @@ def unarchive_team(team_id: int) -> ResponseReturnValue:
         commit()
         flash(_("Team %(team)s is active again.", team=team.name), "info")
     except LabelingError as exc:
-        flash(str(exc), "error")
+        flash(refusal_text(exc), "error")
     return redirect(url_for("admin.teams"))
 
 
@@ -297,7 +298,7 @@ def create_api_token() -> ResponseReturnValue:
         )
         commit()
     except LabelingError as exc:
-        flash(str(exc), "error")
+        flash(refusal_text(exc), "error")
         return _render_tokens(form), 400
     # Shown once: only its hash is kept. The page is not cached (security headers).
     flash(_("Token %(name)s made; copy it now, it is not shown again.", name=made.name), "info")
@@ -313,5 +314,5 @@ def revoke_api_token(token_id: int) -> ResponseReturnValue:
             commit()
             flash(_("Token %(name)s revoked.", name=row.name), "info")
         except LabelingError as exc:
-            flash(str(exc), "error")
+            flash(refusal_text(exc), "error")
     return redirect(url_for("admin.api_tokens_page"))

@@ -33,6 +33,7 @@ from web.payloads import (
     message_view,
     pseudonymised_html,
 )
+from web.refusal_texts import refusal_text
 from web.security import message_for, sees_original
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -54,7 +55,7 @@ def _bad_request(exc: BadRequest) -> tuple[Response, int]:
 @bp.errorhandler(LabelingError)
 def _refused(exc: LabelingError) -> tuple[Response, int]:
     # Refused before anything was written (archived team, quarantined mail …).
-    return jsonify(error=str(exc)), 409
+    return jsonify(error=refusal_text(exc)), 409
 
 
 def _body() -> dict[str, Any]:
@@ -247,9 +248,11 @@ def skip() -> Response:
     message_id = _int(body, "message_id")
     if _verifying(body):
         raise LabelingError(
-            "the verification sample has no skipping (a skipped hard mail would make the "
-            "sample look easier than the mail the router meets): answer 0 when the mail "
-            "belongs to no team"
+            _(
+                "the verification sample has no skipping (a skipped hard mail would make the "
+                "sample look easier than the mail the router meets): answer 0 when the mail "
+                "belongs to no team"
+            )
         )
     message_for(db_session(), message_id, labelling=True)
     queue.skip(db_session(), message_id, _user_id())
@@ -326,7 +329,7 @@ def unskip() -> Response:
     message_id = _int(body, "message_id")
     message_for(db_session(), message_id, labelling=True)
     if not queue.unskip(db_session(), message_id, _user_id()):
-        raise LabelingError(f"you had not skipped #{message_id}")
+        raise LabelingError(_("you had not skipped #%(id)s", id=message_id))
     commit()
     return jsonify(notice=_("#%(id)s is back in your queue", id=message_id))
 
@@ -335,7 +338,7 @@ def unskip() -> Response:
 def label_group() -> Response:
     body = _body()
     if _verifying(body):
-        raise LabelingError("each mail of the verification sample is answered on its own")
+        raise LabelingError(_("each mail of the verification sample is answered on its own"))
     message_id, team_id = _int(body, "message_id"), _int(body, "team_id")
     message_for(db_session(), message_id, labelling=True)
     count = queue.label_group(db_session(), message_id, team_id, _user_id())

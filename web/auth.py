@@ -36,6 +36,7 @@ from labeling.store.people import authenticate, change_password, end_sessions, r
 from labeling.store.tables import User
 from web.db import commit, db_session
 from web.forms import LoginForm, PasswordChangeForm
+from web.refusal_texts import refusal_text
 from web.security import login_throttle
 
 bp = Blueprint("auth", __name__)
@@ -179,7 +180,7 @@ def change_password_page() -> ResponseReturnValue:
             )
             commit()
         except LabelingError as exc:
-            flash(str(exc), "error")
+            flash(refusal_text(exc), "error")
             return render_template("account_password.html", form=form), 400
         # Every other session of theirs has ended; this one goes on with the new version.
         _start_session(user)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 
+from flask_babel import gettext
+
 # Decimals :func:`percent_apart` goes up to before it gives up telling two values apart.
 MAX_PERCENT_DIGITS = 2
 
@@ -65,4 +67,5 @@ def duration(seconds: float | None) -> str:
     if hours < 48:
         return f"{hours} h {mins} min" if mins else f"{hours} h"
     days, hours = divmod(hours, 24)
-    return f"{days} days {hours} h" if hours else f"{days} days"
+    shown = gettext("%(n)s days", n=days)  # 2 or more; s, min and h are SI symbols
+    return f"{shown} {hours} h" if hours else shown

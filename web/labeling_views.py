@@ -20,6 +20,7 @@ from labeling.store.teams import active_teams_by_key
 from web.db import commit, db_session
 from web.forms import AdjudicateForm
 from web.payloads import message_view
+from web.refusal_texts import refusal_text
 from web.security import sees_original
 
 bp = Blueprint("labeling", __name__)
@@ -86,7 +87,7 @@ def adjudicate() -> ResponseReturnValue:
         adjudicate_message(db_session(), message_id, team_id, current_user.id)
         commit()
     except LabelingError as exc:
-        flash(str(exc), "error")
+        flash(refusal_text(exc), "error")
     else:
         flash(_("Mail #%(id)s settled.", id=message_id), "info")
     return redirect(url_for("labeling.disagreements"))

@@ -39,6 +39,7 @@ from web.db import commit, db_session
 from web.forms import HandledForm, ReviewDecisionForm, SendBackForm
 from web.mailhtml import frame_document
 from web.payloads import message_view, pseudonymised_html
+from web.refusal_texts import refusal_text
 from web.security import sees_original
 from worker import enqueue
 
@@ -214,7 +215,7 @@ def _decide(group: bool) -> ResponseReturnValue:
             ]
         commit()
     except LabelingError as exc:
-        flash(str(exc), "error")
+        flash(refusal_text(exc), "error")
         return redirect(url_for("review.queue"))
     queued = _queue_forwards([d.message_id for d in decided])
     flash(_decided_notice(decided, queued), "info")
@@ -242,7 +243,7 @@ def _close(
             close(db_session(), message_id, current_user.id)
             commit()
         except LabelingError as exc:
-            flash(str(exc), "error")
+            flash(refusal_text(exc), "error")
         else:
             flash(notice(message_id), "info")
     return redirect(url_for("review.queue"))
@@ -344,7 +345,7 @@ def send_back() -> ResponseReturnValue:
         team = review.send_back(db_session(), message_id, current_user.id, form.note.data or "")
         commit()
     except LabelingError as exc:
-        flash(str(exc), "error")
+        flash(refusal_text(exc), "error")
     else:
         flash(
             _(

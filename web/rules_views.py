@@ -21,6 +21,7 @@ from labeling.rules.matching import CONDITION_KEYS, Conditions, RuleSpec
 from labeling.store.tables import Team, utcnow
 from web.db import commit, db_session
 from web.forms import ActiveForm, ConfirmForm, RuleForm, RuleMoveForm
+from web.refusal_texts import refusal_text
 
 bp = Blueprint("rules", __name__, url_prefix="/admin/rules")
 
@@ -147,7 +148,7 @@ def _save(rule_id: int | None) -> ResponseReturnValue:
             row = rule_store.update_rule(session, rule_id, spec, actor_id=current_user.id)
         commit()
     except RuleError as exc:
-        flash(str(exc), "error")
+        flash(refusal_text(exc), "error")
         return _render(form, rule_id=rule_id), 400
     flash(
         _("Rule '%(name)s' saved: it %(summary)s.", name=row.name, summary=dry_summary(dry)), "info"

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session, sessionmaker
 
-from tests.support.web import Seeded, csrf_token, login
+from tests.support.web import Api, Seeded, csrf_token, login, serve
 
 
 def _client(app: Flask, accept: str | None) -> FlaskClient:
@@ -104,7 +105,7 @@ ADMIN_PAGES = (
 
 
 def test_the_admin_pages_speak_dutch_and_english_to_who_chose_it(
-    app: Flask, seeded: Seeded
+    app: Flask, seeded: Seeded, sessions: sessionmaker[Session]
 ) -> None:
     admin = _client(app, None)
     assert login(admin, "admin").status_code == 302
@@ -124,6 +125,18 @@ def test_the_admin_pages_speak_dutch_and_english_to_who_chose_it(
         follow_redirects=True,
     ).get_data(as_text=True)
     assert "Team Reizen is aangemaakt." in made and "created" not in made
+    again = admin.post(
+        "/admin/teams",
+        data={"slug": "reizen", "name": "Reizen", "hotkey": "", "csrf_token": token},
+    )
+    assert again.status_code == 400
+    assert "er is al een team &#39;reizen&#39;" in again.get_data(as_text=True)
+    archived = admin.post(
+        f"/admin/teams/{seeded.teams['klachten']}/archive",
+        data={"csrf_token": token},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Team Klachten is gearchiveerd; zijn labels blijven bewaard." in archived
     refused = admin.get("/dashboard?period=month")
     assert refused.status_code == 400
     assert "Ongeldig verzoek" in refused.get_data(as_text=True)
@@ -138,6 +151,15 @@ def test_the_admin_pages_speak_dutch_and_english_to_who_chose_it(
     text = forbidden.get_data(as_text=True)
     assert "Geen toegang" in text and "de rol beheerder nodig" in text
     assert "ingelogd als labelaar" in text and "Forbidden" not in text
+    # The labelling page's refusals (409) come in Dutch too: the store's and the API's own.
+    serve(sessions, seeded.users["labeler"], seeded.messages[0])
+    api = Api(labeller)
+    refused_label = api.post(
+        "/api/label", 409, message_id=seeded.messages[0], team_id=seeded.teams["klachten"]
+    )
+    assert refused_label["error"] == "team klachten is gearchiveerd; het krijgt geen nieuwe labels"
+    not_skipped = api.post("/api/unskip", 409, message_id=seeded.messages[0])
+    assert not_skipped["error"] == f"je had #{seeded.messages[0]} niet overgeslagen"
 
     # The same pages in English for an admin whose browser asks for it.
     english_admin = _client(app, "en-GB,en;q=0.9")

@@ -1,0 +1,78 @@
+"""The store's refusals reach a person in their language: every template in
+web/refusal_texts.py is a message ``labeling`` really raises, and reads back in Dutch."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask_babel import Babel
+
+from labeling.store.passwords import password_problem
+from web.i18n import TRANSLATIONS
+from web.refusal_texts import TEMPLATES, refusal_text
+
+ROOT = Path(__file__).resolve().parents[2]
+HOLE = "\x00"
+
+
+def _source_messages() -> set[str]:
+    """Every string literal in labeling/, each f-string part a HOLE."""
+    found: set[str] = set()
+    for path in sorted((ROOT / "labeling").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.JoinedStr):
+                found.add(
+                    "".join(
+                        part.value if isinstance(part, ast.Constant) else HOLE
+                        for part in node.values
+                    )
+                )
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                found.add(node.value)
+    return found
+
+
+def test_every_template_is_a_message_labeling_raises() -> None:
+    raised = _source_messages()
+    as_source = {template: re.sub(r"%\(\w+\)s", HOLE, template) for template in TEMPLATES}
+    missing = [template for template, shape in as_source.items() if shape not in raised]
+    assert missing == []
+
+
+@pytest.fixture
+def dutch() -> Iterator[None]:
+    app = Flask(__name__)
+    Babel(
+        app,
+        locale_selector=lambda: "nl",
+        default_translation_directories=str(TRANSLATIONS),
+    )
+    with app.test_request_context():
+        yield
+
+
+def test_refusals_read_in_dutch_with_their_names_kept(dutch: None) -> None:
+    assert refusal_text("there is already a team 'schade'") == "er is al een team 'schade'"
+    assert refusal_text("mail 17 was already decided") == "over mail 17 is al beslist"
+    assert refusal_text(
+        "hotkey 3 now belongs to Premie; give Schade another hotkey (or none) first"
+    ) == "sneltoets 3 hoort nu bij Premie; geef Schade eerst een andere sneltoets (of geen)"
+    problem = password_problem("short", "lisa")
+    assert problem is not None
+    assert refusal_text(problem).startswith("een wachtwoord heeft minstens")
+    # A message no template knows is shown as written; so is an overlong one.
+    assert refusal_text("something new went wrong") == "something new went wrong"
+    long = "there is no message " + "9" * 700
+    assert refusal_text(long) == long
+
+
+def test_every_template_has_its_dutch(dutch: None) -> None:
+    for template in TEMPLATES:
+        values = {name: "X" for name in re.findall(r"%\((\w+)\)s", template)}
+        message = template % values
+        assert refusal_text(message) != message, template
