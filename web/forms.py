@@ -22,6 +22,8 @@ from web.i18n import ROLE_NAMES
 
 ROLE_CHOICES = [SelectChoice(role, ROLE_NAMES.get(role, role)) for role in USER_ROLES]
 HOTKEY_CHOICES = [SelectChoice("", _l("none")), *(SelectChoice(str(n)) for n in range(1, 10))]
+# How a rule's priority reads (stored in English).
+PRIORITY_NAMES = {"high": _l("high"), "normal": _l("normal"), "low": _l("low")}
 ACTIVE_CHOICES = [SelectChoice("1", _l("active")), SelectChoice("0", _l("inactive"))]
 
 
@@ -85,7 +87,10 @@ class RuleForm(FlaskForm):
     team = SelectField(_l("Team (route)"), choices=[], validate_choice=False)
     priority = SelectField(
         _l("Priority (set a priority)"),
-        choices=[SelectChoice("", "–"), *(SelectChoice(p) for p in RULE_PRIORITIES)],
+        choices=[
+            SelectChoice("", "–"),
+            *(SelectChoice(p, PRIORITY_NAMES.get(p, p)) for p in RULE_PRIORITIES),
+        ],
         validators=[Optional()],
     )
     enabled = BooleanField(_l("Enabled"), default=True)

@@ -20,7 +20,7 @@ from labeling.rules import store as rule_store
 from labeling.rules.matching import CONDITION_KEYS, Conditions, RuleSpec
 from labeling.store.tables import Team, utcnow
 from web.db import commit, db_session
-from web.forms import ActiveForm, ConfirmForm, RuleForm, RuleMoveForm
+from web.forms import PRIORITY_NAMES, ActiveForm, ConfirmForm, RuleForm, RuleMoveForm
 from web.refusal_texts import refusal_text
 
 bp = Blueprint("rules", __name__, url_prefix="/admin/rules")
@@ -112,6 +112,7 @@ def _render(form: RuleForm, *, rule_id: int | None = None, dry: Any = None) -> s
         dry=dry,
         dry_text=dry_summary(dry) if dry is not None else "",
         action_names=ACTION_NAMES,
+        priority_names=PRIORITY_NAMES,
         move_form=RuleMoveForm(formdata=None),
         active_form=ActiveForm(formdata=None),
         confirm_form=ConfirmForm(formdata=None),

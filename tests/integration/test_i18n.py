@@ -88,8 +88,8 @@ ADMIN_PAGES = (
     ),
     (
         "/admin/rules/",
-        ("Regels", "Nieuwe regel", "Proberen op het archief", "Zinsdeel in het onderwerp"),
-        ("New rule", "Try on the archive", "Phrase in the subject", "No rules yet"),
+        ("Nieuwe regel", "Proberen op het archief", "Zinsdeel in het onderwerp", ">hoog<"),
+        ("New rule", "Try on the archive", "Phrase in the subject", "No rules yet", ">high<"),
     ),
     (
         "/admin/api-tokens",
@@ -151,6 +151,9 @@ def test_the_admin_pages_speak_dutch_and_english_to_who_chose_it(
     text = forbidden.get_data(as_text=True)
     assert "Geen toegang" in text and "de rol beheerder nodig" in text
     assert "ingelogd als labelaar" in text and "Forbidden" not in text
+    label_page = labeller.get("/label").get_data(as_text=True)
+    assert "Suggestie:" in label_page and "Groepsmodus: de volgende teamtoets" in label_page
+    assert "Group mode" not in label_page and "Mail to label" not in label_page
     # The labelling page's refusals (409) come in Dutch too: the store's and the API's own.
     serve(sessions, seeded.users["labeler"], seeded.messages[0])
     api = Api(labeller)
