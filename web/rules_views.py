@@ -37,6 +37,33 @@ ACTION_NAMES = {
 }
 
 
+# How each condition reads in the list (rules.toml and the CLI keep the English keys).
+CONDITION_NAMES = {
+    "sender": _l("sender"),
+    "recipient": _l("recipient"),
+    "subject": _l("subject"),
+    "body": _l("body"),
+    "text": _l("text"),
+    "header": _l("header"),
+    "attachment": _l("attachment"),
+    "language": _l("language"),
+    "flag": _l("flag"),
+}
+
+
+def describe_conditions(conditions: Conditions) -> str:
+    """:meth:`Conditions.describe` with the condition names in the interface language."""
+    parts = []
+    for key, value in conditions.to_mapping().items():
+        if key == "header":
+            shown = ", ".join(f"{k}: {v}" for k, v in value.items())
+        else:
+            quoted = key in ("subject", "body", "text")
+            shown = ", ".join(f'"{v}"' if quoted else v for v in value)
+        parts.append(f"{CONDITION_NAMES.get(key, key)} {shown}")
+    return "; ".join(parts)
+
+
 def dry_summary(dry: rule_store.DryRun) -> str:
     """:meth:`DryRun.summary` in the interface language."""
     text = _(
@@ -112,6 +139,7 @@ def _render(form: RuleForm, *, rule_id: int | None = None, dry: Any = None) -> s
         dry=dry,
         dry_text=dry_summary(dry) if dry is not None else "",
         action_names=ACTION_NAMES,
+        describe_conditions=describe_conditions,
         priority_names=PRIORITY_NAMES,
         move_form=RuleMoveForm(formdata=None),
         active_form=ActiveForm(formdata=None),

@@ -7,6 +7,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from labeling.rules import store as rule_store
+from labeling.rules.matching import Conditions, RuleSpec
 from tests.support.web import Api, Seeded, csrf_token, login, serve
 
 
@@ -107,8 +109,18 @@ ADMIN_PAGES = (
 def test_the_admin_pages_speak_dutch_and_english_to_who_chose_it(
     app: Flask, seeded: Seeded, sessions: sessionmaker[Session]
 ) -> None:
+    with sessions() as session:
+        rule_store.create_rule(
+            session,
+            RuleSpec(
+                "Aansprakelijkheid", Conditions.from_mapping({"sender": ["klant.nl"]}), "review"
+            ),
+        )
+        session.commit()
     admin = _client(app, None)
     assert login(admin, "admin").status_code == 302
+    rules = admin.get("/admin/rules/").get_data(as_text=True)
+    assert "afzender klant.nl" in rules and "naar beoordeling" in rules
     for path, dutch, english in ADMIN_PAGES:
         page = admin.get(path).get_data(as_text=True)
         assert '<html lang="nl">' in page, path
