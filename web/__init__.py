@@ -27,7 +27,7 @@ from labeling.errors import StoreError
 from labeling.mail.hygiene import KIND_LABELS
 from labeling.settings import Settings, load_settings
 from labeling.store.db import store_error
-from web import db, display, i18n
+from web import db, display, i18n, labeling_texts
 from web.assets import cache_seconds, static_url
 from web.i18n import N_
 from web.security import (
@@ -146,6 +146,7 @@ def create_app(
     app.add_template_filter(display.filesize, "filesize")
     app.add_template_filter(display.duration, "duration")
     app.add_template_global(display.percent_apart, "percent_apart")
+    app.add_template_global(labeling_texts.explanation_text, "explanation_text")
 
     @app.context_processor
     def _template_helpers() -> dict[str, Any]:

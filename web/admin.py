@@ -25,7 +25,7 @@ from web.forms import (
     UserCreateForm,
 )
 from web.i18n import role_name
-from web.refusal_texts import refusal_text
+from web.labeling_texts import refusal_text
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

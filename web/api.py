@@ -24,6 +24,7 @@ from labeling.settings import Settings
 from labeling.store.tables import Message, Team
 from web.assets import static_url
 from web.db import commit, db_session
+from web.labeling_texts import refusal_text
 from web.mailhtml import frame_document
 from web.payloads import (
     ProgressView,
@@ -33,7 +34,6 @@ from web.payloads import (
     message_view,
     pseudonymised_html,
 )
-from web.refusal_texts import refusal_text
 from web.security import message_for, sees_original
 
 bp = Blueprint("api", __name__, url_prefix="/api")

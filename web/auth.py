@@ -36,7 +36,7 @@ from labeling.store.people import authenticate, change_password, end_sessions, r
 from labeling.store.tables import User
 from web.db import commit, db_session
 from web.forms import LoginForm, PasswordChangeForm
-from web.refusal_texts import refusal_text
+from web.labeling_texts import refusal_text
 from web.security import login_throttle
 
 bp = Blueprint("auth", __name__)

@@ -19,8 +19,8 @@ from labeling.store.tables import Message, Team
 from labeling.store.teams import active_teams_by_key
 from web.db import commit, db_session
 from web.forms import AdjudicateForm
+from web.labeling_texts import refusal_text
 from web.payloads import message_view
-from web.refusal_texts import refusal_text
 from web.security import sees_original
 
 bp = Blueprint("labeling", __name__)

@@ -37,9 +37,9 @@ from labeling.store.teams import active_teams_by_key
 from web.assets import static_url
 from web.db import commit, db_session
 from web.forms import HandledForm, ReviewDecisionForm, SendBackForm
+from web.labeling_texts import refusal_text
 from web.mailhtml import frame_document
 from web.payloads import message_view, pseudonymised_html
-from web.refusal_texts import refusal_text
 from web.security import sees_original
 from worker import enqueue
 

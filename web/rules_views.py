@@ -21,7 +21,7 @@ from labeling.rules.matching import CONDITION_KEYS, Conditions, RuleSpec
 from labeling.store.tables import Team, utcnow
 from web.db import commit, db_session
 from web.forms import PRIORITY_NAMES, ActiveForm, ConfirmForm, RuleForm, RuleMoveForm
-from web.refusal_texts import refusal_text
+from web.labeling_texts import refusal_text
 
 bp = Blueprint("rules", __name__, url_prefix="/admin/rules")
 

@@ -1,5 +1,5 @@
 """The store's refusals reach a person in their language: every template in
-web/refusal_texts.py is a message ``labeling`` really raises, and reads back in Dutch."""
+web/labeling_texts.py is a message ``labeling`` really raises, and reads back in Dutch."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import pytest
 from flask import Flask
 from flask_babel import Babel
 
+from labeling.live.explain import explain
 from labeling.store.passwords import password_problem
 from web.i18n import TRANSLATIONS
-from web.refusal_texts import TEMPLATES, refusal_text
+from web.labeling_texts import TEMPLATES, explanation_text, refusal_text
 
 ROOT = Path(__file__).resolve().parents[2]
 HOLE = "\x00"
@@ -76,3 +77,32 @@ def test_every_template_has_its_dutch(dutch: None) -> None:
         values = {name: "X" for name in re.findall(r"%\((\w+)\)s", template)}
         message = template % values
         assert refusal_text(message) != message, template
+
+
+def _every_explanation() -> set[str]:
+    """Every kind of line explain() writes, from decisions that reach each branch."""
+    lines: set[str] = set()
+    cases = [
+        ("rule", "rule", {"rule": "Spoed"}),
+        ("model", "rule-no-auto", {"no_auto_rule": "Handmatig"}),
+        ("model", "rule-team-unavailable", {"rule_team": "schade"}),
+        ("thread", "thread", {}),
+        ("thread", "thread", {"moved_by_person": True, "topic_changed": True, "model_team": "x"}),
+        ("user:3", "review", {}),
+        ("model", "model", {"urgent": ["spoed*"], "churn": ["opzeg*"], "priority": "high"}),
+        ("model", "model", {"priority": "low", "priority_rule": "Laag"}),
+    ]
+    for decided_by, reason, details in cases:
+        lines.update(explain(decided_by, reason, 0.8, details))
+    return lines
+
+
+def test_every_explanation_line_has_its_template_and_its_dutch(dutch: None) -> None:
+    lines = _every_explanation()
+    assert len(lines) >= 11
+    untranslated = [line for line in lines if explanation_text(line) == line]
+    assert untranslated == []
+    assert explanation_text("rule 'Spoed' matched") == "regel 'Spoed' paste"
+    assert explanation_text("priority low (rule 'Laag')") == "prioriteit laag (regel 'Laag')"
+    assert explanation_text("urgent (cue list: 'spoed*')") == "urgent (signaallijst: 'spoed*')"
+    assert explanation_text("model: schade 0.80") == "model: schade 0.80"  # reads the same

@@ -1,13 +1,15 @@
-"""The store's refusals in the interface language.
+"""Texts ``labeling`` writes, in the interface language: its refusals and its reasons.
 
 ``labeling`` raises :class:`~labeling.errors.LabelingError` and ``RuleError`` with English
-messages (the CLI prints them as they are, and ``labeling`` knows no Babel). The pages show
-what a person meets in their own language: :func:`refusal_text` matches the message against
-the templates below (each the catalogue's msgid, its ``%(name)s`` parts read back from the
-message) and translates it; a message no template matches is shown as written.
+messages and explains a routing decision in English lines (the CLI, the cover note of a
+forward and ``/api/v1`` use them as they are; ``labeling`` knows no Babel). The pages show
+them in the person's language: :func:`refusal_text` and :func:`explanation_text` match a
+text against the templates below (each the catalogue's msgid, its ``%(name)s`` parts read
+back from the text) and translate it; a text no template matches is shown as written.
 
-A template here must say exactly what the code in ``labeling`` raises; the tests in
-tests/unit/test_refusal_texts.py raise each from its source and read it back.
+tests/unit/test_labeling_texts.py checks that every refusal template is a message
+``labeling`` raises and that every line :func:`labeling.live.explain.explain` writes has
+its template.
 """
 
 from __future__ import annotations
@@ -81,15 +83,33 @@ TEMPLATES = (
     N_("%(key)s: %(value)s holds a line break"),
 )
 
+# labeling.live.explain: why a mail went where it went (the review page lists them).
+EXPLANATIONS = (
+    N_("rule '%(rule)s' matched"),
+    N_("rule '%(rule)s' asks a person to confirm every route"),
+    N_("the rule's team %(team)s cannot receive mail now"),
+    N_("same team as the earlier mail of its thread"),
+    N_("same team as the earlier mail of its thread (a person moved the thread there)"),
+    N_("the model thinks the topic changed (to %(team)s)"),
+    N_("a person chose this team"),
+    N_("urgent (cue list: %(cues)s)"),
+    N_("wants to leave (cue list: %(cues)s)"),
+    N_("priority %(priority)s (rule '%(rule)s')"),
+    N_("priority %(priority)s"),
+)
+
+# Parts that are themselves words of the interface (a rule's priority), translated too.
+_WORDS = frozenset({"priority"})
+
 _PART = re.compile(r"%\((\w+)\)s")
 
 
 @cache
-def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+def _patterns(templates: tuple[str, ...]) -> tuple[tuple[re.Pattern[str], str], ...]:
     """Each template as a pattern: its text literal, each part a bounded lazy group (at
-    most a few per template, over a message of at most MAX_MESSAGE characters)."""
+    most a few per template, over a text of at most MAX_MESSAGE characters)."""
     built = []
-    for template in TEMPLATES:
+    for template in templates:
         pieces = _PART.split(template)
         regex = "".join(
             re.escape(piece) if i % 2 == 0 else rf"(?P<{piece}>[^\n]{{1,300}}?)"
@@ -99,14 +119,27 @@ def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
     return tuple(built)
 
 
+def _translated(text: str, templates: tuple[str, ...]) -> str:
+    if len(text) > MAX_MESSAGE:
+        return text
+    for pattern, template in _patterns(templates):
+        found = pattern.fullmatch(text)
+        if found is not None:
+            parts = {
+                name: gettext(value) if name in _WORDS else value
+                for name, value in found.groupdict().items()
+            }
+            return gettext(template, **parts)
+    return text
+
+
 def refusal_text(exc: Exception | str) -> str:
     """The message of a refusal from ``labeling``, in the interface language when it is
     one of :data:`TEMPLATES`, else as written."""
-    message = str(exc)
-    if len(message) > MAX_MESSAGE:
-        return message
-    for pattern, template in _patterns():
-        found = pattern.fullmatch(message)
-        if found is not None:
-            return gettext(template, **found.groupdict())
-    return message
+    return _translated(str(exc), TEMPLATES)
+
+
+def explanation_text(line: str) -> str:
+    """A line of :func:`labeling.live.explain.explain`, in the interface language when it
+    is one of :data:`EXPLANATIONS`, else as written."""
+    return _translated(line, EXPLANATIONS)
