@@ -156,6 +156,7 @@ def create_app(
             "can": lambda endpoint: allowed(endpoint, role),
             "kind_labels": KIND_LABELS,
             "role_name": i18n.role_name,
+            "route_word": i18n.route_word,
             "current_locale": i18n.current_locale,
             "language_names": i18n.LANGUAGE_NAMES,
         }

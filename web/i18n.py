@@ -57,6 +57,22 @@ OUTSIDE_TEXTS = (
     N_("not on disk"),
 )
 
+# Words about a live mail's route that pages show as labeling writes them: its route state
+# (labeling.store.tables.ROUTE_STATES) and who routed it (labeling.live.review.routed_by).
+# Translated only when a value is one of these (a username is shown as it is).
+ROUTE_WORDS = (
+    N_("new"),
+    N_("review"),
+    N_("forwarding"),
+    N_("forwarded"),
+    N_("done"),
+    N_("quarantined"),
+    N_("the model"),
+    N_("its thread"),
+    N_("a person"),
+    N_("a person no longer here"),
+)
+
 # How each role reads (the stored name of a labeller is 'labeler').
 ROLE_NAMES = {
     "admin": lazy_gettext("admin"),
@@ -70,9 +86,13 @@ def role_name(role: str | None) -> str:
     return str(ROLE_NAMES.get(role or "", role or ""))
 
 
-def translated(text: str) -> str:
-    """``text`` in the interface language when the catalogue has it, else as it is."""
-    return str(gettext(text)) if text else text
+def route_word(text: str | None) -> str:
+    """A route state or who routed a mail, in the interface language; anything else (a
+    username) as it is."""
+    if text in ROUTE_WORDS:
+        return str(gettext(text))
+    return text or ""
+
 
 
 bp = Blueprint("i18n", __name__)

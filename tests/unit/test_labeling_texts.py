@@ -14,7 +14,7 @@ from flask_babel import Babel
 
 from labeling.live.explain import explain
 from labeling.store.passwords import password_problem
-from web.i18n import TRANSLATIONS
+from web.i18n import TRANSLATIONS, route_word
 from web.labeling_texts import TEMPLATES, explanation_text, refusal_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,3 +106,10 @@ def test_every_explanation_line_has_its_template_and_its_dutch(dutch: None) -> N
     assert explanation_text("priority low (rule 'Laag')") == "prioriteit laag (regel 'Laag')"
     assert explanation_text("urgent (cue list: 'spoed*')") == "urgent (signaallijst: 'spoed*')"
     assert explanation_text("model: schade 0.80") == "model: schade 0.80"  # reads the same
+
+
+def test_route_words_are_translated_and_usernames_are_not(dutch: None) -> None:
+    assert route_word("done") == "afgerond" and route_word("the model") == "het model"
+    assert route_word("its thread") == "het gesprek"
+    assert route_word("admin") == "admin"  # a username, though 'admin' is a word we translate
+    assert route_word(None) == ""

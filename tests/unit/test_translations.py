@@ -10,8 +10,8 @@ from babel.messages.pofile import read_po
 
 from labeling.live.stats import AGE_BUCKETS
 from labeling.mail.hygiene import KIND_LABELS
-from labeling.store.tables import USER_ROLES
-from web.i18n import OUTSIDE_TEXTS, ROLE_NAMES
+from labeling.store.tables import ROUTE_STATES, USER_ROLES
+from web.i18n import OUTSIDE_TEXTS, ROLE_NAMES, ROUTE_WORDS
 
 TRANSLATIONS = Path(__file__).resolve().parents[2] / "web" / "translations"
 
@@ -42,3 +42,11 @@ def test_the_names_labeling_gives_the_pages_are_in_the_catalogue() -> None:
     with (TRANSLATIONS / "messages.pot").open("rb") as handle:
         extracted = {message.id for message in read_po(handle)}
     assert set(OUTSIDE_TEXTS) <= extracted, "run pybabel extract (the command in babel.cfg)"
+
+
+def test_the_route_words_pages_translate_are_the_ones_labeling_writes() -> None:
+    review = (Path(__file__).resolve().parents[2] / "labeling" / "live" / "review.py").read_text()
+    routed_by = review[review.index("def routed_by") :][:900]
+    names = set(re.findall(r'"([a-z][a-z ]+)"', routed_by)) - {"user", "model", "thread"}
+    assert names and names <= set(ROUTE_WORDS), sorted(names - set(ROUTE_WORDS))
+    assert set(ROUTE_STATES) <= set(ROUTE_WORDS)
