@@ -145,6 +145,7 @@ def create_app(
     app.add_template_filter(display.percent, "percent")
     app.add_template_filter(display.filesize, "filesize")
     app.add_template_filter(display.duration, "duration")
+    app.add_template_filter(display.decimal, "decimal")
     app.add_template_global(display.percent_apart, "percent_apart")
     app.add_template_global(labeling_texts.explanation_text, "explanation_text")
 

@@ -136,7 +136,7 @@ def set_target() -> ResponseReturnValue:
             _(
                 "Target %(target)s in force: %(version)s now routes %(share)s of its "
                 "calibration mail by itself.",
-                target=f"{target:g}",
+                target=display.decimal(target, 3),
                 version=info.version,
                 share=display.percent(certificate.coverage),
             ),
@@ -146,7 +146,7 @@ def set_target() -> ResponseReturnValue:
         flash(
             _(
                 "Target %(target)s cannot be certified: all mail now goes to review.",
-                target=f"{target:g}",
+                target=display.decimal(target, 3),
             ),
             "error",
         )
