@@ -31,6 +31,9 @@ def _retrain(
     import classifier.store_training
     import labeling.store.db
 
+    # Every command module is imported before the store is replaced: a module that binds
+    # open_database at import must keep the real one for the tests after this.
+    register_commands()
     trained: list[PipelineArguments] = []
 
     @contextmanager
@@ -49,7 +52,6 @@ def _retrain(
     )
     monkeypatch.setattr(classifier.store_training, "train_from_store", train)
     monkeypatch.setattr(models_commands, "describe_outcome", lambda outcome: [outcome])
-    register_commands()
     result = CliRunner().invoke(cli, ["retrain", *options], obj=settings)
     assert result.exit_code == 0, result.output
     assert len(trained) == 1
