@@ -22,6 +22,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import format_date
 from flask_babel import gettext as _
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -164,7 +165,8 @@ def _time_series(values: Sequence[float | None]) -> tuple[list[float | None], st
 
 def _charts(d: Dashboard) -> dict[str, str]:
     live = d.live
-    labels = [p.span.label for p in live.periods]
+    # "4 Mar" in English, "4 mrt" in Dutch: the period's first day in the interface language.
+    labels = [format_date(p.span.start, "d MMM") for p in live.periods]
     x_title = _("Week starting (UTC)") if d.window.period == "week" else _("Day (UTC)")
     team_series = [
         charts.Series(
