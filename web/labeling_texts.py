@@ -91,6 +91,7 @@ EXPLANATIONS = (
     N_("same team as the earlier mail of its thread"),
     N_("same team as the earlier mail of its thread (a person moved the thread there)"),
     N_("the model thinks the topic changed (to %(team)s)"),
+    N_("its thread went to %(team)s, but the model gives that team only %(probability)s"),
     N_("a person chose this team"),
     N_("urgent (cue list: %(cues)s)"),
     N_("wants to leave (cue list: %(cues)s)"),
