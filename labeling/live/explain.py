@@ -29,14 +29,13 @@ def explain(
     case = details.get("affinity_case")
     if case and (decided_by == "affinity" or details.get("suggested_by") == "affinity"):
         whom = "handler" if details.get("handler") else "team"
-        chosen = " (a person chose its team)" if details.get("moved_by_person") else ""
-        lines.append(
-            f"same {whom} as case #{case} ({_ago(details.get('affinity_age_days'))}){chosen}"
-        )
+        lines.append(f"same {whom} as case #{case} ({_ago(details.get('affinity_age_days'))})")
+        if details.get("moved_by_person"):
+            lines.append("a person chose the case's team")
     elif decided_by == "model" and case and details.get("topic_changed"):
         lines.append(
             f"the model thinks the topic changed since case #{case} "
-            f"(team {details.get('affinity_team')}, {_ago(details.get('affinity_age_days'))})"
+            f"(to {details.get('model_team')})"
         )
     if details.get("thread_doubted"):
         lines.append(

@@ -15,9 +15,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -363,13 +363,12 @@ def prepare(
 
 
 SOURCES = ("rule", "affinity", "thread", "model", "review")
-AUTO_SOURCES = ("rule", "affinity", "thread", "model")
 
 
 @dataclass(frozen=True)
 class SourceResult:
-    """The mails one source decided (``decided``) and, of those with a team, how many went
-    to the generator's true team (``correct`` of ``with_team``)."""
+    """The mails one source decided (``decided``) and, of those it sent to a team, how many
+    went to the generator's true team (``correct`` of ``with_team``)."""
 
     decided: int = 0
     with_team: int = 0
@@ -381,51 +380,36 @@ class SourceResult:
 
 
 @dataclass(frozen=True)
-class RoutingResult:
-    """How the worker handled the demo inbox, scored against the generator's truth."""
+class SourceScores:
+    """Who decided the inbox's mails (SOURCES; 'review': a person, or waiting for one),
+    scored against the truth, and the repeat customers (truth ``repeat_of``): their mails,
+    those routed without a person to the true team or elsewhere, the right ones customer
+    affinity decided, and those whose case the model overruled (sure of another team) or
+    doubted (below the certified follow floor), with how often the case's team was right
+    there (what following the case would have scored)."""
 
-    live: int
-    auto: int  # routed without a person: by a rule, affinity, its thread or the model
-    auto_correct: int
-    review: int  # waiting for a person
-    by_people: int  # decided by a person in review (after the first run)
-    quarantined: int
-    unsettled: int  # still new/forwarding when the wait ended
-    # Who decided (SOURCES; 'review': a person, or waiting for one), scored.
+    live: int = 0
     by_source: dict[str, SourceResult] = field(default_factory=dict)
-    # Repeat customers (truth ``repeat_of``): their mails, those auto-routed to the true
-    # team, those auto-routed elsewhere, and of the right ones how many customer affinity
-    # decided.
     repeats: int = 0
     repeats_right: int = 0
     repeats_wrong: int = 0
     repeats_by_affinity: int = 0
-    # Repeat customers' mails whose case the model overruled: it was sure of another team
-    # (topic changed), or gave the case's team less than the certified follow floor.
     repeats_topic_changed: int = 0
     repeats_doubted: int = 0
-    # Of those overruled or doubted, how often the case's team was the true one (what
-    # following the case there would have scored).
     repeats_case_right: int = 0
 
-    @property
-    def precision(self) -> float | None:
-        return self.auto_correct / self.auto if self.auto else None
-
-    def describe_sources(self) -> str:
-        """One line: each source's share of the inbox and its precision against the truth."""
+    def describe(self) -> tuple[str, str]:
+        """Two lines: each source's share and precision; the repeat customers."""
         parts = []
         for source in SOURCES:
             result = self.by_source.get(source, SourceResult())
             share = result.decided / self.live if self.live else 0.0
             precision = f"{result.precision:.3f}" if result.precision is not None else "n/a"
             parts.append(f"{source} {result.decided} ({share:.0%}) precision {precision}")
-        return "decided by " + "; ".join(parts)
-
-    def describe_repeats(self) -> str:
+        sources = "decided by " + "; ".join(parts)
         if not self.repeats:
-            return "no repeat customers in the inbox"
-        return (
+            return sources, "no repeat customers in the inbox"
+        return sources, (
             f"repeat customers: {self.repeats} mails, routed right without a person "
             f"{self.repeats_right} ({self.repeats_right / self.repeats:.0%}; "
             f"{self.repeats_by_affinity} by customer affinity), routed wrong "
@@ -434,6 +418,25 @@ class RoutingResult:
             f"{self.repeats_doubted} times (below the follow floor); in "
             f"{self.repeats_case_right} of those the case's team was the right one"
         )
+
+
+@dataclass(frozen=True)
+class RoutingResult:
+    """How the worker handled the demo inbox, scored against the generator's truth."""
+
+    live: int
+    auto: int  # routed by the model or its thread, without a person
+    auto_correct: int
+    review: int  # waiting for a person
+    by_people: int  # decided by a person in review (after the first run)
+    quarantined: int
+    unsettled: int  # still new/forwarding when the wait ended
+    filed: int = 0  # machine mail (auto-replies, bounces, loops): filed, never forwarded
+    sources: SourceScores | None = None  # who decided, and the repeat customers
+
+    @property
+    def precision(self) -> float | None:
+        return self.auto_correct / self.auto if self.auto else None
 
     def describe(self) -> str:
         if not self.live:
@@ -446,9 +449,10 @@ class RoutingResult:
         )
         if self.by_people:
             text += f"; decided by people {share(self.by_people)}"
+        if self.filed:
+            text += f"; filed as machine mail {self.filed}"
         text += f"; quarantined {self.quarantined}"
-        text += f"; {self.unsettled} not settled yet" if self.unsettled else ""
-        return text + "\n    " + self.describe_sources() + "\n    " + self.describe_repeats()
+        return text + (f"; {self.unsettled} not settled yet" if self.unsettled else "")
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -541,11 +545,12 @@ def wait_for_routing(
 def routing_result(settings: Settings, corpus: Path) -> RoutingResult:
     """The inbox's routing, scored against truth.jsonl (by Message-ID). Auto-routed is what
     a rule, customer affinity, a thread or the model routed without a person; mail people
-    decided counts apart. Run the demo with ``MAILROOM_AFFINITY_DAYS=0`` and with the default
-    to compare repeat customers without and with affinity."""
+    decided counts apart. Run the demo with ``MAILROOM_AFFINITY_DAYS=0`` and with the
+    default to compare repeat customers without and with affinity."""
     from labeling.store.db import open_database, session_scope
     from labeling.store.tables import Message, RoutingDecision, Team
 
+    truth = truth_by_message_id(corpus)
     with open_database(settings) as sessions, session_scope(sessions) as session:
         rows = session.execute(
             select(
@@ -563,27 +568,33 @@ def routing_result(settings: Settings, corpus: Path) -> RoutingResult:
             .outerjoin(Team, Team.id == RoutingDecision.team_id)
             .where(Message.origin == "live")
         ).all()
-    return score_routing(
-        [
-            (row[0], row[1], row[2], row[3], row[4], row[5] if isinstance(row[5], dict) else {})
-            for row in rows
-        ],
-        truth_by_message_id(corpus),
-        repeats_by_message_id(corpus),
+    result = classify_inbox([(r[0], r[1], r[2], r[3], r[4]) for r in rows], truth)
+    detailed = [
+        (r[0], r[1], r[2], r[3], r[4], r[5] if isinstance(r[5], dict) else {}) for r in rows
+    ]
+    return replace(
+        result, sources=score_sources(detailed, truth, repeats_by_message_id(corpus))
     )
 
 
-def score_routing(
-    rows: list[tuple[str | None, str | None, str | None, str | None, str | None, dict[str, Any]]],
-    truth: dict[str, str | None],
-    repeats: dict[str, str],
-) -> RoutingResult:
-    """Score (Message-ID, route state, decided_by, mode, team slug, decision details) rows
-    against the truth; pure (see :func:`routing_result`)."""
-    auto = correct = review = people = quarantined = unsettled = 0
-    sources: dict[str, list[int]] = {source: [0, 0, 0] for source in SOURCES}
-    repeat_rows = repeats_right = repeats_wrong = repeats_affinity = 0
-    repeats_changed = repeats_doubted = repeats_case_right = 0
+# Who routes without a person (as /metrics and the dashboard count it): the model, a reply's
+# thread, a customer's case, an admin rule. A person's decision in review names the person
+# ('user:<id>').
+AUTO_DECIDERS = ("model", "thread", "affinity", "rule")
+
+
+def score_sources(
+    rows: Sequence[
+        tuple[str | None, str | None, str | None, str | None, str | None, Mapping[str, Any]]
+    ],
+    truth: Mapping[str, str | None],
+    repeats: Mapping[str, str],
+) -> SourceScores:
+    """:class:`SourceScores` of ``(Message-ID, route state, decided_by, mode, team slug,
+    decision details)`` rows; pure."""
+    counts: dict[str, list[int]] = {source: [0, 0, 0] for source in SOURCES}
+    repeat_rows = right_rows = wrong_rows = by_affinity = changed_rows = doubted_rows = 0
+    case_right = 0
     for message_id, state, decided_by, mode, team, details in rows:
         key = (message_id or "").strip("<>")
         right = team is not None and truth.get(key) == team
@@ -592,50 +603,67 @@ def score_routing(
         if is_repeat and details.get("affinity_case"):
             changed = bool(details.get("topic_changed"))
             doubted = bool(details.get("affinity_doubted"))
-            repeats_changed += changed
-            repeats_doubted += doubted
+            changed_rows += changed
+            doubted_rows += doubted
             if changed or doubted:
-                repeats_case_right += truth.get(key) == details.get("affinity_team")
-        source = None
+                case_right += truth.get(key) == details.get("affinity_team")
+        # As classify_inbox counts them: settled mail only, a person's decision apart.
         if state == "review":
-            review += 1
-            source = "review"
-        elif state == "quarantined":
-            quarantined += 1
-        elif state in ("new", "forwarding", "forwarded") or decided_by is None:
-            unsettled += 1
-        elif decided_by in AUTO_SOURCES and mode == "auto":
-            auto += 1
-            correct += right
+            counts["review"][0] += 1
+            continue
+        if state != "done" or decided_by is None:
+            continue  # quarantined, filed machine mail, not settled yet
+        if decided_by in AUTO_DECIDERS and mode == "auto":
             source = decided_by
             if is_repeat:
-                repeats_right += right
-                repeats_wrong += not right
-                repeats_affinity += right and decided_by == "affinity"
+                right_rows += right
+                wrong_rows += not right
+                by_affinity += right and decided_by == "affinity"
+        else:
+            source = "review"  # a person decided it (or closed it as no team's)
+        counts[source][0] += 1
+        if team is not None:
+            counts[source][1] += 1
+            counts[source][2] += right
+    return SourceScores(
+        live=len(rows),
+        by_source={name: SourceResult(*values) for name, values in counts.items()},
+        repeats=repeat_rows,
+        repeats_right=right_rows,
+        repeats_wrong=wrong_rows,
+        repeats_by_affinity=by_affinity,
+        repeats_topic_changed=changed_rows,
+        repeats_doubted=doubted_rows,
+        repeats_case_right=case_right,
+    )
+
+
+def classify_inbox(
+    rows: Sequence[tuple[str | None, str | None, str | None, str | None, str | None]],
+    truth: Mapping[str, str | None],
+) -> RoutingResult:
+    """The inbox's live mails, each ``(Message-ID, route state, current decision's
+    decided_by, its mode, its team slug)``, counted by who settled them; auto-routed mail
+    scored against ``truth`` (Message-ID without brackets → team slug)."""
+    auto = correct = review = people = quarantined = unsettled = filed = 0
+    for message_id, state, decided_by, mode, team in rows:
+        if state == "review":
+            review += 1
+        elif state == "quarantined":
+            quarantined += 1
+        elif state in ("new", "forwarding", "forwarded"):
+            unsettled += 1
+        elif decided_by is None:
+            # Done without a decision: machine mail is filed so (lifecycle.record_filed).
+            filed += state == "done"
+            unsettled += state != "done"
+        elif decided_by in AUTO_DECIDERS and mode == "auto":
+            auto += 1
+            correct += truth.get((message_id or "").strip("<>")) == team
         else:
             people += 1  # decided in review (or closed as belonging to no team)
-            source = "review"
-        if source is not None:
-            counts = sources[source]
-            counts[0] += 1
-            counts[1] += team is not None and mode == "auto"
-            counts[2] += right and mode == "auto"
     return RoutingResult(
-        len(rows),
-        auto,
-        correct,
-        review,
-        people,
-        quarantined,
-        unsettled,
-        by_source={name: SourceResult(*counts) for name, counts in sources.items()},
-        repeats=repeat_rows,
-        repeats_right=repeats_right,
-        repeats_wrong=repeats_wrong,
-        repeats_by_affinity=repeats_affinity,
-        repeats_topic_changed=repeats_changed,
-        repeats_doubted=repeats_doubted,
-        repeats_case_right=repeats_case_right,
+        len(rows), auto, correct, review, people, quarantined, unsettled, filed=filed
     )
 
 
@@ -725,6 +753,8 @@ def demo(
     try:
         result = routing_result(settings, settings.instance_path / "demo-corpus")
         click.echo(f"    {result.describe()}", err=True)
+        for line in result.sources.describe() if result.sources is not None else ():
+            click.echo(f"    {line}", err=True)
         outbox = settings.maildir_outbox
         click.echo(
             f"    forwards in {outbox}/<team>/new; the inbox is {settings.maildir_inbox}", err=True

@@ -139,6 +139,17 @@ def describe_outcome(outcome: TrainOutcome) -> list[str]:
     return lines
 
 
+# The setting is the one source of the default; --help quotes it from there.
+_RETRAIN_BUDGET_DEFAULT = float(Settings.model_fields["retrain_time_budget"].default)
+
+
+def retrain_budget(settings: Settings, time_budget: float | None) -> float | None:
+    """Seconds of fine-tuning for a retrain: the command line's, else the setting's; None
+    (0 given or set) trains every epoch."""
+    chosen = settings.retrain_time_budget if time_budget is None else time_budget
+    return chosen or None
+
+
 @click.command("retrain")
 @click.option(
     "--if-due",
@@ -148,7 +159,13 @@ def describe_outcome(outcome: TrainOutcome) -> list[str]:
 )
 @click.option("--min-new-labels", type=int, default=None, help="Override the setting.")
 @_model_option
-@_budget_option
+@click.option(
+    "--time-budget",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Seconds of fine-tuning, the steps planned to fit; 0: no budget, every epoch "
+    f"(default: MAILROOM_RETRAIN_TIME_BUDGET, {_RETRAIN_BUDGET_DEFAULT:.0f} s unless set).",
+)
 @click.pass_obj
 def retrain(
     settings: Settings,
@@ -179,7 +196,11 @@ def retrain(
     base = model or (str(active.manifest.get("base_model")) if active else None)
     if active is not None and active.manifest.get("kind") == "tfidf":
         base = model  # a TF-IDF version has no encoder to keep; the setting decides
-    args = from_settings(settings, model=base, time_budget=time_budget)
+    budget = retrain_budget(settings, time_budget)
+    click.echo(
+        f"fine-tuning for at most {budget:.0f} s" if budget else "fine-tuning without a time budget"
+    )
+    args = from_settings(settings, model=base, time_budget=budget)
     bar = sys.stderr.isatty()
     # Without a terminal (a pipe, a log, the worker's child process) there is no bar:
     # a line per stage and per epoch says how far it is.

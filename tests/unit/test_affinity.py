@@ -211,5 +211,5 @@ def test_the_case_is_explained_with_its_number_and_age() -> None:
     )
     changed = _route(_prediction("schade", 0.99), _case())
     assert explain(changed.decided_by, changed.reason, changed.confidence, changed.details)[0] == (
-        "the model thinks the topic changed since case #2311 (team klachten, 3 days ago)"
+        "the model thinks the topic changed since case #2311 (to schade)"
     )
