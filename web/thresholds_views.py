@@ -89,6 +89,8 @@ def _page(form: TargetForm) -> str:
         chart=chart,
         target=target,
         needed=labels_needed(calibration.confidence, calibration.correct, target, delta),
+        replies=len(calibration.follow_score),
+        follow_floor=manifest.get("policy", {}).get("follow_floor", 0.0),
     )
     if not form.is_submitted():
         form.target.data = Decimal(str(target))

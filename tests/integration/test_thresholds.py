@@ -100,6 +100,8 @@ def test_the_admin_sees_what_each_target_costs_and_changes_it_at_once(
     assert "the verified sample: 250 mails people answered blind" in page
     assert 'id="coverage-by-target"' in page  # the curve
     assert page.count("<tr") >= 11  # a row per target, and the header
+    # The seeded verified mails hold no replies: no thread is followed on its own.
+    assert "0 verified replies cannot certify following a thread" in page
     before = registry.active()
     assert before is not None
     token = csrf_token(admin, "/thresholds")
