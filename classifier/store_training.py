@@ -31,6 +31,7 @@ from classifier.certify import (
     thresholds_for,
 )
 from classifier.evaluation import EvaluationResult
+from classifier.flag_training import FlagExample, FlagOutcome, train_flag_heads
 from classifier.recipe import (
     TrainedPipeline,
     baseline_components,
@@ -93,6 +94,7 @@ class TrainOutcome:
     certificate: Certificate | None = None
     calibration_source: str = "validation"
     labels_needed: int | None = None
+    flags: dict[str, FlagOutcome] | None = None
 
 
 def _holdout_summary(result: EvaluationResult | None) -> dict[str, object]:
@@ -252,6 +254,17 @@ def train_from_store(
             on_epoch=epoch_line,
         )
         say(f"trained in {trained.train_seconds:.0f} s; calibrating and comparing")
+        # The urgency and churn heads learn from the same mail (never the holdout or the
+        # verified sample), from the flags people gave with their labels.
+        flags = train_flag_heads(
+            [
+                FlagExample(e.text, e.group or e.message_id, {"urgent": e.urgent, "churn": e.churn})
+                for e in train + validation
+            ],
+            args.flags,
+        )
+        for outcome in flags.values():
+            say(f"flag {outcome.flag}: {outcome.reason}")
         calibration = _calibrate(trained, verified, validation, args, settings)
         labels = set(trained.components.labels)
         base = Router(
@@ -298,6 +311,7 @@ def train_from_store(
             float_model=trained.float_model,
             calibration=calibration.data,
             trained_on=[e.message_id for e in train + validation],
+            flag_heads={f: o.head for f, o in flags.items() if o.head is not None},
             metrics={
                 "validation": trained.validation.summary(),
                 "validation_baseline": trained.validation_baseline.summary(),
@@ -319,6 +333,7 @@ def train_from_store(
                 "training_arguments": asdict(args.training),
                 "notes": trained.notes,
                 "certificate": certificate.to_json(),
+                "flags": {flag: outcome.to_json() for flag, outcome in flags.items()},
                 "calibration_source": calibration.data.source,
                 "labels_needed": needed,
                 "weak_label_noise": {
@@ -372,6 +387,7 @@ def train_from_store(
             certificate=certificate,
             calibration_source=calibration.data.source,
             labels_needed=needed,
+            flags=flags,
         )
 
 
