@@ -36,6 +36,9 @@ class TruthRecord:
     parent: str | None = None
     # The personal details in the mail: {"kind", "text"} (see data.pii_truth).
     pii: tuple[dict[str, str], ...] = ()
+    # The demo organisation's judgement (data.mood): urgent, wants to leave.
+    urgent: bool = False
+    churn: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ def read_truth(out_dir: Path) -> list[TruthRecord]:
                     features=tuple(data["features"]),
                     parent=data.get("parent"),
                     pii=tuple(data.get("pii", ())),
+                    urgent=bool(data.get("urgent", False)),
+                    churn=bool(data.get("churn", False)),
                 )
             )
     return records
