@@ -108,6 +108,7 @@ def _model_card(
     holdout: EvaluationResult | None,
     baseline: EvaluationResult | None,
     args: PipelineArguments,
+    flags: dict[str, FlagOutcome] | None = None,
 ) -> str:
     def row(name: str, result: EvaluationResult | None) -> str:
         if result is None:
@@ -119,6 +120,9 @@ def _model_card(
         )
 
     counts = "\n".join(f"| {team} | {n} |" for team, n in trained.label_counts.items())
+    flag_lines = "\n".join(
+        f"- {name}: {outcome.source} — {outcome.reason}" for name, outcome in (flags or {}).items()
+    ) or "- not trained"
     notes = "\n".join(f"- {note}" for note in trained.notes)
     encoder = trained.base_model if trained.kind == "transformer" else "none"
     return f"""# Mailroom model {version}
@@ -144,6 +148,9 @@ about the people who wrote the mail.
 | team | examples |
 |---|---|
 {counts}
+
+## Urgency and churn flags
+{flag_lines}
 
 ## Notes
 {notes}
@@ -348,7 +355,7 @@ def train_from_store(
                 },
             },
             model_card=_model_card(
-                trained, version, data_hash, holdout_result, baseline_result, args
+                trained, version, data_hash, holdout_result, baseline_result, args, flags
             ),
         )
         decision = _gate(holdout_result, active_result, force_promote)

@@ -123,6 +123,9 @@ def describe_outcome(outcome: TrainOutcome) -> list[str]:
                 f"about {more} more verified labels would certify {cert.target if cert else ''}"
                 " at 70 % coverage"
             )
+    for flag in (outcome.flags or {}).values():
+        name = "wants to leave" if flag.flag == "churn" else flag.flag
+        lines.append(f"{name}: {flag.source} — {flag.reason}")
     verdict = "promoted" if outcome.promoted else "kept, not promoted"
     lines.append(f"{verdict}: {outcome.reason}")
     lines.append(f"scored {outcome.scored} unlabelled mails for the labelling queue")

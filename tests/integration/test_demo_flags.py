@@ -107,6 +107,12 @@ def test_labels_with_flags_train_heads_or_leave_the_cue_list_saying_why(
     # On this seed's corpus churn gets a head and urgent keeps the cue list (uncertifiable
     # on 38 flagged mails); another corpus may differ, so each path is checked as it came.
     assert any(entry[f]["source"] == "model" for f in ("urgent", "churn"))
+    card = (info.path / "MODEL_CARD.md").read_text()
+    assert "## Urgency and churn flags" in card and f"- churn: {entry['churn']['source']}" in card
+    from mailroom.commands.models import describe_outcome
+
+    said = describe_outcome(outcome)
+    assert any(line.startswith(f"urgent: {entry['urgent']['source']} — ") for line in said)
     heads = FlagHeads.load(info.path)
     assert set(heads.heads) == {f for f in ("urgent", "churn") if entry[f]["source"] == "model"}
 
