@@ -333,6 +333,18 @@ def models_list(settings: Settings) -> None:
         )
         if reason:
             click.echo(f"      {info.status}: {reason}")
+        flags = info.manifest.get("flags") or {}
+        if flags:
+            said = [
+                f"{'wants to leave' if name == 'churn' else name}: "
+                + (
+                    f"model (threshold {entry['threshold']:.3f})"
+                    if entry.get("source") == "model"
+                    else f"cue list ({entry.get('positives', 0)} flagged labels)"
+                )
+                for name, entry in flags.items()
+            ]
+            click.echo(f"      flags: {'; '.join(said)}")
 
 
 @models.command("thresholds")
