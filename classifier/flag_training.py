@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -112,20 +113,20 @@ def train_flag_head(
     """One flag's head and threshold, or why there is none (see the module doc)."""
     positives = int(sum(1 for label in labels if label))
     negatives = len(labels) - positives
-    common = {
-        "flag": flag,
-        "positives": positives,
-        "negatives": negatives,
-        "min_positives": args.min_positives,
-        "target_precision": args.target_precision,
-    }
+    common = partial(
+        FlagOutcome,
+        flag=flag,
+        positives=positives,
+        negatives=negatives,
+        min_positives=args.min_positives,
+        target_precision=args.target_precision,
+    )
     if positives < args.min_positives or negatives < args.min_negatives:
-        return FlagOutcome(
+        return common(
             reason=(
                 f"{positives} mails labelled {flag} and {negatives} not (a head needs "
                 f"{args.min_positives} and {args.min_negatives}): the cue list stands in"
             ),
-            **common,  # type: ignore[arg-type]
         )
     group_ids = list(groups) if groups is not None else list(range(len(texts)))
     scores = cross_fitted_scores(texts, labels, group_ids, args)
@@ -134,19 +135,18 @@ def train_flag_head(
         scores, truth, np.zeros(len(truth), dtype=bool), args.target_precision, args.delta
     )
     if not certificate.certified:
-        return FlagOutcome(
+        return common(
             reason=(
                 f"no score threshold flags {flag} mail at precision {args.target_precision} "
                 f"(certified on {len(truth)} cross-fitted scores): the cue list stands in"
             ),
             certificate=certificate,
-            **common,  # type: ignore[arg-type]
         )
     threshold = float(certificate.threshold)
     flagged = scores >= threshold
     y = [YES if label else NO for label in labels]
     head = TfidfBaseline(_baseline(args)).fit(list(texts), y)
-    return FlagOutcome(
+    return common(
         reason=(
             f"learnt from {positives} mails labelled {flag} and {negatives} not; threshold "
             f"{threshold:.3f} certified for precision {args.target_precision} on "
@@ -157,7 +157,6 @@ def train_flag_head(
         certificate=certificate,
         precision=float(truth[flagged].mean()) if flagged.any() else None,
         recall=float(flagged[truth].mean()) if truth.any() else None,
-        **common,  # type: ignore[arg-type]
     )
 
 
