@@ -46,7 +46,12 @@ MIN_NEGATIVES = FlagArguments.min_negatives
 
 
 def _baseline(args: FlagArguments) -> BaselineArguments:
-    return BaselineArguments(c=args.c, char_ngrams=args.char_ngrams, seed=args.seed)
+    return BaselineArguments(
+        c=args.c,
+        char_ngrams=args.char_ngrams,
+        seed=args.seed,
+        class_weight="balanced" if args.balanced else None,
+    )
 
 
 @dataclass(frozen=True)
