@@ -168,6 +168,7 @@ def run_benchmark(
         "precision_by_unknown_share": _by_unknown_share(result),
         "train_seconds": round(trained.train_seconds, 1),
         "epochs_run": len(trained.history),
+        "train_top_layers": args.training.train_top_layers,
         "best_epoch": best_epoch,
         "validation_macro_f1": trained.validation.summary()["macro_f1"],
         "inference_tokens_per_second": round(tokens_per_second, 1) if tokens_per_second else None,

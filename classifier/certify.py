@@ -27,13 +27,23 @@ error rate ``e``, the share ``b`` of unknown mail let through, and the known mai
 ``1 − ((1−π)·c·e + π·b) / ((1−π)·c + π·b)`` (:func:`_certify_robust`). Without π, unknown
 examples count as errors in the share the calibration set has.
 
+**Thread decisions.** A reply follows its thread's team without the model being sure, so
+that decision needs a certificate of its own: on the verified replies whose thread holds an
+earlier mail with a team, the score is the model's probability of the thread's team (0 when
+it is not among the model's top three, as in serving) and "right" means the thread's team is
+the verified answer. The same walk gives the least probability at which following the
+thread keeps the target (:func:`follow_floor`); a reply below it goes to the model, and to
+a person when the model is not sure either. Where topics change often within a thread, the
+floor rises until a thread is followed only when the model also leans to its team.
+
 Pure functions over arrays; the model's side is :mod:`classifier.thresholds`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -334,6 +344,11 @@ class CalibrationSet:
     predicted: NDArray[np.int64]
     truth: NDArray[np.int64]
     source: str
+    # Replies among the calibration mail whose thread holds an earlier mail with a team:
+    # the model's probability of that (the thread's) team, and whether it is the right
+    # answer. Thread decisions are certified on these (thresholds_for → follow_floor).
+    follow_score: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    follow_correct: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     @property
     def correct(self) -> NDArray[np.bool_]:
@@ -382,6 +397,8 @@ class CalibrationSet:
             predicted=self.predicted,
             truth=self.truth,
             source=np.array(self.source),
+            follow_score=self.follow_score,
+            follow_correct=self.follow_correct,
         )
 
     @classmethod
@@ -393,7 +410,23 @@ class CalibrationSet:
                 predicted=np.asarray(data["predicted"], dtype=np.int64),
                 truth=np.asarray(data["truth"], dtype=np.int64),
                 source=str(data["source"]),
+                **(
+                    {
+                        "follow_score": np.asarray(data["follow_score"], dtype=np.float64),
+                        "follow_correct": np.asarray(data["follow_correct"], dtype=bool),
+                    }
+                    if "follow_score" in data
+                    else {}
+                ),
             )
+
+    def with_follow_ups(self, scores: Sequence[float], correct: Sequence[bool]) -> CalibrationSet:
+        """This set with the evidence for thread decisions (see the fields)."""
+        return replace(
+            self,
+            follow_score=np.asarray(scores, dtype=np.float64),
+            follow_correct=np.asarray(correct, dtype=bool),
+        )
 
 
 def thresholds_for(
@@ -424,4 +457,43 @@ def thresholds_for(
         if cert.certified
         else {}
     )
-    return ThresholdPolicy(target, delta, cert.threshold, teams), cert
+    return ThresholdPolicy(
+        target, delta, cert.threshold, teams, follow_floor=follow_floor(calibration, target, delta)
+    ), cert
+
+
+def follow_up_scores(
+    probabilities: NDArray[np.floating],
+    labels: Sequence[str],
+    rows: Sequence[tuple[int, str, str | None]],
+) -> tuple[list[float], list[bool]]:
+    """The evidence for thread decisions: for each (row, thread team, verified team), the
+    model's probability of the thread's team as a :class:`Prediction` shows it (top three
+    only, else 0) and whether the thread's team is the verified answer."""
+    index = {label: i for i, label in enumerate(labels)}
+    probs = np.asarray(probabilities, dtype=np.float64)
+    scores: list[float] = []
+    correct: list[bool] = []
+    for row, team, truth in rows:
+        column = index.get(team)
+        if column is None:
+            continue
+        top3 = np.argsort(-probs[row], kind="stable")[:3]
+        scores.append(float(probs[row, column]) if column in top3 else 0.0)
+        correct.append(team == truth)
+    return scores, correct
+
+
+def follow_floor(calibration: CalibrationSet, target: float, delta: float = 0.1) -> float:
+    """The least probability of a thread's team at which following the thread keeps the
+    target precision, certified like the model's threshold on the verified replies.
+    :data:`NEVER` when they cannot certify it (too few, or too many change topic): a
+    reply then follows its thread only where the model is sure of that team anyway. 0 for
+    a set that is not the verified sample (a validation carve certifies nothing: replies
+    follow their thread as they did before there was a certificate)."""
+    if calibration.source != "verified":
+        return 0.0
+    no_unknown = np.zeros(len(calibration.follow_score), dtype=bool)
+    return certify(
+        calibration.follow_score, calibration.follow_correct, no_unknown, target, delta
+    ).threshold

@@ -101,10 +101,22 @@ class Prediction:
     # The top team's threshold the confidence was held to; None when the team never
     # auto-routes (no threshold reaches the target precision) or none was applied.
     threshold: float | None = None
+    # The least probability of a thread's team at which a reply follows its thread on its
+    # own (ThresholdPolicy.follow_floor); inf: never without a person or a sure model.
+    follow_floor: float = 0.0
 
     @property
     def needs_review(self) -> bool:
         return not self.auto
+
+    def probability_of(self, team: str) -> float:
+        """The model's probability of ``team``; 0 when it is not among the top three
+        (below the third: too low to follow anyway)."""
+        return next((p for t, p in self.top if t == team), 0.0)
+
+    def doubts(self, team: str) -> bool:
+        """The model's view of ``team`` is below what a follow-up decision was certified at."""
+        return self.probability_of(team) < self.follow_floor
 
 
 def decide(
@@ -144,4 +156,5 @@ def decide(
         model_version=model_version,
         margin=margin,
         threshold=None if math.isinf(threshold) else threshold,
+        follow_floor=policy.follow_floor,
     )

@@ -26,6 +26,7 @@ from classifier.arguments import PipelineArguments
 from classifier.certify import (
     CalibrationSet,
     Certificate,
+    follow_up_scores,
     labels_needed,
     start_count,
     thresholds_for,
@@ -51,7 +52,12 @@ from labeling.annotation.export import (
 )
 from labeling.annotation.queue import ScoreRow, store_scores
 from labeling.annotation.suspects import Suspect, replace_suspects, unconfirmed_suspects
-from labeling.annotation.verify import VerifiedMail, verified_mail, weak_label_noise
+from labeling.annotation.verify import (
+    VerifiedMail,
+    thread_priors,
+    verified_mail,
+    weak_label_noise,
+)
 from labeling.errors import ModelError
 from labeling.live.review import no_team_mail
 from labeling.mail.model_text import model_text
@@ -205,6 +211,7 @@ def train_from_store(
                 session, include_weak=include_weak, pseudonymiser=pseudonymiser
             )
             verified = verified_mail(session, pseudonymiser=pseudonymiser)
+            priors = thread_priors(session, [v.message_id for v in verified])
             noise = weak_label_noise(session)
             unknown_texts = [
                 text for _, text in no_team_mail(session, pseudonymiser=pseudonymiser)
@@ -272,7 +279,7 @@ def train_from_store(
         )
         for outcome in flags.values():
             say(f"flag {outcome.flag}: {outcome.reason}")
-        calibration = _calibrate(trained, verified, validation, args, settings)
+        calibration = _calibrate(trained, verified, validation, args, settings, priors)
         labels = set(trained.components.labels)
         base = Router(
             baseline_components(
@@ -431,10 +438,12 @@ def _calibrate(
     validation: Sequence[Example],
     args: PipelineArguments,
     settings: Settings,
+    priors: dict[int, str],
 ) -> _Calibration:
     """The candidate's thresholds, certified on the verified sample when there is enough
     of it to certify anything, else on the validation carve (labels no one verified: said
-    so in the manifest and the model card)."""
+    so in the manifest and the model card). ``priors``: the thread team of each verified
+    reply (:func:`thread_priors`), on which thread decisions are certified."""
     router = trained.router
     labels = trained.components.labels
     enough = len(verified) >= start_count(args.target_precision, args.delta)
@@ -443,6 +452,16 @@ def _calibrate(
         data = CalibrationSet.of(
             labels, scores.probabilities, scores.out_of_scope, [v.team for v in verified],
             "verified",
+        ).with_follow_ups(
+            *follow_up_scores(
+                scores.probabilities,
+                labels,
+                [
+                    (row, priors[v.message_id], v.team)
+                    for row, v in enumerate(verified)
+                    if v.message_id in priors
+                ],
+            )
         )
     else:
         scores = router.scores([e.text for e in validation])

@@ -67,6 +67,11 @@ class ThresholdPolicy:
     delta: float
     global_threshold: float
     team_thresholds: dict[str, float] = field(default_factory=dict)
+    # A reply follows its thread's team on its own only when the model gives that team at
+    # least this probability (certified on verified replies: classifier.certify); NEVER
+    # when that could not be certified, 0 when the version had no verified replies to
+    # certify on (versions before this rule followed every thread).
+    follow_floor: float = 0.0
 
     def threshold_for(self, team: str) -> float:
         return self.team_thresholds.get(team, self.global_threshold)
@@ -83,6 +88,7 @@ class ThresholdPolicy:
             "delta": self.delta,
             "global_threshold": enc(self.global_threshold),
             "team_thresholds": {k: enc(v) for k, v in self.team_thresholds.items()},
+            "follow_floor": enc(self.follow_floor),
         }
 
     @classmethod
@@ -97,6 +103,7 @@ class ThresholdPolicy:
             delta=float(data["delta"]),  # type: ignore[arg-type]
             global_threshold=dec(data["global_threshold"]),
             team_thresholds={str(k): dec(v) for k, v in teams.items()},
+            follow_floor=dec(data["follow_floor"]) if "follow_floor" in data else 0.0,
         )
 
 

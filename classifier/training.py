@@ -125,6 +125,25 @@ class StepPlan:
         self.total = max(steps_done, min(self.total, steps_done + int(left / per_step)))
 
 
+def freeze_below_top_layers(model: nn.Module, top: int) -> set[str]:
+    """Freeze the embeddings and every transformer layer below the top ``top``; their names.
+
+    Works on BERT-style encoders (``encoder.encoder.layer``: e5, MiniLM). Nothing below the
+    lowest trainable layer needs a gradient, so backpropagation stops there.
+    """
+    layers = getattr(getattr(getattr(model, "encoder", None), "encoder", None), "layer", None)
+    if not isinstance(layers, nn.ModuleList):
+        raise ModelError("train_top_layers needs a BERT-style encoder (encoder.encoder.layer)")
+    keep_from = max(0, len(layers) - top)
+    prefixes = ["encoder.embeddings."] + [f"encoder.encoder.layer.{i}." for i in range(keep_from)]
+    frozen = set()
+    for name, param in model.named_parameters():
+        if name.startswith(tuple(prefixes)):
+            param.requires_grad = False
+            frozen.add(name)
+    return frozen
+
+
 def fine_tune(
     base_dir: Path,
     train_texts: Sequence[str],
@@ -155,6 +174,8 @@ def fine_tune(
             if name.endswith("embeddings.word_embeddings.weight"):
                 param.requires_grad = False
                 frozen.add(name)
+    if args.train_top_layers is not None:
+        frozen |= freeze_below_top_layers(model, args.train_top_layers)
     # Buffers (position ids…) never change: the delta need not carry them either.
     frozen |= {name for name, _ in model.named_buffers()}
 

@@ -213,6 +213,14 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds a scheduled retrain may run before it is stopped.",
     )
+    retrain_time_budget: float = Field(
+        default=1200.0,
+        ge=0,
+        description="Seconds of fine-tuning in `mailroom retrain` (and so in the worker's "
+        "scheduled retrain) unless --time-budget says otherwise: the steps are planned to "
+        "fit. 0: no budget, train every epoch (on 2 CPU cores about 35 minutes for the "
+        "demo's labels). Keep it well under MAILROOM_RETRAIN_TIMEOUT.",
+    )
     model: str = Field(
         default="e5-small",
         description="Base encoder: e5-small (multilingual, default), minilm (fast, English), "
@@ -410,6 +418,18 @@ class Settings(BaseSettings):
                 "only SQLite (sqlite:///path) and PostgreSQL (postgresql+psycopg://…) are supported"
             )
         return value
+
+    @model_validator(mode="after")
+    def _check_retrain_budget(self) -> Settings:
+        # Fine-tuning is only part of a retrain (loading, scoring the holdout, re-scoring):
+        # a budget that fills the timeout would have every scheduled retrain stopped.
+        if self.retrain_time_budget and self.retrain_time_budget > self.retrain_timeout / 2:
+            raise ValueError(
+                f"retrain_time_budget ({self.retrain_time_budget:.0f} s) must be at most half "
+                f"of retrain_timeout ({self.retrain_timeout:.0f} s): lower the budget or raise "
+                "MAILROOM_RETRAIN_TIMEOUT"
+            )
+        return self
 
     @model_validator(mode="after")
     def _resolve_instance(self) -> Settings:

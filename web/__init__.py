@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
+from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import OperationalError
@@ -26,8 +27,9 @@ from labeling.errors import StoreError
 from labeling.mail.hygiene import KIND_LABELS
 from labeling.settings import Settings, load_settings
 from labeling.store.db import store_error
-from web import db, display, i18n
+from web import db, display, i18n, labeling_texts
 from web.assets import cache_seconds, static_url
+from web.i18n import N_
 from web.security import (
     ROLE_MATRIX,
     LoginThrottle,
@@ -143,7 +145,9 @@ def create_app(
     app.add_template_filter(display.percent, "percent")
     app.add_template_filter(display.filesize, "filesize")
     app.add_template_filter(display.duration, "duration")
+    app.add_template_filter(display.decimal, "decimal")
     app.add_template_global(display.percent_apart, "percent_apart")
+    app.add_template_global(labeling_texts.explanation_text, "explanation_text")
 
     @app.context_processor
     def _template_helpers() -> dict[str, Any]:
@@ -152,6 +156,8 @@ def create_app(
             "static_url": static_url,
             "can": lambda endpoint: allowed(endpoint, role),
             "kind_labels": KIND_LABELS,
+            "role_name": i18n.role_name,
+            "route_word": i18n.route_word,
             "current_locale": i18n.current_locale,
             "language_names": i18n.LANGUAGE_NAMES,
         }
@@ -187,15 +193,36 @@ def _wants_json() -> bool:
     return request.blueprint == "api" or request.path.startswith("/api/")
 
 
+# The HTTP errors people meet, in the interface language: (title, message when the code
+# that raised it gave no description of its own).
+_HTTP_TEXTS = {
+    400: (N_("Bad request"), N_("The server could not read this request.")),
+    401: (N_("Not logged in"), N_("Log in to open this page.")),
+    403: (N_("No access"), N_("You may not open this page.")),
+    404: (N_("Not found"), N_("This page or mail does not exist (any more).")),
+    405: (N_("Not allowed"), N_("This page does not take this kind of request.")),
+    409: (N_("Conflict"), N_("This could not be done now; reload the page.")),
+    413: (N_("Too large"), N_("What was sent is larger than the server accepts.")),
+    429: (N_("Too many requests"), N_("Wait a moment and try again.")),
+    500: (N_("Server error"), N_("Something went wrong on the server; try again later.")),
+}
+
+
 def _http_error(exc: HTTPException) -> Response | tuple[Response | str, int]:
     code = exc.code or 500
+    title, default = _HTTP_TEXTS.get(code, (exc.name, exc.name))
     if isinstance(exc, CSRFError):
-        message = "The form expired or was not sent from this site. Reload the page and try again."
+        message = gettext(
+            "The form expired or was not sent from this site. Reload the page and try again."
+        )
+    elif exc.description and exc.description != type(exc).description:
+        message = exc.description  # said by our code, already in the person's language
     else:
-        message = exc.description or exc.name
+        message = gettext(default)
     if _wants_json():
         return jsonify(error=message), code
-    return render_template("error.html", code=code, title=exc.name, message=message), code
+    page = render_template("error.html", code=code, title=gettext(title), message=message)
+    return page, code
 
 
 # Seconds a client is asked to wait after the database was busy or unavailable.
@@ -213,10 +240,17 @@ def _store_error(exc: StoreError) -> tuple[Response | str, int, dict[str, str]]:
     else:
         log.error("%s %s: %s", request.method, request.path, exc)
     headers = {"Retry-After": str(RETRY_AFTER_S)}
-    title = "The database is busy" if exc.locked else "Database error"
     if _wants_json():
         return jsonify(error=str(exc)), 503, headers
-    page = render_template("error.html", code=503, title=title, message=str(exc))
+    # Only now the language: choosing it may read the person's row, which a rolled-back
+    # session reloads from a database that may still be locked.
+    if exc.locked:
+        title = gettext("The database is busy")
+        message = gettext("Another task is writing; try again in a few seconds.")
+    else:
+        title = gettext("Database error")
+        message = gettext("The database did not answer; try again in a moment.")
+    page = render_template("error.html", code=503, title=title, message=f"{message} ({exc})")
     return page, 503, headers
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -23,6 +24,8 @@ from web.forms import (
     TeamForm,
     UserCreateForm,
 )
+from web.i18n import role_name
+from web.labeling_texts import refusal_text
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -75,9 +78,12 @@ def create_user() -> ResponseReturnValue:
         )
         commit()
     except LabelingError as exc:
-        flash(str(exc), "error")
+        flash(refusal_text(exc), "error")
         return _render_users(form), 400
-    flash(f"User {user.username} ({user.role}) created.", "info")
+    flash(
+        _("User %(user)s (%(role)s) created.", user=user.username, role=role_name(user.role)),
+        "info",
+    )
     return redirect(url_for("admin.users"))
 
 
@@ -90,9 +96,12 @@ def change_role(user_id: int) -> ResponseReturnValue:
                 db_session(), user_id, form.role.data or "", actor_id=current_user.id
             )
             commit()
-            flash(f"{user.username} is now {user.role}.", "info")
+            flash(
+                _("%(user)s is now %(role)s.", user=user.username, role=role_name(user.role)),
+                "info",
+            )
         except LabelingError as exc:
-            flash(str(exc), "error")
+            flash(refusal_text(exc), "error")
     else:
         _form_errors(form)
     return redirect(url_for("admin.users"))
@@ -106,9 +115,10 @@ def set_active(user_id: int) -> ResponseReturnValue:
         try:
             user = people.set_active(db_session(), user_id, active, actor_id=current_user.id)
             commit()
-            flash(f"{user.username} {'reactivated' if active else 'deactivated'}.", "info")
+            notice = _("%(user)s reactivated.") if active else _("%(user)s deactivated.")
+            flash(notice % {"user": user.username}, "info")
         except LabelingError as exc:
-            flash(str(exc), "error")
+            flash(refusal_text(exc), "error")
     else:
         _form_errors(form)
     return redirect(url_for("admin.users"))
@@ -124,12 +134,15 @@ def reset_password(user_id: int) -> ResponseReturnValue:
             )
             commit()
             flash(
-                f"New password set for {user.username}; their sessions have ended. "
-                "Tell them to change it after logging in.",
+                _(
+                    "New password set for %(user)s; their sessions have ended. "
+                    "Tell them to change it after logging in.",
+                    user=user.username,
+                ),
                 "info",
             )
         except LabelingError as exc:
-            flash(str(exc), "error")
+            flash(refusal_text(exc), "error")
     else:
         _form_errors(form)
     return redirect(url_for("admin.users"))
@@ -184,9 +197,9 @@ def create_team() -> ResponseReturnValue:
         )
         commit()
     except LabelingError as exc:
-        flash(str(exc), "error")
+        flash(refusal_text(exc), "error")
         return _render_teams(form), 400
-    flash(f"Team {team.name} created.", "info")
+    flash(_("Team %(team)s created.", team=team.name), "info")
     return redirect(url_for("admin.teams"))
 
 
@@ -220,9 +233,9 @@ def update_team(team_id: int) -> ResponseReturnValue:
             )
             commit()
         except LabelingError as exc:
-            flash(str(exc), "error")
+            flash(refusal_text(exc), "error")
         else:
-            flash(f"Team {team.name} saved.", "info")
+            flash(_("Team %(team)s saved.", team=team.name), "info")
             return redirect(url_for("admin.teams"))
     else:
         _form_errors(form)
@@ -234,9 +247,9 @@ def archive_team(team_id: int) -> ResponseReturnValue:
     try:
         team = team_store.archive_team(db_session(), team_id, actor_id=current_user.id)
         commit()
-        flash(f"Team {team.name} archived; its labels are kept.", "info")
+        flash(_("Team %(team)s archived; its labels are kept.", team=team.name), "info")
     except LabelingError as exc:
-        flash(str(exc), "error")
+        flash(refusal_text(exc), "error")
     return redirect(url_for("admin.teams"))
 
 
@@ -245,9 +258,9 @@ def unarchive_team(team_id: int) -> ResponseReturnValue:
     try:
         team = team_store.unarchive_team(db_session(), team_id, actor_id=current_user.id)
         commit()
-        flash(f"Team {team.name} is active again.", "info")
+        flash(_("Team %(team)s is active again.", team=team.name), "info")
     except LabelingError as exc:
-        flash(str(exc), "error")
+        flash(refusal_text(exc), "error")
     return redirect(url_for("admin.teams"))
 
 
@@ -285,10 +298,10 @@ def create_api_token() -> ResponseReturnValue:
         )
         commit()
     except LabelingError as exc:
-        flash(str(exc), "error")
+        flash(refusal_text(exc), "error")
         return _render_tokens(form), 400
     # Shown once: only its hash is kept. The page is not cached (security headers).
-    flash(f"Token {made.name} made; copy it now, it is not shown again.", "info")
+    flash(_("Token %(name)s made; copy it now, it is not shown again.", name=made.name), "info")
     return _render_tokens(ApiTokenForm(formdata=None), new_token=made.token)
 
 
@@ -299,7 +312,7 @@ def revoke_api_token(token_id: int) -> ResponseReturnValue:
         try:
             row = api_tokens.revoke_token(db_session(), token_id, actor_id=current_user.id)
             commit()
-            flash(f"Token {row.name} revoked.", "info")
+            flash(_("Token %(name)s revoked.", name=row.name), "info")
         except LabelingError as exc:
-            flash(str(exc), "error")
+            flash(refusal_text(exc), "error")
     return redirect(url_for("admin.api_tokens_page"))

@@ -24,6 +24,7 @@ from labeling.settings import Settings
 from labeling.store.tables import Message, Team
 from web.assets import static_url
 from web.db import commit, db_session
+from web.labeling_texts import refusal_text
 from web.mailhtml import frame_document
 from web.payloads import (
     ProgressView,
@@ -54,13 +55,13 @@ def _bad_request(exc: BadRequest) -> tuple[Response, int]:
 @bp.errorhandler(LabelingError)
 def _refused(exc: LabelingError) -> tuple[Response, int]:
     # Refused before anything was written (archived team, quarantined mail …).
-    return jsonify(error=str(exc)), 409
+    return jsonify(error=refusal_text(exc)), 409
 
 
 def _body() -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise BadRequest("expected a JSON object")
+        raise BadRequest(_("expected a JSON object"))
     return body
 
 
@@ -69,7 +70,9 @@ def _int(source: dict[str, Any], name: str, *, default: int | None = None) -> in
     if isinstance(value, str) and value.isascii() and value.isdigit():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_INT:
-        raise BadRequest(f"{name} must be an integer from 0 to {MAX_INT}")
+        raise BadRequest(
+            _("%(name)s must be an integer from 0 to %(most)s", name=name, most=MAX_INT)
+        )
     return value
 
 
@@ -107,7 +110,9 @@ def _queue_options(source: dict[str, Any]) -> tuple[queue.QueueOrder, int]:
     for known in queue.QUEUE_ORDERS:
         if order == known:
             return known, _int(source, "seed", default=0)
-    raise BadRequest(f"order must be one of {', '.join((*queue.QUEUE_ORDERS, VERIFY))}")
+    raise BadRequest(
+        _("order must be one of %(orders)s", orders=", ".join((*queue.QUEUE_ORDERS, VERIFY)))
+    )
 
 
 def _settings() -> Settings:
@@ -266,9 +271,11 @@ def skip() -> Response:
     message_id = _int(body, "message_id")
     if _verifying(body):
         raise LabelingError(
-            "the verification sample has no skipping (a skipped hard mail would make the "
-            "sample look easier than the mail the router meets): answer 0 when the mail "
-            "belongs to no team"
+            _(
+                "the verification sample has no skipping (a skipped hard mail would make the "
+                "sample look easier than the mail the router meets): answer 0 when the mail "
+                "belongs to no team"
+            )
         )
     message_for(db_session(), message_id, labelling=True)
     queue.skip(db_session(), message_id, _user_id())
@@ -345,7 +352,7 @@ def unskip() -> Response:
     message_id = _int(body, "message_id")
     message_for(db_session(), message_id, labelling=True)
     if not queue.unskip(db_session(), message_id, _user_id()):
-        raise LabelingError(f"you had not skipped #{message_id}")
+        raise LabelingError(_("you had not skipped #%(id)s", id=message_id))
     commit()
     return jsonify(notice=_("#%(id)s is back in your queue", id=message_id))
 
@@ -354,7 +361,7 @@ def unskip() -> Response:
 def label_group() -> Response:
     body = _body()
     if _verifying(body):
-        raise LabelingError("each mail of the verification sample is answered on its own")
+        raise LabelingError(_("each mail of the verification sample is answered on its own"))
     message_id, team_id = _int(body, "message_id"), _int(body, "team_id")
     flags = _flags(body)
     message_for(db_session(), message_id, labelling=True)

@@ -27,6 +27,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, login_user, logout_user
 
 from labeling.errors import LabelingError
@@ -35,6 +36,7 @@ from labeling.store.people import authenticate, change_password, end_sessions, r
 from labeling.store.tables import User
 from web.db import commit, db_session
 from web.forms import LoginForm, PasswordChangeForm
+from web.labeling_texts import refusal_text
 from web.security import login_throttle
 
 bp = Blueprint("auth", __name__)
@@ -134,7 +136,7 @@ def login() -> ResponseReturnValue:
         if wait:
             record_login(db_session(), username, None, "throttled", client)
             commit()
-            flash(f"Too many failed logins. Try again in {wait} seconds.", "error")
+            flash(_("Too many failed logins. Try again in %(n)s seconds.", n=wait), "error")
             page = render_template("login.html", form=form)
             return page, 429, {"Retry-After": str(wait)}
         user = authenticate(db_session(), username, form.password.data or "")
@@ -142,7 +144,7 @@ def login() -> ResponseReturnValue:
             throttle.failed(username, client)
             record_login(db_session(), username, None, "failed", client)
             commit()
-            flash("Unknown username or wrong password.", "error")
+            flash(_("Unknown username or wrong password."), "error")
             return render_template("login.html", form=form), 200, {}
         throttle.succeeded(username, client)
         record_login(db_session(), username, user.id, "ok", client)
@@ -170,7 +172,7 @@ def change_password_page() -> ResponseReturnValue:
     form = PasswordChangeForm()
     if request.method == "POST" and form.validate_on_submit():
         if form.new.data != form.confirm.data:
-            flash("The two new passwords differ.", "error")
+            flash(_("The two new passwords differ."), "error")
             return render_template("account_password.html", form=form), 400
         try:
             user = change_password(
@@ -178,11 +180,11 @@ def change_password_page() -> ResponseReturnValue:
             )
             commit()
         except LabelingError as exc:
-            flash(str(exc), "error")
+            flash(refusal_text(exc), "error")
             return render_template("account_password.html", form=form), 400
         # Every other session of theirs has ended; this one goes on with the new version.
         _start_session(user)
-        flash("Password changed. Your other sessions have ended.", "info")
+        flash(_("Password changed. Your other sessions have ended."), "info")
         return redirect(url_for("labeling.home"))
     return render_template("account_password.html", form=form)
 
@@ -194,5 +196,5 @@ def logout() -> ResponseReturnValue:
     commit()
     logout_user()
     session.clear()
-    flash("Logged out.", "info")
+    flash(_("Logged out."), "info")
     return redirect(url_for("auth.login"))

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from flask_babel import gettext
 from markupsafe import escape
 
 from web import display
@@ -240,7 +241,7 @@ def stacked_bars(
     y_title: str,
     y_max: float | None = None,
     value_format: ValueFormat = count_format,
-    empty_message: str = "No data in this window.",
+    empty_message: str = "",
 ) -> str:
     """Bars per label, each stacked from the series in order (first at the bottom).
     ``y_max`` fixes the axis (1.0 for shares); else it fits the tallest bar."""
@@ -250,7 +251,7 @@ def stacked_bars(
     )
     totals = [sum(row.values[i] or 0 for row in series) for i in range(len(labels))]
     if not labels or max(totals, default=0) <= 0:
-        return frame.empty(empty_message)
+        return frame.empty(empty_message or gettext("No data in this window."))
     if y_max is not None:
         maximum, step = y_max, y_max / 4
     else:
@@ -287,7 +288,7 @@ def bar_chart(
     fill: str = PALETTE[0],
     y_max: float | None = None,
     value_format: ValueFormat = count_format,
-    empty_message: str = "No data in this window.",
+    empty_message: str = "",
 ) -> str:
     """One bar per label (a histogram when the labels are bins)."""
     return stacked_bars(
@@ -315,7 +316,7 @@ def line_chart(
     y_title: str,
     y_max: float | None = None,
     value_format: ValueFormat = count_format,
-    empty_message: str = "No data in this window.",
+    empty_message: str = "",
 ) -> str:
     """Lines through the values of each series, with a marker on every point; a None
     breaks the line. ``y_max`` fixes the axis (1.0 for rates); else it fits the data."""
@@ -325,7 +326,7 @@ def line_chart(
     )
     present = [v for row in series for v in row.values if v is not None]
     if not labels or not present:
-        return frame.empty(empty_message)
+        return frame.empty(empty_message or gettext("No data in this window."))
     if y_max is not None:
         maximum, step = y_max, y_max / 4
     else:

@@ -22,6 +22,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import format_date
+from flask_babel import gettext as _
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy import select
@@ -78,7 +80,14 @@ def _period_arg() -> Period:
     raw = request.args.get("period", "week")
     periods: dict[str, Period] = {period: period for period in PERIODS}
     if raw not in periods:
-        abort(400, description=f"period must be one of {', '.join(PERIODS)}, not {raw!r}.")
+        abort(
+            400,
+            description=_(
+                "The period must be one of %(periods)s, not %(raw)s.",
+                periods=", ".join(PERIODS),
+                raw=repr(raw),
+            ),
+        )
     return periods[raw]
 
 
@@ -87,7 +96,7 @@ def _days_arg() -> int | None:
     if not raw:
         return None
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_DAYS:
-        abort(400, description=f"days must be a whole number from 1 to {MAX_DAYS}.")
+        abort(400, description=_("Days must be a whole number from 1 to %(most)s.", most=MAX_DAYS))
     return int(raw)
 
 
@@ -121,7 +130,9 @@ def model_rows(models_path: Path, live: Sequence[ModelLive]) -> tuple[list[Model
         active = registry.active_version()
     except (ModelError, ValueError, OSError) as exc:
         log.warning("dashboard: the model registry at %s cannot be read: %s", models_path, exc)
-        return [], f"The model registry at {models_path} cannot be read: {exc}"
+        return [], _(
+            "The model registry at %(path)s cannot be read: %(error)s", path=models_path, error=exc
+        )
     rows = []
     for info in reversed(versions):
         metrics = info.manifest.get("metrics", {})
@@ -154,8 +165,9 @@ def _time_series(values: Sequence[float | None]) -> tuple[list[float | None], st
 
 def _charts(d: Dashboard) -> dict[str, str]:
     live = d.live
-    labels = [p.span.label for p in live.periods]
-    x_title = "Week starting (UTC)" if d.window.period == "week" else "Day (UTC)"
+    # "4 Mar" in English, "4 mrt" in Dutch: the period's first day in the interface language.
+    labels = [format_date(p.span.start, "d MMM") for p in live.periods]
+    x_title = _("Week starting (UTC)") if d.window.period == "week" else _("Day (UTC)")
     team_series = [
         charts.Series(
             team.name, [p.by_team.get(team.slug, 0) for p in live.periods], charts.color(i)
@@ -163,10 +175,10 @@ def _charts(d: Dashboard) -> dict[str, str]:
         for i, team in enumerate(live.teams)
     ]
     for name, attribute, fill in (
-        ("In review", "in_review", IN_REVIEW_COLOR),
-        ("Not routed yet", "not_routed", NOT_ROUTED_COLOR),
-        ("Machine mail (filed)", "filed", FILED_COLOR),
-        ("Quarantined", "quarantined", QUARANTINED_COLOR),
+        (_("In review"), "in_review", IN_REVIEW_COLOR),
+        (_("Not routed yet"), "not_routed", NOT_ROUTED_COLOR),
+        (_("Machine mail (filed)"), "filed", FILED_COLOR),
+        (_("Quarantined"), "quarantined", QUARANTINED_COLOR),
     ):
         if getattr(live.total, attribute):
             team_series.append(
@@ -180,14 +192,17 @@ def _charts(d: Dashboard) -> dict[str, str]:
         return f"{value:.3g} {unit}"
 
     # Each bar is one population of mail, split by its share of 1, 2, 3 and 4+ hops.
-    hop_groups = {"Before Mailroom (archive)": d.archive_hops, "Mailroom (live)": live.total.hops}
+    hop_groups = {
+        _("Before Mailroom (archive)"): d.archive_hops,
+        _("Mailroom (live)"): live.total.hops,
+    }
     hop_shares = {
         name: {label: count / hops.n for label, count in hops.grouped()} if hops.n else {}
         for name, hops in hop_groups.items()
     }
     hop_series = [
         charts.Series(
-            f"{label} hop{'' if label == '1' else 's'}",
+            _("%(n)s hop", n=label) if label == "1" else _("%(n)s hops", n=label),
             [hop_shares[name].get(label) for name in hop_groups],
             charts.color(i),
         )
@@ -196,18 +211,20 @@ def _charts(d: Dashboard) -> dict[str, str]:
     return {
         "teams": charts.stacked_bars(
             chart_id="chart-teams",
-            title="Mail per team",
-            description="Live mail per period, by the team it was forwarded to; mail still "
-            "waiting for a person, not routed yet or quarantined stacked on top.",
+            title=_("Mail per team"),
+            description=_(
+                "Live mail per period, by the team it was forwarded to; mail still "
+                "waiting for a person, not routed yet or quarantined stacked on top."
+            ),
             labels=labels,
             series=team_series,
             x_title=x_title,
-            y_title="Mails",
+            y_title=_("Mails"),
         ),
         "languages": charts.stacked_bars(
             chart_id="chart-languages",
-            title="Mail per language",
-            description="Live mail per period by detected language.",
+            title=_("Mail per language"),
+            description=_("Live mail per period by detected language."),
             labels=labels,
             series=[
                 charts.Series(
@@ -218,77 +235,84 @@ def _charts(d: Dashboard) -> dict[str, str]:
                 for i, language in enumerate(live.languages)
             ],
             x_title=x_title,
-            y_title="Mails",
+            y_title=_("Mails"),
         ),
         "rates": charts.line_chart(
             chart_id="chart-rates",
-            title="Auto-routing",
-            description="Per period: the share of live mail routed without a person, and the "
-            "estimated precision of that routing (1 minus the share reported misrouted).",
+            title=_("Auto-routing"),
+            description=_(
+                "Per period: the share of live mail routed without a person, and the "
+                "estimated precision of that routing (1 minus the share reported misrouted)."
+            ),
             labels=labels,
             series=[
                 charts.Series(
-                    "Auto-route rate", [p.auto_rate for p in live.periods], charts.color(0)
+                    _("Auto-route rate"), [p.auto_rate for p in live.periods], charts.color(0)
                 ),
                 charts.Series(
-                    "Precision (estimate)", [p.precision for p in live.periods], charts.color(2)
+                    _("Precision (estimate)"), [p.precision for p in live.periods], charts.color(2)
                 ),
             ],
             x_title=x_title,
-            y_title="Share",
+            y_title=_("Share"),
             y_max=1.0,
             value_format=charts.percent_format,
         ),
         "latency": charts.line_chart(
             chart_id="chart-latency",
-            title="Arrival to forward",
-            description="Per period: median and 95th percentile of the time from a mail's "
-            "arrival to its forward to a team.",
+            title=_("Arrival to forward"),
+            description=_(
+                "Per period: median and 95th percentile of the time from a mail's "
+                "arrival to its forward to a team."
+            ),
             labels=labels,
             series=[
-                charts.Series("Median (p50)", latency[0::2], charts.color(0)),
+                charts.Series(_("Median (p50)"), latency[0::2], charts.color(0)),
                 charts.Series("p95", latency[1::2], charts.color(1)),
             ],
             x_title=x_title,
-            y_title=f"Time ({unit})",
+            y_title=_("Time (%(unit)s)", unit=unit),
             value_format=in_unit,
         ),
         "backlog": charts.bar_chart(
             chart_id="chart-backlog",
-            title="Review backlog",
-            description="Mail waiting for a person at the end of each period (now, for the "
-            "current one).",
+            title=_("Review backlog"),
+            description=_(
+                "Mail waiting for a person at the end of each period (now, for the current one)."
+            ),
             labels=labels,
             values=list(d.backlog.at_period_end),
-            name="Waiting for review",
+            name=_("Waiting for review"),
             x_title=x_title,
-            y_title="Mails",
-            empty_message="No mail waited for review in this window.",
+            y_title=_("Mails"),
+            empty_message=_("No mail waited for review in this window."),
         ),
         "backlog_ages": charts.bar_chart(
             chart_id="chart-backlog-ages",
-            title="Age of the review backlog now",
-            description="Mail waiting for a person now, by how long it has waited.",
-            labels=[label for label, _ in d.backlog.ages],
-            values=[count for _, count in d.backlog.ages],
-            name="Waiting for review",
+            title=_("Age of the review backlog now"),
+            description=_("Mail waiting for a person now, by how long it has waited."),
+            labels=[_(label) for label, _count in d.backlog.ages],
+            values=[count for _label, count in d.backlog.ages],
+            name=_("Waiting for review"),
             fill=charts.color(1),
-            x_title="Waiting for",
-            y_title="Mails",
-            empty_message="Nothing waits for review.",
+            x_title=_("Waiting for"),
+            y_title=_("Mails"),
+            empty_message=_("Nothing waits for review."),
         ),
         "hops": charts.stacked_bars(
             chart_id="chart-hops",
-            title="Hops per mail",
-            description="Share of mail by the number of forwards it took to reach its team: "
-            "the archive (before Mailroom, read from forward markers) beside live mail.",
+            title=_("Hops per mail"),
+            description=_(
+                "Share of mail by the number of forwards it took to reach its team: "
+                "the archive (before Mailroom, read from forward markers) beside live mail."
+            ),
             labels=list(hop_groups),
             series=hop_series,
-            x_title="Mail",
-            y_title="Share of mails",
+            x_title=_("Mail"),
+            y_title=_("Share of mails"),
             y_max=1.0,
             value_format=charts.percent_format,
-            empty_message="No forwarded or archived mail to count yet.",
+            empty_message=_("No forwarded or archived mail to count yet."),
         ),
     }
 

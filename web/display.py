@@ -6,12 +6,15 @@ two ways on two pages.
 
 A share is rounded *down* (truncated), never up: a confidence of 0.989 reads "98 %", so it
 never seems to reach a threshold of 99 % it missed. :func:`percent_apart` gives the digits
-needed to tell two shares apart (a confidence just under its threshold).
+needed to tell two shares apart (a confidence just under its threshold). Decimals are
+written as the interface language writes them (``98,9 %`` and ``0,812`` in Dutch).
 """
 
 from __future__ import annotations
 
 import math
+
+from flask_babel import format_decimal, gettext
 
 # Decimals :func:`percent_apart` goes up to before it gives up telling two values apart.
 MAX_PERCENT_DIGITS = 2
@@ -24,7 +27,15 @@ def percent(value: float | None, digits: int = 0) -> str:
     scale = 10**digits
     # The small epsilon keeps 0.29 * 100 (28.999…) from reading as 28.
     truncated = math.floor(value * 100 * scale + 1e-9) / scale
-    return f"{truncated:.{digits}f} %"
+    return f"{decimal(truncated, digits)} %"
+
+
+def decimal(value: float | None, digits: int = 3) -> str:
+    """A figure such as a kappa or a threshold with ``digits`` decimals, written as the
+    interface language writes numbers (0,812 in Dutch); None → ``"–"``."""
+    if value is None or math.isnan(value):
+        return "–"
+    return str(format_decimal(value, format="0." + "0" * digits if digits else "0"))
 
 
 def percent_apart(value: float, other: float) -> int:
@@ -65,4 +76,5 @@ def duration(seconds: float | None) -> str:
     if hours < 48:
         return f"{hours} h {mins} min" if mins else f"{hours} h"
     days, hours = divmod(hours, 24)
-    return f"{days} days {hours} h" if hours else f"{days} days"
+    shown = gettext("%(n)s days", n=days)  # 2 or more; s, min and h are SI symbols
+    return f"{shown} {hours} h" if hours else shown

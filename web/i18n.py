@@ -3,8 +3,8 @@
 :func:`select_locale` decides per request: the language a person chose (``users.locale``,
 set with the switch in the top bar), else the best match of what their browser asks for,
 else Dutch. Templates mark text with ``_()``; the catalogues live in ``web/translations``
-(``pybabel extract -F babel.cfg -o web/translations/messages.pot .``, then ``update`` and
-``compile``; the compiled ``.mo`` files are committed). Mail and team guidelines are shown
+(the extract command is the first line of ``babel.cfg``; then ``update`` and ``compile``;
+the compiled ``.mo`` files are committed). Mail and team guidelines are shown
 as written: a team's guideline is in the team's own language.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, redirect, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, get_locale, gettext, lazy_gettext
 from flask_login import current_user
 
 from labeling.store.people import LOCALES, set_locale
@@ -25,6 +25,76 @@ TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 LANGUAGE_NAMES = {"nl": "Nederlands", "en": "English"}
 
 babel = Babel()
+
+
+def N_(text: str) -> str:  # the name pybabel looks for
+    """Marks a text for ``pybabel extract`` only; where it is shown, ``_(text)`` translates it."""
+    return text
+
+
+# Texts defined outside web (labeling knows no Babel) that pages show translated with
+# ``_(text)``; named here so that pybabel extracts them (tests/unit/test_translations.py
+# checks the lists stay in step with labeling's).
+OUTSIDE_TEXTS = (
+    # labeling.mail.hygiene.KIND_LABELS
+    N_("Customer mail"),
+    N_("Auto-reply"),
+    N_("Bounce"),
+    N_("Loop"),
+    N_("Bulk or list mail"),
+    # labeling.live.stats.AGE_BUCKETS
+    N_("under 1 h"),
+    N_("1–4 h"),
+    N_("4–24 h"),
+    N_("1–3 days"),
+    N_("over 3 days"),
+    # classifier.registry: a model version's status
+    N_("candidate"),
+    N_("active"),
+    N_("retired"),
+    N_("rolled-back"),
+    N_("rejected"),
+    N_("not on disk"),
+)
+
+# Words about a live mail's route that pages show as labeling writes them: its route state
+# (labeling.store.tables.ROUTE_STATES) and who routed it (labeling.live.review.routed_by).
+# Translated only when a value is one of these (a username is shown as it is).
+ROUTE_WORDS = (
+    N_("new"),
+    N_("review"),
+    N_("forwarding"),
+    N_("forwarded"),
+    N_("done"),
+    N_("quarantined"),
+    N_("the model"),
+    N_("its thread"),
+    N_("a person"),
+    N_("a person no longer here"),
+)
+
+# How each role reads (the stored name of a labeller is 'labeler').
+ROLE_NAMES = {
+    "admin": lazy_gettext("admin"),
+    "labeler": lazy_gettext("labeller"),
+    "reviewer": lazy_gettext("reviewer"),
+}
+
+
+def role_name(role: str | None) -> str:
+    """A role as a person reads it in their language; an unknown one as stored."""
+    return str(ROLE_NAMES.get(role or "", role or ""))
+
+
+def route_word(text: str | None) -> str:
+    """A route state or who routed a mail, in the interface language; anything else (a
+    username) as it is."""
+    if text in ROUTE_WORDS:
+        return str(gettext(text))
+    return text or ""
+
+
+
 bp = Blueprint("i18n", __name__)
 
 

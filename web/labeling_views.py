@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -18,6 +19,7 @@ from labeling.store.tables import Message, Team
 from labeling.store.teams import active_teams_by_key
 from web.db import commit, db_session
 from web.forms import AdjudicateForm
+from web.labeling_texts import refusal_text
 from web.payloads import message_view
 from web.security import sees_original
 
@@ -77,7 +79,7 @@ def disagreements() -> str:
 def adjudicate() -> ResponseReturnValue:
     form = AdjudicateForm()
     if not form.validate_on_submit():
-        flash("Choose a team for the mail.", "error")
+        flash(_("Choose a team for the mail."), "error")
         return redirect(url_for("labeling.disagreements"))
     message_id = form.message_id.data or 0
     team_id = form.team_id.data or 0
@@ -85,7 +87,7 @@ def adjudicate() -> ResponseReturnValue:
         adjudicate_message(db_session(), message_id, team_id, current_user.id)
         commit()
     except LabelingError as exc:
-        flash(str(exc), "error")
+        flash(refusal_text(exc), "error")
     else:
-        flash(f"Mail #{message_id} settled.", "info")
+        flash(_("Mail #%(id)s settled.", id=message_id), "info")
     return redirect(url_for("labeling.disagreements"))

@@ -15,6 +15,8 @@ import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from flask_babel import gettext
+
 from labeling.mail.pseudonymise import (
     MailPseudonyms,
     MailText,
@@ -23,9 +25,10 @@ from labeling.mail.pseudonymise import (
 )
 from labeling.mail.quotes import FORWARDED_ORIGINAL_MARK
 from labeling.store.tables import Message
+from web.i18n import N_
 
-QUOTED_HISTORY = "Quoted history"
-FORWARDER_NOTE = "Note from the person who forwarded it"
+QUOTED_HISTORY = N_("Quoted history")
+FORWARDER_NOTE = N_("Note from the person who forwarded it")
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,14 +193,14 @@ def message_view(
         text, folded, label = shown.quoted_text, shown.new_text, FORWARDER_NOTE
     return MessageView(
         id=message.id,
-        subject=shown.subject or "(no subject)",
+        subject=shown.subject or gettext("(no subject)"),
         sender=_sender(shown.sender_name, shown.sender_email),
         date=message.date.strftime("%Y-%m-%d %H:%M UTC") if message.date else "",
         date_iso=message.date.isoformat() if message.date else "",
         language=message.language or "und",
         new_text=text,
         quoted_text=folded,
-        quoted_label=label,
+        quoted_label=gettext(label),
         signature=shown.signature,
         attachments=attachments,
         has_html=bool(message.html),

@@ -37,6 +37,7 @@ from labeling.store.teams import active_teams_by_key
 from web.assets import static_url
 from web.db import commit, db_session
 from web.forms import HandledForm, ReviewDecisionForm, SendBackForm
+from web.labeling_texts import refusal_text
 from web.mailhtml import frame_document
 from web.payloads import message_view, pseudonymised_html
 from web.security import sees_original
@@ -214,7 +215,7 @@ def _decide(group: bool) -> ResponseReturnValue:
             ]
         commit()
     except LabelingError as exc:
-        flash(str(exc), "error")
+        flash(refusal_text(exc), "error")
         return redirect(url_for("review.queue"))
     queued = _queue_forwards([d.message_id for d in decided])
     flash(_decided_notice(decided, queued), "info")
@@ -242,7 +243,7 @@ def _close(
             close(db_session(), message_id, current_user.id)
             commit()
         except LabelingError as exc:
-            flash(str(exc), "error")
+            flash(refusal_text(exc), "error")
         else:
             flash(notice(message_id), "info")
     return redirect(url_for("review.queue"))
@@ -302,7 +303,7 @@ def mail(message_id: int) -> str:
     session = db_session()
     message = session.get(Message, message_id)
     if message is None or message.route_state is None:
-        abort(404, description=f"There is no live mail #{message_id}.")
+        abort(404, description=_("There is no live mail #%(id)s.", id=message_id))
     rows = review.routed_mail(session, message_id=message_id, limit=1)
     pseudonymiser = _pseudonymiser()
     if pseudonymiser is not None:
@@ -337,14 +338,14 @@ def _pseudonymised_row(row: review.RoutedRow, pseudonymiser: Pseudonymiser) -> r
 def send_back() -> ResponseReturnValue:
     form = SendBackForm()
     if not form.validate_on_submit():
-        flash("That request could not be read; try again.", "error")
+        flash(_("That request could not be read; try again."), "error")
         return redirect(url_for("review.routed"))
     message_id = form.message_id.data or 0
     try:
         team = review.send_back(db_session(), message_id, current_user.id, form.note.data or "")
         commit()
     except LabelingError as exc:
-        flash(str(exc), "error")
+        flash(refusal_text(exc), "error")
     else:
         flash(
             _(

@@ -8,6 +8,8 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
@@ -18,12 +20,68 @@ from labeling.rules import store as rule_store
 from labeling.rules.matching import CONDITION_KEYS, Conditions, RuleSpec
 from labeling.store.tables import Team, utcnow
 from web.db import commit, db_session
-from web.forms import ActiveForm, ConfirmForm, RuleForm, RuleMoveForm
+from web.forms import PRIORITY_NAMES, ActiveForm, ConfirmForm, RuleForm, RuleMoveForm
+from web.labeling_texts import refusal_text
 
 bp = Blueprint("rules", __name__, url_prefix="/admin/rules")
 
 # The rule health shown beside each rule looks back this far.
 HEALTH_DAYS = 30
+
+# How each action reads in the list.
+ACTION_NAMES = {
+    "route": _l("route"),
+    "review": _l("to review"),
+    "priority": _l("priority"),
+    "no-auto": _l("never auto-route"),
+}
+
+
+# How each condition reads in the list (rules.toml and the CLI keep the English keys).
+CONDITION_NAMES = {
+    "sender": _l("sender"),
+    "recipient": _l("recipient"),
+    "subject": _l("subject"),
+    "body": _l("body"),
+    "text": _l("text"),
+    "header": _l("header"),
+    "attachment": _l("attachment"),
+    "language": _l("language"),
+    "flag": _l("flag"),
+}
+
+
+def describe_conditions(conditions: Conditions) -> str:
+    """:meth:`Conditions.describe` with the condition names in the interface language."""
+    parts = []
+    for key, value in conditions.to_mapping().items():
+        if key == "header":
+            shown = ", ".join(f"{k}: {v}" for k, v in value.items())
+        else:
+            quoted = key in ("subject", "body", "text")
+            shown = ", ".join(f'"{v}"' if quoted else v for v in value)
+        parts.append(f"{CONDITION_NAMES.get(key, key)} {shown}")
+    return "; ".join(parts)
+
+
+def dry_summary(dry: rule_store.DryRun) -> str:
+    """:meth:`DryRun.summary` in the interface language."""
+    text = _(
+        "matches %(matched)s of %(searched)s archive mails",
+        matched=dry.matched,
+        searched=dry.searched,
+    )
+    if dry.labelled:
+        slug, count = next(iter(dry.by_label.items()))
+        text += _(
+            "; %(share)s %% of the %(labelled)s labelled ones are labelled %(team)s",
+            share=round(100 * count / dry.labelled),
+            labelled=dry.labelled,
+            team=dry.team_names.get(slug, slug),
+        )
+    elif dry.matched:
+        text += _("; none of them is labelled")
+    return text
 
 
 def _form(formdata: Any = None, rule: RuleSpec | None = None) -> RuleForm:
@@ -51,7 +109,7 @@ def _spec(form: RuleForm) -> RuleSpec:
             for line in lines:
                 name, sep, phrase = line.partition(":")
                 if not sep:
-                    raise RuleError(f"header {line!r}: write Name: phrase")
+                    raise RuleError(_("header %(line)s: write Name: phrase", line=repr(line)))
                 headers[name.strip()] = phrase.strip()
             when[key] = headers
         else:
@@ -79,6 +137,10 @@ def _render(form: RuleForm, *, rule_id: int | None = None, dry: Any = None) -> s
         form=form,
         editing=rule_id,
         dry=dry,
+        dry_text=dry_summary(dry) if dry is not None else "",
+        action_names=ACTION_NAMES,
+        describe_conditions=describe_conditions,
+        priority_names=PRIORITY_NAMES,
         move_form=RuleMoveForm(formdata=None),
         active_form=ActiveForm(formdata=None),
         confirm_form=ConfirmForm(formdata=None),
@@ -115,9 +177,11 @@ def _save(rule_id: int | None) -> ResponseReturnValue:
             row = rule_store.update_rule(session, rule_id, spec, actor_id=current_user.id)
         commit()
     except RuleError as exc:
-        flash(str(exc), "error")
+        flash(refusal_text(exc), "error")
         return _render(form, rule_id=rule_id), 400
-    flash(f"Rule '{row.name}' saved: it {dry.summary()}.", "info")
+    flash(
+        _("Rule '%(name)s' saved: it %(summary)s.", name=row.name, summary=dry_summary(dry)), "info"
+    )
     return redirect(url_for("rules.index"))
 
 
@@ -165,7 +229,8 @@ def enable(rule_id: int) -> ResponseReturnValue:
         on = form.active.data == "1"
         row = rule_store.set_enabled(db_session(), rule_id, on, actor_id=current_user.id)
         commit()
-        flash(f"Rule '{row.name}' {'switched on' if on else 'switched off'}.", "info")
+        notice = _("Rule '%(name)s' switched on.") if on else _("Rule '%(name)s' switched off.")
+        flash(notice % {"name": row.name}, "info")
     else:
         _form_errors_plain(form.errors)
     return redirect(url_for("rules.index"))
@@ -178,7 +243,10 @@ def delete(rule_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         rule_store.delete_rule(db_session(), rule_id, actor_id=current_user.id)
         commit()
-        flash(f"Rule '{rule.name}' deleted; the decisions it made keep its name.", "info")
+        flash(
+            _("Rule '%(name)s' deleted; the decisions it made keep its name.", name=rule.name),
+            "info",
+        )
     else:
         _form_errors_plain(form.errors)
     return redirect(url_for("rules.index"))

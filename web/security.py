@@ -20,6 +20,7 @@ from pathlib import Path
 
 from flask import Flask, Response, abort, current_app, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
@@ -28,6 +29,7 @@ from labeling.errors import ConfigError
 from labeling.files import make_private_dir
 from labeling.settings import Settings
 from labeling.store.tables import Message
+from web.i18n import role_name
 
 ADMIN = "admin"
 LABELER = "labeler"
@@ -183,19 +185,19 @@ def check_access() -> ResponseReturnValue | None:
     return None
 
 
-# How each role reads in a sentence (the stored name is 'labeler').
-ROLE_NAMES = {ADMIN: "admin", LABELER: "labeller", REVIEWER: "reviewer"}
-
-
 def refusal(roles: frozenset[str], role: str | None) -> str:
-    """Why a page is refused: which role it needs, and which one the person has."""
-    needed = " or ".join(ROLE_NAMES[r] for r in (ADMIN, REVIEWER, LABELER) if r in roles)
-    you = ROLE_NAMES.get(role or "", role or "not signed in")
-    if not needed:
-        return "This page is not open to anyone."
-    return (
-        f"This page needs the role {needed}; you are signed in as {you}. "
-        "Ask an admin if your work needs it."
+    """Why a page is refused: which role it needs, and which one the person has (in the
+    interface language)."""
+    names = [role_name(r) for r in (ADMIN, REVIEWER, LABELER) if r in roles]
+    if not names:
+        return gettext("This page is not open to anyone.")
+    needed = gettext(" or ").join(names)
+    you = role_name(role) if role else gettext("not signed in")
+    return gettext(
+        "This page needs the role %(needed)s; you are signed in as %(you)s. "
+        "Ask an admin if your work needs it.",
+        needed=needed,
+        you=you,
     )
 
 

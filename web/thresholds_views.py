@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from labeling.annotation.verify import verified_count, weak_label_noise
@@ -19,7 +20,7 @@ from labeling.errors import ModelError
 from labeling.live.stats import unknown_share
 from labeling.settings import Settings
 from labeling.store import audit
-from web import charts
+from web import charts, display
 from web.db import commit, db_session
 from web.forms import TargetForm
 
@@ -66,13 +67,17 @@ def _page(form: TargetForm) -> str:
     target = float(manifest.get("policy", {}).get("target_precision", 0.98))
     chart = charts.line_chart(
         chart_id="coverage-by-target",
-        title="Mail routed without a person, by target precision",
-        description="For each target precision, the share of the calibration mail the "
-        "active version would route by itself with that precision certified.",
+        title=_("Mail routed without a person, by target precision"),
+        description=_(
+            "For each target precision, the share of the calibration mail the "
+            "active version would route by itself with that precision certified."
+        ),
         labels=[f"{c.target:g}" for c in curve],
-        series=[charts.Series("routed by itself", [c.coverage for c in curve], charts.PALETTE[0])],
-        x_title="target precision",
-        y_title="share routed",
+        series=[
+            charts.Series(_("routed by itself"), [c.coverage for c in curve], charts.PALETTE[0])
+        ],
+        x_title=_("target precision"),
+        y_title=_("share routed"),
         y_max=1.0,
         value_format=charts.percent_format,
     )
@@ -84,6 +89,8 @@ def _page(form: TargetForm) -> str:
         chart=chart,
         target=target,
         needed=labels_needed(calibration.confidence, calibration.correct, target, delta),
+        replies=len(calibration.follow_score),
+        follow_floor=manifest.get("policy", {}).get("follow_floor", 0.0),
     )
     if not form.is_submitted():
         form.target.data = Decimal(str(target))
@@ -101,13 +108,13 @@ def set_target() -> ResponseReturnValue:
 
     form = TargetForm()
     if not form.validate_on_submit() or form.target.data is None:
-        flash("Choose a target precision between 0.5 and 0.999.", "error")
+        flash(_("Choose a target precision between 0.5 and 0.999."), "error")
         return _page(form), 400
     target = float(form.target.data)
     registry = Registry(_settings().models_path)
     info = registry.active()
     if info is None:
-        flash("No model is active yet: train one first.", "error")
+        flash(_("No model is active yet: train one first."), "error")
         return redirect(url_for("thresholds.index"))
     old = info.manifest.get("policy", {}).get("target_precision")
     try:
@@ -128,10 +135,21 @@ def set_target() -> ResponseReturnValue:
     commit()
     if certificate.certified:
         flash(
-            f"Target {target:g} in force: {info.version} now routes {certificate.coverage:.0%} "
-            "of its calibration mail by itself.",
+            _(
+                "Target %(target)s in force: %(version)s now routes %(share)s of its "
+                "calibration mail by itself.",
+                target=display.decimal(target, 3),
+                version=info.version,
+                share=display.percent(certificate.coverage),
+            ),
             "info",
         )
     else:
-        flash(f"Target {target:g} cannot be certified: all mail now goes to review.", "error")
+        flash(
+            _(
+                "Target %(target)s cannot be certified: all mail now goes to review.",
+                target=display.decimal(target, 3),
+            ),
+            "error",
+        )
     return redirect(url_for("thresholds.index"))

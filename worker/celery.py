@@ -123,6 +123,15 @@ def prepare_broker(app: Celery, attempts: int = 5) -> None:
             _forget_broker_engines()
 
 
+@signals.worker_init.connect
+def _prepare_broker_at_worker_init(sender: object = None, **_: object) -> None:
+    """``celery -A worker worker -B`` prepares the embedded broker as ``mailroom worker``
+    does, before its beat forks (otherwise that beat's sweeps die after the first)."""
+    app = getattr(sender, "app", None)
+    if isinstance(app, Celery):
+        prepare_broker(app)
+
+
 def _forget_broker_engines() -> None:
     """Dispose of the SQLAlchemy transport's cached engines (see :func:`prepare_broker`)."""
     from kombu.transport.sqlalchemy import Channel

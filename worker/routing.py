@@ -12,8 +12,12 @@
    team (``Thread.team_id``: the team the first mail went to, or the one a person chose for
    the thread). If the model is sure, at its certified threshold, that the reply belongs to
    another team, the model decides instead (``details['topic_changed']`` and
-   ``details['thread_team']`` say so): thread decisions are outside the certificate. After a
-   person chose the thread's team, the model is not even asked to second-guess them.
+   ``details['thread_team']`` say so). Following a thread has a certificate of its own: the
+   model must give the thread's team at least the version's ``follow_floor``
+   (:func:`classifier.certify.follow_floor`, from the verified replies); below it the reply
+   is the model's to decide (``details['thread_doubted']``), a person's when the model is
+   not sure. After a person chose the thread's team, the model is not even asked to
+   second-guess them.
 2. **The model.** With no active model every mail goes to review (``'no-model'``). A
    prediction that is not ``auto`` (below the team's threshold, out of scope, a label that
    is no longer a routable team) goes to review with the model's reason.
@@ -159,6 +163,23 @@ def _decide(
             # model were right 8 times in 16).
             topic_changed = {"topic_changed": True, "thread_team": team.slug}
             thread = None
+        elif (
+            prediction is not None
+            and team is not None
+            and not thread.moved_by_person
+            and prediction.doubts(team.slug)
+        ):
+            # Following the thread is certified only where the model gives its team at
+            # least the version's follow floor (classifier.certify): below it, replies in
+            # such threads were too often about something else. The model decides, and
+            # a person when the model is not sure either.
+            topic_changed = {
+                "thread_doubted": True,
+                "thread_team": team.slug,
+                "thread_probability": round(prediction.probability_of(team.slug), 4),
+                "follow_floor": prediction.follow_floor,
+            }
+            thread = None
     if is_reply and thread is not None and thread.team_id is not None:
         team = by_id.get(thread.team_id)
         details = {**model_view, "moved_by_person": thread.moved_by_person}
@@ -192,7 +213,7 @@ def _decide(
             reason=prediction.reason,
             decided_by="model",
             team=team,
-            details=model_view,
+            details={**model_view, **topic_changed},
             **common,
         )
     if team is None or not team.routable(outgoing):

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, func, select
@@ -260,3 +262,80 @@ def _interval(errors: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
     low = 0.0 if errors == 0 else float(beta.ppf(alpha / 2, errors, n - errors + 1))
     high = 1.0 if errors == n else float(beta.ppf(1 - alpha / 2, errors + 1, n - errors))
     return low, high
+
+
+_PRIOR_CHUNK = 500  # ids per IN (...) list
+
+
+def thread_priors(session: Session, message_ids: Sequence[int]) -> dict[int, str]:
+    """For each of ``message_ids`` that is a reply in a thread holding an earlier mail, the
+    team of the thread's first mail: what a thread decision would follow for it.
+
+    The first mail's team is the one a person gave it (verified, labelled or adjudicated),
+    else its archive folder. Replies whose thread has no earlier mail with a team are left
+    out. Thread decisions are certified on these (:func:`classifier.certify.thresholds_for`):
+    on the verified replies, how often did the thread's team answer right?
+    """
+    replies: dict[int, tuple[int, datetime | None]] = {}  # id -> (thread, date)
+    for start in range(0, len(message_ids), _PRIOR_CHUNK):
+        chunk = list(message_ids[start : start + _PRIOR_CHUNK])
+        for mid, thread, date, parent, references in session.execute(
+            select(
+                Message.id, Message.thread_id, Message.date, Message.in_reply_to, Message.references
+            ).where(Message.id.in_(chunk), Message.thread_id.is_not(None))
+        ):
+            if thread is not None and (parent or references):
+                replies[mid] = (thread, date)
+    threads = sorted({thread for thread, _ in replies.values()})
+    members: dict[int, list[tuple[datetime | None, int]]] = {}
+    for start in range(0, len(threads), _PRIOR_CHUNK):
+        chunk = threads[start : start + _PRIOR_CHUNK]
+        for mid, thread, date in session.execute(
+            select(Message.id, Message.thread_id, Message.date).where(
+                Message.thread_id.in_(chunk), Message.status == "ok"
+            )
+        ):
+            if thread is not None:
+                members.setdefault(thread, []).append((date, mid))
+    first: dict[int, int] = {}  # reply -> the thread's first earlier mail
+    for mid, (thread, date) in replies.items():
+        # Undated mail sorts by id (import order), as if it came in that order.
+        mine = _order_key(date, mid)
+        earlier = [
+            _order_key(d, other)
+            for d, other in members.get(thread, [])
+            if other != mid and _order_key(d, other) < mine
+        ]
+        if earlier:
+            first[mid] = min(earlier)[2]
+    teams = _current_teams(session, sorted(set(first.values())))
+    return {mid: teams[root] for mid, root in first.items() if root in teams}
+
+
+def _order_key(date: datetime | None, mid: int) -> tuple[float, int, int]:
+    return (date.timestamp() if date is not None else float("inf"), mid, mid)
+
+
+def _current_teams(session: Session, message_ids: Sequence[int]) -> dict[int, str]:
+    """Each mail's team as people gave it (verification, then a person's label), else its
+    folder label; mail with none is left out."""
+    rank = {"archive-folder": 0}
+    best: dict[int, tuple[int, str]] = {}
+    for start in range(0, len(message_ids), _PRIOR_CHUNK):
+        chunk = list(message_ids[start : start + _PRIOR_CHUNK])
+        for mid, source, slug in session.execute(
+            select(Annotation.message_id, Annotation.source, Team.slug)
+            .join(Team, Team.id == Annotation.team_id)
+            .where(Annotation.message_id.in_(chunk), Annotation.superseded_at.is_(None))
+            .order_by(Annotation.created_at, Annotation.id)
+        ):
+            level = rank.get(source, 1)
+            if mid not in best or level >= best[mid][0]:
+                best[mid] = (level, slug)
+        for mid, slug in session.execute(
+            select(Verification.message_id, Team.slug)
+            .join(Team, Team.id == Verification.team_id)
+            .where(Verification.message_id.in_(chunk), Verification.superseded_at.is_(None))
+        ):
+            best[mid] = (2, slug)
+    return {mid: slug for mid, (_, slug) in best.items()}

@@ -29,6 +29,11 @@ def explain(
         lines.append(f"same team as the earlier mail of its thread{moved}")
         if details.get("topic_changed"):
             lines.append(f"the model thinks the topic changed (to {details.get('model_team')})")
+    if details.get("thread_doubted"):
+        lines.append(
+            f"its thread went to {details.get('thread_team')}, but the model gives that team "
+            f"only {float(details.get('thread_probability', 0.0)):.2f}"
+        )
     if decided_by == "model" and details.get("model_team") and confidence is not None:
         lines.append(f"model: {details['model_team']} {confidence:.2f}")
     if decided_by.startswith("user"):

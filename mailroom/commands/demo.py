@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -384,6 +384,7 @@ class RoutingResult:
     by_people: int  # decided by a person in review (after the first run)
     quarantined: int
     unsettled: int  # still new/forwarding when the wait ended
+    filed: int = 0  # machine mail (auto-replies, bounces, loops): filed, never forwarded
 
     @property
     def precision(self) -> float | None:
@@ -400,6 +401,8 @@ class RoutingResult:
         )
         if self.by_people:
             text += f"; decided by people {share(self.by_people)}"
+        if self.filed:
+            text += f"; filed as machine mail {self.filed}"
         text += f"; quarantined {self.quarantined}"
         return text + (f"; {self.unsettled} not settled yet" if self.unsettled else "")
 
@@ -514,20 +517,41 @@ def routing_result(settings: Settings, corpus: Path) -> RoutingResult:
             .outerjoin(Team, Team.id == RoutingDecision.team_id)
             .where(Message.origin == "live")
         ).all()
-    auto = correct = review = people = quarantined = unsettled = 0
+    return classify_inbox(rows, truth)
+
+
+# Who routes without a person (as /metrics and the dashboard count it): the model, a reply's
+# thread, an admin rule. A person's decision in review names the person ('user:<id>').
+AUTO_DECIDERS = ("model", "thread", "rule")
+
+
+def classify_inbox(
+    rows: Sequence[tuple[str | None, str | None, str | None, str | None, str | None]],
+    truth: Mapping[str, str | None],
+) -> RoutingResult:
+    """The inbox's live mails, each ``(Message-ID, route state, current decision's
+    decided_by, its mode, its team slug)``, counted by who settled them; auto-routed mail
+    scored against ``truth`` (Message-ID without brackets → team slug)."""
+    auto = correct = review = people = quarantined = unsettled = filed = 0
     for message_id, state, decided_by, mode, team in rows:
         if state == "review":
             review += 1
         elif state == "quarantined":
             quarantined += 1
-        elif state in ("new", "forwarding", "forwarded") or decided_by is None:
+        elif state in ("new", "forwarding", "forwarded"):
             unsettled += 1
-        elif decided_by in ("model", "thread") and mode == "auto":
+        elif decided_by is None:
+            # Done without a decision: machine mail is filed so (lifecycle.record_filed).
+            filed += state == "done"
+            unsettled += state != "done"
+        elif decided_by in AUTO_DECIDERS and mode == "auto":
             auto += 1
             correct += truth.get((message_id or "").strip("<>")) == team
         else:
             people += 1  # decided in review (or closed as belonging to no team)
-    return RoutingResult(len(rows), auto, correct, review, people, quarantined, unsettled)
+    return RoutingResult(
+        len(rows), auto, correct, review, people, quarantined, unsettled, filed=filed
+    )
 
 
 def route_inbox(settings: Settings, *, expected: int, timeout: float) -> subprocess.Popen[bytes]:

@@ -6,7 +6,7 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -32,6 +32,13 @@ _budget_option = click.option(
     "decays to zero), the last epoch may be partial.",
 )
 _seed_option = click.option("--seed", type=int, default=0, show_default=True)
+_top_layers_option = click.option(
+    "--top-layers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Fine-tune only the top N transformer layers (and the head): each step costs about "
+    "half, so more epochs fit a time budget. Default: every layer.",
+)
 
 
 @click.command("train")
@@ -39,6 +46,7 @@ _seed_option = click.option("--seed", type=int, default=0, show_default=True)
 @_epochs_option
 @_length_option
 @_budget_option
+@_top_layers_option
 @_seed_option
 @click.option(
     "--include-weak",
@@ -53,6 +61,7 @@ def train(
     epochs: int | None,
     max_length: int | None,
     time_budget: float | None,
+    top_layers: int | None,
     seed: int,
     include_weak: bool,
     force: bool,
@@ -67,6 +76,7 @@ def train(
         epochs=epochs,
         max_length=max_length,
         time_budget=time_budget,
+        top_layers=top_layers,
         seed=seed,
     )
     outcome = train_from_store(
@@ -132,6 +142,17 @@ def describe_outcome(outcome: TrainOutcome) -> list[str]:
     return lines
 
 
+# The setting is the one source of the default; --help quotes it from there.
+_RETRAIN_BUDGET_DEFAULT = float(Settings.model_fields["retrain_time_budget"].default)
+
+
+def retrain_budget(settings: Settings, time_budget: float | None) -> float | None:
+    """Seconds of fine-tuning for a retrain: the command line's, else the setting's; None
+    (0 given or set) trains every epoch."""
+    chosen = settings.retrain_time_budget if time_budget is None else time_budget
+    return chosen or None
+
+
 @click.command("retrain")
 @click.option(
     "--if-due",
@@ -141,7 +162,13 @@ def describe_outcome(outcome: TrainOutcome) -> list[str]:
 )
 @click.option("--min-new-labels", type=int, default=None, help="Override the setting.")
 @_model_option
-@_budget_option
+@click.option(
+    "--time-budget",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Seconds of fine-tuning, the steps planned to fit; 0: no budget, every epoch "
+    f"(default: MAILROOM_RETRAIN_TIME_BUDGET, {_RETRAIN_BUDGET_DEFAULT:.0f} s unless set).",
+)
 @click.pass_obj
 def retrain(
     settings: Settings,
@@ -172,7 +199,11 @@ def retrain(
     base = model or (str(active.manifest.get("base_model")) if active else None)
     if active is not None and active.manifest.get("kind") == "tfidf":
         base = model  # a TF-IDF version has no encoder to keep; the setting decides
-    args = from_settings(settings, model=base, time_budget=time_budget)
+    budget = retrain_budget(settings, time_budget)
+    click.echo(
+        f"fine-tuning for at most {budget:.0f} s" if budget else "fine-tuning without a time budget"
+    )
+    args = from_settings(settings, model=base, time_budget=budget)
     bar = sys.stderr.isatty()
     # Without a terminal (a pipe, a log, the worker's child process) there is no bar:
     # a line per stage and per epoch says how far it is.
@@ -422,6 +453,11 @@ def models_thresholds(
                 )
             else:
                 click.echo(f"{cert.target:<8} {'nothing':>15}   {'–':>9}   {'–':>23}   {more}")
+        click.echo(
+            describe_follow_floor(
+                info.manifest, len(calibration.follow_score), calibration.source
+            )
+        )
         return
     old = info.manifest.get("policy", {}).get("target_precision")
     cert = registry.set_target(info.version, target, max_unknown_share=share)
@@ -488,6 +524,7 @@ def models_rollback(settings: Settings) -> None:
 @_epochs_option
 @_length_option
 @_budget_option
+@_top_layers_option
 @_seed_option
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Result JSON.")
 @click.pass_obj
@@ -502,6 +539,7 @@ def benchmark(
     epochs: int | None,
     max_length: int | None,
     time_budget: float | None,
+    top_layers: int | None,
     seed: int,
     out: Path,
 ) -> None:
@@ -519,6 +557,7 @@ def benchmark(
         epochs=epochs,
         max_length=max_length,
         time_budget=time_budget,
+        top_layers=top_layers,
         seed=seed,
     )
     if max_unknown_share is not None:
@@ -538,3 +577,20 @@ def benchmark(
 
 
 commands: list[click.Command] = [train, retrain, evaluate_command, models, benchmark]
+
+
+def describe_follow_floor(manifest: dict[str, Any], replies: int, source: str) -> str:
+    """One line on when a reply follows its thread without a person (the policy's
+    ``follow_floor``, certified on the verified replies)."""
+    floor = manifest.get("policy", {}).get("follow_floor", 0.0)
+    if source != "verified":
+        return "threads: not certified (no verified sample); a reply follows its thread"
+    if floor is None:
+        return (
+            f"threads: {replies} verified replies cannot certify following a thread at this "
+            "target; a reply goes where the model is sure, else to a person"
+        )
+    return (
+        f"threads: a reply follows its thread when the model gives that team at least "
+        f"{float(floor):.3f} (certified on {replies} verified replies)"
+    )

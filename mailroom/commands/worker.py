@@ -115,10 +115,18 @@ def worker_command(
     help="Task threads per worker.",
 )
 @click.option(
+    "--stack",
+    type=click.Choice(["production", "embedded"]),
+    default="production",
+    show_default=True,
+    help="Database and broker: PostgreSQL and Redis, or the embedded default's SQLite "
+    "database and SQLite broker (workers started as `mailroom worker`, as the demo does).",
+)
+@click.option(
     "--chaos",
     is_flag=True,
     help="A soak: SIGKILL workers, cut IMAP and SMTP connections and restart the broker at "
-    "random while mail (5 %% of it machine mail) arrives; exits 2 unless nothing was lost "
+    "random while mail (5 % of it machine mail) arrives; exits 2 unless nothing was lost "
     "or duplicated and no machine mail reached a team.",
 )
 @click.option(
@@ -139,6 +147,7 @@ def bench_pipeline_command(
     duration: float,
     workers: int,
     concurrency: int,
+    stack: str,
     chaos: bool,
     chaos_every: float,
     drain: float | None,
@@ -148,10 +157,14 @@ def bench_pipeline_command(
     --rate 20 --duration 500` pushes 10,000 mails.
 
     Starts a private Dovecot, a local SMTP receiver, a fresh PostgreSQL database and Redis
-    database, trains a small TF-IDF model, starts WORKERS worker processes, and appends
-    mail at RATE for DURATION seconds. Needs root (Dovecot), PostgreSQL and Redis on
-    127.0.0.1. Runs benchmarks/bench_pipeline.py from a source checkout.
+    database (--stack embedded: SQLite files instead), trains a small TF-IDF model, starts
+    WORKERS worker processes, and appends mail at RATE for DURATION seconds. Also reports
+    how many sweeps the beat ran. Needs root (Dovecot); the production stack also
+    PostgreSQL and Redis on 127.0.0.1. Runs benchmarks/bench_pipeline.py from a source
+    checkout.
     """
+    if chaos and stack != "production":
+        raise click.UsageError("--chaos restarts a Redis broker: it needs --stack production")
     if not BENCH_SCRIPT.exists():
         raise click.ClickException(
             f"{BENCH_SCRIPT} not found: the benchmark runs from a source checkout"
@@ -167,6 +180,8 @@ def bench_pipeline_command(
         str(workers),
         "--concurrency",
         str(concurrency),
+        "--stack",
+        stack,
         "--drain",
         str(drain if drain is not None else (600.0 if chaos else 120.0)),
     ]

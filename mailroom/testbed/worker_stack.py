@@ -9,7 +9,9 @@ test on a private Dovecot, a recording SMTP server, PostgreSQL and Redis) and
   words (:func:`unsure_mail`) that it sends to review;
 - :func:`worker_env`: the environment of a worker (or demo) process on given settings;
 - :func:`celery_worker_argv`: ``celery -A worker worker`` as the tests and the benchmark
-  start it;
+  start it; :func:`mailroom_worker_argv`: ``mailroom worker``, as the demo and the embedded
+  default start it;
+- :func:`beat_tally`: how many sweeps the beat got run, read from worker logs;
 - :class:`Stack`: worker processes (each in its own process group) on one set of settings,
   and what they did: route states, IMAP flags, the SMTP server's tally.
 """
@@ -153,6 +155,35 @@ def celery_worker_argv(name: str, *, beat_schedule: Path | None = None) -> list[
         "--without-heartbeat",
         *(["-B", "-s", str(beat_schedule)] if beat_schedule is not None else []),
     ]
+
+
+def mailroom_worker_argv(name: str, *, beat: bool) -> list[str]:
+    """``mailroom worker`` named ``name@%h``, with or without the embedded beat, logging at
+    ``MAILROOM_LOG_LEVEL``: how the demo and the embedded default (SQLite database and
+    broker) run a worker; it declares the SQLite broker's queues before Celery forks the
+    beat (:func:`worker.celery.prepare_broker`), which ``celery -A worker worker`` does not."""
+    return [
+        sys.executable,
+        "-m",
+        "mailroom",
+        "worker",
+        "-n",
+        f"{name}@%h",
+        "--beat" if beat else "--no-beat",
+    ]
+
+
+def beat_tally(log_text: str) -> tuple[int, int]:
+    """(sweeps that ran, scheduled tasks the beat could not send) in worker logs written at
+    INFO: Celery's "Task mailroom.sweep[…] succeeded" and the beat's "Couldn't apply
+    scheduled task" lines."""
+    swept = failed = 0
+    for line in log_text.splitlines():
+        if "mailroom.sweep[" in line and "succeeded" in line:
+            swept += 1
+        elif "Couldn't apply scheduled task" in line:
+            failed += 1
+    return swept, failed
 
 
 @dataclass

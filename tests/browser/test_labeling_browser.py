@@ -194,11 +194,11 @@ def test_label_five_with_the_keyboard_undo_and_html_that_cannot_run(
     expect(page.locator("#notice")).to_have_text(f"#{evil} staat weer in je wachtrij")
     assert problems == []
 
-    # A mail with no reason to be chosen is refused by its number, saying why (the
-    # browser logs the 409 itself).
+    # A mail with no reason to be chosen is refused by its number, saying why in the
+    # page's language (the browser logs the 409 itself).
     page.fill("#open-id", str(calm + 1))
     page.press("#open-id", "Enter")
-    expect(page.locator("#error")).to_contain_text("queue's own order")
+    expect(page.locator("#error")).to_contain_text("eigen volgorde van de wachtrij")
     context.close()
 
 

@@ -607,6 +607,12 @@ def test_dashboard_page_shows_the_case(app: Flask, case: Case, db_settings: Sett
     tooltips = [t.text for t in teams_chart.iter(f"{SVG_NS}title")]
     assert "11 Mar · Premie: 2" in tooltips and "4 Mar · Schade: 2" in tooltips
     assert "11 Mar · In review: 2" in tooltips
+    # In Dutch the charts speak Dutch too: months, series and titles.
+    dutch = client.get(
+        "/dashboard?period=week&days=14", headers={"Accept-Language": "nl"}
+    ).get_data(as_text=True)
+    assert "11 mrt · Premie: 2" in dutch and "11 mrt · In beoordeling: 2" in dutch
+    assert "Mail per team" in dutch and "Beoordelingsachterstand" in dutch
     # The CSP forbids inline styles and scripts: the page has neither.
     assert "style=" not in page and "<style" not in page and "<script" not in page
 

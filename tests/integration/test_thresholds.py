@@ -100,6 +100,8 @@ def test_the_admin_sees_what_each_target_costs_and_changes_it_at_once(
     assert "the verified sample: 250 mails people answered blind" in page
     assert 'id="coverage-by-target"' in page  # the curve
     assert page.count("<tr") >= 11  # a row per target, and the header
+    # The seeded verified mails hold no replies: no thread is followed on its own.
+    assert "0 verified replies cannot certify following a thread" in page
     before = registry.active()
     assert before is not None
     token = csrf_token(admin, "/thresholds")
@@ -140,6 +142,8 @@ def test_the_command_line_shows_the_curve_and_sets_a_target(
     assert "0.98" in shown.output and "0.9 " in shown.output
     assert "verified mails 70 % would take" in shown.output
     assert "about " in shown.output or "not reachable" in shown.output
+    # The seeded verified mails are no replies: nothing to certify thread decisions on.
+    assert "threads: 0 verified replies cannot certify following a thread" in shown.output
     changed = runner.invoke(cli, ["models", "thresholds", "--target", "0.92"], obj=db_settings)
     assert changed.exit_code == 0, changed.output
     assert "now routes at precision ≥ 0.92" in changed.output

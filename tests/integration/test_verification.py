@@ -199,3 +199,47 @@ def test_a_quarantined_mail_is_never_in_the_sample(sessions: sessionmaker[Sessio
             verify.record_verification(session, found, None, user)
         assert bad.id not in offered and verify.next_to_verify(session, user) is None
         assert session.get(Message, bad.id) is not None
+
+
+def test_a_verified_reply_knows_the_team_of_its_threads_first_mail(
+    sessions: sessionmaker[Session], many: Seeded
+) -> None:
+    """What thread decisions are certified on: the team a thread decision would follow."""
+    from labeling.store.tables import Thread
+
+    user = many.users["labeler"]
+    m = many.messages
+    with sessions() as session:
+        a, b = Thread(root_key="<a@x>"), Thread(root_key="<b@x>")
+        session.add_all([a, b])
+        session.flush()
+        # Thread a: m[0] first (folder label), m[1] and m[2] replies. Thread b: m[3] alone
+        # first, m[4] a reply whose first mail a person relabelled.
+        for mid, thread, parent in (
+            (m[0], a, None),
+            (m[1], a, "<m0@x>"),
+            (m[2], a, "<m1@x>"),
+            (m[3], b, None),
+            (m[4], b, "<m3@x>"),
+            (m[5], None, "<gone@x>"),  # names a parent, but no thread holds it
+        ):
+            message = session.get(Message, mid)
+            assert message is not None
+            message.thread_id = thread.id if thread is not None else None
+            message.in_reply_to = parent
+        session.add(
+            Annotation(
+                message_id=m[3], team_id=many.teams["klachten"], user_id=user, source="human"
+            )
+        )
+        session.flush()
+        folder = dict(
+            session.execute(
+                select(Annotation.message_id, Team.slug)
+                .join(Team, Team.id == Annotation.team_id)
+                .where(Annotation.source == "archive-folder")
+            ).all()
+        )
+        priors = verify.thread_priors(session, [m[0], m[1], m[2], m[4], m[5]])
+    # The first mail has no earlier mail; both replies of thread a follow m[0]'s folder.
+    assert priors == {m[1]: folder[m[0]], m[2]: folder[m[0]], m[4]: "klachten"}

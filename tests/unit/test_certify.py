@@ -4,6 +4,7 @@ estimate of how many verified labels a target needs."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -112,3 +113,51 @@ def test_the_promise_holds_in_at_least_nine_draws_of_ten() -> None:
         violations += true_precision < 0.98
     assert certified > 100  # the walk is not so timid that it certifies nothing
     assert violations / 300 <= 0.1  # the promise: P(precision < target) <= delta
+
+
+def test_thread_decisions_are_certified_on_verified_replies_and_kept_with_the_set(
+    tmp_path: Path,
+) -> None:
+    from classifier.certify import CalibrationSet, follow_floor, follow_up_scores, thresholds_for
+    from classifier.thresholds import ThresholdPolicy
+
+    labels = ("a", "b", "c", "d")
+    rng = np.random.default_rng(0)
+    n = 600
+    probs = rng.dirichlet(np.ones(4), size=n)
+    # Replies whose thread went to "a": right when the model leans to "a", wrong (a topic
+    # switch) when it gives "a" little.
+    rows = [(i, "a", "a" if probs[i, 0] >= 0.3 else "b") for i in range(n)]
+    scores, correct = follow_up_scores(probs, labels, rows)
+    ranks = np.argsort(-probs, axis=1)[:, :3]
+    assert all((s == 0.0) == (0 not in ranks[i]) for i, s in enumerate(scores))
+    base = CalibrationSet.of(labels, probs, np.zeros(n, dtype=bool), ["a"] * n, "verified")
+    data = base.with_follow_ups(scores, correct)
+    floor = follow_floor(data, 0.98)
+    assert 0.29 < floor < 0.45  # about the switch point: as lax as the evidence allows
+    followed = np.asarray(scores) >= floor
+    assert np.asarray(correct)[followed].mean() >= 0.98
+    # No replies to judge by, or too few: nothing is followed on its own...
+    assert math.isinf(follow_floor(base, 0.98))
+    assert math.isinf(follow_floor(base.with_follow_ups(scores[:50], correct[:50]), 0.98))
+    # ...unless the set is a validation carve, which certifies nothing at all.
+    carve = CalibrationSet.of(labels, probs, np.zeros(n, dtype=bool), ["a"] * n, "validation")
+    assert follow_floor(carve, 0.98) == 0.0
+    # Every reply switches topic: nothing can be certified, no thread is followed alone.
+    never = base.with_follow_ups(scores, [False] * len(scores))
+    assert math.isinf(follow_floor(never, 0.98))
+    policy, _ = thresholds_for(data, 0.98)
+    assert policy.follow_floor == floor
+    assert ThresholdPolicy.from_json(policy.to_json()).follow_floor == floor
+    never_policy = thresholds_for(never, 0.98)[0]
+    assert math.isinf(ThresholdPolicy.from_json(never_policy.to_json()).follow_floor)
+    # Versions from before the rule had no floor: they followed every thread.
+    old = {k: v for k, v in policy.to_json().items() if k != "follow_floor"}
+    assert ThresholdPolicy.from_json(old).follow_floor == 0.0
+    # Kept with the calibration set, so a new target re-certifies it without training.
+    data.save(tmp_path / "c.npz")
+    again = CalibrationSet.load(tmp_path / "c.npz")
+    assert follow_floor(again, 0.98) == floor
+    base.save(tmp_path / "b.npz")
+    assert len(CalibrationSet.load(tmp_path / "b.npz").follow_score) == 0
+    assert math.isinf(follow_floor(CalibrationSet.load(tmp_path / "b.npz"), 0.98))

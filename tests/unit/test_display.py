@@ -37,3 +37,17 @@ def test_durations_read_in_minutes_and_seconds() -> None:
     assert display.duration(3 * 3600 + 300) == "3 h 5 min"
     assert display.duration(50 * 3600) == "2 days 2 h"
     assert display.duration(None) == "–"
+
+
+def test_numbers_are_written_as_the_interface_language_writes_them() -> None:
+    from flask import Flask
+    from flask_babel import Babel
+
+    for locale, figure, share in (("nl", "0,812", "98,9 %"), ("en", "0.812", "98.9 %")):
+        app = Flask(__name__)
+        Babel(app, locale_selector=lambda locale=locale: locale)
+        with app.test_request_context():
+            assert display.decimal(0.8123) == figure
+            assert display.percent(0.9894, 1) == share
+            assert display.percent(0.989) == "98 %"  # still rounded down, never up
+            assert display.decimal(None) == "–"

@@ -186,3 +186,54 @@ def test_a_time_budget_ends_training_within_it_with_the_rate_annealed(minilm: Pa
     assert 1 <= len(result.history) < 1000 and result.steps < 1000 * 24
     assert result.planned_steps - StepPlan.FIRST_REPLAN <= result.steps <= result.planned_steps
     assert result.history[-1].epoch == len(result.history)  # the last epoch was evaluated
+
+
+def test_training_only_the_top_layers_leaves_the_rest_as_the_base_and_still_learns(
+    minilm: Path, tmp_path: Path
+) -> None:
+    from classifier.modeling import build, save_delta
+
+    texts = CLAIMS + CANCEL
+    labels = ["claims"] * len(CLAIMS) + ["cancellations"] * len(CANCEL)
+    args = TrainingArguments(
+        epochs=6,
+        batch_size=6,
+        learning_rate=2e-4,
+        head_learning_rate=1e-2,
+        early_stopping_patience=10,
+        max_length=32,
+        train_top_layers=2,
+    )
+    result = fine_tune(minilm, texts * 2, labels * 2, texts, labels, args, progress=False)
+    assert result.history[-1].val_accuracy == 1.0
+    base, _ = build(minilm, result.model.head_config)
+    base_state = base.state_dict()
+    trained = result.model.state_dict()
+    layers = 6  # MiniLM-L6
+    for name, tensor in trained.items():
+        below = any(f"encoder.layer.{i}." in name for i in range(layers - 2))
+        if below or ".embeddings." in name:
+            assert name in result.frozen, name
+            assert np.array_equal(tensor.numpy(), base_state[name].numpy()), name
+    top = f"encoder.encoder.layer.{layers - 1}.output.dense.weight"
+    assert top not in result.frozen
+    assert not np.array_equal(trained[top].numpy(), base_state[top].numpy())
+
+    # The delta holds only the top layers and the head, and rebuilds the same model.
+    save_delta(result.model, result.frozen, tmp_path)
+    with safe_open(str(tmp_path / DELTA_FILE), "pt") as saved:
+        names = set(saved.keys())
+    assert not any("encoder.layer.0." in name for name in names)
+    assert top in names
+    unseen = ["hail dented the bonnet of my car", "end my insurance contract please"]
+    again, tokenizer = load_finetuned(minilm, tmp_path)
+    np.testing.assert_allclose(
+        predict_logits(again, tokenizer, unseen),
+        predict_logits(result.model, result.tokenizer, unseen),
+        atol=0.05,
+    )
+
+
+def test_top_layers_must_be_positive() -> None:
+    with pytest.raises(ModelError, match="train_top_layers"):
+        TrainingArguments(train_top_layers=0)

@@ -113,3 +113,22 @@ def test_the_retrain_task_runs_when_due_and_one_at_a_time(
     fussy = load_settings({}, instance_path=tmp_path, retrain_min_new_labels=4)
     assert make_celery(fussy).tasks["mailroom.retrain_if_due"].apply().get() == "not due"
     engine.dispose()
+
+
+def test_celerys_own_worker_command_prepares_the_embedded_broker_too(tmp_path: Path) -> None:
+    from celery import signals
+    from kombu.transport.sqlalchemy import Channel
+    from sqlalchemy import create_engine, inspect, text
+
+    settings = load_settings({}, instance_path=tmp_path)
+    app = make_celery(settings)
+    broker = create_engine(app.conf.broker_url.removeprefix("sqla+"))
+    assert "kombu_queue" not in inspect(broker).get_table_names()
+    # What `celery -A worker worker` sends before it starts its beat.
+    worker = type("WorkController", (), {"app": app})()
+    signals.worker_init.send(sender=worker)
+    assert not Channel._engines  # the beat forked after this opens its own connections
+    with broker.connect() as db:
+        names = set(db.execute(text("SELECT name FROM kombu_queue")).scalars())
+    broker.dispose()
+    assert {"mailroom.watch", "mailroom.route", "mailroom.forward"} <= names

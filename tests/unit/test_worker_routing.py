@@ -145,3 +145,58 @@ def test_a_first_mail_of_an_unrouted_thread_is_classified() -> None:
     )
     assert d.team == TEAMS["klachten"]
 
+
+
+def test_a_reply_follows_its_thread_only_where_the_model_gives_its_team_the_follow_floor() -> None:
+    from dataclasses import replace
+
+    unsure = replace(
+        _prediction("klachten", 0.6, auto=False),
+        top=(("klachten", 0.6), ("schade", 0.3), ("other", 0.1)),
+        follow_floor=0.25,
+    )
+    # The model gives the thread's team (schade) 0.30 ≥ 0.25: the thread decides.
+    d = decide_route(
+        prediction=unsure, thread=ThreadInfo(team_id=1), is_reply=True, teams=TEAMS, outgoing="smtp"
+    )
+    assert (d.mode, d.decided_by, d.team) == ("auto", "thread", TEAMS["schade"])
+    # Below the floor the thread is doubted: the unsure model means a person decides.
+    doubted = replace(unsure, follow_floor=0.35)
+    thread = ThreadInfo(team_id=1)
+    d = decide_route(
+        prediction=doubted, thread=thread, is_reply=True, teams=TEAMS, outgoing="smtp"
+    )
+    assert (d.mode, d.decided_by, d.reason) == ("review", "model", "below-threshold")
+    assert d.details["thread_doubted"] is True and d.details["thread_team"] == "schade"
+    assert d.details["thread_probability"] == 0.3
+    # A team outside the model's top three counts as 0; a floor of NEVER follows nothing.
+    never = replace(unsure, top=(("klachten", 0.6), ("other", 0.4)), follow_floor=float("inf"))
+    d = decide_route(
+        prediction=never, thread=ThreadInfo(team_id=1), is_reply=True, teams=TEAMS, outgoing="smtp"
+    )
+    assert d.mode == "review" and d.details["thread_probability"] == 0.0
+    # A sure model still routes a doubted reply itself; a person's choice is never doubted.
+    sure = replace(_prediction("klachten", 0.99), follow_floor=0.5)
+    d = decide_route(
+        prediction=sure, thread=ThreadInfo(team_id=1), is_reply=True, teams=TEAMS, outgoing="smtp"
+    )
+    assert (d.mode, d.decided_by, d.team) == ("auto", "model", TEAMS["klachten"])
+    d = decide_route(
+        prediction=doubted,
+        thread=ThreadInfo(team_id=1, moved_by_person=True),
+        is_reply=True,
+        teams=TEAMS,
+        outgoing="smtp",
+    )
+    assert (d.mode, d.team) == ("auto", TEAMS["schade"])
+
+
+def test_the_follow_floor_is_said_in_words() -> None:
+    from mailroom.commands.models import describe_follow_floor
+
+    assert "at least 0.412 (certified on 80 verified replies)" in describe_follow_floor(
+        {"policy": {"follow_floor": 0.4123}}, 80, "verified"
+    )
+    never = describe_follow_floor({"policy": {"follow_floor": None}}, 9, "verified")
+    assert "9 verified replies cannot certify" in never
+    assert "not certified" in describe_follow_floor({"policy": {}}, 0, "validation")
