@@ -38,6 +38,7 @@ from classifier.version_files import (
     ACTIVE_FILE,
     CALIBRATION_FILE,
     CENTROIDS_FILE,
+    FLAG_HEAD_FILES,
     MANIFEST_FILE,
     TFIDF_FILE,
     TRAINED_ON_FILE,
@@ -45,6 +46,7 @@ from classifier.version_files import (
 from labeling.errors import ModelError
 
 if TYPE_CHECKING:
+    from classifier.baseline import TfidfBaseline
     from classifier.certify import CalibrationSet, Certificate
     from classifier.modeling import EncoderClassifier
     from classifier.router import Components
@@ -164,12 +166,15 @@ class Registry:
         model_card: str,
         calibration: CalibrationSet | None = None,
         trained_on: Sequence[int] = (),
+        flag_heads: Mapping[str, TfidfBaseline] | None = None,
     ) -> VersionInfo:
         """Write a new version folder atomically and return it (not yet active).
 
         ``calibration``: the out-of-sample scores its thresholds were certified on (kept,
         so another target can be certified without training); ``trained_on``: the ids of
-        the mail it learnt from (a gate never compares versions on mail one of them saw).
+        the mail it learnt from (a gate never compares versions on mail one of them saw);
+        ``flag_heads``: the learned urgency/churn heads (:mod:`classifier.flags`; their
+        thresholds and why a flag has none go in ``facts['flags']``).
         """
         import numpy as np
 
@@ -183,6 +188,8 @@ class Registry:
         shutil.rmtree(tmp, ignore_errors=True)
         make_private_dir(tmp)
         components.tfidf.save(tmp / TFIDF_FILE)
+        for flag, head in (flag_heads or {}).items():
+            head.save(tmp / FLAG_HEAD_FILES[flag])
         if components.model is not None:
             # A quantised model cannot give back float tensors: the delta is always saved
             # from the float model, and quantised again on load when the manifest says so.

@@ -32,6 +32,7 @@ from classifier.certify import (
     thresholds_for,
 )
 from classifier.evaluation import EvaluationResult
+from classifier.flag_training import FlagExample, FlagOutcome, train_flag_heads
 from classifier.recipe import (
     TrainedPipeline,
     baseline_components,
@@ -99,6 +100,7 @@ class TrainOutcome:
     certificate: Certificate | None = None
     calibration_source: str = "validation"
     labels_needed: int | None = None
+    flags: dict[str, FlagOutcome] | None = None
 
 
 def _holdout_summary(result: EvaluationResult | None) -> dict[str, object]:
@@ -112,6 +114,7 @@ def _model_card(
     holdout: EvaluationResult | None,
     baseline: EvaluationResult | None,
     args: PipelineArguments,
+    flags: dict[str, FlagOutcome] | None = None,
 ) -> str:
     def row(name: str, result: EvaluationResult | None) -> str:
         if result is None:
@@ -123,6 +126,9 @@ def _model_card(
         )
 
     counts = "\n".join(f"| {team} | {n} |" for team, n in trained.label_counts.items())
+    flag_lines = "\n".join(
+        f"- {name}: {outcome.source} — {outcome.reason}" for name, outcome in (flags or {}).items()
+    ) or "- not trained"
     notes = "\n".join(f"- {note}" for note in trained.notes)
     encoder = trained.base_model if trained.kind == "transformer" else "none"
     return f"""# Mailroom model {version}
@@ -148,6 +154,9 @@ about the people who wrote the mail.
 | team | examples |
 |---|---|
 {counts}
+
+## Urgency and churn flags
+{flag_lines}
 
 ## Notes
 {notes}
@@ -259,6 +268,17 @@ def train_from_store(
             on_epoch=epoch_line,
         )
         say(f"trained in {trained.train_seconds:.0f} s; calibrating and comparing")
+        # The urgency and churn heads learn from the same mail (never the holdout or the
+        # verified sample), from the flags people gave with their labels.
+        flags = train_flag_heads(
+            [
+                FlagExample(e.text, e.group or e.message_id, {"urgent": e.urgent, "churn": e.churn})
+                for e in train + validation
+            ],
+            args.flags,
+        )
+        for outcome in flags.values():
+            say(f"flag {outcome.flag}: {outcome.reason}")
         calibration = _calibrate(trained, verified, validation, args, settings, priors)
         labels = set(trained.components.labels)
         base = Router(
@@ -305,6 +325,7 @@ def train_from_store(
             float_model=trained.float_model,
             calibration=calibration.data,
             trained_on=[e.message_id for e in train + validation],
+            flag_heads={f: o.head for f, o in flags.items() if o.head is not None},
             metrics={
                 "validation": trained.validation.summary(),
                 "validation_baseline": trained.validation_baseline.summary(),
@@ -326,6 +347,7 @@ def train_from_store(
                 "training_arguments": asdict(args.training),
                 "notes": trained.notes,
                 "certificate": certificate.to_json(),
+                "flags": {flag: outcome.to_json() for flag, outcome in flags.items()},
                 "calibration_source": calibration.data.source,
                 "labels_needed": needed,
                 "weak_label_noise": {
@@ -340,7 +362,7 @@ def train_from_store(
                 },
             },
             model_card=_model_card(
-                trained, version, data_hash, holdout_result, baseline_result, args
+                trained, version, data_hash, holdout_result, baseline_result, args, flags
             ),
         )
         decision = _gate(holdout_result, active_result, force_promote)
@@ -379,6 +401,7 @@ def train_from_store(
             certificate=certificate,
             calibration_source=calibration.data.source,
             labels_needed=needed,
+            flags=flags,
         )
 
 

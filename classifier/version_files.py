@@ -8,3 +8,5 @@ TFIDF_FILE = "tfidf.npz"
 CENTROIDS_FILE = "centroids.npy"
 CALIBRATION_FILE = "calibration.npz"
 TRAINED_ON_FILE = "trained_on.npy"
+# The learned urgency and churn heads (classifier.flags), one per flag that has one.
+FLAG_HEAD_FILES = {"urgent": "flag_urgent.npz", "churn": "flag_churn.npz"}

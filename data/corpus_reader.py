@@ -38,6 +38,9 @@ class TruthRecord:
     pii: tuple[dict[str, str], ...] = ()
     # A repeat customer's mail: the Message-ID of their earlier mail about the same case.
     repeat_of: str | None = None
+    # The demo organisation's judgement (data.mood): urgent, wants to leave.
+    urgent: bool = False
+    churn: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ def read_truth(out_dir: Path) -> list[TruthRecord]:
                     parent=data.get("parent"),
                     pii=tuple(data.get("pii", ())),
                     repeat_of=data.get("repeat_of"),
+                    urgent=bool(data.get("urgent", False)),
+                    churn=bool(data.get("churn", False)),
                 )
             )
     return records

@@ -19,8 +19,9 @@ the archive, like in real archives -- another team's folder, with feature ``misf
 ``kind`` (new, reply, forward, malformed), ``topics`` (primary team first; two when the mail
 also mentions another team's business), ``path`` (relative to ``Maildir/``), ``intent`` and
 ``features`` (e.g. ``html``, ``charset:windows-1252``, ``quote:reply-outlook``,
-``forward:rfc822``, ``attachment``, ``typos``, ``malformed:bad-date``) and, for replies and
-forwards of corpus mail, ``parent`` (the earlier Message-ID).
+``forward:rfc822``, ``attachment``, ``typos``, ``malformed:bad-date``), ``urgent`` and
+``churn`` (the demo organisation's judgement of the mail: :mod:`data.mood`) and, for replies
+and forwards of corpus mail, ``parent`` (the earlier Message-ID).
 
 Repeat customers (:data:`REPEAT_SHARE`): some new inbox mails come from a customer who
 wrote earlier in the inbox, from the same address, about the same case (same team, same
@@ -56,7 +57,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from data import compose, pii_truth
+from data import compose, mood, pii_truth
 from data.compose import TEAM_SHARES, Composition
 from data.mime_build import (
     CLIENTS,
@@ -177,6 +178,9 @@ class _Record:
     path: str = ""
     pii: list[dict[str, str]] = field(default_factory=list)
     repeat_of: str | None = None
+    # Urgency and churn truth (data.mood).
+    urgent: bool = False
+    churn: bool = False
 
     def to_json(self) -> str:
         data = {
@@ -190,6 +194,8 @@ class _Record:
             "intent": self.intent,
             "features": self.features,
             "pii": self.pii,
+            "urgent": self.urgent,
+            "churn": self.churn,
         }
         if self.parent is not None:
             data["parent"] = self.parent
@@ -279,7 +285,7 @@ def generate(
     misfiled = two_topics = 0
     for planned in plan:
         rng = random.Random(f"demo-corpus/{seed}/{planned.index}")
-        raw, record, info = _write_one(planned, rng, written)
+        raw, record, info = _write_one(planned, rng, written, seed=seed)
         if info is not None:
             written[planned.index] = info
         archived = planned.index < count
@@ -411,6 +417,8 @@ def _write_one(
     planned: _Planned,
     rng: random.Random,
     written: dict[int, _Written],
+    *,
+    seed: int = 7,
 ) -> tuple[bytes, _Record, _Written | None]:
     """Compose and render one planned mail; returns its bytes, its truth record and what
     later mails need to reply to or forward it (None for a malformed mail)."""
@@ -465,7 +473,19 @@ def _write_one(
         quote_depth = 0
 
     team = comp.topics[0]  # a reply may have switched to another team's business
-    paragraphs, noise_features = compose.apply_noise(comp.paragraphs, rng)
+    # Angry, hurried and leaving customers (data.mood): its own RNG, so nothing else moves.
+    with_mood, draft.subject, feeling = mood.mood_of(
+        seed,
+        planned.index,
+        language=planned.language,
+        team=team,
+        intent=comp.intent,
+        kind=planned.kind,
+        paragraphs=comp.paragraphs,
+        subject=draft.subject,
+    )
+    features.extend(feeling.features)
+    paragraphs, noise_features = compose.apply_noise(with_mood, rng)
     if client == "outlook":
         paragraphs = compose.smart_quotes(paragraphs)
     draft.paragraphs = paragraphs
@@ -507,6 +527,8 @@ def _write_one(
         parent=parent_id,
         pii=pii,
         repeat_of=case.message_id if case is not None else None,
+        urgent=feeling.urgent,
+        churn=feeling.churn,
     )
     info = None
     if planned.kind != "malformed":

@@ -76,6 +76,28 @@ def _int(source: dict[str, Any], name: str, *, default: int | None = None) -> in
     return value
 
 
+def _flags(source: dict[str, Any]) -> queue.LabelFlags | None:
+    """The optional second judgement sent with a label: ``urgent`` and ``churn`` (wants to
+    leave), booleans; None when the request names neither (a team alone)."""
+    if "urgent" not in source and "churn" not in source:
+        return None
+    values = {}
+    for name in ("urgent", "churn"):
+        value = source.get(name, False)
+        if not isinstance(value, bool):
+            raise BadRequest(f"{name} must be true or false")
+        values[name] = value
+    return queue.LabelFlags(**values)
+
+
+def _flag_words(flags: queue.LabelFlags | None) -> str:
+    """", urgent, wants to leave" for a notice (empty without flags)."""
+    if flags is None:
+        return ""
+    words = ([_("urgent")] if flags.urgent else []) + ([_("wants to leave")] if flags.churn else [])
+    return "".join(", " + word for word in words)
+
+
 VERIFY = "verify"
 
 
@@ -235,11 +257,12 @@ def label() -> Response:
         commit()
         answer = _team_name(team_id) if team_id else _("no team")
         return _next(body, notice=_("#%(id)s verified: %(answer)s", id=message_id, answer=answer))
+    flags = _flags(body)
     message_for(db_session(), message_id, labelling=True)
-    queue.record_label(db_session(), message_id, team_id, _user_id())
+    queue.record_label(db_session(), message_id, team_id, _user_id(), flags=flags)
     commit()
     notice = _("#%(id)s labelled %(team)s", id=message_id, team=_team_name(team_id))
-    return _next(body, notice=notice)
+    return _next(body, notice=notice + _flag_words(flags))
 
 
 @bp.post("/skip")
@@ -340,8 +363,9 @@ def label_group() -> Response:
     if _verifying(body):
         raise LabelingError(_("each mail of the verification sample is answered on its own"))
     message_id, team_id = _int(body, "message_id"), _int(body, "team_id")
+    flags = _flags(body)
     message_for(db_session(), message_id, labelling=True)
-    count = queue.label_group(db_session(), message_id, team_id, _user_id())
+    count = queue.label_group(db_session(), message_id, team_id, _user_id(), flags=flags)
     commit()
     return _next(
         body, notice=_(
@@ -349,7 +373,7 @@ def label_group() -> Response:
             n=count,
             id=message_id,
             team=_team_name(team_id),
-        ),
+        ) + _flag_words(flags),
     )
 
 

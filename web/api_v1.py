@@ -172,6 +172,8 @@ def classify() -> ResponseReturnValue:
     stored."""
     from labeling.errors import ModelError
     from labeling.mail.model_text import model_text
+    from labeling.rules.cues import cue_flags
+    from labeling.rules.flags import LearnedFlag, MailFlags
     from worker.routing import decide_route, routable_slugs
 
     _authorise("classify")
@@ -180,6 +182,19 @@ def classify() -> ResponseReturnValue:
     session = db_session()
     teams = lifecycle.teams_for_routing(session)
     rules = routing_rules(session)
+    model = _model()
+    learned: dict[str, LearnedFlag] = {}
+    text = ""
+    if model.active():
+        text = model_text(
+            fields["subject"], fields["text"], "", pseudonymiser=settings.pseudonymiser()
+        )
+        try:
+            learned = model.flags([text])[0]
+        except ModelError as exc:
+            raise ApiInputError(f"the model cannot be used now: {exc}", 503) from exc
+    # Learned where the active version has a head, the cue list otherwise (as the worker).
+    flags = MailFlags(cues=cue_flags(fields["subject"], fields["text"]), learned=learned)
     outcome = None
     if rules:
         facts = facts_of(
@@ -191,13 +206,10 @@ def classify() -> ResponseReturnValue:
             attachments=None,
             language=fields["language"] or "und",
         )
+        facts.given_flags = flags.names
         outcome = evaluate(rules, facts)
     prediction = None
-    model = _model()
     if model.active():
-        text = model_text(
-            fields["subject"], fields["text"], "", pseudonymiser=settings.pseudonymiser()
-        )
         try:
             prediction = model.predict([text], routable_slugs(teams, settings.outgoing))[0]
         except ModelError as exc:
@@ -209,6 +221,7 @@ def classify() -> ResponseReturnValue:
         teams=teams,
         outgoing=settings.outgoing,
         rules=outcome,
+        flags=flags,
     )
     commit()  # the token's last use
     return jsonify(
@@ -221,6 +234,7 @@ def classify() -> ResponseReturnValue:
             explain(decision.decided_by, decision.reason, decision.confidence, decision.details)
         ),
         priority=decision.details.get("priority"),
+        flags={flag: decision.details.get(flag) for flag in ("urgent", "churn")},
         model_version=decision.model_version,
         top=[[team, round(p, 4)] for team, p in decision.top],
     )
@@ -362,6 +376,12 @@ OPENAPI: dict[str, Any] = {
                     "reason": {"type": "string"},
                     "reasons": {"type": "array", "items": {"type": "string"}},
                     "priority": {"type": ["string", "null"]},
+                    "flags": {
+                        "type": "object",
+                        "description": "urgent / churn: null when not set, else where the "
+                        "flag came from: {source: 'model', score, threshold, model_version} "
+                        "or {source: 'cue list', cues}",
+                    },
                     "model_version": {"type": ["string", "null"]},
                     "top": {"type": "array"},
                 },

@@ -104,6 +104,8 @@ EXPLANATIONS = (
     N_("a person chose this team"),
     N_("urgent (cue list: %(cues)s)"),
     N_("wants to leave (cue list: %(cues)s)"),
+    N_("urgent: %(score)s (model)"),
+    N_("wants to leave: %(score)s (model)"),
     N_("priority %(priority)s (rule '%(rule)s')"),
     N_("priority %(priority)s"),
 )

@@ -24,7 +24,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,6 +36,7 @@ from labeling.mail import hygiene
 from labeling.mail.model_text import model_text
 from labeling.mail.values import NormalisedMail
 from labeling.rules.cues import cue_flags
+from labeling.rules.flags import LearnedFlag, MailFlags
 from labeling.rules.matching import evaluate
 from labeling.settings import Settings
 from labeling.store.db import session_scope
@@ -75,6 +76,17 @@ class Predictor(Protocol):
 
     def warm_up(self) -> None:
         """Load the active version now (at worker start), not with the first mail."""
+        ...
+
+
+@runtime_checkable
+class FlagJudge(Protocol):
+    """A predictor that also judges urgency and churn (the active version's learned heads;
+    :meth:`worker.model_cache.ModelCache.flags`). A predictor without it leaves both flags
+    to the cue list."""
+
+    def flags(self, texts: Sequence[str]) -> list[dict[str, LearnedFlag]]:
+        """Per text, the flags the active version has a head for; raises ModelError."""
         ...
 
 
@@ -251,6 +263,7 @@ def decide(
         )
     prediction: Prediction | None = None
     model_error: str | None = None
+    learned: dict[str, LearnedFlag] = {}
     if services.predictor.active():
         # Read exactly as in training (classifier.store_training): pseudonymised alike.
         text = model_text(
@@ -269,6 +282,17 @@ def decide(
             # the mail goes to a person.
             log.error("model failed on message %d: %s", found.message_id, exc)
             model_error = str(exc)
+        if isinstance(services.predictor, FlagJudge):
+            try:
+                learned = services.predictor.flags([text])[0]
+            except ModelError as exc:
+                # The cue list stands in, and the decision says so.
+                log.error("flag heads failed on message %d: %s", found.message_id, exc)
+    flags = MailFlags(cues=cue_flags(found.subject, found.new_text), learned=learned)
+    if facts is not None:
+        # The rules see the flags as routing judged them (learned heads, else cues).
+        facts = replace(facts, given_flags=flags.names)
+        rules = evaluate(found.rules, facts)
     decision = decide_route(
         prediction=prediction,
         thread=found.thread,
@@ -276,7 +300,7 @@ def decide(
         teams=found.teams,
         outgoing=settings.outgoing,
         rules=rules,
-        cues=cue_flags(found.subject, found.new_text),
+        flags=flags,
         case=found.case,
     )
     if model_error and decision.decided_by != "rule":
@@ -285,7 +309,7 @@ def decide(
             reason="model-error",
             decided_by="model",
             team=None,
-            details={"error": model_error},
+            details={"error": model_error, **flags.details()},
         )
     return decision
 

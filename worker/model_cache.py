@@ -14,7 +14,9 @@ from classifier.thresholds import ThresholdPolicy
 from labeling.errors import ModelError
 
 if TYPE_CHECKING:
+    from classifier.flags import FlagHeads
     from classifier.router import Router
+    from labeling.rules.flags import LearnedFlag
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,7 @@ class ModelCache:
         self._cache_path = cache_path
         self._lock = threading.Lock()
         self._router: Router | None = None
+        self._flag_heads: FlagHeads | None = None
 
     def active(self) -> bool:
         """True when a version is active (else every mail goes to review)."""
@@ -59,6 +62,27 @@ class ModelCache:
                     self._router.c.policy.target_precision,
                 )
             return self._router
+
+    def flag_heads(self) -> FlagHeads | None:
+        """The active version's urgency and churn heads (possibly none), loaded once per
+        version; None without an active version."""
+        info = self._registry.active()
+        if info is None:
+            return None
+        with self._lock:
+            if self._flag_heads is None or self._flag_heads.version != info.version:
+                from classifier.flags import FlagHeads  # scikit-learn: only once a model loads
+
+                self._flag_heads = FlagHeads.load(info.path)
+            return self._flag_heads
+
+    def flags(self, texts: Sequence[str]) -> list[dict[str, LearnedFlag]]:
+        """Per text, the learned flags of the active version (empty where it has no head:
+        the cue list stands in for those)."""
+        heads = self.flag_heads()
+        if heads is None:
+            return [{} for _ in texts]
+        return heads.judge(texts)
 
     def warm_up(self) -> None:
         """Load the active version now, so the first mail is not slowed down by it."""

@@ -32,6 +32,12 @@
 3. **The team must be routable**: active (not archived) and with a destination for the
    outgoing method (a forward address for SMTP, a folder for IMAP move). Otherwise review.
 
+Whoever decides, the mail's **urgency and churn flags** are recorded (:mod:`labeling.rules.
+flags`: the learned heads of the active model version where it has them, else the cue
+list, each flag saying which), and an urgent mail without a rule's priority gets priority
+high (its forward carries ``Importance``/``X-Priority``; it comes first in review). Rules
+match on the same flags (the caller gives them to the facts: ``MailFacts.given_flags``).
+
 Unsure never means a guess: every path that is not certain ends in ``mode='review'``.
 """
 
@@ -46,6 +52,7 @@ from classifier.scoring import Prediction
 from labeling.live.affinity import CaseInfo
 from labeling.live.lifecycle import Outgoing, RouteDecision, TeamInfo, ThreadInfo
 from labeling.rules.cues import CueFlags
+from labeling.rules.flags import MailFlags
 from labeling.rules.matching import RuleOutcome, RuleSpec
 
 
@@ -64,15 +71,17 @@ def decide_route(
     rules: RuleOutcome | None = None,
     cues: CueFlags | None = None,
     case: CaseInfo | None = None,
+    flags: MailFlags | None = None,
 ) -> RouteDecision:
     """Decide one mail; see the module docstring for the rules.
 
     ``prediction`` is None when no model is active. ``teams`` maps slug to team, archived
     teams included (a thread may point at one). ``is_reply``: the mail names a parent
     (In-Reply-To or References). ``rules``: what the admin rules said of the mail.
-    ``cues``: the urgency and churn cues it holds (recorded; urgent without a rule's
-    priority means priority high). ``case``: the customer's open or recent case
-    (:func:`labeling.live.affinity.find_case`), None when affinity is off or finds none.
+    ``case``: the customer's open or recent case (:func:`labeling.live.affinity.find_case`),
+    None when affinity is off or finds none. ``flags``: its urgency and churn flags, learned
+    or from the cue list (recorded; urgent without a rule's priority means priority high);
+    ``cues`` alone: the cue list's.
     """
     decision = _with_rules(
         prediction=prediction,
@@ -83,11 +92,13 @@ def decide_route(
         rules=rules,
         case=case,
     )
-    flagged = cues.details() if cues is not None else {}
-    if not flagged:
+    if flags is None and cues is not None:
+        flags = MailFlags(cues=cues)
+    flagged = flags.details() if flags is not None else {}
+    if flags is None or not flagged:
         return decision
     details = {**decision.details, **flagged}
-    if cues is not None and cues.urgent and "priority" not in details:
+    if flags.urgent and "priority" not in details:
         details["priority"] = "high"
     return replace(decision, details=details)
 

@@ -13,6 +13,12 @@ annotations, first rule that applies:
 labelling queue refuses it (docs/labels.md has the whole order, with who may give which
 label).
 
+The flags (issue 14 item 3) — ``urgent``, ``churn`` (wants to leave) — come from the
+people who answered them with their label (:func:`resolve_flags`): the newest adjudication
+that did, else the people's majority (a tie counts as flagged: missing an angry customer
+costs more than a second look), else the newest review label that did; None when no person
+was asked (folder labels, labels from before the flags).
+
 ``model`` annotations are never exported: they are predictions, not labels. Labels for
 archived teams are exported (the labels are the asset) unless ``exclude_archived_teams``.
 Each example records its ``sources``: the deciding source first, then every other source
@@ -66,6 +72,8 @@ class Vote:
     source: str
     label: str
     order: int = 0
+    urgent: bool | None = None
+    churn: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +98,8 @@ class Example:
     sources: tuple[str, ...]
     language: str
     group: int = 0
+    urgent: bool | None = None  # people's flags (resolve_flags); None: no one was asked
+    churn: bool | None = None
 
 
 def resolve_label(votes: Iterable[Vote], *, include_weak: bool = False) -> Resolution | None:
@@ -119,6 +129,30 @@ def resolve_label(votes: Iterable[Vote], *, include_weak: bool = False) -> Resol
     return Resolution(label, (decided, *others))
 
 
+FLAG_NAMES = ("urgent", "churn")
+
+
+def resolve_flags(votes: Iterable[Vote]) -> dict[str, bool | None]:
+    """Each flag's value from the people's answers (see module doc); None: no one said."""
+    votes = list(votes)
+    out: dict[str, bool | None] = {}
+    for name in FLAG_NAMES:
+        said = [(vote, getattr(vote, name)) for vote in votes if getattr(vote, name) is not None]
+        value: bool | None = None
+        for source in ("adjudication", "human", "review"):
+            answers = [(vote, flag) for vote, flag in said if vote.source == source]
+            if not answers:
+                continue
+            if source == "human":
+                yes = sum(1 for _, flag in answers if flag)
+                value = 2 * yes >= len(answers)
+            else:
+                value = bool(max(answers, key=lambda pair: pair[0].order)[1])
+            break
+        out[name] = value
+    return out
+
+
 def training_examples(
     session: Session,
     *,
@@ -136,7 +170,14 @@ def training_examples(
 
     excluded = erased_filter(session)
     rows = session.execute(
-        select(Annotation.message_id, Annotation.source, Team.slug, Annotation.id)
+        select(
+            Annotation.message_id,
+            Annotation.source,
+            Team.slug,
+            Annotation.id,
+            Annotation.urgent,
+            Annotation.churn,
+        )
         .join(Team, Team.id == Annotation.team_id)
         .join(Message, Message.id == Annotation.message_id)
         .where(
@@ -150,8 +191,8 @@ def training_examples(
         .order_by(Annotation.message_id, Annotation.id)
     )
     votes: dict[int, list[Vote]] = defaultdict(list)
-    for message_id, source, slug, annotation_id in rows:
-        votes[message_id].append(Vote(source, slug, annotation_id))
+    for message_id, source, slug, annotation_id, urgent, churn in rows:
+        votes[message_id].append(Vote(source, slug, annotation_id, urgent, churn))
 
     archived: set[str] = set()
     if exclude_archived_teams:
@@ -199,6 +240,7 @@ def training_examples(
         resolution = resolved.get(message_id)
         if resolution is None or excluded(sender_email, recipients, body_text):
             continue
+        flags = resolve_flags(votes[message_id])
         examples.append(
             Example(
                 message_id=message_id,
@@ -213,6 +255,8 @@ def training_examples(
                 sources=resolution.sources,
                 language=language,
                 group=dup_group_id or message_id,
+                urgent=flags["urgent"],
+                churn=flags["churn"],
             )
         )
     return examples
@@ -374,9 +418,10 @@ def write_examples(
     Fields: message_id, label, source (the one that decided the label), sources (it and
     every other source that agrees: a list in JSONL, ';'-joined in CSV), group (the
     near-duplicate group, the message id when it has none), split (``splits``' answer,
-    empty without), language, text. The file is written next to ``path`` and renamed
-    over it at the end, so a reader never sees half a file; it is readable by its owner
-    only (0600).
+    empty without), language, text, urgent and churn (the people's flags: true/false, null
+    in JSONL and empty in CSV when no one was asked). The file is written next to ``path``
+    and renamed over it at the end, so a reader never sees half a file; it is readable by
+    its owner only (0600).
     """
     if fmt not in ("jsonl", "csv"):
         raise ValueError(f"format must be 'jsonl' or 'csv', not {fmt!r}")
@@ -399,6 +444,8 @@ def write_examples(
                         "split",
                         "language",
                         "text",
+                        "urgent",
+                        "churn",
                     ]
                 )
             for example in examples:
@@ -415,6 +462,8 @@ def write_examples(
                             split,
                             example.language,
                             example.text,
+                            _csv_flag(example.urgent),
+                            _csv_flag(example.churn),
                         ]
                     )
                 else:
@@ -427,6 +476,8 @@ def write_examples(
                         "split": split,
                         "language": example.language,
                         "text": example.text,
+                        "urgent": example.urgent,
+                        "churn": example.churn,
                     }
                     out.write(json.dumps(record, ensure_ascii=False) + "\n")
                 count += 1
@@ -434,3 +485,7 @@ def write_examples(
     finally:
         partial.unlink(missing_ok=True)
     return count
+
+
+def _csv_flag(value: bool | None) -> str:
+    return "" if value is None else str(value).lower()

@@ -77,6 +77,18 @@ _HASH_MODULUS = 2**32
 
 
 @dataclass(frozen=True, slots=True)
+class LabelFlags:
+    """A labeller's second, optional judgement of a mail (issue 14 item 3): it is urgent,
+    the customer wants to leave. Given with a label, both False means "looked, neither"."""
+
+    urgent: bool = False
+    churn: bool = False
+
+    def details(self) -> dict[str, bool]:
+        return {"urgent": self.urgent, "churn": self.churn}
+
+
+@dataclass(frozen=True, slots=True)
 class ScoreRow:
     """A model's view of one message: its top team, that team's probability, and the
     margin between the top two probabilities (0 = torn, 1 = certain)."""
@@ -568,11 +580,20 @@ def active_user(session: Session, user_id: int) -> User:
     return user
 
 
-def record_label(session: Session, message_id: int, team_id: int, user_id: int) -> Annotation:
+def record_label(
+    session: Session,
+    message_id: int,
+    team_id: int,
+    user_id: int,
+    *,
+    flags: LabelFlags | None = None,
+) -> Annotation:
     """Label a message for this user (source 'human'); returns the current annotation.
 
-    Replaces (supersedes) the user's previous label of the message; labelling it again
-    with the same team changes nothing, so a repeated key press or form post is harmless.
+    ``flags``: the person's urgent / wants-to-leave judgement, stored with the label (None:
+    not asked, as for callers that only give a team). Replaces (supersedes) the user's
+    previous label of the message; labelling it again with the same team and flags changes
+    nothing, so a repeated key press or form post is harmless.
     Raises :class:`LabelingError` for an archived or unknown team, a quarantined or
     unknown message, or an unknown or inactive user.
     """
@@ -584,14 +605,20 @@ def record_label(session: Session, message_id: int, team_id: int, user_id: int) 
     for attempt in (1, 2):
         try:
             with session.begin_nested():
-                return _replace_label(session, message_id, team, user)
+                return _replace_label(session, message_id, team, user, flags)
         except IntegrityError:
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _replace_label(session: Session, message_id: int, team: Team, user: User) -> Annotation:
+def _same_flags(current: Annotation, flags: LabelFlags | None) -> bool:
+    return flags is None or (current.urgent, current.churn) == (flags.urgent, flags.churn)
+
+
+def _replace_label(
+    session: Session, message_id: int, team: Team, user: User, flags: LabelFlags | None
+) -> Annotation:
     user_id = user.id
     current = session.scalar(
         select(Annotation).where(
@@ -600,7 +627,12 @@ def _replace_label(session: Session, message_id: int, team: Team, user: User) ->
             Annotation.superseded_at.is_(None),
         )
     )
-    if current is not None and current.team_id == team.id and current.source == "human":
+    if (
+        current is not None
+        and current.team_id == team.id
+        and current.source == "human"
+        and _same_flags(current, flags)
+    ):
         return current
     now = utcnow()
     previous = None
@@ -616,6 +648,8 @@ def _replace_label(session: Session, message_id: int, team: Team, user: User) ->
         role=user.role,
         source="human",
         created_at=now,
+        urgent=flags.urgent if flags is not None else None,
+        churn=flags.churn if flags is not None else None,
     )
     session.add(label)
     session.add(
@@ -624,7 +658,11 @@ def _replace_label(session: Session, message_id: int, team: Team, user: User) ->
             actor=_actor(user_id),
             action="label",
             message_id=message_id,
-            details={"team": team.slug, "previous": previous},
+            details={
+                "team": team.slug,
+                "previous": previous,
+                **(flags.details() if flags is not None else {}),
+            },
         )
     )
     session.flush()
@@ -767,11 +805,19 @@ def undo_last(session: Session, user_id: int) -> Annotation | None:
     return latest
 
 
-def label_group(session: Session, message_id: int, team_id: int, user_id: int) -> int:
+def label_group(
+    session: Session,
+    message_id: int,
+    team_id: int,
+    user_id: int,
+    *,
+    flags: LabelFlags | None = None,
+) -> int:
     """Label every mail of this message's near-duplicate group that the user has not labelled.
 
     Returns the number of labels added (the message alone when it has no group). Same
-    checks as :func:`record_label`; undo takes these labels back one at a time.
+    checks as :func:`record_label`; ``flags`` go with every label (near-duplicates say the
+    same thing); undo takes these labels back one at a time.
     """
     message = _message_to_label(session, message_id)
     team = active_team(session, team_id)
@@ -813,6 +859,8 @@ def label_group(session: Session, message_id: int, team_id: int, user_id: int) -
                         role=user.role,
                         source="human",
                         created_at=now,
+                        urgent=flags.urgent if flags is not None else None,
+                        churn=flags.churn if flags is not None else None,
                     )
                 )
                 session.add(
@@ -825,6 +873,7 @@ def label_group(session: Session, message_id: int, team_id: int, user_id: int) -
                             "team": team.slug,
                             "group": message.dup_group_id,
                             "via": message.id,
+                            **(flags.details() if flags is not None else {}),
                         },
                     )
                 )

@@ -1,12 +1,15 @@
 """Why a live mail went where it went, in the words a person reads on the review page and
 in the forward's cover note: "rule 'Schadeformulier' matched", "same handler as case #2311
-(3 days ago)", "priority high (rule 'Spoed')". Pure: it reads a routing decision's fields,
-nothing else."""
+(3 days ago)", "priority high (rule 'Spoed')", "urgent: 0.91 (model)", "wants to leave (cue
+list: 'opzeggen')". Pure: it reads a routing decision's fields, nothing else."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from labeling.rules.cues import SOURCE as CUE_SOURCE
+from labeling.rules.flags import FLAG_NAMES, flag_words
 
 
 def explain(
@@ -51,12 +54,10 @@ def explain(
         lines.append(f"model: {details['model_team']} {confidence:.2f}")
     if decided_by.startswith("user"):
         lines.append("a person chose this team")
-    if details.get("urgent"):
-        cues = ", ".join(f"'{c}'" for c in details["urgent"])
-        lines.append(f"urgent ({details.get('flags_source', 'cue list')}: {cues})")
-    if details.get("churn"):
-        cues = ", ".join(f"'{c}'" for c in details["churn"])
-        lines.append(f"wants to leave ({details.get('flags_source', 'cue list')}: {cues})")
+    for flag in FLAG_NAMES:
+        if details.get(flag):
+            # "urgent: 0.91 (model)" or "urgent (cue list: 'spoed')" (labeling.rules.flags)
+            lines.append(flag_words(flag, details[flag], details.get("flags_source", CUE_SOURCE)))
     if details.get("priority"):
         by = f" (rule '{details['priority_rule']}')" if details.get("priority_rule") else ""
         lines.append(f"priority {details['priority']}{by}")

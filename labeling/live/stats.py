@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session
 
 from labeling.annotation.agreement import AgreementReport, agreement_report
 from labeling.annotation.queue import DEFAULT_DOUBLE_LABEL_SHARE, Progress, progress
+from labeling.rules.flags import recorded_source
 from labeling.store.tables import (
     ROUTE_STATES,
     AuditLog,
@@ -260,9 +261,16 @@ class PeriodStats:
     # or 'review' (a person decides); and of the forwarded ones, how many were misrouted.
     by_decider: dict[str, int] = field(default_factory=dict)
     misrouted_by_decider: dict[str, int] = field(default_factory=dict)
-    # Urgent mail (a cue or a rule's high priority) and its arrival → forward.
+    # Urgent mail (the urgency head, a cue, or a rule's high priority) and its arrival →
+    # forward; what made it urgent ('model', 'cue list', 'rule'); mail flagged churn, by source.
     urgent: int = 0
     urgent_forward: Latency = field(default_factory=lambda: Latency.of([]))
+    urgent_by_source: dict[str, int] = field(default_factory=dict)
+    churn_by_source: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def churn(self) -> int:
+        return sum(self.churn_by_source.values())
 
     @property
     def auto_rate(self) -> float | None:
@@ -344,7 +352,9 @@ class _Mail:
     corrected: bool = False
     review_version: str | None = None
     decider: str = ""
-    urgent: bool = False  # a cue or a rule made it urgent (priority high) when routed
+    urgent: bool = False  # the head, a cue or a rule made it urgent (priority high) when routed
+    urgent_source: str = ""  # 'model', 'cue list' or 'rule'
+    churn_source: str = ""  # '' when not flagged churn
 
     @property
     def volume_key(self) -> str:
@@ -419,6 +429,10 @@ def live_stats(session: Session, window: Window) -> LiveStats:
             mail.decider = decided_by if mail.auto else "review"
             flagged = _details(details)
             mail.urgent = bool(flagged.get("urgent")) or flagged.get("priority") == "high"
+            mail.urgent_source = recorded_source(flagged.get("urgent")) or (
+                "rule" if mail.urgent else ""
+            )
+            mail.churn_source = recorded_source(flagged.get("churn")) or ""
             mail.by_thread = mail.auto and decided_by == "thread"
             mail.by_model = decided_by == "model"
             mail.model_version = model_version
@@ -548,6 +562,8 @@ def _period_stats(span: Span, mails: Sequence[_Mail], teams: Mapping[int, TeamRe
         by_decider=dict(Counter(m.decider for m in mails if m.decided)),
         urgent=sum(1 for m in mails if m.urgent),
         urgent_forward=Latency.of(_latencies(m for m in mails if m.urgent)),
+        urgent_by_source=dict(Counter(m.urgent_source for m in mails if m.urgent)),
+        churn_by_source=dict(Counter(m.churn_source for m in mails if m.churn_source)),
         misrouted_by_decider=dict(Counter(m.decider for m in auto if m.misrouted_auto)),
     )
 

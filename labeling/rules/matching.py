@@ -21,8 +21,10 @@ condition, one of its values is enough.** Conditions (the TOML keys of ``[rule.w
 ``language``
     Language codes as the parser detected them (``nl``, ``en``).
 ``flag``
-    ``urgent`` or ``churn``: the mail holds a cue of :mod:`labeling.rules.cues` (a small
-    Dutch/English word list, until people's labels train something better).
+    ``urgent`` or ``churn``: the mail is flagged so (:mod:`labeling.rules.flags`): by the
+    active model version's learned head where it has one, else by a cue of
+    :mod:`labeling.rules.cues` (a small Dutch/English word list that stands in until
+    people's labels train something better).
 ``kind``
     The mail kind of :mod:`labeling.mail.hygiene` (``customer``, ``auto_reply``, ``bounce``,
     ``loop``, ``bulk``; ``auto-reply`` is read as ``auto_reply``). Auto-replies, bounces and
@@ -110,10 +112,15 @@ class MailFacts:
     headers: Mapping[str, tuple[str, ...]] | None = None
     new_text: str = ""  # the mail's own text (the cue list reads it, not the quote)
     kind: str = "customer"  # labeling.mail.hygiene's kind
+    # The flags routing worked out (learned heads, else cues); None: the cue list's.
+    given_flags: tuple[str, ...] | None = None
 
     @cached_property
     def flags(self) -> tuple[str, ...]:
-        """Cue flags ('urgent', 'churn'), read on first use."""
+        """The flags that are set ('urgent', 'churn'): the given ones, else the cue list's,
+        read on first use."""
+        if self.given_flags is not None:
+            return self.given_flags
         return cue_flags(self.subject, self.new_text).names
 
     @cached_property

@@ -464,6 +464,10 @@ class Annotation(Base):
     # adjudicator too); NULL for weak (archive-folder) and model labels.
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     role: Mapped[str | None] = mapped_column(String(16))
+    # The person's second, optional judgement (issue 14 item 3): the mail is urgent, the
+    # customer wants to leave. NULL: not asked (folder and model labels, older labels).
+    urgent: Mapped[bool | None] = mapped_column(Boolean)
+    churn: Mapped[bool | None] = mapped_column(Boolean)
 
     message: Mapped[Message] = relationship(back_populates="annotations")
     team: Mapped[Team] = relationship()

@@ -2,7 +2,8 @@
 
 Steps (each skipped when already done, so a second run starts in seconds):
 database → teams → demo corpus → import the archive → weak labels from its folders →
-near-duplicate groups → demo users → train a model (progress bar) → start a worker and
+near-duplicate groups → demo users → a labeller who also flags urgent and leaving customers
+(``demo_flags``) → train a model (progress bar) → start a worker and
 route the demo inbox (some mail forwarded to per-team Maildirs, some waiting in review) →
 serve the web app until Ctrl-C, which stops the web app and then the worker.
 """
@@ -27,6 +28,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from labeling.mail.values import RawMail
 from labeling.settings import Settings
+from mailroom.commands.demo_flags import (
+    DEMO_FLAG_LABELLED,
+    DEMO_FLAG_LABELLER,
+    flag_scores,
+    play_flag_labeller,
+    truth_flags,
+)
 
 DEMO_PASSWORD = "mailroom-demo"
 DEMO_USERS = (("admin", "admin"), ("lisa", "labeler"), ("sanne", "labeler"), ("rob", "reviewer"))
@@ -338,6 +346,21 @@ def prepare(
                 f"    {double.mails} mails labelled by both, {double.disagreements} "
                 "disagreements waiting in Adjudicate"
                 if double.mails
+                else "    already labelled",
+                err=True,
+            )
+        # Urgency and churn as people give them (issue 14 item 3): mailroom/commands/demo_flags.py
+        title = (
+            f"label {DEMO_FLAG_LABELLED} archive mails with their team and flags (the demo plays "
+            f"{DEMO_FLAG_LABELLER}, a labeller, pressing d for urgent and o for wants to leave, "
+            "from the generator's truth), so the model learns the flags"
+        )
+        with step(title):
+            flagged = play_flag_labeller(sessions, truth_flags(corpus))
+            click.echo(
+                f"    {flagged.mails} mails labelled, {flagged.urgent} flagged urgent, "
+                f"{flagged.churn} wants to leave"
+                if flagged.mails
                 else "    already labelled",
                 err=True,
             )
@@ -755,6 +778,8 @@ def demo(
         click.echo(f"    {result.describe()}", err=True)
         for line in result.sources.describe() if result.sources is not None else ():
             click.echo(f"    {line}", err=True)
+        for score in flag_scores(settings, settings.instance_path / "demo-corpus"):
+            click.echo(f"    {score.describe()}", err=True)
         outbox = settings.maildir_outbox
         click.echo(
             f"    forwards in {outbox}/<team>/new; the inbox is {settings.maildir_inbox}", err=True

@@ -133,6 +133,9 @@ def describe_outcome(outcome: TrainOutcome) -> list[str]:
                 f"about {more} more verified labels would certify {cert.target if cert else ''}"
                 " at 70 % coverage"
             )
+    for flag in (outcome.flags or {}).values():
+        name = "wants to leave" if flag.flag == "churn" else flag.flag
+        lines.append(f"{name}: {flag.source} — {flag.reason}")
     verdict = "promoted" if outcome.promoted else "kept, not promoted"
     lines.append(f"{verdict}: {outcome.reason}")
     lines.append(f"scored {outcome.scored} unlabelled mails for the labelling queue")
@@ -361,6 +364,18 @@ def models_list(settings: Settings) -> None:
         )
         if reason:
             click.echo(f"      {info.status}: {reason}")
+        flags = info.manifest.get("flags") or {}
+        if flags:
+            said = [
+                f"{'wants to leave' if name == 'churn' else name}: "
+                + (
+                    f"model (threshold {entry['threshold']:.3f})"
+                    if entry.get("source") == "model"
+                    else f"cue list ({entry.get('positives', 0)} flagged labels)"
+                )
+                for name, entry in flags.items()
+            ]
+            click.echo(f"      flags: {'; '.join(said)}")
 
 
 @models.command("thresholds")

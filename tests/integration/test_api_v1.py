@@ -234,3 +234,44 @@ def test_record_ticket_is_a_duplicate_by_content(server: LiveServer) -> None:
         session.commit()
     assert first.queue and not again.queue and other.queue
     assert first.message_id == again.message_id != other.message_id
+
+
+def test_classify_reports_the_flags_and_where_they_came_from(server: LiveServer) -> None:
+    """The test model has no flag heads (too few flagged labels): the cue list stands in
+    and the answer says so; a churn rule routes on it as the worker would."""
+    token = _token(server, "zendesk", "classify")
+    words = " ".join(VOCAB["schade"].split()[:6])
+    status, body, _ = call(
+        server,
+        "POST",
+        "/api/v1/classify",
+        {"subject": "SPOED", "text": words + " Ik ga overstappen."},
+        token=token,
+    )
+    assert status == 200, body
+    assert body["flags"] == {
+        "urgent": {"source": "cue list", "cues": ["spoed*"]},
+        "churn": {"source": "cue list", "cues": ["overstappen"]},
+    }
+    assert body["priority"] == "high"
+    assert "urgent (cue list: 'spoed*')" in body["reasons"]
+    with server.sessions() as session:
+        rule_store.create_rule(
+            session,
+            RuleSpec(
+                name="Behoud",
+                action="route",
+                team="klachten",
+                conditions=Conditions.from_mapping({"flag": ["churn"]}),
+            ),
+        )
+        session.commit()
+    _, body, _ = call(
+        server, "POST", "/api/v1/classify", {"subject": "x", "text": "Ik ga overstappen."},
+        token=token,
+    )
+    assert (body["team"], body["decided_by"]) == ("klachten", "rule")
+    _, calm, _ = call(
+        server, "POST", "/api/v1/classify", {"subject": "schade", "text": words}, token=token
+    )
+    assert calm["flags"] == {"urgent": None, "churn": None} and calm["team"] == "schade"

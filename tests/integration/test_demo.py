@@ -38,7 +38,7 @@ def test_the_demo_routes_its_inbox_then_serves_and_stops_on_ctrl_c(
 ) -> None:
     instance = tmp_path / "instance"
     command = [sys.executable, "-m", "mailroom", "demo", "--count", "1000", "--inbox", "40"]
-    command += ["--target-precision", "0.8"]
+    command += ["--target-precision", "0.9"]
     first = subprocess.run(
         [*command, "--no-serve"],
         env=_env(instance),
@@ -66,6 +66,11 @@ def test_the_demo_routes_its_inbox_then_serves_and_stops_on_ctrl_c(
     assert re.search(r"(\d+) mails labelled by both, (\d+) disagreements", output), output
     # Training ran in a child process; its summary came back through the demo's output.
     assert "v0001: " in output
+    # A labeller gave the flags; both are scored on the inbox, saying what served them.
+    assert re.search(r"(\d+) mails labelled, (\d+) flagged urgent, (\d+) wants to leave", output)
+    for name in ("urgent", "wants to leave"):
+        served = r"(learned \(model v0001|cue list: )"
+        assert re.search(rf"{name}: recall .* precision .* against the truth — {served}", output)
     assert "worker stopped (exit 0)" in output
 
     # Again, serving: every step is already done, so it is up in seconds; Ctrl-C stops it.

@@ -763,7 +763,7 @@ def test_export_and_group_duplicates_commands(
     )
     assert result.exit_code == 0, result.output
     lines = csv_out.read_text(encoding="utf-8").splitlines()
-    assert lines[0] == "message_id,label,source,sources,group,split,language,text"
+    assert lines[0] == "message_id,label,source,sources,group,split,language,text,urgent,churn"
     weak_line = next(line for line in lines if line.startswith(f"{weak.id},"))
     assert weak_line.startswith(f"{weak.id},service,archive-folder,archive-folder,{weak.id},")
     assert "4 labelled mails (csv)" in result.output

@@ -162,6 +162,9 @@ def test_cli_train_and_models_list(
     assert "v0001: tfidf" in result.output and "promoted" in result.output
     listed = runner.invoke(cli, ["models", "list"], obj=db_settings)
     assert "* v0001  active" in listed.output
+    # No one flagged any mail yet: both flags are the cue list's, and both outputs say why.
+    assert "urgent: cue list — 0 mails labelled urgent" in result.output
+    assert "flags: urgent: cue list (0 flagged labels); wants to leave: cue list" in listed.output
     # Promoting the active version again keeps the reason it was promoted for.
     reason = Registry(db_settings.models_path).get("v0001").manifest["status_reason"]
     again = runner.invoke(cli, ["models", "promote", "v0001"], obj=db_settings)

@@ -99,6 +99,14 @@ def _every_explanation() -> set[str]:
         ("affinity", "x", {"affinity_case": 2, "handler": "M", "affinity_age_days": 5}),
         ("model", "model", {"affinity_case": 2, "topic_changed": True, "model_team": "x"}),
         ("model", "model", {"affinity_case": 2, "affinity_doubted": True, "affinity_team": "x"}),
+        (
+            "model",
+            "model",
+            {
+                "urgent": {"source": "model", "score": 0.91, "threshold": 0.6},
+                "churn": {"source": "model", "score": 0.88, "threshold": 0.5},
+            },
+        ),
     ]
     for decided_by, reason, details in cases:
         lines.update(explain(decided_by, reason, 0.8, details))
@@ -118,6 +126,7 @@ def test_every_explanation_line_has_its_template_and_its_dutch(dutch: None) -> N
     assert explanation_text("rule 'Spoed' matched") == "regel 'Spoed' paste"
     assert explanation_text("priority low (rule 'Laag')") == "prioriteit laag (regel 'Laag')"
     assert explanation_text("urgent (cue list: 'spoed*')") == "urgent (signaallijst: 'spoed*')"
+    assert explanation_text("urgent: 0.91 (model)") == "urgent: 0.91 (volgens het model)"
     assert explanation_text("model: schade 0.80") == "model: schade 0.80"  # reads the same
 
 

@@ -277,7 +277,7 @@ def test_cues_flag_urgent_and_churn_mail_and_urgent_means_high_priority() -> Non
         outgoing="smtp",
         cues=cues,
     )
-    assert d.details["priority"] == "high" and d.details["flags_source"] == "cue list"
+    assert d.details["priority"] == "high" and d.details["urgent"]["source"] == "cue list"
     lines = explain(d.decided_by, d.reason, d.confidence, d.details)
     assert "urgent (cue list: 'spoed*')" in lines
     assert any(line.startswith("wants to leave (cue list: 'opzegging*'") for line in lines)
@@ -286,3 +286,81 @@ def test_cues_flag_urgent_and_churn_mail_and_urgent_means_high_priority() -> Non
     outcome = evaluate([retention], _facts(new_text="Ik wil opzeggen."))
     assert outcome.decided is not None and outcome.decided.name == "Behoud"
     assert evaluate([retention], _facts()).decided is None
+
+
+def test_learned_flags_decide_over_the_cue_list_and_rules_match_on_them() -> None:
+    """A model version's heads judge the flags they have; the cue list the rest. Routing
+    records which, an urgent mail gets priority high, and a rule on churn sees the
+    learned flag, not the words."""
+    from dataclasses import replace
+
+    from labeling.live.explain import explain
+    from labeling.rules.cues import cue_flags
+    from labeling.rules.flags import LearnedFlag, MailFlags
+
+    # No cue word, but the churn head is sure: the retention rule routes it.
+    text = "Na twintig jaar ben ik er klaar mee, ik ga ergens anders heen."
+    cues = cue_flags("Mijn polis", text)
+    assert cues.names == ()
+    flags = MailFlags(cues=cues, learned={"churn": LearnedFlag(0.93, 0.7, "v0004")})
+    assert flags.names == ("churn",)
+    retention = _rule("Behoud", "route", "retentie", flag=["churn"])
+    facts = replace(_facts(subject="Mijn polis", new_text=text), given_flags=flags.names)
+    outcome = evaluate([retention], facts)
+    assert outcome.decided is not None and outcome.decided.name == "Behoud"
+    d = decide_route(
+        prediction=_prediction("schade"),
+        thread=None,
+        is_reply=False,
+        teams=TEAMS,
+        outgoing="smtp",
+        rules=outcome,
+        flags=flags,
+    )
+    assert (d.decided_by, d.team.slug if d.team else None) == ("rule", "retentie")
+    assert d.details["churn"] == {
+        "source": "model",
+        "score": 0.93,
+        "threshold": 0.7,
+        "model_version": "v0004",
+    }
+    assert "priority" not in d.details  # churn alone is not urgency
+    lines = explain(d.decided_by, d.reason, d.confidence, d.details)
+    assert "wants to leave: 0.93 (model)" in lines
+
+    # A cue word the urgency head scores low is not urgent: no high priority, no rule match.
+    spoed = MailFlags(
+        cues=cue_flags("SPOED", "geen spoed hoor"),
+        learned={"urgent": LearnedFlag(0.1, 0.6, "v0004")},
+    )
+    assert spoed.cues.urgent and spoed.names == ()
+    urgent_rule = _rule("Dringend", "review", None, flag=["urgent"])
+    calm_facts = replace(_facts(subject="SPOED"), given_flags=spoed.names)
+    assert evaluate([urgent_rule], calm_facts).decided is None
+    d = decide_route(
+        prediction=_prediction("schade"),
+        thread=None,
+        is_reply=False,
+        teams=TEAMS,
+        outgoing="smtp",
+        flags=spoed,
+    )
+    assert "urgent" not in d.details and "priority" not in d.details
+
+    # The head says urgent: priority high (a forward's Importance), cue list for churn.
+    both = MailFlags(
+        cues=cue_flags("", "ik wil opzeggen"),
+        learned={"urgent": LearnedFlag(0.88, 0.6, "v0004")},
+    )
+    d = decide_route(
+        prediction=_prediction("schade"),
+        thread=None,
+        is_reply=False,
+        teams=TEAMS,
+        outgoing="smtp",
+        flags=both,
+    )
+    assert d.mode == "auto" and d.details["priority"] == "high"
+    lines = explain(d.decided_by, d.reason, d.confidence, d.details)
+    assert "urgent: 0.88 (model)" in lines
+    assert "wants to leave (cue list: 'opzeggen')" in lines

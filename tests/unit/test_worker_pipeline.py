@@ -19,6 +19,7 @@ from labeling.errors import SmtpError
 from labeling.live import lifecycle
 from labeling.live.lifecycle import RouteDecision
 from labeling.mail.values import RawMail
+from labeling.rules.flags import LearnedFlag
 from labeling.settings import Settings, load_settings
 from labeling.store.db import make_engine, make_session_factory, upgrade
 from labeling.store.tables import (
@@ -903,3 +904,74 @@ def test_a_reply_goes_to_the_member_who_has_its_thread(world: World) -> None:
     assert _decision(world, reply).decided_by == "thread"
     rcpts, data = world.smtp.sent[-1]
     assert rcpts == ["marloes@polder.example"] and b"who has its thread" in data
+@dataclass
+class FlaggingPredictor(FakePredictor):
+    """A model version with learned flag heads: churn scored ``churn``, urgent ``urgent``
+    against a threshold of 0.5."""
+
+    churn: float = 0.9
+    urgent: float = 0.1
+
+    def flags(self, texts: Sequence[str]) -> list[dict[str, LearnedFlag]]:
+        return [
+            {
+                "churn": LearnedFlag(self.churn, 0.5, "v0001"),
+                "urgent": LearnedFlag(self.urgent, 0.5, "v0001"),
+            }
+            for _ in texts
+        ]
+
+
+def test_learned_flags_route_churn_to_retention_and_urgent_mail_forwards_with_priority(
+    world: World,
+) -> None:
+    """The worker asks the active version's flag heads: a churn rule sends a mail with no
+    cue word to the retention team, a learned 'urgent' forwards with Importance: high,
+    and a cue word the head scores low does neither (issue 14 item 3)."""
+    from labeling.rules.matching import Conditions, RuleSpec
+    from labeling.rules.store import create_rule
+
+    with world.sessions() as session:
+        create_rule(
+            session,
+            RuleSpec(
+                name="Behoud",
+                action="route",
+                team="klachten",
+                conditions=Conditions.from_mapping({"flag": ["churn"]}),
+            ),
+        )
+        session.commit()
+    world.services.predictor = FlaggingPredictor()
+    leaving = world.mail("Mijn polissen")  # no cue word: the head judges it
+    assert advance(world.services, leaving).state == "done"
+    rcpts, data = world.smtp.sent[-1]
+    assert rcpts == ["klachten@polder.example"]
+    assert b"Importance" not in data  # churn alone is not urgent
+    with world.sessions() as session:
+        decision = session.scalars(
+            select(RoutingDecision).where(RoutingDecision.message_id == leaving)
+        ).one()
+    assert decision.decided_by == "rule"
+    assert decision.details["churn"]["source"] == "model"
+    assert decision.details["churn"]["score"] == 0.9
+
+    world.services.predictor = FlaggingPredictor(churn=0.1, urgent=0.8)
+    urgent = world.mail("Waterschade")
+    assert advance(world.services, urgent).state == "done"
+    rcpts, data = world.smtp.sent[-1]
+    assert rcpts == ["schade@polder.example"]
+    assert b"Importance: high" in data and b"urgent: 0.80 (model)" in data
+
+    # "SPOED" is a cue, but the head says no: no priority, not urgent.
+    world.services.predictor = FlaggingPredictor(churn=0.1, urgent=0.1)
+    calm = world.mail("SPOED opzegging")
+    assert advance(world.services, calm).state == "done"
+    rcpts, data = world.smtp.sent[-1]
+    assert rcpts == ["schade@polder.example"] and b"Importance" not in data
+
+    # Without heads (a predictor that has none) the cue list stands in and says so.
+    world.services.predictor = FakePredictor()
+    cue = world.mail("SPOED")
+    assert advance(world.services, cue).state == "done"
+    assert b"urgent (cue list: 'spoed*')" in world.smtp.sent[-1][1]

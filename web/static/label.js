@@ -29,6 +29,8 @@
     verifying: false,
     busy: false,
     groupArmed: false,
+    // The second, optional judgement, sent with the team key: urgent (d), wants to leave (o).
+    flags: { urgent: false, churn: false },
     view: "text",
     // A labeller's own choice wins; otherwise the server's default (most uncertain first once
     // a model has scored the mail).
@@ -123,8 +125,10 @@
     const url = group ? "/api/label-group" : "/api/label";
     const servedBy = state.servedBy;
     const verifying = state.verifying;
+    // The verification sample is about teams only: no flags there.
+    const flags = verifying ? {} : { ...state.flags };
     act(async () => {
-      const data = await call("POST", url, { message_id: messageId, team_id: teamId });
+      const data = await call("POST", url, { message_id: messageId, team_id: teamId, ...flags });
       // The counters move with the key press; the server's own count follows shortly and
       // corrects anything this guess got wrong (a group, a label that settles nothing).
       if (data && !data.progress && !group && !verifying) countLabel(teamId, servedBy);
@@ -143,6 +147,20 @@
       if (slug) progress.per_team[slug] = (progress.per_team[slug] || 0) + 1;
     }
     renderProgress(progress);
+  }
+
+  function toggleFlag(name) {
+    state.flags[name] = !state.flags[name];
+    renderFlags();
+  }
+
+  function renderFlags() {
+    for (const name of ["urgent", "churn"]) {
+      const button = $(`flag-${name}`);
+      button.setAttribute("aria-pressed", String(state.flags[name]));
+      button.classList.toggle("on", state.flags[name]);
+    }
+    $("flags").hidden = state.verifying;
   }
 
   function skip() {
@@ -167,9 +185,15 @@
   function render(data) {
     setText("notice", data.notice || "");
     if (data.progress) renderProgress(data.progress);
+    const previous = state.message;
     state.message = data.message;
     state.suggestion = data.suggestion;
     state.verifying = Boolean(data.verifying);
+    // Flags belong to one mail: the next one starts with neither.
+    if (!previous || !data.message || previous.id !== data.message.id) {
+      state.flags = { urgent: false, churn: false };
+    }
+    renderFlags();
     setGroupArmed(false);
     renderServedBy(data.served_by);
     state.servedBy = data.served_by;
@@ -400,6 +424,12 @@
       case "q":
         if (state.message.quoted_text) $("quoted-box").open = !$("quoted-box").open;
         break;
+      case "d": // dringend: urgent
+        if (!state.verifying) toggleFlag("urgent");
+        break;
+      case "o": // opzeggen: wants to leave
+        if (!state.verifying) toggleFlag("churn");
+        break;
       default:
         break;
     }
@@ -409,6 +439,12 @@
     button.addEventListener("click", () => {
       pick(Number(button.dataset.teamId));
       button.blur();
+    });
+  }
+  for (const name of ["urgent", "churn"]) {
+    $(`flag-${name}`).addEventListener("click", () => {
+      toggleFlag(name);
+      $(`flag-${name}`).blur(); // hand the keys back to labelling
     });
   }
   $("tab-text").addEventListener("click", () => showView("text"));
