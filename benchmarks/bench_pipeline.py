@@ -279,10 +279,22 @@ def main() -> int:
             faults: dict[str, int] = {}
             stop_chaos = threading.Event()
 
+            def revive() -> None:
+                # What a supervisor (systemd Restart=always, docs/deploy.md) does: a worker
+                # that exited on its own — Celery gives up on a broker that vanished while it
+                # was closing its connection — is started again, and counted.
+                for n, proc in enumerate(procs):
+                    if proc.poll() is not None:
+                        faults["worker exited, restarted"] = (
+                            faults.get("worker exited, restarted", 0) + 1
+                        )
+                        procs[n] = start_worker(n)
+
             def chaos() -> None:
                 # Every kind of fault once per round, in a random order.
                 actions: list[str] = []
                 while not stop_chaos.wait(rng.uniform(0.5, 1.5) * args.chaos_every):
+                    revive()
                     if not actions:
                         actions = ["kill", "cut-imap", "cut-smtp", "restart-broker"]
                         rng.shuffle(actions)
@@ -337,6 +349,8 @@ def main() -> int:
             while time.monotonic() < deadline:
                 if expected.keys() <= {a.original_id for a in smtp.accepted}:
                     break
+                if args.chaos:
+                    revive()
                 time.sleep(1)
             if args.chaos:
                 time.sleep(3 * float(values["sweep_interval"]))  # machine mail settles
