@@ -118,6 +118,18 @@ def route_table(seeded: Seeded) -> list[tuple[str, str, str, dict[str, Any] | No
         ("admin.update_team", "POST", f"/admin/teams/{team}", {"name": "Premie", "hotkey": "2"}),
         ("admin.archive_team", "POST", f"/admin/teams/{seeded.teams['klachten']}/archive", {}),
         ("admin.unarchive_team", "POST", f"/admin/teams/{seeded.teams['klachten']}/unarchive", {}),
+        (
+            "admin.add_member",
+            "POST",
+            f"/admin/teams/{team}/members",
+            {"name": "Marloes", "email": "marloes@example.com"},
+        ),
+        (
+            "admin.set_member_active",
+            "POST",
+            f"/admin/teams/{team}/members/1/active",
+            {"active": "0"},
+        ),
         ("api_v1.classify", "POST", "/api/v1/classify", {"subject": "x"}),
         ("api_v1.create_ticket", "POST", "/api/v1/tickets", {"id": "1"}),
         ("api_v1.ticket_status", "GET", f"/api/v1/tickets/{message}", None),
