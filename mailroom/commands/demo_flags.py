@@ -61,7 +61,9 @@ def play_flag_labeller(
     username: str = DEMO_FLAG_LABELLER,
     count: int = DEMO_FLAG_LABELLED,
 ) -> FlagLabels:
-    """Label ``count`` archive mails, oldest first, that no person labelled and that are not
+    """Label ``count`` archive mails, in the content-hash shuffle (a fixed random order across
+    every folder; the import order would cover whole folders and leave the last ones
+    unlabelled), that no person labelled and that are not
     in the verification sample (never trained on), as ``username``: the team and both flags
     from the truth. Once done, a second run changes nothing."""
     from labeling.annotation.queue import LabelFlags, mark_served, record_label
@@ -89,7 +91,7 @@ def play_flag_labeller(
                 Message.human_labels == 0,
                 Message.id.not_in(verified),
             )
-            .order_by(Message.id)
+            .order_by(Message.content_hash)
         ).all()
         mails = urgent = churn = 0
         for message_id, header in candidates:
