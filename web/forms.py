@@ -159,18 +159,6 @@ class HandledForm(FlaskForm):
     message_id = IntegerField(validators=[DataRequired()])
 
 
-class LanguageForm(FlaskForm):
-    language = SelectField(
-        _l("Language"),
-        choices=[
-            SelectChoice("", _l("browser")),
-            SelectChoice("nl", "Nederlands"),
-            SelectChoice("en", "English"),
-        ],
-        validators=[Optional()],
-    )
-
-
 class TargetForm(FlaskForm):
     target = DecimalField(
         _l("Target precision"),

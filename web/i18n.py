@@ -16,6 +16,10 @@ from flask import Blueprint, Flask, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import Babel, get_locale, gettext, lazy_gettext
 from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import SelectField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Optional
 
 from labeling.store.people import LOCALES, set_locale
 from web.db import commit, db_session
@@ -25,6 +29,20 @@ TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 LANGUAGE_NAMES = {"nl": "Nederlands", "en": "English"}
 
 babel = Babel()
+
+
+class LanguageForm(FlaskForm):
+    """The language switch in the top bar ('' = as the browser asks)."""
+
+    language = SelectField(
+        lazy_gettext("Language"),
+        choices=[
+            SelectChoice("", lazy_gettext("browser")),
+            SelectChoice("nl", "Nederlands"),
+            SelectChoice("en", "English"),
+        ],
+        validators=[Optional()],
+    )
 
 
 def N_(text: str) -> str:  # the name pybabel looks for
@@ -113,8 +131,6 @@ def current_locale() -> str:
 @bp.post("/language")
 def set_language() -> ResponseReturnValue:
     """A person picks their language ('' = as the browser asks); back to the page."""
-    from web.forms import LanguageForm
-
     form = LanguageForm()
     if form.validate_on_submit():
         set_locale(db_session(), current_user.id, form.language.data or None)
