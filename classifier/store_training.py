@@ -126,9 +126,13 @@ def _model_card(
         )
 
     counts = "\n".join(f"| {team} | {n} |" for team, n in trained.label_counts.items())
-    flag_lines = "\n".join(
-        f"- {name}: {outcome.source} — {outcome.reason}" for name, outcome in (flags or {}).items()
-    ) or "- not trained"
+    flag_lines = (
+        "\n".join(
+            f"- {name}: {outcome.source} — {outcome.reason}"
+            for name, outcome in (flags or {}).items()
+        )
+        or "- not trained"
+    )
     notes = "\n".join(f"- {note}" for note in trained.notes)
     encoder = trained.base_model if trained.kind == "transformer" else "none"
     return f"""# Mailroom model {version}
@@ -213,9 +217,7 @@ def train_from_store(
             verified = verified_mail(session, pseudonymiser=pseudonymiser)
             priors = thread_priors(session, [v.message_id for v in verified])
             noise = weak_label_noise(session)
-            unknown_texts = [
-                text for _, text in no_team_mail(session, pseudonymiser=pseudonymiser)
-            ]
+            unknown_texts = [text for _, text in no_team_mail(session, pseudonymiser=pseudonymiser)]
         if len({e.label for e in examples}) < 2:
             raise ModelError(
                 f"only {len(examples)} labelled mails of {len({e.label for e in examples})} "
@@ -409,24 +411,26 @@ def _set_aside_suspects(
     sessions: sessionmaker[Session], examples: Sequence[Example], verified_groups: set[int]
 ) -> set[int]:
     """Search the weak labels for suspects, store them, and return the mail whose weak
-    label no person has settled yet (kept out of training)."""
-    weak = [
-        e
-        for e in examples
-        if e.sources[0] == WEAK_SOURCE and (e.group or e.message_id) not in verified_groups
-    ]
+    label no person has settled yet (kept out of training). The labels people gave judge
+    with them (never the verified sample: that stays unseen)."""
+    usable = [e for e in examples if (e.group or e.message_id) not in verified_groups]
+    weak = [e for e in usable if e.sources[0] == WEAK_SOURCE]
+    trusted = [e for e in usable if e.sources[0] != WEAK_SOURCE]
     findings = (
-        find_suspects([e.text for e in weak], [e.label for e in weak], folds=SUSPECT_FOLDS)
+        find_suspects(
+            [e.text for e in weak],
+            [e.label for e in weak],
+            folds=SUSPECT_FOLDS,
+            trusted_texts=[e.text for e in trusted],
+            trusted_labels=[e.label for e in trusted],
+        )
         if len(weak) >= 2 * SUSPECT_FOLDS
         else []
     )
     with session_scope(sessions) as session:
         replace_suspects(
             session,
-            [
-                Suspect(weak[f.index].message_id, f.given, f.likely, f.quality)
-                for f in findings
-            ],
+            [Suspect(weak[f.index].message_id, f.given, f.likely, f.quality) for f in findings],
             source="classifier:suspects",
         )
         return unconfirmed_suspects(session)
@@ -450,7 +454,10 @@ def _calibrate(
     if enough:
         scores = router.scores([v.text for v in verified])
         data = CalibrationSet.of(
-            labels, scores.probabilities, scores.out_of_scope, [v.team for v in verified],
+            labels,
+            scores.probabilities,
+            scores.out_of_scope,
+            [v.team for v in verified],
             "verified",
         ).with_follow_ups(
             *follow_up_scores(
@@ -466,7 +473,10 @@ def _calibrate(
     else:
         scores = router.scores([e.text for e in validation])
         data = CalibrationSet.of(
-            labels, scores.probabilities, scores.out_of_scope, [e.label for e in validation],
+            labels,
+            scores.probabilities,
+            scores.out_of_scope,
+            [e.label for e in validation],
             "validation",
         )
     policy, certificate = thresholds_for(
