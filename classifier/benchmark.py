@@ -177,6 +177,7 @@ def run_benchmark(
         "inference_share_of_matmul_peak": round(achieved / gflops, 3) if achieved else None,
         "int8": trained.components.quantized,
         "blend_weight": trained.components.weight,
+        "blend_pooling": trained.components.pooling,
         "temperature": round(trained.components.temperature, 4),
         "n_train": trained.n_train,
         "n_validation": trained.n_validation,

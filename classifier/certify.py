@@ -272,9 +272,7 @@ def precision_curve(
 ) -> list[Certificate]:
     """What each target costs: the certificate (coverage, threshold) for every target."""
     return [
-        certify(
-            confidences, correct, unknown, target, delta, max_unknown_share=max_unknown_share
-        )
+        certify(confidences, correct, unknown, target, delta, max_unknown_share=max_unknown_share)
         for target in targets
     ]
 
@@ -318,12 +316,10 @@ def unknown_share_bound(no_team: int, decided: int, delta: float = 0.1) -> tuple
     return no_team / decided, clopper_pearson_upper(no_team, decided, delta)
 
 
-
 # The calibration set a version keeps ------------------------------------------------------
 
 NO_TEAM = -1  # truth: the mail belongs to no team
 UNKNOWN_TEAM = -2  # truth: a team the model was not trained on (routing it is always wrong)
-
 
 
 @dataclass(frozen=True)

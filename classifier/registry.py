@@ -209,6 +209,7 @@ class Registry:
             "base_checksum": base_fingerprint,
             "labels": list(components.labels),
             "weight": components.weight,
+            "pooling": components.pooling,
             "temperature": components.temperature,
             "policy": components.policy.to_json(),
             "oos_cutoff": components.oos_cutoff,
@@ -262,9 +263,7 @@ class Registry:
             else max_unknown_share
         )
         delta = float(manifest.get("policy", {}).get("delta", 0.1))
-        policy, certificate = thresholds_for(
-            calibration, target, delta, max_unknown_share=share
-        )
+        policy, certificate = thresholds_for(calibration, target, delta, max_unknown_share=share)
         history = list(manifest.get("target_history", []))
         history.append(
             {

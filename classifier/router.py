@@ -21,7 +21,7 @@ from transformers import PreTrainedTokenizerBase
 
 from classifier.baseline import TfidfBaseline
 from classifier.modeling import EncoderClassifier, base_fingerprint, encode, load_finetuned
-from classifier.scoring import Prediction, centroid_similarity, combine, decide
+from classifier.scoring import POOLINGS, Pooling, Prediction, centroid_similarity, combine, decide
 from classifier.thresholds import ThresholdPolicy
 from classifier.version_files import CENTROIDS_FILE, MANIFEST_FILE, TFIDF_FILE
 from labeling.errors import ModelError
@@ -55,6 +55,7 @@ class Components:
     centroids: NDArray[np.float32] | None
     oos_cutoff: float | None
     quantized: bool = False
+    pooling: Pooling = "product"  # how the two members' probabilities are blended
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class Router:
         texts = list(texts)
         logits, embeddings, tokens, seconds = self.transformer_outputs(texts, batch_size)
         tfidf = self.c.tfidf.predict_proba(texts) if texts else np.zeros((0, len(self.labels)))
-        probs = combine(logits, tfidf, self.c.weight, self.c.temperature)
+        probs = combine(logits, tfidf, self.c.weight, self.c.temperature, self.c.pooling)
         similarity = None
         oos = np.zeros(len(texts), dtype=bool)
         if (
@@ -192,5 +193,14 @@ class Router:
                 centroids=centroids,
                 oos_cutoff=manifest.get("oos_cutoff"),
                 quantized=bool(manifest.get("quantized")),
+                pooling=_pooling(manifest.get("pooling", "product"), version_dir),
             )
         )
+
+
+def _pooling(value: object, version_dir: Path) -> Pooling:
+    """The manifest's pooling; versions saved before it existed blended by product."""
+    for pooling in POOLINGS:
+        if value == pooling:
+            return pooling
+    raise ModelError(f"{version_dir}: unknown pooling {value!r} in the manifest")

@@ -1,7 +1,14 @@
 """From model outputs to a routing decision: pure functions, shared by training and serving.
 
-* :func:`combine` blends the transformer's and the TF-IDF model's log-probabilities with a
-  weight fitted on validation data, then applies the fitted temperature.
+* :func:`combine` blends the transformer's and the TF-IDF model's probabilities with a weight
+  chosen on validation data, then applies the fitted temperature. Two poolings: ``"mean"``
+  (the weighted mean of the two probability vectors: what training chooses for a blend) and
+  ``"product"`` (the weighted mean of their log-probabilities; a member alone, and model
+  versions saved before the mean existed). A product lets one member's certainty on a
+  handful of training examples override the other's doubt — the TF-IDF model was 0.92 sure
+  of "Bel mij even terug aub" from three mails, the transformer 0.35 — so a blend's most
+  confident answers held its most expensive errors; the mean is confident only where both
+  members lean the same way.
 * :func:`centroid_similarity` is the out-of-scope score: the cosine similarity of a mail's
   embedding to the nearest team centroid. Mail unlike every team is sent to a person even
   when the softmax happens to be confident (softmax confidence alone is a poor detector of
@@ -23,6 +30,8 @@ from classifier.calibration import softmax
 from classifier.thresholds import ThresholdPolicy
 
 Reason = Literal["confident", "below-threshold", "out-of-scope", "unknown-team"]
+Pooling = Literal["product", "mean"]
+POOLINGS: tuple[Pooling, ...] = ("product", "mean")
 
 
 def log_softmax(logits: NDArray[np.floating]) -> NDArray[np.float64]:
@@ -50,9 +59,19 @@ def combine(
     tfidf_probabilities: NDArray[np.floating],
     weight: float,
     temperature: float,
+    pooling: Pooling = "product",
 ) -> NDArray[np.float64]:
-    """Calibrated probabilities of the blend (rows sum to one)."""
-    return softmax(combined_logits(transformer_logits, tfidf_probabilities, weight), temperature)
+    """Calibrated probabilities of the blend (rows sum to one). Both poolings agree when
+    one member serves alone (weight 0 or 1)."""
+    if pooling not in POOLINGS:
+        raise ValueError(f"unknown pooling {pooling!r}: one of {', '.join(POOLINGS)}")
+    if pooling == "product" or transformer_logits is None or not 0.0 < weight < 1.0:
+        return softmax(
+            combined_logits(transformer_logits, tfidf_probabilities, weight), temperature
+        )
+    tfidf = np.asarray(tfidf_probabilities, dtype=np.float64)
+    mixed = weight * softmax(transformer_logits) + (1.0 - weight) * tfidf
+    return softmax(np.log(np.clip(mixed, 1e-12, 1.0)), temperature)
 
 
 def centroids(

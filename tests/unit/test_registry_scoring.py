@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,8 @@ from classifier.evaluation import evaluate
 from classifier.recipe import (
     _thresholds,
     choose_oos_cutoff,
+    fit_blend,
+    routing_risk,
     split_validation,
     train_pipeline,
 )
@@ -138,6 +141,64 @@ def test_split_validation_is_stratified_and_keeps_singletons_in_training() -> No
     assert sorted(tr_x + va_x) == sorted(texts)
 
 
+def test_mean_pooling_is_sure_only_where_both_members_lean_the_same_way() -> None:
+    # The TF-IDF model is sure from a few training mails; the transformer doubts.
+    tfidf = np.array([[0.92, 0.05, 0.03], [0.96, 0.02, 0.02]])
+    logits = np.log(np.array([[0.35, 0.33, 0.32], [0.96, 0.02, 0.02]]))
+    product = combine(logits, tfidf, 0.5, 1.0, "product")
+    mean = combine(logits, tfidf, 0.5, 1.0, "mean")
+    np.testing.assert_allclose(mean, 0.5 * np.exp(logits) + 0.5 * tfidf)
+    np.testing.assert_allclose(mean.sum(axis=1), 1.0)
+    assert mean[0].max() < 0.64 < product[0].max()  # doubt pulls the mean down
+    assert mean[1].max() == pytest.approx(0.96)  # agreement keeps it
+    # A member alone is the same under both poolings.
+    for weight in (0.0, 1.0):
+        np.testing.assert_allclose(
+            combine(logits, tfidf, weight, 0.7, "mean"),
+            combine(logits, tfidf, weight, 0.7, "product"),
+        )
+    with pytest.raises(ValueError, match="unknown pooling"):
+        combine(logits, tfidf, 0.5, 1.0, "median")  # type: ignore[arg-type]
+
+
+def test_routing_risk_is_low_when_the_mistakes_are_the_least_confident() -> None:
+    confidence = np.array([0.9, 0.8, 0.7, 0.6])
+    assert routing_risk(confidence, np.array([True, True, True, False])) == pytest.approx(0.25 / 4)
+    assert routing_risk(confidence, np.array([False, True, True, True])) == pytest.approx(
+        (1 + 1 / 2 + 1 / 3 + 1 / 4) / 4
+    )
+
+
+def _member(rng: np.random.Generator, y: np.ndarray, accuracy: float) -> np.ndarray:
+    """Probabilities of a member right on ``accuracy`` of the mail, wrong ones as confident
+    as right ones (0.5-0.95 on its pick)."""
+    n = len(y)
+    pick = np.where(rng.random(n) < accuracy, y, (y + rng.integers(1, 3, n)) % 3)
+    top = rng.uniform(0.5, 0.95, n)
+    probs = np.repeat(((1 - top) / 2)[:, None], 3, axis=1)
+    probs[np.arange(n), pick] = top
+    return probs
+
+
+def test_fit_blend_keeps_equal_weights_unless_validation_shows_better() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 300)
+    gold = [LABELS[i] for i in y]
+    tfidf = _member(rng, y, 0.85)
+    # Two members alike: equal weights, the mean of their probabilities.
+    logits = np.log(_member(rng, y, 0.85))
+    assert fit_blend(LABELS, gold, logits, tfidf, True) == (0.5, 1.0, "mean")
+    # A transformer wrong half the time, as sure of it: the blend leans to TF-IDF.
+    weight, temperature, pooling = fit_blend(
+        LABELS, gold, np.log(_member(rng, y, 0.5)), tfidf, True
+    )
+    assert pooling == "mean" and temperature == 1.0 and weight < 0.5
+    # One member alone: product pooling with a fitted temperature.
+    weight, temperature, pooling = fit_blend(LABELS, gold, None, tfidf, True)
+    assert (weight, pooling) == (0.0, "product") and temperature != 1.0
+    assert fit_blend(LABELS, gold, logits, tfidf, False)[::2] == (1.0, "product")
+
+
 def _toy() -> tuple[list[str], list[str]]:
     rng = np.random.default_rng(0)
     words = {
@@ -183,6 +244,18 @@ def test_tfidf_version_round_trips_through_the_registry(tmp_path: Path) -> None:
         router.scores(probe).probabilities, trained.router.scores(probe).probabilities
     )
     assert [p.team for p in router.predict(probe)] == ["schade", "opzeggingen"]
+    # The manifest says how the members are pooled; a version saved before it said so
+    # pooled by product, and a pooling no code knows is refused.
+    manifest_path = info.path / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    assert manifest["pooling"] == "product"
+    del manifest["pooling"]
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    assert Router.load(info.path, tmp_path / "cache").c.pooling == "product"
+    manifest["pooling"] = "median"
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ModelError, match="unknown pooling 'median'"):
+        Router.load(info.path, tmp_path / "cache")
 
 
 def test_promotion_gate_and_rollback(tmp_path: Path) -> None:

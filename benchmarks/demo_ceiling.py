@@ -1,0 +1,141 @@
+"""How far a demo instance's active model can go, against the generator's truth (issue 10).
+
+    MAILROOM_INSTANCE_PATH=/tmp/demo/instance .venv/bin/python benchmarks/demo_ceiling.py
+
+Run it after ``mailroom demo --no-serve`` on that instance. It scores, with the active
+version, the verified sample (what thresholds are certified on) and the demo inbox (what
+the worker routed), reading each mail as routing reads it (``model_text``, pseudonymised),
+and prints for both: the model's accuracy, the share of mail the best possible threshold
+would route at precision 0.97 and 0.98 (an oracle that knows the truth: the ceiling of
+this model's ranking, not something a product can certify), and for the inbox the same by
+kind of mail (repeat customers' follow-ups, whose team only the customer's history tells).
+Then, for the targets 0.98/0.97/0.95, the threshold certified on the verified sample and
+what it routes of the inbox at what realised precision. Last, the suspect folder labels
+the training run stored, against the generator's ``misfiled`` feature.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import select
+
+from classifier.arguments import PipelineArguments
+from classifier.certify import certify
+from classifier.registry import Registry
+from classifier.router import Router
+from labeling.annotation.export import WEAK_SOURCE, training_examples
+from labeling.annotation.verify import verified_mail
+from labeling.mail.model_text import model_text
+from labeling.settings import load_settings
+from labeling.store.db import open_database, session_scope
+from labeling.store.tables import Message, SuspectLabel
+
+
+def _oracle(confidence: NDArray[np.float64], correct: NDArray[np.bool_], precision: float) -> float:
+    """The largest share of mail some threshold routes at ``precision`` or better."""
+    order = np.argsort(-confidence, kind="stable")
+    running = np.cumsum(correct[order]) / np.arange(1, len(order) + 1)
+    good = np.flatnonzero(running >= precision)
+    return float((good.max() + 1) / len(order)) if len(good) else 0.0
+
+
+def _line(name: str, confidence: NDArray[np.float64], correct: NDArray[np.bool_]) -> str:
+    return (
+        f"{name}: {len(correct)} mails, accuracy {correct.mean():.3f}, best possible share "
+        f"routed at precision 0.97 {_oracle(confidence, correct, 0.97):.2f}, at 0.98 "
+        f"{_oracle(confidence, correct, 0.98):.2f}"
+    )
+
+
+def main() -> None:
+    settings = load_settings()
+    corpus = settings.instance_path / "demo-corpus" / "truth.jsonl"
+    truth = {}
+    with corpus.open(encoding="utf-8") as handle:
+        for row in map(json.loads, handle):
+            truth[str(row["message_id"]).strip("<>")] = row
+    active = Registry(settings.models_path).active()
+    if active is None:
+        raise SystemExit("no active model version: run mailroom demo --no-serve first")
+    router = Router.load(active.path, settings.cache_path)
+    labels = list(router.labels)
+    with open_database(settings) as sessions, session_scope(sessions) as session:
+        pseudonymiser = settings.pseudonymiser()
+        verified = verified_mail(session, pseudonymiser=pseudonymiser)
+        inbox = session.execute(
+            select(
+                Message.message_id,
+                Message.subject,
+                Message.new_text,
+                Message.quoted_text,
+                Message.sender_name,
+            ).where(Message.source_folder == "")
+        ).all()
+        inbox_texts = [
+            model_text(s, n, q, names=(name,), pseudonymiser=pseudonymiser)
+            for _, s, n, q, name in inbox
+        ]
+        inbox_truth = [truth[str(m).strip("<>")] for m, *_ in inbox]
+        ids = dict(session.execute(select(Message.id, Message.message_id)).all())
+        suspects = set(session.scalars(select(SuspectLabel.message_id)))
+        examples = training_examples(session, include_weak=True, pseudonymiser=pseudonymiser)
+
+    def scored(texts: Sequence[str], gold: Sequence[str | None]):
+        probabilities = router.scores(texts).probabilities
+        predicted = [labels[i] for i in probabilities.argmax(axis=1)]
+        correct = np.array([p == g for p, g in zip(predicted, gold, strict=True)])
+        return probabilities.max(axis=1), correct
+
+    v_conf, v_ok = scored([v.text for v in verified], [v.team for v in verified])
+    i_conf, i_ok = scored(inbox_texts, [row["team"] for row in inbox_truth])
+    print(f"version {router.version}")
+    print(_line("verified sample", v_conf, v_ok))
+    print(_line("inbox", i_conf, i_ok))
+    repeat = np.array(["repeat-customer" in row["features"] for row in inbox_truth])
+    vague = np.array(["follow-up:vague" in row["features"] for row in inbox_truth])
+    print(_line("  inbox, not from a repeat customer", i_conf[~repeat], i_ok[~repeat]))
+    print(
+        f"  inbox, repeat customers: {repeat.sum()} mails, accuracy {i_ok[repeat].mean():.3f};"
+        f" of them vague follow-ups {vague.sum()}, accuracy {i_ok[vague].mean():.3f}"
+    )
+    unknown = np.zeros(len(v_ok), dtype=bool)
+    for target in (0.98, 0.97, 0.95):
+        certificate = certify(v_conf, v_ok, unknown, target, PipelineArguments().delta)
+        routed = i_conf >= certificate.threshold
+        precision = f"{i_ok[routed].mean():.3f}" if routed.any() else "n/a"
+        print(
+            f"target {target}: certified on the verified sample "
+            + (
+                f"at {certificate.threshold:.3f} ({certificate.coverage:.0%} of it)"
+                if certificate.certified
+                else "nothing"
+            )
+            + f"; the inbox: {routed.mean():.0%} routed at precision {precision}"
+        )
+    # The weak labels the suspect search judged: folder labels no person overruled, outside
+    # the verified sample's groups.
+    verified_groups = {v.group for v in verified}
+    weak = [
+        e
+        for e in examples
+        if e.sources[0] == WEAK_SOURCE and (e.group or e.message_id) not in verified_groups
+    ]
+    misfiled = {
+        e.message_id
+        for e in weak
+        if "misfiled" in truth[str(ids[e.message_id]).strip("<>")]["features"]
+    }
+    found = suspects & misfiled
+    print(
+        f"suspects stored: {len(suspects)}, misfiled among them {len(found)} (precision "
+        f"{len(found) / max(1, len(suspects)):.2f}); misfiled weak labels {len(misfiled)} "
+        f"(recall {len(found) / max(1, len(misfiled)):.2f})"
+    )
+
+
+if __name__ == "__main__":
+    main()
