@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -109,18 +110,28 @@ def split_validation(
     )
 
 
+class Blend(NamedTuple):
+    """How a version blends its members (:func:`classifier.scoring.combine`)."""
+
+    weight: float  # the transformer's share
+    temperature: float
+    pooling: Pooling
+    top_label: tuple[float, float] | None  # the mean's top-label calibration
+
+
 def fit_blend(
     labels: Sequence[str],
     y_true: Sequence[str],
     transformer_logits: NDArray[np.floating] | None,
     tfidf_probs: NDArray[np.floating],
     allow_blend: bool,
-) -> tuple[float, float, Pooling]:
-    """(weight, temperature, pooling) chosen on validation.
+) -> Blend:
+    """How to blend the two members, chosen on validation.
 
     A member alone (no transformer, or no blending allowed): product pooling, temperature
-    by NLL. A blend: the mean of the members' probabilities (see
-    :mod:`classifier.scoring`), temperature 1, and the weight that ranks validation mail
+    by NLL. A blend: the mean of the members' probabilities (see :mod:`classifier.scoring`),
+    temperature 1, the top team's probability calibrated on validation
+    (:func:`fit_top_label`: it keeps the order), and the weight that ranks validation mail
     best for routing — the least area under the risk–coverage curve (:func:`routing_risk`)
     — except that equal weights are kept unless some weight beats them by more than the
     best one's standard error (bootstrap over the validation mail; Breiman's one-SE rule).
@@ -134,7 +145,7 @@ def fit_blend(
         weight = 0.0 if transformer_logits is None else 1.0
         z = combined_logits(transformer_logits, tfidf_probs, weight)
         temperature = fit_temperature(z, targets) if len(targets) else 1.0
-        return weight, temperature, "product"
+        return Blend(weight, temperature, "product", None)
     rng = np.random.default_rng(0)
     resamples = [rng.integers(0, len(targets), len(targets)) for _ in range(BOOTSTRAP_RESAMPLES)]
     risks: dict[float, float] = {}
@@ -148,7 +159,28 @@ def fit_blend(
     best = min(WEIGHT_GRID, key=lambda w: (risks[w], abs(w - 0.5)))
     allowed = [w for w in WEIGHT_GRID if risks[w] <= risks[best] + spread[best]]
     weight = min(allowed, key=lambda w: (abs(w - 0.5), risks[w]))
-    return float(weight), 1.0, "mean"
+    probs = combine(transformer_logits, tfidf_probs, weight, 1.0, "mean")
+    top_label = fit_top_label(probs.max(axis=1), probs.argmax(axis=1) == targets)
+    return Blend(float(weight), 1.0, "mean", top_label)
+
+
+def fit_top_label(
+    confidence: NDArray[np.floating], correct: NDArray[np.bool_]
+) -> tuple[float, float] | None:
+    """Platt scaling of the top team's probability on validation mail: (a, b) of
+    ``sigmoid(a · logit(confidence) + b)`` (:func:`classifier.scoring.calibrate_top_label`);
+    None (no change) when validation is all right or all wrong, or the fit would not be
+    increasing."""
+    from sklearn.linear_model import LogisticRegression
+
+    ok = np.asarray(correct, dtype=bool)
+    if ok.all() or not ok.any():
+        return None
+    q = np.clip(np.asarray(confidence, dtype=np.float64), 1e-6, 1.0 - 1e-6)
+    x = np.log(q / (1.0 - q)).reshape(-1, 1)
+    fitted = LogisticRegression(C=1e4, max_iter=1000).fit(x, ok)
+    a, b = float(fitted.coef_[0, 0]), float(fitted.intercept_[0])
+    return (a, b) if a > 0 else None
 
 
 def routing_risk(confidence: NDArray[np.floating], correct: NDArray[np.bool_]) -> float:
@@ -283,8 +315,10 @@ def train_pipeline(
     if model is not None and tokenizer is not None:
         out = encode(model, tokenizer, va_x)
         val_logits, val_embeddings = out.logits, out.embeddings
-    weight, temperature, pooling = fit_blend(label_order, va_y, val_logits, tfidf_val, args.blend)
-    val_probs = combine(val_logits, tfidf_val, weight, temperature, pooling)
+    weight, temperature, pooling, top_label = fit_blend(
+        label_order, va_y, val_logits, tfidf_val, args.blend
+    )
+    val_probs = combine(val_logits, tfidf_val, weight, temperature, pooling, top_label)
     val_pred = [label_order[i] for i in val_probs.argmax(axis=1)]
     correct = np.array([p == t for p, t in zip(val_pred, va_y, strict=True)], dtype=bool)
 
@@ -299,7 +333,12 @@ def train_pipeline(
         if oos_texts:
             oos_out = encode(model, tokenizer, list(oos_texts))
             oos_probs = combine(
-                oos_out.logits, tfidf.predict_proba(oos_texts), weight, temperature, pooling
+                oos_out.logits,
+                tfidf.predict_proba(oos_texts),
+                weight,
+                temperature,
+                pooling,
+                top_label,
             )
             policy, cutoff, note = choose_oos_cutoff(
                 val_probs,
@@ -334,6 +373,7 @@ def train_pipeline(
         oos_cutoff=cutoff,
         quantized=quantized,
         pooling=pooling,
+        top_label=top_label,
     )
     kind = "transformer" if model is not None else "tfidf"
     name = f"{kind} ({args.base_model})" if model is not None else "TF-IDF"
@@ -475,7 +515,7 @@ def baseline_components(
     It has no out-of-scope detector, so out-of-scope examples only raise its thresholds."""
     labels = tuple(tfidf.classes)
     probs = tfidf.predict_proba(va_x) if va_x else np.zeros((0, len(labels)))
-    _, temperature, _ = fit_blend(labels, va_y, None, probs, allow_blend=False)
+    temperature = fit_blend(labels, va_y, None, probs, allow_blend=False).temperature
     calibrated = combine(None, probs, 0.0, temperature)
     pred = [labels[i] for i in calibrated.argmax(axis=1)]
     correct = np.array([p == t for p, t in zip(pred, va_y, strict=True)], dtype=bool)

@@ -210,6 +210,9 @@ class Registry:
             "labels": list(components.labels),
             "weight": components.weight,
             "pooling": components.pooling,
+            "top_label_calibration": (
+                list(components.top_label) if components.top_label is not None else None
+            ),
             "temperature": components.temperature,
             "policy": components.policy.to_json(),
             "oos_cutoff": components.oos_cutoff,

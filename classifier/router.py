@@ -56,6 +56,7 @@ class Components:
     oos_cutoff: float | None
     quantized: bool = False
     pooling: Pooling = "product"  # how the two members' probabilities are blended
+    top_label: tuple[float, float] | None = None  # the mean's top-label calibration (a, b)
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,9 @@ class Router:
         texts = list(texts)
         logits, embeddings, tokens, seconds = self.transformer_outputs(texts, batch_size)
         tfidf = self.c.tfidf.predict_proba(texts) if texts else np.zeros((0, len(self.labels)))
-        probs = combine(logits, tfidf, self.c.weight, self.c.temperature, self.c.pooling)
+        probs = combine(
+            logits, tfidf, self.c.weight, self.c.temperature, self.c.pooling, self.c.top_label
+        )
         similarity = None
         oos = np.zeros(len(texts), dtype=bool)
         if (
@@ -194,6 +197,7 @@ class Router:
                 oos_cutoff=manifest.get("oos_cutoff"),
                 quantized=bool(manifest.get("quantized")),
                 pooling=_pooling(manifest.get("pooling", "product"), version_dir),
+                top_label=_top_label(manifest.get("top_label_calibration"), version_dir),
             )
         )
 
@@ -204,3 +208,16 @@ def _pooling(value: object, version_dir: Path) -> Pooling:
         if value == pooling:
             return pooling
     raise ModelError(f"{version_dir}: unknown pooling {value!r} in the manifest")
+
+
+def _top_label(value: object, version_dir: Path) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, int | float) for v in value)
+        and value[0] > 0
+    ):
+        return float(value[0]), float(value[1])
+    raise ModelError(f"{version_dir}: bad top_label_calibration {value!r} in the manifest")

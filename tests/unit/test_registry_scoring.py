@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from classifier.arguments import PipelineArguments
+from classifier.calibration import expected_calibration_error
 from classifier.evaluation import evaluate
 from classifier.recipe import (
     _thresholds,
@@ -20,7 +21,14 @@ from classifier.recipe import (
 )
 from classifier.registry import Registry, promotion_gate
 from classifier.router import Router
-from classifier.scoring import centroid_similarity, centroids, combine, decide, oos_cutoff
+from classifier.scoring import (
+    calibrate_top_label,
+    centroid_similarity,
+    centroids,
+    combine,
+    decide,
+    oos_cutoff,
+)
 from classifier.thresholds import NEVER, ThresholdPolicy
 from labeling.errors import ModelError
 
@@ -187,16 +195,42 @@ def test_fit_blend_keeps_equal_weights_unless_validation_shows_better() -> None:
     tfidf = _member(rng, y, 0.85)
     # Two members alike: equal weights, the mean of their probabilities.
     logits = np.log(_member(rng, y, 0.85))
-    assert fit_blend(LABELS, gold, logits, tfidf, True) == (0.5, 1.0, "mean")
+    blend = fit_blend(LABELS, gold, logits, tfidf, True)
+    assert (blend.weight, blend.temperature, blend.pooling) == (0.5, 1.0, "mean")
     # A transformer wrong half the time, as sure of it: the blend leans to TF-IDF.
-    weight, temperature, pooling = fit_blend(
-        LABELS, gold, np.log(_member(rng, y, 0.5)), tfidf, True
-    )
-    assert pooling == "mean" and temperature == 1.0 and weight < 0.5
-    # One member alone: product pooling with a fitted temperature.
-    weight, temperature, pooling = fit_blend(LABELS, gold, None, tfidf, True)
-    assert (weight, pooling) == (0.0, "product") and temperature != 1.0
+    blend = fit_blend(LABELS, gold, np.log(_member(rng, y, 0.5)), tfidf, True)
+    assert blend.pooling == "mean" and blend.temperature == 1.0 and blend.weight < 0.5
+    # One member alone: product pooling with a fitted temperature, nothing else.
+    alone = fit_blend(LABELS, gold, None, tfidf, True)
+    assert (alone.weight, alone.pooling, alone.top_label) == (0.0, "product", None)
+    assert alone.temperature != 1.0
     assert fit_blend(LABELS, gold, logits, tfidf, False)[::2] == (1.0, "product")
+
+
+def test_top_label_calibration_makes_the_mean_honest_and_keeps_its_order() -> None:
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 3, 600)
+    gold = [LABELS[i] for i in y]
+    tfidf = _member(rng, y, 0.9)
+    logits = np.log(_member(rng, y, 0.9))
+    blend = fit_blend(LABELS, gold, logits, tfidf, True)
+    assert blend.top_label is not None and blend.top_label[0] > 0
+    raw = combine(logits, tfidf, blend.weight, 1.0, "mean")
+    calibrated = combine(logits, tfidf, blend.weight, 1.0, "mean", blend.top_label)
+    np.testing.assert_allclose(calibrated.sum(axis=1), 1.0)
+    assert (calibrated.argmax(axis=1) == raw.argmax(axis=1)).all()
+    # The order of the mail by confidence is the order before: certificates are unchanged.
+    sure = raw.max(axis=1) > 0.5
+    order = np.argsort(raw.max(axis=1)[sure], kind="stable")
+    assert (np.diff(calibrated.max(axis=1)[sure][order]) >= -1e-12).all()
+    right = raw.argmax(axis=1) == y
+    before = expected_calibration_error(raw.max(axis=1), right)
+    after = expected_calibration_error(calibrated.max(axis=1), right)
+    assert after < before / 2
+    # Where the map would push the top team under the runner-up, it stays just above it.
+    low = calibrate_top_label(np.array([[0.40, 0.35, 0.25]]), (1.0, -3.0))
+    assert low.argmax() == 0 and low[0, 0] < 0.40 and low.sum() == pytest.approx(1.0)
+    assert calibrate_top_label(raw, None) is raw
 
 
 def _toy() -> tuple[list[str], list[str]]:
@@ -248,7 +282,15 @@ def test_tfidf_version_round_trips_through_the_registry(tmp_path: Path) -> None:
     # pooled by product, and a pooling no code knows is refused.
     manifest_path = info.path / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    assert manifest["pooling"] == "product"
+    assert manifest["pooling"] == "product" and manifest["top_label_calibration"] is None
+    manifest["top_label_calibration"] = [-1.0, 0.0]  # decreasing: would reverse the order
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ModelError, match="bad top_label_calibration"):
+        Router.load(info.path, tmp_path / "cache")
+    manifest["top_label_calibration"] = [1.5, -0.2]
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    assert Router.load(info.path, tmp_path / "cache").c.top_label == (1.5, -0.2)
+    del manifest["top_label_calibration"]
     del manifest["pooling"]
     manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
     assert Router.load(info.path, tmp_path / "cache").c.pooling == "product"
