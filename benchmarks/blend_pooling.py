@@ -117,13 +117,18 @@ def main() -> None:
 
         return min(WEIGHT_GRID, key=lambda w: (risk(w), abs(w - 0.5)))
 
-    one_se, _, _ = fit_blend(labels, [labels[i] for i in val[2]], val[0], val[1], True)
+    chosen = fit_blend(labels, [labels[i] for i in val[2]], val[0], val[1], True)
+    one_se = chosen.weight
     blends = [
         product(f1_weight()),
         product(0.5),
         mean(risk_weight(), "validation risk alone"),
         mean(one_se, "one-SE rule: fit_blend"),
         mean(0.5, "fixed"),
+        (
+            f"mean, weight {one_se:.1f}, top label calibrated (what training does)",
+            lambda m: combine(m[0], m[1], one_se, 1.0, "mean", chosen.top_label),
+        ),
     ]
     print(
         f"version {router.version}: validation {len(val[2])}, verified {len(ver[2])}, "
