@@ -22,7 +22,6 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.metrics import f1_score
-from sqlalchemy import select
 
 from classifier.arguments import PipelineArguments
 from classifier.calibration import fit_temperature
@@ -34,10 +33,9 @@ from classifier.scoring import combine, combined_logits
 from labeling.annotation.export import split_examples, training_examples
 from labeling.annotation.suspects import unconfirmed_suspects
 from labeling.annotation.verify import verified_mail
-from labeling.mail.model_text import model_text
 from labeling.settings import load_settings
 from labeling.store.db import open_database, session_scope
-from labeling.store.tables import Message
+from mailroom.commands.demo import inbox_texts
 
 Members = tuple[NDArray[np.float32], NDArray[np.float64], NDArray[np.int64]]
 Blend = Callable[[Members], NDArray[np.float64]]
@@ -59,19 +57,7 @@ def main() -> None:
         examples = training_examples(session, include_weak=True, pseudonymiser=pseudonymiser)
         verified = verified_mail(session, pseudonymiser=pseudonymiser)
         suspects = unconfirmed_suspects(session)
-        inbox = session.execute(
-            select(
-                Message.message_id,
-                Message.subject,
-                Message.new_text,
-                Message.quoted_text,
-                Message.sender_name,
-            ).where(Message.source_folder == "")
-        ).all()
-        inbox_texts = [
-            model_text(s, n, q, names=(name,), pseudonymiser=pseudonymiser)
-            for _, s, n, q, name in inbox
-        ]
+        inbox = inbox_texts(session, settings)
     groups = {v.group for v in verified}
     pool = [
         e
@@ -90,7 +76,7 @@ def main() -> None:
 
     val = members([e.text for e in validation], [e.label for e in validation])
     ver = members([v.text for v in verified], [v.team for v in verified])
-    box = members(inbox_texts, [truth[str(m).strip("<>")] for m, *_ in inbox])
+    box = members([text for _, text in inbox], [truth[message_id] for message_id, _ in inbox])
 
     def product(weight: float) -> tuple[str, Blend]:
         t = fit_temperature(combined_logits(val[0], val[1], weight), val[2])

@@ -29,10 +29,10 @@ from classifier.registry import Registry
 from classifier.router import Router
 from labeling.annotation.export import WEAK_SOURCE, training_examples
 from labeling.annotation.verify import verified_mail
-from labeling.mail.model_text import model_text
 from labeling.settings import load_settings
 from labeling.store.db import open_database, session_scope
 from labeling.store.tables import Message, SuspectLabel
+from mailroom.commands.demo import inbox_texts
 
 
 def _oracle(confidence: NDArray[np.float64], correct: NDArray[np.bool_], precision: float) -> float:
@@ -66,20 +66,8 @@ def main() -> None:
     with open_database(settings) as sessions, session_scope(sessions) as session:
         pseudonymiser = settings.pseudonymiser()
         verified = verified_mail(session, pseudonymiser=pseudonymiser)
-        inbox = session.execute(
-            select(
-                Message.message_id,
-                Message.subject,
-                Message.new_text,
-                Message.quoted_text,
-                Message.sender_name,
-            ).where(Message.source_folder == "")
-        ).all()
-        inbox_texts = [
-            model_text(s, n, q, names=(name,), pseudonymiser=pseudonymiser)
-            for _, s, n, q, name in inbox
-        ]
-        inbox_truth = [truth[str(m).strip("<>")] for m, *_ in inbox]
+        inbox = inbox_texts(session, settings)
+        inbox_truth = [truth[message_id] for message_id, _ in inbox]
         ids = dict(session.execute(select(Message.id, Message.message_id)).all())
         suspects = set(session.scalars(select(SuspectLabel.message_id)))
         examples = training_examples(session, include_weak=True, pseudonymiser=pseudonymiser)
@@ -91,7 +79,7 @@ def main() -> None:
         return probabilities.max(axis=1), correct
 
     v_conf, v_ok = scored([v.text for v in verified], [v.team for v in verified])
-    i_conf, i_ok = scored(inbox_texts, [row["team"] for row in inbox_truth])
+    i_conf, i_ok = scored([text for _, text in inbox], [row["team"] for row in inbox_truth])
     print(f"version {router.version}")
     print(_line("verified sample", v_conf, v_ok))
     print(_line("inbox", i_conf, i_ok))

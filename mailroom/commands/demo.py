@@ -100,6 +100,31 @@ def step(title: str) -> Iterator[None]:
     click.echo(f"    done in {time.perf_counter() - started:.1f} s", err=True)
 
 
+def inbox_texts(session: Session, settings: Settings) -> list[tuple[str, str]]:
+    """(Message-ID without brackets, the text the model reads) of every mail that arrived
+    in the live inbox, as routing reads it; for the benchmarks that re-score a demo."""
+    from labeling.mail.model_text import model_text
+    from labeling.store.tables import Message
+
+    pseudonymiser = settings.pseudonymiser()
+    rows = session.execute(
+        select(
+            Message.message_id,
+            Message.subject,
+            Message.new_text,
+            Message.quoted_text,
+            Message.sender_name,
+        ).where(Message.source_folder == "")
+    ).all()
+    return [
+        (
+            str(message_id).strip("<>"),
+            model_text(subject, new, quoted, names=(name,), pseudonymiser=pseudonymiser),
+        )
+        for message_id, subject, new, quoted, name in rows
+    ]
+
+
 def truth_by_message_id(corpus: Path) -> dict[str, str | None]:
     """The generator's true team of every corpus mail, by Message-ID (without brackets)."""
     truth: dict[str, str | None] = {}
@@ -176,9 +201,9 @@ def play_double_labellers(
         )
         first, second = (users[name] for name in DEMO_DOUBLE_LABELLERS)
         done = session.scalar(
-            select(func.count()).select_from(Annotation).where(
-                Annotation.user_id == second, Annotation.source == "human"
-            )
+            select(func.count())
+            .select_from(Annotation)
+            .where(Annotation.user_id == second, Annotation.source == "human")
         )
         if done:
             return DoubleLabels(0, 0)
@@ -596,9 +621,7 @@ def routing_result(settings: Settings, corpus: Path) -> RoutingResult:
     detailed = [
         (r[0], r[1], r[2], r[3], r[4], r[5] if isinstance(r[5], dict) else {}) for r in rows
     ]
-    return replace(
-        result, sources=score_sources(detailed, truth, repeats_by_message_id(corpus))
-    )
+    return replace(result, sources=score_sources(detailed, truth, repeats_by_message_id(corpus)))
 
 
 # Who routes without a person (as /metrics and the dashboard count it): the model, a reply's
