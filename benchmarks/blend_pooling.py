@@ -16,7 +16,6 @@ threshold routes of the inbox, at what realised precision.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -27,15 +26,13 @@ from classifier.arguments import PipelineArguments
 from classifier.calibration import fit_temperature
 from classifier.certify import certify
 from classifier.recipe import WEIGHT_GRID, fit_blend, routing_risk
-from classifier.registry import Registry
-from classifier.router import Router
 from classifier.scoring import combine, combined_logits
 from labeling.annotation.export import split_examples, training_examples
 from labeling.annotation.suspects import unconfirmed_suspects
 from labeling.annotation.verify import verified_mail
 from labeling.settings import load_settings
 from labeling.store.db import open_database, session_scope
-from mailroom.commands.demo import inbox_texts
+from mailroom.commands.demo import active_router, inbox_texts, truth_by_message_id
 
 Members = tuple[NDArray[np.float32], NDArray[np.float64], NDArray[np.int64]]
 Blend = Callable[[Members], NDArray[np.float64]]
@@ -44,13 +41,8 @@ Blend = Callable[[Members], NDArray[np.float64]]
 def main() -> None:
     settings = load_settings()
     args = PipelineArguments()
-    truth_path = settings.instance_path / "demo-corpus" / "truth.jsonl"
-    with truth_path.open(encoding="utf-8") as handle:
-        truth = {str(r["message_id"]).strip("<>"): r["team"] for r in map(json.loads, handle)}
-    active = Registry(settings.models_path).active()
-    if active is None:
-        raise SystemExit("no active model version: run mailroom demo --no-serve first")
-    router = Router.load(active.path, settings.cache_path)
+    truth = truth_by_message_id(settings.instance_path / "demo-corpus")
+    router = active_router(settings)
     labels = list(router.labels)
     with open_database(settings) as sessions, session_scope(sessions) as session:
         pseudonymiser = settings.pseudonymiser()

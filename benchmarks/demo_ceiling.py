@@ -16,7 +16,6 @@ the training run stored, against the generator's ``misfiled`` feature.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,14 +24,12 @@ from sqlalchemy import select
 
 from classifier.arguments import PipelineArguments
 from classifier.certify import certify
-from classifier.registry import Registry
-from classifier.router import Router
 from labeling.annotation.export import WEAK_SOURCE, training_examples
 from labeling.annotation.verify import verified_mail
 from labeling.settings import load_settings
 from labeling.store.db import open_database, session_scope
 from labeling.store.tables import Message, SuspectLabel
-from mailroom.commands.demo import inbox_texts
+from mailroom.commands.demo import active_router, inbox_texts, truth_rows
 
 
 def _oracle(confidence: NDArray[np.float64], correct: NDArray[np.bool_], precision: float) -> float:
@@ -53,15 +50,8 @@ def _line(name: str, confidence: NDArray[np.float64], correct: NDArray[np.bool_]
 
 def main() -> None:
     settings = load_settings()
-    corpus = settings.instance_path / "demo-corpus" / "truth.jsonl"
-    truth = {}
-    with corpus.open(encoding="utf-8") as handle:
-        for row in map(json.loads, handle):
-            truth[str(row["message_id"]).strip("<>")] = row
-    active = Registry(settings.models_path).active()
-    if active is None:
-        raise SystemExit("no active model version: run mailroom demo --no-serve first")
-    router = Router.load(active.path, settings.cache_path)
+    truth = truth_rows(settings.instance_path / "demo-corpus")
+    router = active_router(settings)
     labels = list(router.labels)
     with open_database(settings) as sessions, session_scope(sessions) as session:
         pseudonymiser = settings.pseudonymiser()

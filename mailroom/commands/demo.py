@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from sqlalchemy import func, select
@@ -28,6 +28,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from labeling.mail.values import RawMail
 from labeling.settings import Settings
+
+if TYPE_CHECKING:
+    from classifier.router import Router
 from mailroom.commands.demo_flags import (
     DEMO_FLAG_LABELLED,
     DEMO_FLAG_LABELLER,
@@ -125,25 +128,35 @@ def inbox_texts(session: Session, settings: Settings) -> list[tuple[str, str]]:
     ]
 
 
+def truth_rows(corpus: Path) -> dict[str, dict[str, Any]]:
+    """The generator's truth line of every corpus mail, by Message-ID (without brackets)."""
+    with (corpus / "truth.jsonl").open(encoding="utf-8") as handle:
+        return {str(row["message_id"]).strip("<>"): row for row in map(json.loads, handle)}
+
+
 def truth_by_message_id(corpus: Path) -> dict[str, str | None]:
     """The generator's true team of every corpus mail, by Message-ID (without brackets)."""
-    truth: dict[str, str | None] = {}
-    with (corpus / "truth.jsonl").open(encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            truth[str(row["message_id"]).strip("<>")] = row.get("team") or None
-    return truth
+    return {mid: row.get("team") or None for mid, row in truth_rows(corpus).items()}
 
 
 def repeats_by_message_id(corpus: Path) -> dict[str, str]:
     """Repeat customers' mails (truth ``repeat_of``): Message-ID → the earlier mail's."""
-    repeats: dict[str, str] = {}
-    with (corpus / "truth.jsonl").open(encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            if row.get("repeat_of"):
-                repeats[str(row["message_id"]).strip("<>")] = str(row["repeat_of"]).strip("<>")
-    return repeats
+    return {
+        mid: str(row["repeat_of"]).strip("<>")
+        for mid, row in truth_rows(corpus).items()
+        if row.get("repeat_of")
+    }
+
+
+def active_router(settings: Settings) -> Router:
+    """The active model version, loaded; for the benchmarks that re-score a demo."""
+    from classifier.registry import Registry
+    from classifier.router import Router
+
+    active = Registry(settings.models_path).active()
+    if active is None:
+        raise click.ClickException("no active model version: run mailroom demo --no-serve first")
+    return Router.load(active.path, settings.cache_path)
 
 
 def play_verifier(
