@@ -23,12 +23,18 @@ also mentions another team's business), ``path`` (relative to ``Maildir/``), ``i
 ``churn`` (the demo organisation's judgement of the mail: :mod:`data.mood`) and, for replies
 and forwards of corpus mail, ``parent`` (the earlier Message-ID).
 
-Repeat customers (:data:`REPEAT_SHARE`): some new inbox mails come from a customer who
-wrote earlier in the inbox, from the same address, about the same case (same team, same
-policy, claim and customer numbers): a further question, or a vague "any news?" that only
-the customer links to their case (feature ``repeat-customer``, ``follow-up:vague`` or
-``follow-up:more``; truth field ``repeat_of``: the earlier mail's Message-ID). They are not
-replies: no In-Reply-To, no quote, so only customer affinity (not the thread) links them.
+Repeat customers (:data:`REPEAT_SHARE`): some new mails come from a customer who wrote
+shortly before (in the inbox: earlier in the inbox; in the archive: within the last two
+weeks or so of archived mail, :data:`ARCHIVE_REPEAT_WINDOW`), from the same address. Most
+are about the same case (same team, same policy, claim and customer numbers): a further
+question, or a vague "any news?" that only the customer links to their case (feature
+``repeat-customer``, ``follow-up:vague`` or ``follow-up:more``). Some
+(:data:`NEW_MATTER_SHARE`) are about something else — the customer with a claim now asks
+about their premium — under the same name and customer number (feature ``new-matter``): a
+customer's case is evidence, not the answer. Truth field ``repeat_of``: the earlier mail's
+Message-ID. They are not replies: no In-Reply-To, no quote, so only customer affinity (not
+the thread) links them. The archive holds them too, so that the verified sample can show
+how often a customer's earlier team is the right one (:mod:`classifier.certify`).
 
 Message-IDs are ``<demo-NNNNNN@polderzeker.example>``; replies carry In-Reply-To/References
 to an earlier corpus mail (directly, or through the insurer's answer, whose Message-ID
@@ -87,10 +93,15 @@ REPLY_SHARE = 0.2
 FORWARD_SHARE = 0.1
 MALFORMED_SHARE = 0.01
 MISFILED_SHARE = 0.02
-# Of the inbox's new mails, the share that comes from a customer with an ongoing case in the
-# inbox (about 10-15 % of the inbox), and of those the share that is a vague follow-up.
+# Of the new mails, the share that comes from a customer with an ongoing case (about 10-15 %
+# of all mail), of those the share about something else than the case, and of the rest the
+# share that is a vague follow-up.
 REPEAT_SHARE = 0.2
+NEW_MATTER_SHARE = 0.2
 VAGUE_FOLLOW_UP_SHARE = 0.5
+# An archived repeat customer's case is one of the last this many new archived mails (the
+# archive has about three mails a day: about two weeks, within MAILROOM_AFFINITY_DAYS).
+ARCHIVE_REPEAT_WINDOW = 40
 ARCHIVE_START = datetime(2023, 1, 2, tzinfo=UTC)
 ARCHIVE_END = datetime(2024, 12, 20, tzinfo=UTC)
 INBOX_START = datetime(2025, 1, 6, tzinfo=UTC)
@@ -159,7 +170,8 @@ class _Planned:
     language: str
     parent: int | None = None
     malformation: str | None = None
-    repeat_of: int | None = None  # a repeat customer's earlier mail (same case)
+    repeat_of: int | None = None  # a repeat customer's earlier mail (their case)
+    new_matter: bool = False  # the repeat customer writes about something else
 
 
 @dataclass
@@ -373,18 +385,27 @@ def _plan(count: int, inbox_count: int, seed: int) -> list[_Planned]:
 
 
 def _plan_repeats(plan: list[_Planned], count: int, seed: int) -> None:
-    """Make some new inbox mails follow up an earlier inbox mail's case (module docstring).
-    A random stream of its own, so the archive and the rest of the plan stay as they were."""
-    rng = random.Random(f"demo-corpus/{seed}/repeats")
-    earlier: list[_Planned] = []
-    for planned in plan[count:]:
-        if planned.kind != "new":
-            continue
-        if earlier and rng.random() < REPEAT_SHARE:
-            case = rng.choice(earlier[-150:])
-            planned.repeat_of = case.index
-            planned.team, planned.language = case.team, case.language
-        earlier.append(planned)
+    """Make some new mails follow up an earlier mail's case (module docstring): in the inbox
+    an earlier inbox mail's, in the archive a recent archived one's. Random streams of their
+    own, so the rest of the plan stays as it was."""
+    matters = random.Random(f"demo-corpus/{seed}/new-matter")
+    for part, rng, window in (
+        (plan[count:], random.Random(f"demo-corpus/{seed}/repeats"), 150),
+        (plan[:count], random.Random(f"demo-corpus/{seed}/repeats-archive"), ARCHIVE_REPEAT_WINDOW),
+    ):
+        earlier: list[_Planned] = []
+        for planned in part:
+            if planned.kind != "new":
+                continue
+            if earlier and rng.random() < REPEAT_SHARE:
+                case = rng.choice(earlier[-window:])
+                planned.repeat_of = case.index
+                planned.language = case.language
+                if matters.random() < NEW_MATTER_SHARE and planned.team != case.team:
+                    planned.new_matter = True
+                else:
+                    planned.team = case.team
+            earlier.append(planned)
 
 
 def _dates(rng: random.Random, n: int, start: datetime, end: datetime) -> list[datetime]:
@@ -403,6 +424,10 @@ _THREAD_SLOTS = (
     "adres", "postcode", "plaats", "adres_nieuw", "postcode_nieuw", "plaats_nieuw",
     "iban_nieuw", "bedrag", "premie_bedrag", "premie_oud", "premie_nieuw", "naam", "voornaam",
     "achternaam", "aanhef",
+)
+# What a customer's new matter shares with their case: who they are, not what it was about.
+_CUSTOMER_SLOTS = (
+    "relatie", "adres", "postcode", "plaats", "iban", "naam", "voornaam", "achternaam", "aanhef",
 )
 # Relative frequency of mail per hour of the day (UTC), 00h to 23h.
 _HOUR_WEIGHTS = (
@@ -430,15 +455,18 @@ def _write_one(
         planned.team = parent.team  # the thread's team, after any topic switch in it
         person = parent.person
     elif case is not None:
-        planned.team = case.team  # a repeat customer's ongoing case
+        if not planned.new_matter:
+            planned.team = case.team  # a repeat customer's ongoing case
         person = case.person
     else:
         person = make_person(rng, planned.language, planned.index)
     slots = make_slots(rng, planned.language, person, planned.date)
     for earlier in (parent, case):
         if earlier is not None:
-            # A thread (or a case) keeps talking about the same policy, claim, car, address.
-            slots.update({k: earlier.slots[k] for k in _THREAD_SLOTS if k in earlier.slots})
+            # A thread (or a case) keeps talking about the same policy, claim, car, address;
+            # a customer's new matter only shares who they are.
+            kept = _CUSTOMER_SLOTS if planned.new_matter else _THREAD_SLOTS
+            slots.update({k: earlier.slots[k] for k in kept if k in earlier.slots})
     client = rng.choices(CLIENTS, weights=(30, 22, 25, 10, 13))[0]
     draft = Draft(
         index=planned.index,
@@ -464,7 +492,11 @@ def _write_one(
             parent_id = parent.message_id
     elif case is not None:
         draft.sender = case.sender  # the same customer, from the same address
-        comp = _follow_up(pb, planned.team, rng, slots, person)
+        if planned.new_matter:
+            comp = compose.compose_new(pb, planned.team, rng, slots, person)
+            comp.features.extend(["repeat-customer", "new-matter"])
+        else:
+            comp = _follow_up(pb, planned.team, rng, slots, person)
         draft.subject = comp.subject
         quote_depth = 0
     else:

@@ -232,28 +232,32 @@ def test_repeat_customers_follow_up_their_case_from_the_same_address(
     mails: list[CorpusMail], parsed: list[EmailMessage]
 ) -> None:
     by_id = {
-        mail.truth.message_id: (mail, message)
-        for mail, message in zip(mails, parsed, strict=True)
+        mail.truth.message_id: (mail, message) for mail, message in zip(mails, parsed, strict=True)
     }
-    inbox = [mail for mail in mails if mail.truth.folder == "INBOX"]
-    repeats = [mail for mail in inbox if mail.truth.repeat_of]
-    assert 0.05 <= len(repeats) / len(inbox) <= 0.25
-    kinds: Counter[str] = Counter()
-    for mail in repeats:
-        earlier, earlier_message = by_id[mail.truth.repeat_of or ""]
-        message = by_id[mail.truth.message_id][1]
-        # An earlier inbox mail, about the same case's team, from the same address; not a
-        # reply (only customer affinity can link it).
-        assert earlier.truth.folder == "INBOX" and earlier.truth.message_id < mail.truth.message_id
-        assert mail.truth.team == earlier.truth.team and mail.truth.kind == "new"
-        assert message["From"].addresses[0].addr_spec == (
-            earlier_message["From"].addresses[0].addr_spec
-        )
-        assert message["In-Reply-To"] is None and message["References"] is None
-        assert "repeat-customer" in mail.truth.features
-        kinds.update(f for f in mail.truth.features if f.startswith("follow-up:"))
-    assert kinds["follow-up:vague"] and kinds["follow-up:more"]
-    assert not any(mail.truth.repeat_of for mail in mails if mail.truth.folder != "INBOX")
+    for place in ("inbox", "archive"):
+        part = [m for m in mails if (m.truth.folder == "INBOX") == (place == "inbox")]
+        repeats = [mail for mail in part if mail.truth.repeat_of]
+        assert 0.05 <= len(repeats) / len(part) <= 0.25, place
+        kinds: Counter[str] = Counter()
+        for mail in repeats:
+            earlier, earlier_message = by_id[mail.truth.repeat_of or ""]
+            message = by_id[mail.truth.message_id][1]
+            # An earlier mail of the same part, from the same address; not a reply (only
+            # customer affinity can link it). About the case's team unless a new matter.
+            assert (earlier.truth.folder == "INBOX") == (place == "inbox")
+            assert earlier.truth.message_id < mail.truth.message_id
+            assert mail.truth.kind == "new"
+            new_matter = "new-matter" in mail.truth.features
+            assert (mail.truth.team != earlier.truth.team) == new_matter
+            assert message["From"].addresses[0].addr_spec == (
+                earlier_message["From"].addresses[0].addr_spec
+            )
+            assert message["In-Reply-To"] is None and message["References"] is None
+            assert "repeat-customer" in mail.truth.features
+            kinds.update(f for f in mail.truth.features if f.startswith("follow-up:"))
+            kinds["new-matter"] += new_matter
+        assert kinds["follow-up:vague"] and kinds["follow-up:more"], place
+        assert 0 < kinds["new-matter"] < 0.35 * len(repeats), place
 
 
 def test_every_team_has_a_reasonable_share_and_mostly_dutch(
