@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from classifier.version_files import (
     ACTIVE_FILE,
     CALIBRATION_FILE,
+    CASE_HEAD_FILE,
     CENTROIDS_FILE,
     FLAG_HEAD_FILES,
     MANIFEST_FILE,
@@ -190,6 +191,8 @@ class Registry:
         components.tfidf.save(tmp / TFIDF_FILE)
         for flag, head in (flag_heads or {}).items():
             head.save(tmp / FLAG_HEAD_FILES[flag])
+        if components.case_odds is not None and components.case_odds.head is not None:
+            components.case_odds.head.save(tmp / CASE_HEAD_FILE)
         if components.model is not None:
             # A quantised model cannot give back float tensors: the delta is always saved
             # from the float model, and quantised again on load when the manifest says so.
@@ -212,6 +215,9 @@ class Registry:
             "pooling": components.pooling,
             "top_label_calibration": (
                 list(components.top_label) if components.top_label is not None else None
+            ),
+            "case_odds": (
+                components.case_odds.to_json() if components.case_odds is not None else None
             ),
             "temperature": components.temperature,
             "policy": components.policy.to_json(),

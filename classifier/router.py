@@ -20,10 +20,18 @@ from numpy.typing import NDArray
 from transformers import PreTrainedTokenizerBase
 
 from classifier.baseline import TfidfBaseline
+from classifier.cases import CaseOdds
 from classifier.modeling import EncoderClassifier, base_fingerprint, encode, load_finetuned
-from classifier.scoring import POOLINGS, Pooling, Prediction, centroid_similarity, combine, decide
+from classifier.scoring import (
+    POOLINGS,
+    Pooling,
+    Prediction,
+    centroid_similarity,
+    combine,
+    decide,
+)
 from classifier.thresholds import ThresholdPolicy
-from classifier.version_files import CENTROIDS_FILE, MANIFEST_FILE, TFIDF_FILE
+from classifier.version_files import CASE_HEAD_FILE, CENTROIDS_FILE, MANIFEST_FILE, TFIDF_FILE
 from labeling.errors import ModelError
 
 
@@ -57,6 +65,9 @@ class Components:
     quantized: bool = False
     pooling: Pooling = "product"  # how the two members' probabilities are blended
     top_label: tuple[float, float] | None = None  # the mean's top-label calibration (a, b)
+    # How strongly a customer's case weighs (classifier.cases); None: not at all (versions
+    # saved before, or too little validation mail with a case to fit it).
+    case_odds: CaseOdds | None = None
 
 
 @dataclass(frozen=True)
@@ -113,10 +124,23 @@ class Router:
         return Scores(probs, oos, similarity, tokens, seconds)
 
     def predict(
-        self, texts: Sequence[str], *, known_teams: Collection[str] | None = None
+        self,
+        texts: Sequence[str],
+        *,
+        known_teams: Collection[str] | None = None,
+        case_teams: Sequence[str | None] | None = None,
     ) -> list[Prediction]:
-        """A decision per text; see :func:`classifier.scoring.decide`."""
+        """A decision per text; see :func:`classifier.scoring.decide`. ``case_teams``: per
+        text, the team of the customer's recent case (None: no case), weighed as the
+        version was certified to (:func:`classifier.scoring.with_case`)."""
         s = self.scores(texts)
+        probabilities = s.probabilities
+        weighed: list[str | None] = [None] * len(probabilities)
+        if case_teams is not None and self.c.case_odds is not None:
+            index = {label: i for i, label in enumerate(self.labels)}
+            columns = [index.get(t, -1) if t is not None else -1 for t in case_teams]
+            probabilities = self.c.case_odds.weigh(probabilities, list(texts), columns)
+            weighed = [t if c >= 0 else None for t, c in zip(case_teams, columns, strict=True)]
         return [
             decide(
                 row,
@@ -125,8 +149,9 @@ class Router:
                 model_version=self.version,
                 out_of_scope=bool(flag),
                 known_teams=known_teams,
+                case_team=case,
             )
-            for row, flag in zip(s.probabilities, s.out_of_scope, strict=True)
+            for row, flag, case in zip(probabilities, s.out_of_scope, weighed, strict=True)
         ]
 
     # Loading ----------------------------------------------------------------------
@@ -198,6 +223,7 @@ class Router:
                 quantized=bool(manifest.get("quantized")),
                 pooling=_pooling(manifest.get("pooling", "product"), version_dir),
                 top_label=_top_label(manifest.get("top_label_calibration"), version_dir),
+                case_odds=_case_odds(manifest.get("case_odds"), version_dir),
             )
         )
 
@@ -221,3 +247,24 @@ def _top_label(value: object, version_dir: Path) -> tuple[float, float] | None:
     ):
         return float(value[0]), float(value[1])
     raise ModelError(f"{version_dir}: bad top_label_calibration {value!r} in the manifest")
+
+
+def _case_odds(value: object, version_dir: Path) -> CaseOdds | None:
+    """The manifest's case odds ``[a, b]`` (and the head when ``b`` is not 0); absent or
+    null: cases are not weighed."""
+    if value is None:
+        return None
+    if not (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        and all(0.0 <= v <= 100.0 for v in value)
+    ):
+        raise ModelError(f"{version_dir}: bad case_odds {value!r} in the manifest")
+    a, b = float(value[0]), float(value[1])
+    head = None
+    if b != 0.0:
+        if not (version_dir / CASE_HEAD_FILE).exists():
+            raise ModelError(f"{version_dir}: case_odds need {CASE_HEAD_FILE}, which is missing")
+        head = TfidfBaseline.load(version_dir / CASE_HEAD_FILE)
+    return CaseOdds(a, b, head)

@@ -13,6 +13,10 @@
   embedding to the nearest team centroid. Mail unlike every team is sent to a person even
   when the softmax happens to be confident (softmax confidence alone is a poor detector of
   "none of the above").
+* :func:`with_case` weighs a customer's case: the model's probabilities updated by the odds
+  that a customer's new mail belongs to the team of their recent case (how strong a case
+  is: :mod:`classifier.cases`). The certificate is taken on the updated confidences, so
+  mail that is sure only with its case routes under the same promise.
 * :func:`decide` turns one row of probabilities into a :class:`Prediction`.
 """
 
@@ -117,6 +121,30 @@ def calibrate_top_label(
     return p
 
 
+def with_case(
+    probabilities: NDArray[np.floating],
+    case_columns: NDArray[np.integer] | Sequence[int],
+    strength: float | NDArray[np.floating] | None,
+) -> NDArray[np.float64]:
+    """Each row with a case (its column ≥ 0) updated by Bayes' rule with likelihood ratio
+    ``strength`` (one for all rows, or one per row) for the case's team: ``p_case →
+    s·p_case / (1 + (s − 1)·p_case)``, the other teams scaled down alike (their order is
+    kept). Rows without a case, and every row when ``strength`` is None, stay as they
+    were. How strong a case is: :mod:`classifier.cases`."""
+    p = np.array(probabilities, dtype=np.float64)
+    columns = np.asarray(case_columns, dtype=np.int64)
+    rows = np.flatnonzero(columns >= 0)
+    if strength is None or not len(rows):
+        return p
+    s = np.broadcast_to(np.asarray(strength, dtype=np.float64), columns.shape)[rows]
+    chosen = columns[rows]
+    before = p[rows, chosen]
+    norm = 1.0 + (s - 1.0) * before
+    p[rows] /= norm[:, None]
+    p[rows, chosen] = s * before / norm
+    return p
+
+
 def centroids(
     embeddings: NDArray[np.floating], labels: Sequence[str], label_order: Sequence[str]
 ) -> NDArray[np.float32]:
@@ -166,6 +194,9 @@ class Prediction:
     # The least probability of a thread's team at which a reply follows its thread on its
     # own (ThresholdPolicy.follow_floor); inf: never without a person or a sure model.
     follow_floor: float = 0.0
+    # The customer's case team these probabilities already weigh (:func:`with_case`); None
+    # when the mail has no case or the version does not weigh cases.
+    case_team: str | None = None
 
     @property
     def needs_review(self) -> bool:
@@ -189,11 +220,13 @@ def decide(
     model_version: str,
     out_of_scope: bool = False,
     known_teams: Collection[str] | None = None,
+    case_team: str | None = None,
 ) -> Prediction:
     """One mail's decision. Unsure, unlike every team, or a team no longer routable → review.
 
     ``known_teams`` are the teams mail may be forwarded to now; a prediction of any other
-    label (an archived team) is never auto-routed.
+    label (an archived team) is never auto-routed. ``case_team``: the customer's case team
+    ``probabilities`` already weigh (:func:`with_case`), recorded on the prediction.
     """
     row = np.asarray(probabilities, dtype=np.float64)
     order = np.argsort(-row, kind="stable")
@@ -219,4 +252,5 @@ def decide(
         margin=margin,
         threshold=None if math.isinf(threshold) else threshold,
         follow_floor=policy.follow_floor,
+        case_team=case_team,
     )

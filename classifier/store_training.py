@@ -16,13 +16,15 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from classifier.arguments import PipelineArguments
+from classifier.cases import CaseOdds, fit_case_head, fit_case_odds
 from classifier.certify import (
     CalibrationSet,
     Certificate,
@@ -33,6 +35,7 @@ from classifier.certify import (
 )
 from classifier.evaluation import EvaluationResult
 from classifier.flag_training import FlagExample, FlagOutcome, train_flag_heads
+from classifier.flags import positive_scores
 from classifier.recipe import (
     TrainedPipeline,
     baseline_components,
@@ -54,6 +57,7 @@ from labeling.annotation.queue import ScoreRow, store_scores
 from labeling.annotation.suspects import Suspect, replace_suspects, unconfirmed_suspects
 from labeling.annotation.verify import (
     VerifiedMail,
+    case_priors,
     thread_priors,
     verified_mail,
     weak_label_noise,
@@ -215,7 +219,20 @@ def train_from_store(
                 session, include_weak=include_weak, pseudonymiser=pseudonymiser
             )
             verified = verified_mail(session, pseudonymiser=pseudonymiser)
-            priors = thread_priors(session, [v.message_id for v in verified])
+            ids = [v.message_id for v in verified] + [e.message_id for e in examples]
+            priors = thread_priors(session, ids)
+            # A customer's case is asked only where no thread decides (worker.routing).
+            cases = {
+                mid: team
+                for mid, team in case_priors(
+                    session,
+                    ids,
+                    days=settings.affinity_days,
+                    patterns=tuple(pseudonymiser.org_patterns),
+                    own_addresses=tuple(settings.own_addresses()),
+                ).items()
+                if mid not in priors
+            }
             noise = weak_label_noise(session)
             unknown_texts = [text for _, text in no_team_mail(session, pseudonymiser=pseudonymiser)]
         if len({e.label for e in examples}) < 2:
@@ -281,7 +298,14 @@ def train_from_store(
         )
         for outcome in flags.values():
             say(f"flag {outcome.flag}: {outcome.reason}")
-        calibration = _calibrate(trained, verified, validation, args, settings, priors)
+        cases_weighed = _weigh_cases(trained, verified, train, validation, args, cases)
+        if cases_weighed["odds"] is not None:
+            say(
+                f"customer cases weighed (odds fitted on {cases_weighed['validation']} "
+                f"validation mails with a case, the head on {cases_weighed['train']} training "
+                f"mails; certified with {cases_weighed['verified']} verified ones)"
+            )
+        calibration = _calibrate(trained, verified, validation, args, settings, priors, cases)
         labels = set(trained.components.labels)
         base = Router(
             baseline_components(
@@ -351,6 +375,7 @@ def train_from_store(
                 "certificate": certificate.to_json(),
                 "flags": {flag: outcome.to_json() for flag, outcome in flags.items()},
                 "calibration_source": calibration.data.source,
+                "cases_weighed": cases_weighed,
                 "labels_needed": needed,
                 "weak_label_noise": {
                     "compared": noise.compared,
@@ -436,6 +461,54 @@ def _set_aside_suspects(
         return unconfirmed_suspects(session)
 
 
+def _weigh_cases(
+    trained: TrainedPipeline,
+    verified: Sequence[VerifiedMail],
+    train: Sequence[Example],
+    validation: Sequence[Example],
+    args: PipelineArguments,
+    cases: dict[int, str],
+) -> dict[str, Any]:
+    """How strongly a customer's recent case weighs (:mod:`classifier.cases`): the head on
+    the training mail with a case, the odds on the validation mail with one. Set on the
+    candidate only where the verified sample is large enough to certify the thresholds,
+    which then take it into account (a case must never make mail routable that no
+    certificate has seen weighed)."""
+    index = {label: i for i, label in enumerate(trained.components.labels)}
+
+    def with_a_case(examples: Sequence[Example]) -> list[Example]:
+        return [e for e in examples if e.label in index and cases.get(e.message_id) in index]
+
+    learn, rows = with_a_case(train), with_a_case(validation)
+    with_case_verified = [v for v in verified if cases.get(v.message_id) in index]
+    odds = None
+    head = None
+    if rows and len(verified) >= start_count(args.target_precision, args.delta):
+        head = fit_case_head(
+            [e.text for e in learn], [cases[e.message_id] == e.label for e in learn]
+        )
+        texts = [e.text for e in rows]
+        fitted = fit_case_odds(
+            trained.router.scores(texts).probabilities,
+            [index[cases[e.message_id]] for e in rows],
+            [index[e.label] for e in rows],
+            positive_scores(head, texts) if head is not None else None,
+        )
+        if fitted is not None:
+            a, b = fitted
+            odds = CaseOdds(a, b, head if b != 0.0 else None)
+    trained.components.case_odds = odds
+    return {
+        "odds": odds.to_json() if odds is not None else None,
+        "head": odds is not None and odds.head is not None,
+        "train": len(learn),
+        "train_about_case": sum(cases[e.message_id] == e.label for e in learn),
+        "validation": len(rows),
+        "verified": len(with_case_verified),
+        "verified_case_right": sum(cases[v.message_id] == v.team for v in with_case_verified),
+    }
+
+
 def _calibrate(
     trained: TrainedPipeline,
     verified: Sequence[VerifiedMail],
@@ -443,19 +516,28 @@ def _calibrate(
     args: PipelineArguments,
     settings: Settings,
     priors: dict[int, str],
+    cases: dict[int, str],
 ) -> _Calibration:
     """The candidate's thresholds, certified on the verified sample when there is enough
     of it to certify anything, else on the validation carve (labels no one verified: said
     so in the manifest and the model card). ``priors``: the thread team of each verified
-    reply (:func:`thread_priors`), on which thread decisions are certified."""
+    reply (:func:`thread_priors`), on which thread decisions are certified. ``cases``: the
+    team of a customer's recent case (:func:`case_priors`), weighed as serving weighs it
+    (the candidate's ``case_odds``), so the threshold is certified on what routing sees."""
     router = trained.router
     labels = trained.components.labels
     enough = len(verified) >= start_count(args.target_precision, args.delta)
     if enough:
         scores = router.scores([v.text for v in verified])
+        index = {label: i for i, label in enumerate(labels)}
         data = CalibrationSet.of(
             labels,
-            scores.probabilities,
+            _weighed(
+                trained,
+                scores.probabilities,
+                [v.text for v in verified],
+                [index.get(cases.get(v.message_id, ""), -1) for v in verified],
+            ),
             scores.out_of_scope,
             [v.team for v in verified],
             "verified",
@@ -488,6 +570,16 @@ def _calibrate(
     if enough:
         trained.components.policy = policy
     return _Calibration(data, certificate)
+
+
+def _weighed(
+    trained: TrainedPipeline,
+    probabilities: NDArray[np.float64],
+    texts: Sequence[str],
+    columns: Sequence[int],
+) -> NDArray[np.float64]:
+    odds = trained.components.case_odds
+    return probabilities if odds is None else odds.weigh(probabilities, texts, columns)
 
 
 def _gate(

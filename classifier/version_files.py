@@ -10,3 +10,5 @@ CALIBRATION_FILE = "calibration.npz"
 TRAINED_ON_FILE = "trained_on.npy"
 # The learned urgency and churn heads (classifier.flags), one per flag that has one.
 FLAG_HEAD_FILES = {"urgent": "flag_urgent.npz", "churn": "flag_churn.npz"}
+# The head that tells whether a mail is about its customer's case (classifier.cases).
+CASE_HEAD_FILE = "case_head.npz"

@@ -101,6 +101,7 @@ EXPLANATIONS = (
     N_("a person chose the case's team"),
     N_("the model thinks the topic changed since case #%(case)s (to %(team)s)"),
     N_("case #%(case)s went to %(team)s, but the model gives that team only %(probability)s"),
+    N_("case #%(case)s went to %(team)s; the model weighed it and is still not sure"),
     N_("a person chose this team"),
     N_("urgent (cue list: %(cues)s)"),
     N_("wants to leave (cue list: %(cues)s)"),

@@ -66,8 +66,15 @@ CALLBACK_TIMEOUT = 10.0  # seconds to wait for a ticket's callback URL
 class Predictor(Protocol):
     """The model as the driver uses it (see :class:`worker.model_cache.ModelCache`)."""
 
-    def predict(self, texts: Sequence[str], known_teams: Collection[str]) -> list[Prediction]:
-        """A prediction per text; raises ModelError when the model cannot be used."""
+    def predict(
+        self,
+        texts: Sequence[str],
+        known_teams: Collection[str],
+        case_teams: Sequence[str | None] | None = None,
+    ) -> list[Prediction]:
+        """A prediction per text; raises ModelError when the model cannot be used.
+        ``case_teams``: per text, the team of the customer's recent case (or None), which
+        the model weighs where its version was certified to."""
         ...
 
     def active(self) -> bool:
@@ -274,9 +281,13 @@ def decide(
             pseudonymiser=settings.pseudonymiser(),
         )
         try:
-            prediction = services.predictor.predict(
-                [text], routable_slugs(found.teams, settings.outgoing)
-            )[0]
+            case_team = _case_team(found)
+            known = routable_slugs(found.teams, settings.outgoing)
+            prediction = (
+                services.predictor.predict([text], known, [case_team])[0]
+                if case_team is not None
+                else services.predictor.predict([text], known)[0]
+            )
         except ModelError as exc:
             # A model that cannot be used is no reason to guess: unless a rule decides,
             # the mail goes to a person.
@@ -312,6 +323,16 @@ def decide(
             details={"error": model_error, **flags.details()},
         )
     return decision
+
+
+def _case_team(found: lifecycle.RoutingInput) -> str | None:
+    """The team of the customer's case the model should weigh: only where routing will ask
+    the case (no thread with a team decides first: :func:`worker.routing.decide_route`)."""
+    if found.case is None:
+        return None
+    if found.is_reply and found.thread is not None and found.thread.team_id is not None:
+        return None
+    return next((slug for slug, team in found.teams.items() if team.id == found.case.team_id), None)
 
 
 @dataclass(frozen=True, slots=True)

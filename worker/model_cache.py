@@ -88,9 +88,14 @@ class ModelCache:
         """Load the active version now, so the first mail is not slowed down by it."""
         self.router()
 
-    def predict(self, texts: Sequence[str], known_teams: Collection[str]) -> list[Prediction]:
+    def predict(
+        self,
+        texts: Sequence[str],
+        known_teams: Collection[str],
+        case_teams: Sequence[str | None] | None = None,
+    ) -> list[Prediction]:
         """A prediction per text with the active version; ModelError without one."""
         router = self.router()
         if router is None:
             raise ModelError("no active model version; train one with `mailroom train`")
-        return router.predict(texts, known_teams=known_teams)
+        return router.predict(texts, known_teams=known_teams, case_teams=case_teams)

@@ -20,12 +20,16 @@
    second-guess them.
 1b. **Customer affinity** (only when no thread decided). A mail from a customer with an
    open or recent case (:mod:`labeling.live.affinity`: the same sender or customer/policy
-   number, within ``MAILROOM_AFFINITY_DAYS``) goes to the case's team, and to the member who
-   handles it (``details['handler_id']``), ``decided_by='affinity'``, with the case's id and
-   age in ``details``. The same step as the thread's (:func:`_follow`): a sure model
-   overrules it (``topic_changed``, ``affinity_team``), and below the follow floor the model
-   decides (``affinity_doubted``: the floor certified on replies is the closest certificate
-   a follow-up has), unless a person chose the case's team.
+   number, within ``MAILROOM_AFFINITY_DAYS``) may go to the case's team, and to the member
+   who handles it (``details['handler_id']``), ``decided_by='affinity'``, with the case's id
+   and age in ``details``. A version that weighs cases (``Prediction.case_team``: the model
+   was given the case and updated its probabilities by the odds fitted on validation,
+   :func:`classifier.scoring.with_case`) decides with its certified threshold, which was
+   certified on verified mail weighed the same way: sure of the case's team → affinity
+   (``case_weighed``); sure of another → the model (``topic_changed``); not sure → a person,
+   the case recorded. A version that does not weigh cases takes the thread's step
+   (:func:`_follow`): a sure model overrules the case, and below the follow floor the model
+   decides (``affinity_doubted``). A case whose team a person chose is followed either way.
 2. **The model.** With no active model every mail goes to review (``'no-model'``). A
    prediction that is not ``auto`` (below the team's threshold, out of scope, a label that
    is no longer a routable team) goes to review with the model's reason.
@@ -178,7 +182,30 @@ def _decide(
             return followed
     elif case is not None:
         team = by_id.get(case.team_id)
-        if team is not None and team.routable(outgoing):
+        if (
+            team is not None
+            and team.routable(outgoing)
+            and prediction is not None
+            and prediction.case_team == team.slug
+            and not case.moved_by_person
+        ):
+            # The model already weighed the case (a version certified with it): its
+            # certified threshold decides, and the case only says who handles the mail.
+            if prediction.auto and prediction.team == team.slug:
+                return RouteDecision(
+                    mode="auto",
+                    reason="affinity",
+                    decided_by="affinity",
+                    team=team,
+                    details={**model_view, **case.details(), "case_weighed": True},
+                    **_model_fields(prediction),
+                )
+            topic_changed = {
+                "topic_changed" if prediction.auto else "case_weighed": True,
+                "affinity_team": team.slug,
+                **case.details(),
+            }
+        elif team is not None and team.routable(outgoing):
             # An archived case team is no reason for review: the model decides alone.
             followed, topic_changed = _follow(
                 "affinity",

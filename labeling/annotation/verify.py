@@ -21,10 +21,11 @@ with the verified answers: how noisy the weak labels are.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, func, select
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session, aliased
 
 from labeling.annotation.queue import active_team, active_user
 from labeling.errors import LabelingError
+from labeling.live.affinity import CustomerKeys, customer_keys
 from labeling.mail.model_text import model_text
 from labeling.store.tables import Annotation, AuditLog, Message, Team, Verification, utcnow
 
@@ -199,16 +201,16 @@ def verified_mail(
 def verified_ids(session: Session) -> set[int]:
     """Ids of every mail with a current verification (kept out of training)."""
     return set(
-        session.scalars(
-            select(Verification.message_id).where(Verification.superseded_at.is_(None))
-        )
+        session.scalars(select(Verification.message_id).where(Verification.superseded_at.is_(None)))
     )
 
 
 def verified_count(session: Session) -> int:
     return int(
         session.scalar(
-            select(func.count()).select_from(Verification).where(Verification.superseded_at.is_(None))
+            select(func.count())
+            .select_from(Verification)
+            .where(Verification.superseded_at.is_(None))
         )
         or 0
     )
@@ -339,3 +341,92 @@ def _current_teams(session: Session, message_ids: Sequence[int]) -> dict[int, st
         ):
             best[mid] = (2, slug)
     return {mid: slug for mid, (_, slug) in best.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class _Keyed:
+    message_id: int
+    date: datetime
+    keys: CustomerKeys
+
+
+def case_priors(
+    session: Session,
+    message_ids: Sequence[int],
+    *,
+    days: int,
+    patterns: Sequence[tuple[str, re.Pattern[str]]],
+    own_addresses: Sequence[str] = (),
+) -> dict[int, str]:
+    """For each of ``message_ids``, the team of its customer's case as customer affinity
+    would find it live (:func:`labeling.live.affinity.find_case`): the latest earlier
+    archived mail within ``days`` sharing one of its keys (a number match wins over the
+    sender; a sender whose recent mail went to several teams links to nothing), with the
+    team people gave that mail, else its folder. Mail without such a case is left out.
+    Customer-affinity decisions are certified on these (:mod:`classifier.certify`)."""
+    if days <= 0 or not message_ids:
+        return {}
+    keyed: list[_Keyed] = []
+    for mid, date, sender, subject, new_text in session.execute(
+        select(Message.id, Message.date, Message.sender_email, Message.subject, Message.new_text)
+        .where(Message.status == "ok", Message.origin == "archive", Message.date.is_not(None))
+        .execution_options(yield_per=_PRIOR_CHUNK)
+    ):
+        keys = customer_keys(sender, (subject, new_text), patterns, own_addresses=own_addresses)
+        if keys and date is not None:
+            keyed.append(_Keyed(mid, _aware(date), keys))
+    found = latest_cases(keyed, set(message_ids), timedelta(days=days))
+    teams = _current_teams(
+        session, sorted({m for case in found.values() for m in (case[0], *case[1])})
+    )
+    priors: dict[int, str] = {}
+    for mid, (case, others) in found.items():
+        if case not in teams:
+            continue
+        if others and len({teams.get(m) for m in (case, *others)} - {None}) > 1:
+            continue  # one address, many teams: a broker or a colleague, not one case
+        priors[mid] = teams[case]
+    return priors
+
+
+def latest_cases(
+    mails: Sequence[_Keyed], targets: set[int], window: timedelta
+) -> dict[int, tuple[int, tuple[int, ...]]]:
+    """For each target mail, (its case, the other candidates whose teams must agree): the
+    latest earlier mail within ``window`` sharing a number key — no agreement needed — else
+    the latest sharing its sender, with every such mail of the window as candidates."""
+    by_key: dict[str, list[_Keyed]] = {}
+    for mail in sorted(mails, key=lambda m: (m.date, m.message_id)):
+        for key in mail.keys.all:
+            by_key.setdefault(key, []).append(mail)
+    out: dict[int, tuple[int, tuple[int, ...]]] = {}
+    for mail in mails:
+        if mail.message_id not in targets:
+            continue
+
+        def earlier(key: str, me: _Keyed = mail) -> list[_Keyed]:
+            return [
+                other
+                for other in by_key.get(key, [])
+                if me.date - window <= other.date
+                and (other.date, other.message_id) < (me.date, me.message_id)
+            ]
+
+        numbered = [other for key in mail.keys.numbers for other in earlier(key)]
+        if numbered:
+            out[mail.message_id] = (max(numbered, key=_when).message_id, ())
+            continue
+        by_sender = earlier(mail.keys.sender) if mail.keys.sender else []
+        if by_sender:
+            latest = max(by_sender, key=_when)
+            rest = tuple(o.message_id for o in by_sender if o is not latest)
+            out[mail.message_id] = (latest.message_id, rest)
+    return out
+
+
+def _when(mail: _Keyed) -> tuple[datetime, int]:
+    return mail.date, mail.message_id
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

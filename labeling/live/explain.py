@@ -45,6 +45,11 @@ def explain(
             f"its thread went to {details.get('thread_team')}, but the model gives that team "
             f"only {float(details.get('thread_probability', 0.0)):.2f}"
         )
+    if details.get("case_weighed") and decided_by != "affinity":
+        lines.append(
+            f"case #{case} went to {details.get('affinity_team')}; the model weighed it "
+            "and is still not sure"
+        )
     if details.get("affinity_doubted"):
         lines.append(
             f"case #{case} went to {details.get('affinity_team')}, but the model gives that "

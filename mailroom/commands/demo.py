@@ -447,8 +447,9 @@ class SourceScores:
     scored against the truth, and the repeat customers (truth ``repeat_of``): their mails,
     those routed without a person to the true team or elsewhere, the right ones customer
     affinity decided, and those whose case the model overruled (sure of another team) or
-    doubted (below the certified follow floor), with how often the case's team was right
-    there (what following the case would have scored)."""
+    doubted (below the certified follow floor, or not sure even with the case weighed), with
+    how often the case's team was right there (what following the case would have
+    scored)."""
 
     live: int = 0
     by_source: dict[str, SourceResult] = field(default_factory=dict)
@@ -477,7 +478,8 @@ class SourceScores:
             f"{self.repeats_by_affinity} by customer affinity), routed wrong "
             f"{self.repeats_wrong}, the rest waits for a person; the model overruled the "
             f"case {self.repeats_topic_changed} times (sure of another team) and doubted it "
-            f"{self.repeats_doubted} times (below the follow floor); in "
+            f"{self.repeats_doubted} times (below the follow floor, or not sure even weighing "
+            f"it); in "
             f"{self.repeats_case_right} of those the case's team was the right one"
         )
 
@@ -662,7 +664,10 @@ def score_sources(
         repeat_rows += is_repeat
         if is_repeat and details.get("affinity_case"):
             changed = bool(details.get("topic_changed"))
-            doubted = bool(details.get("affinity_doubted"))
+            # Below the follow floor, or not sure even with the case weighed.
+            doubted = bool(details.get("affinity_doubted")) or bool(
+                details.get("case_weighed") and decided_by != "affinity" and not changed
+            )
             changed_rows += changed
             doubted_rows += doubted
             if changed or doubted:

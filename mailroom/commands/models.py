@@ -454,10 +454,9 @@ def models_thresholds(
             else:
                 click.echo(f"{cert.target:<8} {'nothing':>15}   {'–':>9}   {'–':>23}   {more}")
         click.echo(
-            describe_follow_floor(
-                info.manifest, len(calibration.follow_score), calibration.source
-            )
+            describe_follow_floor(info.manifest, len(calibration.follow_score), calibration.source)
         )
+        click.echo(describe_cases(info.manifest))
         return
     old = info.manifest.get("policy", {}).get("target_precision")
     cert = registry.set_target(info.version, target, max_unknown_share=share)
@@ -577,6 +576,32 @@ def benchmark(
 
 
 commands: list[click.Command] = [train, retrain, evaluate_command, models, benchmark]
+
+
+def describe_cases(manifest: dict[str, Any]) -> str:
+    """One line on how a customer's recent case weighs (manifest ``case_odds`` and
+    ``cases_weighed``: :mod:`classifier.cases`)."""
+    odds = manifest.get("case_odds")
+    facts = manifest.get("cases_weighed") or {}
+    if odds is None:
+        return (
+            f"customer cases: not weighed ({facts.get('validation', 0)} validation mails with "
+            "a case); a case is followed as a thread is"
+        )
+    verified = int(facts.get("verified", 0))
+    right = int(facts.get("verified_case_right", 0))
+    share = f" ({right / verified:.0%} of them about their case's team)" if verified else ""
+    how = (
+        f"by how much the text looks like mail about its case (a head learnt from "
+        f"{facts.get('train', 0)} training mails with a case)"
+        if facts.get("head")
+        else "with one odds ratio for all"
+    )
+    return (
+        f"customer cases: weighed {how}, fitted on {facts.get('validation', 0)} validation "
+        f"mails with a case; the threshold above is certified with them, on {verified} "
+        f"verified mails with a case{share}"
+    )
 
 
 def describe_follow_floor(manifest: dict[str, Any], replies: int, source: str) -> str:

@@ -57,7 +57,12 @@ class ConfidentModel:
     def warm_up(self) -> None:
         pass
 
-    def predict(self, texts: Sequence[str], known_teams: Collection[str]) -> list[Prediction]:
+    def predict(
+        self,
+        texts: Sequence[str],
+        known_teams: Collection[str],
+        case_teams: Sequence[str | None] | None = None,
+    ) -> list[Prediction]:
         return [
             Prediction(
                 team="schade",

@@ -59,7 +59,12 @@ class ScriptedPredictor:
     def warm_up(self) -> None:
         pass
 
-    def predict(self, texts: Sequence[str], known_teams: Collection[str]) -> list[Prediction]:
+    def predict(
+        self,
+        texts: Sequence[str],
+        known_teams: Collection[str],
+        case_teams: Sequence[str | None] | None = None,
+    ) -> list[Prediction]:
         out = []
         for text in texts:
             team, confidence = self.views.get(text.split("\n", 1)[0], ("premie", 0.55))

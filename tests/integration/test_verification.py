@@ -122,9 +122,13 @@ def test_weak_label_noise_is_measured_on_the_verified_sample(
         for turn in range(10):
             found = verify.next_to_verify(session, user)
             assert found is not None
-            team = weak[found] if turn < 8 else many.teams["klachten"] if weak[
-                found
-            ] != many.teams["klachten"] else many.teams["schade"]
+            team = (
+                weak[found]
+                if turn < 8
+                else many.teams["klachten"]
+                if weak[found] != many.teams["klachten"]
+                else many.teams["schade"]
+            )
             verify.record_verification(session, found, team, user)
         session.commit()
         noise = verify.weak_label_noise(session)
@@ -243,3 +247,61 @@ def test_a_verified_reply_knows_the_team_of_its_threads_first_mail(
         priors = verify.thread_priors(session, [m[0], m[1], m[2], m[4], m[5]])
     # The first mail has no earlier mail; both replies of thread a follow m[0]'s folder.
     assert priors == {m[1]: folder[m[0]], m[2]: folder[m[0]], m[4]: "klachten"}
+
+
+def test_a_verified_mail_knows_its_customers_case_as_live_affinity_would_find_it(
+    sessions: sessionmaker[Session], many: Seeded
+) -> None:
+    """What customer-affinity decisions are certified on: the team of the customer's
+    latest earlier mail within the window (by number first, else by address, and an address
+    whose mail went to several teams links to nothing)."""
+    from datetime import UTC, datetime, timedelta
+
+    from labeling.mail.pseudonymise import pseudonymiser_for
+
+    user = many.users["labeler"]
+    m = many.messages
+    day = datetime(2024, 3, 1, tzinfo=UTC)
+    # (mail, days after the first, sender, own text)
+    plan = [
+        (m[0], 0, "anna@klant.nl", "Mijn auto is beschadigd."),
+        (m[1], 3, "anna@klant.nl", "Is er al nieuws?"),  # anna's case: m[0]
+        (m[2], 4, "bob@klant.nl", "Vraag over mijn premie."),
+        (m[3], 64, "bob@klant.nl", "Hoe staat het ervoor?"),  # two months on: no case
+        (m[4], 10, "carl@klant.nl", "Over polis PZ-12345678."),
+        (m[5], 12, "dora@makelaar.nl", "Namens mijn klant: polisnummer 12.345.678"),
+        (m[6], 1, "eva@kantoor.nl", "Doorgestuurd."),
+        (m[7], 2, "eva@kantoor.nl", "Nog een."),  # eva's case: m[6]
+        (m[8], 3, "eva@kantoor.nl", "En nog een."),  # now eva's mail went to two teams
+    ]
+    with sessions() as session:
+        for mid, days, sender, text in plan:
+            message = session.get(Message, mid)
+            assert message is not None
+            message.date = day + timedelta(days=days)
+            message.sender_email = sender
+            message.subject = ""
+            message.new_text = text
+        # A person relabelled carl's mail: the case's team is the person's.
+        session.add(
+            Annotation(
+                message_id=m[4], team_id=many.teams["klachten"], user_id=user, source="human"
+            )
+        )
+        session.flush()
+        folder = dict(
+            session.execute(
+                select(Annotation.message_id, Team.slug)
+                .join(Team, Team.id == Annotation.team_id)
+                .where(Annotation.source == "archive-folder")
+            ).all()
+        )
+        assert folder[m[6]] != folder[m[7]]
+        priors = verify.case_priors(
+            session,
+            [mid for mid, *_ in plan],
+            days=30,
+            patterns=tuple(pseudonymiser_for().org_patterns),
+        )
+        assert verify.case_priors(session, [m[1]], days=0, patterns=()) == {}
+    assert priors == {m[1]: folder[m[0]], m[5]: "klachten", m[7]: folder[m[6]]}

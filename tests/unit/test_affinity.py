@@ -30,6 +30,7 @@ def _prediction(
     *,
     top: tuple[tuple[str, float], ...] = (),
     follow_floor: float = 0.0,
+    case_team: str | None = None,
 ) -> Prediction:
     return Prediction(
         team=team,
@@ -40,6 +41,7 @@ def _prediction(
         model_version="v0001",
         margin=confidence,
         follow_floor=follow_floor,
+        case_team=case_team,
     )
 
 
@@ -153,6 +155,70 @@ def test_below_the_certified_follow_floor_the_model_decides_unless_a_person_chos
     )
     assert _route(at_floor, _case()).decided_by == "affinity"
     assert _route(unsure, _case(moved_by_person=True)).decided_by == "affinity"
+
+
+def test_a_model_that_weighed_the_case_decides_with_its_certified_threshold() -> None:
+    # The version weighs cases (the prediction already holds the case's odds): sure of the
+    # case's team means affinity, with the case and its handler recorded.
+    case = _case(member_id=7, member_name="Marloes")
+    d = _route(_prediction("klachten", 0.97, case_team="klachten"), case)
+    assert (d.mode, d.decided_by, d.reason, d.team) == (
+        "auto",
+        "affinity",
+        "affinity",
+        TEAMS["klachten"],
+    )
+    assert d.details["case_weighed"] is True and d.details["handler_id"] == 7
+    assert d.details["model_confidence"] == 0.97 and d.model_version == "v0001"
+    assert explain(d.decided_by, d.reason, d.confidence, d.details)[0] == (
+        "same handler as case #2311 (3 days ago)"
+    )
+    # Not sure even with the case: a person decides — never the case alone, whatever the
+    # follow floor (the certificate was taken on the weighed confidence).
+    unsure = _route(
+        _prediction("klachten", 0.8, auto=False, case_team="klachten", follow_floor=0.0), case
+    )
+    assert (unsure.mode, unsure.decided_by, unsure.team) == ("review", "model", TEAMS["klachten"])
+    assert unsure.details["case_weighed"] is True and unsure.details["affinity_case"] == 2311
+    assert explain(unsure.decided_by, unsure.reason, unsure.confidence, unsure.details)[0] == (
+        "case #2311 went to klachten; the model weighed it and is still not sure"
+    )
+    # Sure of another team despite the case: the topic changed, the model routes.
+    changed = _route(_prediction("schade", 0.99, case_team="klachten"), _case())
+    assert (changed.decided_by, changed.team) == ("model", TEAMS["schade"])
+    assert changed.details["topic_changed"] is True
+    assert changed.details["affinity_team"] == "klachten"
+    # A team a person chose for the case still holds.
+    moved = _route(_prediction("schade", 0.99, case_team="klachten"), _case(moved_by_person=True))
+    assert (moved.decided_by, moved.team) == ("affinity", TEAMS["klachten"])
+
+
+def test_the_case_a_verified_mail_would_have_had_is_found_as_live_routing_finds_it() -> None:
+    from datetime import UTC, datetime
+
+    from labeling.annotation.verify import _Keyed, latest_cases
+    from labeling.live.affinity import CustomerKeys
+
+    day = datetime(2024, 3, 1, tzinfo=UTC)
+
+    def mail(mid: int, days: float, sender: str = "", *numbers: str) -> _Keyed:
+        return _Keyed(mid, day + timedelta(days=days), CustomerKeys(sender, numbers))
+
+    mails = [
+        mail(1, 0, "s:anna", "n:polis1"),
+        mail(2, 5, "s:anna"),
+        mail(3, 6, "s:anna", "n:polis1"),  # anna again, about policy 1: a number match
+        mail(4, 7, "s:bob"),
+        mail(5, 50, "s:bob"),  # bob's earlier mail is 43 days old: outside the window
+        mail(6, 8, "s:anna"),  # anna by address only: her latest, with all her mail to agree
+        mail(7, 9, "s:carl", "n:polis1"),  # another sender naming policy 1
+    ]
+    found = latest_cases(mails, {1, 2, 3, 5, 6, 7}, timedelta(days=30))
+    assert 1 not in found and 5 not in found  # nothing earlier within the window
+    assert found[2] == (1, ())
+    assert found[3] == (1, ())  # the number wins over the later mail from the address
+    assert found[6] == (3, (1, 2))
+    assert found[7] == (3, ())  # the latest mail naming the policy
 
 
 def test_a_floor_that_certifies_nothing_is_recorded_as_json_postgresql_takes() -> None:

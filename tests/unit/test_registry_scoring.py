@@ -10,6 +10,7 @@ import pytest
 
 from classifier.arguments import PipelineArguments
 from classifier.calibration import expected_calibration_error
+from classifier.cases import CaseOdds, fit_case_head, fit_case_odds
 from classifier.evaluation import evaluate
 from classifier.recipe import (
     _thresholds,
@@ -28,6 +29,7 @@ from classifier.scoring import (
     combine,
     decide,
     oos_cutoff,
+    with_case,
 )
 from classifier.thresholds import NEVER, ThresholdPolicy
 from labeling.errors import ModelError
@@ -298,6 +300,94 @@ def test_tfidf_version_round_trips_through_the_registry(tmp_path: Path) -> None:
     manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(ModelError, match="unknown pooling 'median'"):
         Router.load(info.path, tmp_path / "cache")
+    # A version that weighs customers' cases says how strongly; one without weighs none.
+    manifest["pooling"] = "product"
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    assert manifest["case_odds"] is None
+    plain = Router.load(info.path, tmp_path / "cache").predict(probe, case_teams=["schade", None])
+    assert plain[0].case_team is None
+    manifest["case_odds"] = [3.5, 0.0]  # one odds ratio for every case: e^3.5
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    weighing = Router.load(info.path, tmp_path / "cache")
+    vague = ["graag een reactie op mijn eerdere mail", "graag een reactie op mijn eerdere mail"]
+    alone, with_its_case = weighing.predict(vague, case_teams=[None, "opzeggingen"])
+    assert alone.case_team is None and with_its_case.case_team == "opzeggingen"
+    assert with_its_case.probability_of("opzeggingen") > alone.probability_of("opzeggingen")
+    assert with_its_case.team == "opzeggingen"
+    # A team the version does not know is no case to weigh.
+    assert weighing.predict(vague[:1], case_teams=["onbekend"])[0].case_team is None
+    # Odds that depend on the text need their head.
+    manifest["case_odds"] = [3.5, 1.0]
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"case_head\.npz, which is missing"):
+        Router.load(info.path, tmp_path / "cache")
+    for bad in ([0.5], "veel", [True, 0.0], [-1.0, 0.0]):
+        manifest["case_odds"] = bad
+        manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+        with pytest.raises(ModelError, match="bad case_odds"):
+            Router.load(info.path, tmp_path / "cache")
+
+
+def test_a_version_that_weighs_cases_by_their_text_round_trips(tmp_path: Path) -> None:
+    texts, labels = _toy()
+    args = PipelineArguments(min_examples_for_transformer=10_000, target_precision=0.9)
+    trained = train_pipeline(texts, labels, args, cache_dir=tmp_path / "cache", progress=False)
+    follow_ups = [f"nog geen reactie op mijn mail {i}, hoe staat het ervoor" for i in range(12)]
+    new_matters = [f"ik wil mijn adres wijzigen naar straat {i}" for i in range(12)]
+    head = fit_case_head(follow_ups + new_matters, [True] * 12 + [False] * 12)
+    assert head is not None
+    trained.components.case_odds = CaseOdds(2.0, 1.0, head)
+    registry = Registry(tmp_path / "models")
+    info = registry.save(
+        trained.components,
+        kind=trained.kind,
+        base_model="tfidf",
+        base_fingerprint=None,
+        frozen=set(),
+        float_model=None,
+        metrics={},
+        facts={},
+        model_card="# card\n",
+    )
+    loaded = Router.load(info.path, tmp_path / "cache")
+    assert loaded.c.case_odds is not None and loaded.c.case_odds.to_json() == [2.0, 1.0]
+    # A follow-up's case weighs more than a new matter's.
+    probe = ["nog geen reactie op mijn mail, hoe staat het ervoor", "ik wil mijn adres wijzigen"]
+    strengths = loaded.c.case_odds.strengths(probe)
+    assert strengths[0] > np.exp(2.0) > strengths[1]
+
+
+def test_a_case_raises_its_team_by_bayes_rule_and_leaves_other_mail_alone() -> None:
+    probs = np.array([[0.5, 0.3, 0.2], [0.5, 0.3, 0.2], [0.01, 0.01, 0.98]])
+    out = with_case(probs, [-1, 1, 0], 9.0)
+    np.testing.assert_allclose(out[0], probs[0])  # no case
+    np.testing.assert_allclose(out.sum(axis=1), 1.0)
+    # Odds of the case's team times nine: 0.3/0.7 → 2.7/0.7, so 2.7/3.4.
+    assert out[1, 1] == pytest.approx(2.7 / 3.4)
+    assert out[1, 0] / out[1, 2] == pytest.approx(0.5 / 0.2)  # the others keep their order
+    assert out[2].argmax() == 2 and out[2, 0] > probs[2, 0]  # a sure model stays sure
+    np.testing.assert_allclose(with_case(probs, [0, 1, 2], None), probs)
+
+
+def test_case_odds_are_fitted_to_how_often_the_case_is_right() -> None:
+    rng = np.random.default_rng(3)
+    n, k = 400, 4
+    probs = rng.dirichlet(np.ones(k) * 2, size=n)  # a model that knows little
+    cases = rng.integers(0, k, size=n)
+    # Customers who write about their case nine times in ten: the case weighs a lot.
+    follows = rng.random(n) < 0.9
+    answer = np.where(follows, cases, (cases + 1 + rng.integers(0, k - 1, size=n)) % k)
+    strong = fit_case_odds(probs, list(cases), list(answer))
+    assert strong is not None and strong[0] > np.log(10) and strong[1] == 0.0
+    # Customers whose earlier team says nothing of the new mail: the case weighs ~nothing.
+    unrelated = rng.integers(0, k, size=n)
+    weak = fit_case_odds(probs, list(cases), list(unrelated))
+    assert weak is not None and weak[0] < np.log(2)
+    # A head that tells which mail is about its case: the slope uses it.
+    told = fit_case_odds(probs, list(cases), list(answer), np.where(follows, 0.95, 0.05))
+    assert told is not None and told[1] > 0
+    # Too few mails with a case to tell: not weighed at all.
+    assert fit_case_odds(probs[:10], list(cases[:10]), list(answer[:10])) is None
 
 
 def test_promotion_gate_and_rollback(tmp_path: Path) -> None:

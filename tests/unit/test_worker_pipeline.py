@@ -58,7 +58,12 @@ class FakePredictor:
     def warm_up(self) -> None:
         pass
 
-    def predict(self, texts: Sequence[str], known_teams: Collection[str]) -> list[Prediction]:
+    def predict(
+        self,
+        texts: Sequence[str],
+        known_teams: Collection[str],
+        case_teams: Sequence[str | None] | None = None,
+    ) -> list[Prediction]:
         self.calls += 1
         auto = self.confidence >= 0.8 and self.team in known_teams
         reason = "confident" if auto else "below-threshold"

@@ -146,7 +146,6 @@ def test_a_first_mail_of_an_unrouted_thread_is_classified() -> None:
     assert d.team == TEAMS["klachten"]
 
 
-
 def test_a_reply_follows_its_thread_only_where_the_model_gives_its_team_the_follow_floor() -> None:
     from dataclasses import replace
 
@@ -163,9 +162,7 @@ def test_a_reply_follows_its_thread_only_where_the_model_gives_its_team_the_foll
     # Below the floor the thread is doubted: the unsure model means a person decides.
     doubted = replace(unsure, follow_floor=0.35)
     thread = ThreadInfo(team_id=1)
-    d = decide_route(
-        prediction=doubted, thread=thread, is_reply=True, teams=TEAMS, outgoing="smtp"
-    )
+    d = decide_route(prediction=doubted, thread=thread, is_reply=True, teams=TEAMS, outgoing="smtp")
     assert (d.mode, d.decided_by, d.reason) == ("review", "model", "below-threshold")
     assert d.details["thread_doubted"] is True and d.details["thread_team"] == "schade"
     assert d.details["thread_probability"] == 0.3
@@ -200,3 +197,20 @@ def test_the_follow_floor_is_said_in_words() -> None:
     never = describe_follow_floor({"policy": {"follow_floor": None}}, 9, "verified")
     assert "9 verified replies cannot certify" in never
     assert "not certified" in describe_follow_floor({"policy": {}}, 0, "validation")
+
+
+def test_how_customer_cases_weigh_is_said_in_words() -> None:
+    from mailroom.commands.models import describe_cases
+
+    facts = {"validation": 41, "train": 230, "verified": 50, "verified_case_right": 40}
+    weighed = describe_cases({"case_odds": [3.0, 1.5], "cases_weighed": {**facts, "head": True}})
+    assert "a head learnt from 230 training mails with a case" in weighed
+    assert "fitted on 41 validation mails" in weighed
+    assert "on 50 verified mails with a case (80% of them about their case's team)" in weighed
+    assert "one odds ratio for all" in describe_cases(
+        {"case_odds": [3.0, 0.0], "cases_weighed": facts}
+    )
+    assert "not weighed (12 validation mails" in describe_cases(
+        {"case_odds": None, "cases_weighed": {"validation": 12}}
+    )
+    assert "not weighed (0 validation" in describe_cases({})  # a version saved before
