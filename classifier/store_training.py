@@ -498,6 +498,13 @@ def _weigh_cases(
             a, b = fitted
             odds = CaseOdds(a, b, head if b != 0.0 else None)
     trained.components.case_odds = odds
+    trained.notes.append(
+        f"customer cases weighed: log odds {odds.a:.2f} + {odds.b:.2f} · logit(follow-up "
+        f"head), fitted on {len(rows)} validation mails with a case"
+        if odds is not None
+        else f"customer cases not weighed ({len(rows)} validation mails with a case, "
+        f"{len(verified)} verified)"
+    )
     return {
         "odds": odds.to_json() if odds is not None else None,
         "head": odds is not None and odds.head is not None,
