@@ -547,6 +547,8 @@ def test_bulk_mail_and_a_sender_over_the_rate_limit_wait_for_a_person(world: Wor
     with world.sessions() as session:
         reasons = set(session.scalars(select(ReviewItem.reason)))
     assert {"bulk-mail", "sender-rate-limit"} <= reasons
+
+
 def test_a_ticket_from_the_api_is_routed_like_a_mail(world: World) -> None:
     from labeling.live.lifecycle import Ticket, record_ticket
 
@@ -909,6 +911,8 @@ def test_a_reply_goes_to_the_member_who_has_its_thread(world: World) -> None:
     assert _decision(world, reply).decided_by == "thread"
     rcpts, data = world.smtp.sent[-1]
     assert rcpts == ["marloes@polder.example"] and b"who has its thread" in data
+
+
 @dataclass
 class FlaggingPredictor(FakePredictor):
     """A model version with learned flag heads: churn scored ``churn``, urgent ``urgent``
@@ -980,3 +984,62 @@ def test_learned_flags_route_churn_to_retention_and_urgent_mail_forwards_with_pr
     cue = world.mail("SPOED")
     assert advance(world.services, cue).state == "done"
     assert b"urgent (cue list: 'spoed*')" in world.smtp.sent[-1][1]
+
+
+@dataclass
+class WeighingPredictor(FakePredictor):
+    """A version that weighs customers' cases: records the case team each call was given,
+    and is as sure with it as ``with_case`` says."""
+
+    given: list[Sequence[str | None] | None] = field(default_factory=list)
+    with_case: float = 0.97
+
+    def predict(
+        self,
+        texts: Sequence[str],
+        known_teams: Collection[str],
+        case_teams: Sequence[str | None] | None = None,
+    ) -> list[Prediction]:
+        self.given.append(case_teams)
+        plain = super().predict(texts, known_teams)
+        if not case_teams or case_teams[0] is None:
+            return plain
+        team = case_teams[0]
+        return [
+            Prediction(
+                team=team,
+                confidence=self.with_case,
+                top=((team, self.with_case),),
+                auto=self.with_case >= 0.8,
+                reason="confident" if self.with_case >= 0.8 else "below-threshold",
+                model_version="v0001",
+                margin=self.with_case,
+                case_team=team,
+            )
+        ]
+
+
+def test_the_model_is_given_the_case_to_weigh_and_its_certified_threshold_decides(
+    world: World,
+) -> None:
+    predictor = WeighingPredictor(team="klachten")
+    world.services.predictor = predictor
+    first = _customer_mail(world, "jan@klant.example", "Klacht", "Ik ben ontevreden.")
+    assert advance(world.services, first).state == "done"
+    assert predictor.given == [None]  # no case yet: nothing to weigh
+    world.clock.now += timedelta(days=2)
+    predictor.team, predictor.confidence = "schade", 0.4
+    second = _customer_mail(world, "jan@klant.example", "Nog iets", "Hoe staat het ervoor?")
+    assert advance(world.services, second).state == "done"
+    assert predictor.given[-1] == ["klachten"]
+    decision = _decision(world, second)
+    assert (decision.decided_by, decision.details["case_weighed"]) == ("affinity", True)
+    assert decision.details["affinity_case"] == first
+    assert world.smtp.sent[-1][0] == ["klachten@polder.example"]
+    # Weighing the case, the model is still not sure: a person decides — the case does not
+    # route it on its own (the certificate was taken on the weighed confidence).
+    predictor.with_case = 0.6
+    third = _customer_mail(world, "jan@klant.example", "Vraag", "Nog een vraag.")
+    assert advance(world.services, third).state == "review"
+    decision = _decision(world, third)
+    assert (decision.decided_by, decision.details["case_weighed"]) == ("model", True)
