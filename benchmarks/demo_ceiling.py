@@ -5,7 +5,9 @@
 Run it after ``mailroom demo --no-serve`` on that instance. It scores, with the active
 version, the verified sample (what thresholds are certified on) and the demo inbox (what
 the worker routed), reading each mail as routing reads it (``model_text``, pseudonymised),
-and prints for both: the model's accuracy, the share of mail the best possible threshold
+each with its customer case weighed where the version weighs cases (the verified mail's
+as training found it, the inbox mail's as routing found it), and prints for both: the
+model's accuracy, the share of mail the best possible threshold
 would route at precision 0.97 and 0.98 (an oracle that knows the truth: the ceiling of
 this model's ranking, not something a product can certify), and for the inbox the same by
 kind of mail (repeat customers' follow-ups, whose team only the customer's history tells).
@@ -25,11 +27,11 @@ from sqlalchemy import select
 from classifier.arguments import PipelineArguments
 from classifier.certify import certify
 from labeling.annotation.export import WEAK_SOURCE, training_examples
-from labeling.annotation.verify import verified_mail
+from labeling.annotation.verify import case_priors, thread_priors, verified_mail
 from labeling.settings import load_settings
 from labeling.store.db import open_database, session_scope
 from labeling.store.tables import Message, SuspectLabel
-from mailroom.commands.demo import active_router, inbox_texts, truth_rows
+from mailroom.commands.demo import active_router, inbox_case_teams, inbox_texts, truth_rows
 
 
 def _oracle(confidence: NDArray[np.float64], correct: NDArray[np.bool_], precision: float) -> float:
@@ -61,16 +63,48 @@ def main() -> None:
         ids = dict(session.execute(select(Message.id, Message.message_id)).all())
         suspects = set(session.scalars(select(SuspectLabel.message_id)))
         examples = training_examples(session, include_weak=True, pseudonymiser=pseudonymiser)
+        # Each mail's customer case, as the version weighs it (where it does): the verified
+        # mail's as training found it, the inbox mail's as routing found it.
+        ids_verified = [v.message_id for v in verified]
+        threads = thread_priors(session, ids_verified)
+        verified_cases = {
+            mid: team
+            for mid, team in case_priors(
+                session,
+                ids_verified,
+                days=settings.affinity_days,
+                patterns=tuple(pseudonymiser.org_patterns),
+                own_addresses=tuple(settings.own_addresses()),
+            ).items()
+            if mid not in threads
+        }
+        inbox_cases = inbox_case_teams(session)
+    index = {label: i for i, label in enumerate(labels)}
 
-    def scored(texts: Sequence[str], gold: Sequence[str | None]):
+    def scored(texts: Sequence[str], gold: Sequence[str | None], cases: Sequence[str | None]):
         probabilities = router.scores(texts).probabilities
+        if router.c.case_odds is not None:
+            columns = [index.get(case or "", -1) for case in cases]
+            probabilities = router.c.case_odds.weigh(probabilities, texts, columns)
         predicted = [labels[i] for i in probabilities.argmax(axis=1)]
         correct = np.array([p == g for p, g in zip(predicted, gold, strict=True)])
         return probabilities.max(axis=1), correct
 
-    v_conf, v_ok = scored([v.text for v in verified], [v.team for v in verified])
-    i_conf, i_ok = scored([text for _, text in inbox], [row["team"] for row in inbox_truth])
-    print(f"version {router.version}")
+    v_conf, v_ok = scored(
+        [v.text for v in verified],
+        [v.team for v in verified],
+        [verified_cases.get(v.message_id) for v in verified],
+    )
+    i_conf, i_ok = scored(
+        [text for _, text in inbox],
+        [row["team"] for row in inbox_truth],
+        [inbox_cases.get(message_id) for message_id, _ in inbox],
+    )
+    print(
+        f"version {router.version}; customer cases "
+        + ("weighed" if router.c.case_odds is not None else "not weighed")
+        + f" ({len(verified_cases)} verified and {len(inbox_cases)} inbox mails with a case)"
+    )
     print(_line("verified sample", v_conf, v_ok))
     print(_line("inbox", i_conf, i_ok))
     repeat = np.array(["repeat-customer" in row["features"] for row in inbox_truth])

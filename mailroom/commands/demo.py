@@ -128,6 +128,35 @@ def inbox_texts(session: Session, settings: Settings) -> list[tuple[str, str]]:
     ]
 
 
+def inbox_case_teams(session: Session) -> dict[str, str]:
+    """The customer case each live mail had when it was routed (its team's slug), by
+    Message-ID without brackets: what the model was given to weigh."""
+    from labeling.store.tables import Message, RoutingDecision, Team
+
+    teams = dict(session.execute(select(Team.id, Team.slug)).all())
+    out: dict[str, str] = {}
+    for message_id, decided_by, team_id, details in session.execute(
+        select(
+            Message.message_id,
+            RoutingDecision.decided_by,
+            RoutingDecision.team_id,
+            RoutingDecision.details,
+        )
+        .join(
+            RoutingDecision,
+            (RoutingDecision.message_id == Message.id) & RoutingDecision.is_current,
+        )
+        .where(Message.source_folder == "")
+    ):
+        details = details if isinstance(details, dict) else {}
+        team = details.get("affinity_team") or (
+            teams.get(team_id) if decided_by == "affinity" else None
+        )
+        if team:
+            out[str(message_id).strip("<>")] = str(team)
+    return out
+
+
 def truth_rows(corpus: Path) -> dict[str, dict[str, Any]]:
     """The generator's truth line of every corpus mail, by Message-ID (without brackets)."""
     with (corpus / "truth.jsonl").open(encoding="utf-8") as handle:
