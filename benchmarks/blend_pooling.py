@@ -8,10 +8,11 @@ three sets of mail, each read as routing reads it: the validation carve (rebuilt
 training run split it: the labelled pool less the verified sample's groups and the suspect
 labels), the verified sample, and the demo inbox (truth from the generator). For each way
 of blending them — the product of their probabilities (log-linear; weight by validation
-macro-F1 or fixed, temperature by validation NLL) and their mean (weight by validation
-risk alone, by the one-SE rule of :func:`classifier.recipe.fit_blend`, or fixed) — it
-prints the threshold certified for 0.98 and 0.97 on the verified sample and what that
-threshold routes of the inbox, at what realised precision.
+macro-F1 or fixed, temperature by validation NLL), their mean (weight by validation risk
+alone, or fixed), and what training chooses (:func:`classifier.recipe.fit_blend`: the
+pooling, its weight by the one-SE rule, its calibration) — it prints the threshold
+certified for 0.98 and 0.97 on the verified sample and what that threshold routes of the
+inbox, at what realised precision.
 """
 
 from __future__ import annotations
@@ -101,11 +102,14 @@ def main() -> None:
         product(f1_weight()),
         product(0.5),
         mean(risk_weight(), "validation risk alone"),
-        mean(one_se, "one-SE rule: fit_blend"),
         mean(0.5, "fixed"),
         (
-            f"mean, weight {one_se:.1f}, top label calibrated (what training does)",
-            lambda m: combine(m[0], m[1], one_se, 1.0, "mean", chosen.top_label),
+            f"{chosen.pooling}, weight {one_se:.1f}, T {chosen.temperature:.2f}"
+            + (", top label calibrated" if chosen.top_label else "")
+            + " (what training does: fit_blend)",
+            lambda m: combine(
+                m[0], m[1], one_se, chosen.temperature, chosen.pooling, chosen.top_label
+            ),
         ),
     ]
     print(

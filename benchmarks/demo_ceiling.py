@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from classifier.arguments import PipelineArguments
 from classifier.certify import certify
+from classifier.recipe import coverage_at
 from labeling.annotation.export import WEAK_SOURCE, training_examples
 from labeling.annotation.verify import case_priors, thread_priors, verified_mail
 from labeling.settings import load_settings
@@ -34,19 +35,11 @@ from labeling.store.tables import Message, SuspectLabel
 from mailroom.commands.demo import active_router, inbox_case_teams, inbox_texts, truth_rows
 
 
-def _oracle(confidence: NDArray[np.float64], correct: NDArray[np.bool_], precision: float) -> float:
-    """The largest share of mail some threshold routes at ``precision`` or better."""
-    order = np.argsort(-confidence, kind="stable")
-    running = np.cumsum(correct[order]) / np.arange(1, len(order) + 1)
-    good = np.flatnonzero(running >= precision)
-    return float((good.max() + 1) / len(order)) if len(good) else 0.0
-
-
 def _line(name: str, confidence: NDArray[np.float64], correct: NDArray[np.bool_]) -> str:
     return (
         f"{name}: {len(correct)} mails, accuracy {correct.mean():.3f}, best possible share "
-        f"routed at precision 0.97 {_oracle(confidence, correct, 0.97):.2f}, at 0.98 "
-        f"{_oracle(confidence, correct, 0.98):.2f}"
+        f"routed at precision 0.97 {coverage_at(confidence, correct, 0.97):.2f}, at 0.98 "
+        f"{coverage_at(confidence, correct, 0.98):.2f}"
     )
 
 

@@ -38,7 +38,7 @@ from sklearn.model_selection import train_test_split
 
 from classifier.arguments import PipelineArguments
 from classifier.baseline import TfidfBaseline
-from classifier.calibration import fit_temperature
+from classifier.calibration import fit_temperature, softmax
 from classifier.certify import certify
 from classifier.evaluation import EvaluationResult, evaluate
 from classifier.modeling import EncoderClassifier, base_fingerprint, encode
@@ -129,15 +129,24 @@ def fit_blend(
     """How to blend the two members, chosen on validation.
 
     A member alone (no transformer, or no blending allowed): product pooling, temperature
-    by NLL. A blend: the mean of the members' probabilities (see :mod:`classifier.scoring`),
-    temperature 1, the top team's probability calibrated on validation
-    (:func:`fit_top_label`: it keeps the order), and the weight that ranks validation mail
-    best for routing — the least area under the risk–coverage curve (:func:`routing_risk`)
-    — except that equal weights are kept unless some weight beats them by more than the
-    best one's standard error (bootstrap over the validation mail; Breiman's one-SE rule).
-    A few hundred validation mails rarely tell neighbouring weights apart, and on the demo's
-    verified mail the weights validation picked by chance (0.2) certified nothing at 0.98
-    where equal weights certified more than half of it.
+    by NLL. A blend: for each pooling (see :mod:`classifier.scoring`), the weight that ranks
+    validation mail best for routing — the least area under the risk–coverage curve
+    (:func:`routing_risk`) — except that equal weights are kept unless some weight beats
+    them by more than the best one's standard error (bootstrap over the validation mail;
+    Breiman's one-SE rule). A few hundred validation mails rarely tell neighbouring weights
+    apart, and on the demo's verified mail the weights validation picked by chance (0.2)
+    certified nothing at 0.98 where equal weights certified more than half of it.
+
+    Then the pooling: the mean (temperature 1, the top team's probability calibrated on
+    validation, :func:`fit_top_label`, which keeps the order), unless the product (its
+    temperature by NLL) has less routing risk by more than the standard error of the
+    difference (paired bootstrap). The mean is the safe default — a product lets one
+    member's certainty on a handful of training mails override the other's doubt, which
+    cost the demo every certificate — but where validation is large and both members are
+    good the product ranks better: on BANKING77 (1,150 validation mails) its risk was 0.0084
+    against the mean's 0.0098 (standard error of the difference 0.0005), and it routed 82 %
+    of the test mail at 0.98 where the mean routed 76 %. (The share routed at the target on
+    validation tells them apart less surely: 2.4 points, standard error 2.2.)
     """
     index = {label: i for i, label in enumerate(labels)}
     targets = np.array([index[y] for y in y_true])
@@ -148,20 +157,65 @@ def fit_blend(
         return Blend(weight, temperature, "product", None)
     rng = np.random.default_rng(0)
     resamples = [rng.integers(0, len(targets), len(targets)) for _ in range(BOOTSTRAP_RESAMPLES)]
-    risks: dict[float, float] = {}
-    spread: dict[float, float] = {}
-    for weight in WEIGHT_GRID:
-        probs = combine(transformer_logits, tfidf_probs, weight, 1.0, "mean")
-        confidence = probs.max(axis=1)
-        correct = probs.argmax(axis=1) == targets
-        risks[weight] = routing_risk(confidence, correct)
-        spread[weight] = float(np.std([routing_risk(confidence[r], correct[r]) for r in resamples]))
-    best = min(WEIGHT_GRID, key=lambda w: (risks[w], abs(w - 0.5)))
-    allowed = [w for w in WEIGHT_GRID if risks[w] <= risks[best] + spread[best]]
-    weight = min(allowed, key=lambda w: (abs(w - 0.5), risks[w]))
-    probs = combine(transformer_logits, tfidf_probs, weight, 1.0, "mean")
-    top_label = fit_top_label(probs.max(axis=1), probs.argmax(axis=1) == targets)
-    return Blend(float(weight), 1.0, "mean", top_label)
+
+    def choose_weight(
+        blended: Callable[[float], NDArray[np.float64]],
+    ) -> tuple[float, NDArray[np.float64]]:
+        risks: dict[float, float] = {}
+        spread: dict[float, float] = {}
+        probs_of: dict[float, NDArray[np.float64]] = {}
+        for weight in WEIGHT_GRID:
+            probs = probs_of[weight] = blended(weight)
+            confidence = probs.max(axis=1)
+            correct = probs.argmax(axis=1) == targets
+            risks[weight] = routing_risk(confidence, correct)
+            spread[weight] = float(
+                np.std([routing_risk(confidence[r], correct[r]) for r in resamples])
+            )
+        best = min(WEIGHT_GRID, key=lambda w: (risks[w], abs(w - 0.5)))
+        allowed = [w for w in WEIGHT_GRID if risks[w] <= risks[best] + spread[best]]
+        weight = min(allowed, key=lambda w: (abs(w - 0.5), risks[w]))
+        return weight, probs_of[weight]
+
+    temperatures: dict[float, float] = {}
+
+    def product(weight: float) -> NDArray[np.float64]:
+        z = combined_logits(transformer_logits, tfidf_probs, weight)
+        temperatures[weight] = fit_temperature(z, targets)
+        return softmax(z, temperatures[weight])
+
+    mean_weight, mean_probs = choose_weight(
+        lambda w: combine(transformer_logits, tfidf_probs, w, 1.0, "mean")
+    )
+    product_weight, product_probs = choose_weight(product)
+
+    def gain(rows: NDArray[np.int64] | slice) -> float:
+        # How much less routing risk the product has than the mean (positive: it ranks
+        # validation mail better for routing).
+        return routing_risk(
+            mean_probs[rows].max(axis=1), mean_probs[rows].argmax(axis=1) == targets[rows]
+        ) - routing_risk(
+            product_probs[rows].max(axis=1), product_probs[rows].argmax(axis=1) == targets[rows]
+        )
+
+    if gain(slice(None)) > float(np.std([gain(r) for r in resamples])):
+        return Blend(float(product_weight), temperatures[product_weight], "product", None)
+    top_label = fit_top_label(mean_probs.max(axis=1), mean_probs.argmax(axis=1) == targets)
+    return Blend(float(mean_weight), 1.0, "mean", top_label)
+
+
+def coverage_at(
+    confidence: NDArray[np.floating], correct: NDArray[np.bool_], precision: float
+) -> float:
+    """The largest share of mail that the most confident mail makes up at ``precision`` or
+    better (0 when not even the most confident mail is right)."""
+    order = np.argsort(-np.asarray(confidence, dtype=np.float64), kind="stable")
+    right = np.asarray(correct, dtype=bool)[order]
+    if not len(right):
+        return 0.0
+    running = np.cumsum(right) / np.arange(1, len(right) + 1)
+    good = np.flatnonzero(running >= precision)
+    return float((good.max() + 1) / len(right)) if len(good) else 0.0
 
 
 def fit_top_label(

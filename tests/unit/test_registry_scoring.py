@@ -15,6 +15,7 @@ from classifier.evaluation import evaluate
 from classifier.recipe import (
     _thresholds,
     choose_oos_cutoff,
+    coverage_at,
     fit_blend,
     routing_risk,
     split_validation,
@@ -207,6 +208,47 @@ def test_fit_blend_keeps_equal_weights_unless_validation_shows_better() -> None:
     assert (alone.weight, alone.pooling, alone.top_label) == (0.0, "product", None)
     assert alone.temperature != 1.0
     assert fit_blend(LABELS, gold, logits, tfidf, False)[::2] == (1.0, "product")
+
+
+def test_the_product_is_chosen_only_where_it_ranks_clearly_better_for_routing() -> None:
+    rng = np.random.default_rng(4)
+    n = 600
+    y = rng.integers(0, 3, n)
+    gold = [LABELS[i] for i in y]
+
+    def sure(p: float, rows: np.ndarray, pick: np.ndarray) -> np.ndarray:
+        out = np.full((len(rows), 3), (1 - p) / 2)
+        out[np.arange(len(rows)), pick] = p
+        return out
+
+    # Both members sure and right; one member sure and right where the other knows nothing
+    # (uniform), each in turn; both lukewarm on the same team, right four times in five.
+    # Every mean, whatever its weight, ranks one of the one-member groups below the lukewarm
+    # mail; the product ranks both above it.
+    group = np.arange(n) % 10
+    both, t_alone, f_alone = group < 2, (group >= 2) & (group < 5), (group >= 5) & (group < 8)
+    lukewarm = group >= 8
+    pick = np.where(lukewarm & (rng.random(n) < 0.2), (y + 1) % 3, y)
+    transformer = np.zeros((n, 3))
+    tfidf = np.zeros((n, 3))
+    for rows, pt, pf in (
+        (both, 0.95, 0.95),
+        (t_alone, 0.97, None),
+        (f_alone, None, 0.97),
+        (lukewarm, 0.7, 0.7),
+    ):
+        idx = np.flatnonzero(rows)
+        transformer[idx] = sure(pt, idx, pick[idx]) if pt is not None else 1 / 3
+        tfidf[idx] = sure(pf, idx, pick[idx]) if pf is not None else 1 / 3
+    blend = fit_blend(LABELS, gold, np.log(transformer), tfidf, True)
+    assert (blend.pooling, blend.top_label) == ("product", None) and blend.temperature != 1.0
+    routed = combine(np.log(transformer), tfidf, blend.weight, blend.temperature, "product")
+    assert coverage_at(routed.max(axis=1), routed.argmax(axis=1) == y, 0.98) > 0.75
+    mean = combine(np.log(transformer), tfidf, 0.5, 1.0, "mean")
+    assert coverage_at(mean.max(axis=1), mean.argmax(axis=1) == y, 0.98) < 0.5
+    # Where the two route alike, the mean stays (the safe default).
+    alike = np.log(np.where(both[:, None], transformer, tfidf + 1e-3))
+    assert fit_blend(LABELS, gold, alike, tfidf, True).pooling == "mean"
 
 
 def test_top_label_calibration_makes_the_mean_honest_and_keeps_its_order() -> None:
