@@ -28,7 +28,7 @@ from classifier.arguments import PipelineArguments
 from classifier.certify import certify
 from classifier.recipe import coverage_at
 from labeling.annotation.export import WEAK_SOURCE, training_examples
-from labeling.annotation.verify import case_priors, thread_priors, verified_mail
+from labeling.annotation.verify import routing_priors, verified_mail
 from labeling.settings import load_settings
 from labeling.store.db import open_database, session_scope
 from labeling.store.tables import Message, SuspectLabel
@@ -58,19 +58,13 @@ def main() -> None:
         examples = training_examples(session, include_weak=True, pseudonymiser=pseudonymiser)
         # Each mail's customer case, as the version weighs it (where it does): the verified
         # mail's as training found it, the inbox mail's as routing found it.
-        ids_verified = [v.message_id for v in verified]
-        threads = thread_priors(session, ids_verified)
-        verified_cases = {
-            mid: team
-            for mid, team in case_priors(
-                session,
-                ids_verified,
-                days=settings.affinity_days,
-                patterns=tuple(pseudonymiser.org_patterns),
-                own_addresses=tuple(settings.own_addresses()),
-            ).items()
-            if mid not in threads
-        }
+        _, verified_cases = routing_priors(
+            session,
+            [v.message_id for v in verified],
+            days=settings.affinity_days,
+            patterns=tuple(pseudonymiser.org_patterns),
+            own_addresses=tuple(settings.own_addresses()),
+        )
         inbox_cases = inbox_case_teams(session)
     index = {label: i for i, label in enumerate(labels)}
 

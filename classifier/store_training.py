@@ -57,8 +57,7 @@ from labeling.annotation.queue import ScoreRow, store_scores
 from labeling.annotation.suspects import Suspect, replace_suspects, unconfirmed_suspects
 from labeling.annotation.verify import (
     VerifiedMail,
-    case_priors,
-    thread_priors,
+    routing_priors,
     verified_mail,
     weak_label_noise,
 )
@@ -220,19 +219,13 @@ def train_from_store(
             )
             verified = verified_mail(session, pseudonymiser=pseudonymiser)
             ids = [v.message_id for v in verified] + [e.message_id for e in examples]
-            priors = thread_priors(session, ids)
-            # A customer's case is asked only where no thread decides (worker.routing).
-            cases = {
-                mid: team
-                for mid, team in case_priors(
-                    session,
-                    ids,
-                    days=settings.affinity_days,
-                    patterns=tuple(pseudonymiser.org_patterns),
-                    own_addresses=tuple(settings.own_addresses()),
-                ).items()
-                if mid not in priors
-            }
+            priors, cases = routing_priors(
+                session,
+                ids,
+                days=settings.affinity_days,
+                patterns=tuple(pseudonymiser.org_patterns),
+                own_addresses=tuple(settings.own_addresses()),
+            )
             noise = weak_label_noise(session)
             unknown_texts = [text for _, text in no_team_mail(session, pseudonymiser=pseudonymiser)]
         if len({e.label for e in examples}) < 2:

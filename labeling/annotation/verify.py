@@ -343,6 +343,24 @@ def _current_teams(session: Session, message_ids: Sequence[int]) -> dict[int, st
     return {mid: slug for mid, (_, slug) in best.items()}
 
 
+def routing_priors(
+    session: Session,
+    message_ids: Sequence[int],
+    *,
+    days: int,
+    patterns: Sequence[tuple[str, re.Pattern[str]]],
+    own_addresses: Sequence[str] = (),
+) -> tuple[dict[int, str], dict[int, str]]:
+    """(thread priors, case priors) of ``message_ids``, as routing would ask them: the
+    thread's team for a reply (:func:`thread_priors`), and the customer's case
+    (:func:`case_priors`) only where no thread decides first (worker.routing)."""
+    threads = thread_priors(session, message_ids)
+    cases = case_priors(
+        session, message_ids, days=days, patterns=patterns, own_addresses=own_addresses
+    )
+    return threads, {mid: team for mid, team in cases.items() if mid not in threads}
+
+
 @dataclass(frozen=True, slots=True)
 class _Keyed:
     message_id: int

@@ -205,6 +205,17 @@ def test_a_quarantined_mail_is_never_in_the_sample(sessions: sessionmaker[Sessio
         assert session.get(Message, bad.id) is not None
 
 
+def _folder_labels(session: Session) -> dict[int, str]:
+    """Each mail's archive-folder team, as the fixture filed it."""
+    return dict(
+        session.execute(
+            select(Annotation.message_id, Team.slug)
+            .join(Team, Team.id == Annotation.team_id)
+            .where(Annotation.source == "archive-folder")
+        ).all()
+    )
+
+
 def test_a_verified_reply_knows_the_team_of_its_threads_first_mail(
     sessions: sessionmaker[Session], many: Seeded
 ) -> None:
@@ -237,13 +248,7 @@ def test_a_verified_reply_knows_the_team_of_its_threads_first_mail(
             )
         )
         session.flush()
-        folder = dict(
-            session.execute(
-                select(Annotation.message_id, Team.slug)
-                .join(Team, Team.id == Annotation.team_id)
-                .where(Annotation.source == "archive-folder")
-            ).all()
-        )
+        folder = _folder_labels(session)
         priors = verify.thread_priors(session, [m[0], m[1], m[2], m[4], m[5]])
     # The first mail has no earlier mail; both replies of thread a follow m[0]'s folder.
     assert priors == {m[1]: folder[m[0]], m[2]: folder[m[0]], m[4]: "klachten"}
@@ -289,13 +294,7 @@ def test_a_verified_mail_knows_its_customers_case_as_live_affinity_would_find_it
             )
         )
         session.flush()
-        folder = dict(
-            session.execute(
-                select(Annotation.message_id, Team.slug)
-                .join(Team, Team.id == Annotation.team_id)
-                .where(Annotation.source == "archive-folder")
-            ).all()
-        )
+        folder = _folder_labels(session)
         assert folder[m[6]] != folder[m[7]]
         priors = verify.case_priors(
             session,
