@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -21,8 +22,8 @@ from classifier.recipe import (
     split_validation,
     train_pipeline,
 )
-from classifier.registry import Registry, promotion_gate
-from classifier.router import Router
+from classifier.registry import Registry, VersionInfo, promotion_gate
+from classifier.router import Components, Router
 from classifier.scoring import (
     calibrate_top_label,
     centroid_similarity,
@@ -292,6 +293,28 @@ def _toy() -> tuple[list[str], list[str]]:
     return texts, labels
 
 
+def _save_tfidf(
+    registry: Registry,
+    components: Components,
+    *,
+    metrics: dict[str, Any] | None = None,
+    facts: dict[str, Any] | None = None,
+    model_card: str = "# card\n",
+) -> VersionInfo:
+    """Save a TF-IDF-only version (no encoder to freeze or quantise)."""
+    return registry.save(
+        components,
+        kind="tfidf",
+        base_model="tfidf",
+        base_fingerprint=None,
+        frozen=set(),
+        float_model=None,
+        metrics=metrics or {},
+        facts=facts or {},
+        model_card=model_card,
+    )
+
+
 def test_tfidf_version_round_trips_through_the_registry(tmp_path: Path) -> None:
     texts, labels = _toy()
     args = PipelineArguments(min_examples_for_transformer=10_000, target_precision=0.9)
@@ -299,13 +322,9 @@ def test_tfidf_version_round_trips_through_the_registry(tmp_path: Path) -> None:
     assert trained.kind == "tfidf"
     assert any("TF-IDF model serves alone" in note for note in trained.notes)
     registry = Registry(tmp_path / "models")
-    info = registry.save(
+    info = _save_tfidf(
+        registry,
         trained.components,
-        kind=trained.kind,
-        base_model="tfidf",
-        base_fingerprint=None,
-        frozen=set(),
-        float_model=None,
         metrics={"holdout": {"macro_f1": 1.0, "accuracy": 1.0}},
         facts={"dataset_hash": "abc"},
         model_card="# card\n",
@@ -380,17 +399,7 @@ def test_a_version_that_weighs_cases_by_their_text_round_trips(tmp_path: Path) -
     assert head is not None
     trained.components.case_odds = CaseOdds(2.0, 1.0, head)
     registry = Registry(tmp_path / "models")
-    info = registry.save(
-        trained.components,
-        kind=trained.kind,
-        base_model="tfidf",
-        base_fingerprint=None,
-        frozen=set(),
-        float_model=None,
-        metrics={},
-        facts={},
-        model_card="# card\n",
-    )
+    info = _save_tfidf(registry, trained.components)
     loaded = Router.load(info.path, tmp_path / "cache")
     assert loaded.c.case_odds is not None and loaded.c.case_odds.to_json() == [2.0, 1.0]
     # A follow-up's case weighs more than a new matter's.
@@ -447,17 +456,7 @@ def test_promotion_gate_and_rollback(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="nothing to roll back"):
         registry.rollback()
     for _ in range(2):
-        info = registry.save(
-            trained.components,
-            kind="tfidf",
-            base_model="tfidf",
-            base_fingerprint=None,
-            frozen=set(),
-            float_model=None,
-            metrics={},
-            facts={},
-            model_card="",
-        )
+        info = _save_tfidf(registry, trained.components, model_card="")
         registry.promote(info.version, "test")
     assert registry.active_version() == "v0002"
     assert registry.get("v0001").status == "retired"
