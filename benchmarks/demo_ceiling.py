@@ -32,7 +32,7 @@ from labeling.annotation.verify import routing_priors, verified_mail
 from labeling.settings import load_settings
 from labeling.store.db import open_database, session_scope
 from labeling.store.tables import Message, SuspectLabel
-from mailroom.commands.demo import active_router, inbox_case_teams, inbox_texts, truth_rows
+from mailroom.commands.demo import active_router, inbox_earlier_teams, inbox_texts, truth_rows
 
 
 def _line(name: str, confidence: NDArray[np.float64], correct: NDArray[np.bool_]) -> str:
@@ -58,21 +58,27 @@ def main() -> None:
         examples = training_examples(session, include_weak=True, pseudonymiser=pseudonymiser)
         # Each mail's customer case, as the version weighs it (where it does): the verified
         # mail's as training found it, the inbox mail's as routing found it.
-        _, verified_cases = routing_priors(
+        verified_threads, verified_cases = routing_priors(
             session,
             [v.message_id for v in verified],
             days=settings.affinity_days,
             patterns=tuple(pseudonymiser.org_patterns),
             own_addresses=tuple(settings.own_addresses()),
         )
-        inbox_cases = inbox_case_teams(session)
+        inbox_cases, inbox_threads = inbox_earlier_teams(session)
     index = {label: i for i, label in enumerate(labels)}
 
-    def scored(texts: Sequence[str], gold: Sequence[str | None], cases: Sequence[str | None]):
+    def scored(
+        texts: Sequence[str],
+        gold: Sequence[str | None],
+        cases: Sequence[str | None],
+        threads: Sequence[str | None],
+    ):
         probabilities = router.scores(texts).probabilities
-        if router.c.case_odds is not None:
-            columns = [index.get(case or "", -1) for case in cases]
-            probabilities = router.c.case_odds.weigh(probabilities, texts, columns)
+        for odds, earlier in ((router.c.case_odds, cases), (router.c.thread_odds, threads)):
+            if odds is not None:
+                columns = [index.get(team or "", -1) for team in earlier]
+                probabilities = odds.weigh(probabilities, texts, columns)
         predicted = [labels[i] for i in probabilities.argmax(axis=1)]
         correct = np.array([p == g for p, g in zip(predicted, gold, strict=True)])
         return probabilities.max(axis=1), correct
@@ -81,16 +87,21 @@ def main() -> None:
         [v.text for v in verified],
         [v.team for v in verified],
         [verified_cases.get(v.message_id) for v in verified],
+        [verified_threads.get(v.message_id) for v in verified],
     )
     i_conf, i_ok = scored(
         [text for _, text in inbox],
         [row["team"] for row in inbox_truth],
         [inbox_cases.get(message_id) for message_id, _ in inbox],
+        [inbox_threads.get(message_id) for message_id, _ in inbox],
     )
     print(
         f"version {router.version}; customer cases "
         + ("weighed" if router.c.case_odds is not None else "not weighed")
-        + f" ({len(verified_cases)} verified and {len(inbox_cases)} inbox mails with a case)"
+        + f" ({len(verified_cases)} verified and {len(inbox_cases)} inbox mails with a case);"
+        + " threads "
+        + ("weighed" if router.c.thread_odds is not None else "not weighed")
+        + f" ({len(verified_threads)} verified and {len(inbox_threads)} inbox replies with one)"
     )
     print(_line("verified sample", v_conf, v_ok))
     print(_line("inbox", i_conf, i_ok))

@@ -42,6 +42,7 @@ from classifier.version_files import (
     FLAG_HEAD_FILES,
     MANIFEST_FILE,
     TFIDF_FILE,
+    THREAD_HEAD_FILE,
     TRAINED_ON_FILE,
 )
 from labeling.errors import ModelError
@@ -191,8 +192,12 @@ class Registry:
         components.tfidf.save(tmp / TFIDF_FILE)
         for flag, head in (flag_heads or {}).items():
             head.save(tmp / FLAG_HEAD_FILES[flag])
-        if components.case_odds is not None and components.case_odds.head is not None:
-            components.case_odds.head.save(tmp / CASE_HEAD_FILE)
+        for odds, head_file in (
+            (components.case_odds, CASE_HEAD_FILE),
+            (components.thread_odds, THREAD_HEAD_FILE),
+        ):
+            if odds is not None and odds.head is not None:
+                odds.head.save(tmp / head_file)
         if components.model is not None:
             # A quantised model cannot give back float tensors: the delta is always saved
             # from the float model, and quantised again on load when the manifest says so.
@@ -218,6 +223,9 @@ class Registry:
             ),
             "case_odds": (
                 components.case_odds.to_json() if components.case_odds is not None else None
+            ),
+            "thread_odds": (
+                components.thread_odds.to_json() if components.thread_odds is not None else None
             ),
             "temperature": components.temperature,
             "policy": components.policy.to_json(),

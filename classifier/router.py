@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,7 +32,13 @@ from classifier.scoring import (
     decide,
 )
 from classifier.thresholds import ThresholdPolicy
-from classifier.version_files import CASE_HEAD_FILE, CENTROIDS_FILE, MANIFEST_FILE, TFIDF_FILE
+from classifier.version_files import (
+    CASE_HEAD_FILE,
+    CENTROIDS_FILE,
+    MANIFEST_FILE,
+    TFIDF_FILE,
+    THREAD_HEAD_FILE,
+)
 from labeling.errors import ModelError
 
 
@@ -68,6 +75,10 @@ class Components:
     # How strongly a customer's case weighs (classifier.cases); None: not at all (versions
     # saved before, or too little validation mail with a case to fit it).
     case_odds: CaseOdds | None = None
+    # How strongly a reply's thread weighs, the same way (the thread's team; the head tells
+    # whether a reply reads like more of its thread's business). None: the version follows
+    # threads by its follow floor (classifier.certify), as versions saved before did.
+    thread_odds: CaseOdds | None = None
 
 
 @dataclass(frozen=True)
@@ -129,18 +140,17 @@ class Router:
         *,
         known_teams: Collection[str] | None = None,
         case_teams: Sequence[str | None] | None = None,
+        thread_teams: Sequence[str | None] | None = None,
     ) -> list[Prediction]:
         """A decision per text; see :func:`classifier.scoring.decide`. ``case_teams``: per
-        text, the team of the customer's recent case (None: no case), weighed as the
-        version was certified to (:func:`classifier.scoring.with_case`)."""
+        text, the team of the customer's recent case (None: no case); ``thread_teams``: the
+        team of a reply's thread (None: no thread with a team). Each is weighed as the
+        version was certified to (:func:`classifier.scoring.with_case`); a text has one or
+        the other (routing asks the case only where no thread decides)."""
         s = self.scores(texts)
-        probabilities = s.probabilities
-        weighed: list[str | None] = [None] * len(probabilities)
-        if case_teams is not None and self.c.case_odds is not None:
-            index = {label: i for i, label in enumerate(self.labels)}
-            columns = [index.get(t, -1) if t is not None else -1 for t in case_teams]
-            probabilities = self.c.case_odds.weigh(probabilities, list(texts), columns)
-            weighed = [t if c >= 0 else None for t, c in zip(case_teams, columns, strict=True)]
+        texts = list(texts)
+        probabilities, cases = self._weigh(s.probabilities, texts, case_teams, self.c.case_odds)
+        probabilities, threads = self._weigh(probabilities, texts, thread_teams, self.c.thread_odds)
         return [
             decide(
                 row,
@@ -150,9 +160,28 @@ class Router:
                 out_of_scope=bool(flag),
                 known_teams=known_teams,
                 case_team=case,
+                thread_team=thread,
             )
-            for row, flag, case in zip(probabilities, s.out_of_scope, weighed, strict=True)
+            for row, flag, case, thread in zip(
+                probabilities, s.out_of_scope, cases, threads, strict=True
+            )
         ]
+
+    def _weigh(
+        self,
+        probabilities: NDArray[np.float64],
+        texts: list[str],
+        teams: Sequence[str | None] | None,
+        odds: CaseOdds | None,
+    ) -> tuple[NDArray[np.float64], list[str | None]]:
+        """``probabilities`` with each row's earlier team weighed by ``odds``, and the team
+        each row weighs (None where it has none, or the version does not weigh them)."""
+        if teams is None or odds is None:
+            return probabilities, [None] * len(probabilities)
+        index = {label: i for i, label in enumerate(self.labels)}
+        columns = [index.get(t, -1) if t is not None else -1 for t in teams]
+        weighed = [t if c >= 0 else None for t, c in zip(teams, columns, strict=True)]
+        return odds.weigh(probabilities, texts, columns), weighed
 
     # Loading ----------------------------------------------------------------------
 
@@ -223,7 +252,8 @@ class Router:
                 quantized=bool(manifest.get("quantized")),
                 pooling=_pooling(manifest.get("pooling", "product"), version_dir),
                 top_label=_top_label(manifest.get("top_label_calibration"), version_dir),
-                case_odds=_case_odds(manifest.get("case_odds"), version_dir),
+                case_odds=_odds(manifest, "case_odds", version_dir, CASE_HEAD_FILE),
+                thread_odds=_odds(manifest, "thread_odds", version_dir, THREAD_HEAD_FILE),
             )
         )
 
@@ -249,9 +279,10 @@ def _top_label(value: object, version_dir: Path) -> tuple[float, float] | None:
     raise ModelError(f"{version_dir}: bad top_label_calibration {value!r} in the manifest")
 
 
-def _case_odds(value: object, version_dir: Path) -> CaseOdds | None:
-    """The manifest's case odds ``[a, b]`` (and the head when ``b`` is not 0); absent or
-    null: cases are not weighed."""
+def _odds(manifest: dict[str, Any], key: str, version_dir: Path, head_file: str) -> CaseOdds | None:
+    """The manifest's case or thread odds ``[a, b]`` (and the head when ``b`` is not 0);
+    absent or null: not weighed."""
+    value = manifest.get(key)
     if value is None:
         return None
     if not (
@@ -260,11 +291,11 @@ def _case_odds(value: object, version_dir: Path) -> CaseOdds | None:
         and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
         and all(0.0 <= v <= 100.0 for v in value)
     ):
-        raise ModelError(f"{version_dir}: bad case_odds {value!r} in the manifest")
+        raise ModelError(f"{version_dir}: bad {key} {value!r} in the manifest")
     a, b = float(value[0]), float(value[1])
     head = None
     if b != 0.0:
-        if not (version_dir / CASE_HEAD_FILE).exists():
-            raise ModelError(f"{version_dir}: case_odds need {CASE_HEAD_FILE}, which is missing")
-        head = TfidfBaseline.load(version_dir / CASE_HEAD_FILE)
+        if not (version_dir / head_file).exists():
+            raise ModelError(f"{version_dir}: {key} need {head_file}, which is missing")
+        head = TfidfBaseline.load(version_dir / head_file)
     return CaseOdds(a, b, head)

@@ -197,6 +197,8 @@ class Prediction:
     # The customer's case team these probabilities already weigh (:func:`with_case`); None
     # when the mail has no case or the version does not weigh cases.
     case_team: str | None = None
+    # Likewise the team of a reply's thread these probabilities already weigh.
+    thread_team: str | None = None
 
     @property
     def needs_review(self) -> bool:
@@ -221,12 +223,14 @@ def decide(
     out_of_scope: bool = False,
     known_teams: Collection[str] | None = None,
     case_team: str | None = None,
+    thread_team: str | None = None,
 ) -> Prediction:
     """One mail's decision. Unsure, unlike every team, or a team no longer routable → review.
 
     ``known_teams`` are the teams mail may be forwarded to now; a prediction of any other
     label (an archived team) is never auto-routed. ``case_team``: the customer's case team
-    ``probabilities`` already weigh (:func:`with_case`), recorded on the prediction.
+    ``probabilities`` already weigh (:func:`with_case`), recorded on the prediction;
+    ``thread_team`` likewise for a reply's thread.
     """
     row = np.asarray(probabilities, dtype=np.float64)
     order = np.argsort(-row, kind="stable")
@@ -253,4 +257,5 @@ def decide(
         threshold=None if math.isinf(threshold) else threshold,
         follow_floor=policy.follow_floor,
         case_team=case_team,
+        thread_team=thread_team,
     )

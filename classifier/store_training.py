@@ -291,13 +291,17 @@ def train_from_store(
         )
         for outcome in flags.values():
             say(f"flag {outcome.flag}: {outcome.reason}")
-        cases_weighed = _weigh_cases(trained, verified, train, validation, args, cases)
-        if cases_weighed["odds"] is not None:
-            say(
-                f"customer cases weighed (odds fitted on {cases_weighed['validation']} "
-                f"validation mails with a case, the head on {cases_weighed['train']} training "
-                f"mails; certified with {cases_weighed['verified']} verified ones)"
-            )
+        weighed = {
+            kind: _weigh_earlier(kind, trained, verified, train, validation, args, earlier)
+            for kind, earlier in (("case", cases), ("thread", priors))
+        }
+        for kind, facts in weighed.items():
+            if facts["odds"] is not None:
+                say(
+                    f"{_EARLIER[kind]} weighed (odds fitted on {facts['validation']} "
+                    f"validation mails with one, the head on {facts['train']} training "
+                    f"mails; certified with {facts['verified']} verified ones)"
+                )
         calibration = _calibrate(trained, verified, validation, args, settings, priors, cases)
         labels = set(trained.components.labels)
         base = Router(
@@ -368,7 +372,8 @@ def train_from_store(
                 "certificate": certificate.to_json(),
                 "flags": {flag: outcome.to_json() for flag, outcome in flags.items()},
                 "calibration_source": calibration.data.source,
-                "cases_weighed": cases_weighed,
+                "cases_weighed": weighed["case"],
+                "threads_weighed": weighed["thread"],
                 "labels_needed": needed,
                 "weak_label_noise": {
                     "compared": noise.compared,
@@ -454,58 +459,66 @@ def _set_aside_suspects(
         return unconfirmed_suspects(session)
 
 
-def _weigh_cases(
+# What each kind of earlier team is called in the notes, the log and the manifest.
+_EARLIER = {"case": "customer cases", "thread": "threads"}
+
+
+def _weigh_earlier(
+    kind: str,
     trained: TrainedPipeline,
     verified: Sequence[VerifiedMail],
     train: Sequence[Example],
     validation: Sequence[Example],
     args: PipelineArguments,
-    cases: dict[int, str],
+    earlier: dict[int, str],
 ) -> dict[str, Any]:
-    """How strongly a customer's recent case weighs (:mod:`classifier.cases`): the head on
-    the training mail with a case, the odds on the validation mail with one. Set on the
-    candidate only where the verified sample is large enough to certify the thresholds,
-    which then take it into account (a case must never make mail routable that no
-    certificate has seen weighed)."""
+    """How strongly an earlier team weighs (:mod:`classifier.cases`): a customer's recent
+    case (``kind`` 'case') or a reply's thread ('thread'). The head on the training mail
+    with one, the odds on the validation mail with one. Set on the candidate only where
+    the verified sample is large enough to certify the thresholds, which then take it into
+    account (an earlier team must never make mail routable that no certificate has seen
+    weighed)."""
     index = {label: i for i, label in enumerate(trained.components.labels)}
 
-    def with_a_case(examples: Sequence[Example]) -> list[Example]:
-        return [e for e in examples if e.label in index and cases.get(e.message_id) in index]
+    def with_one(examples: Sequence[Example]) -> list[Example]:
+        return [e for e in examples if e.label in index and earlier.get(e.message_id) in index]
 
-    learn, rows = with_a_case(train), with_a_case(validation)
-    with_case_verified = [v for v in verified if cases.get(v.message_id) in index]
+    learn, rows = with_one(train), with_one(validation)
+    verified_with = [v for v in verified if earlier.get(v.message_id) in index]
     odds = None
-    head = None
     if rows and len(verified) >= start_count(args.target_precision, args.delta):
         head = fit_case_head(
-            [e.text for e in learn], [cases[e.message_id] == e.label for e in learn]
+            [e.text for e in learn], [earlier[e.message_id] == e.label for e in learn]
         )
         texts = [e.text for e in rows]
         fitted = fit_case_odds(
             trained.router.scores(texts).probabilities,
-            [index[cases[e.message_id]] for e in rows],
+            [index[earlier[e.message_id]] for e in rows],
             [index[e.label] for e in rows],
             positive_scores(head, texts) if head is not None else None,
         )
         if fitted is not None:
             a, b = fitted
             odds = CaseOdds(a, b, head if b != 0.0 else None)
-    trained.components.case_odds = odds
+    if kind == "thread":
+        trained.components.thread_odds = odds
+    else:
+        trained.components.case_odds = odds
+    name = _EARLIER[kind]
     trained.notes.append(
-        f"customer cases weighed: log odds {odds.a:.2f} + {odds.b:.2f} · logit(follow-up "
-        f"head), fitted on {len(rows)} validation mails with a case"
+        f"{name} weighed: log odds {odds.a:.2f} + {odds.b:.2f} · logit(head), fitted on "
+        f"{len(rows)} validation mails with one"
         if odds is not None
-        else f"customer cases not weighed ({len(rows)} validation mails with a case, "
-        f"{len(verified)} verified)"
+        else f"{name} not weighed ({len(rows)} validation mails with one, {len(verified)} verified)"
     )
     return {
         "odds": odds.to_json() if odds is not None else None,
         "head": odds is not None and odds.head is not None,
         "train": len(learn),
-        "train_about_case": sum(cases[e.message_id] == e.label for e in learn),
+        "train_about_case": sum(earlier[e.message_id] == e.label for e in learn),
         "validation": len(rows),
-        "verified": len(with_case_verified),
-        "verified_case_right": sum(cases[v.message_id] == v.team for v in with_case_verified),
+        "verified": len(verified_with),
+        "verified_case_right": sum(earlier[v.message_id] == v.team for v in verified_with),
     }
 
 
@@ -537,6 +550,7 @@ def _calibrate(
                 scores.probabilities,
                 [v.text for v in verified],
                 [index.get(cases.get(v.message_id, ""), -1) for v in verified],
+                [index.get(priors.get(v.message_id, ""), -1) for v in verified],
             ),
             scores.out_of_scope,
             [v.team for v in verified],
@@ -576,10 +590,18 @@ def _weighed(
     trained: TrainedPipeline,
     probabilities: NDArray[np.float64],
     texts: Sequence[str],
-    columns: Sequence[int],
+    case_columns: Sequence[int],
+    thread_columns: Sequence[int],
 ) -> NDArray[np.float64]:
-    odds = trained.components.case_odds
-    return probabilities if odds is None else odds.weigh(probabilities, texts, columns)
+    """``probabilities`` with each mail's case and thread weighed as serving weighs them
+    (a mail has one or neither: :func:`routing_priors`)."""
+    for odds, columns in (
+        (trained.components.case_odds, case_columns),
+        (trained.components.thread_odds, thread_columns),
+    ):
+        if odds is not None:
+            probabilities = odds.weigh(probabilities, texts, columns)
+    return probabilities
 
 
 def _gate(

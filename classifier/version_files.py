@@ -12,3 +12,5 @@ TRAINED_ON_FILE = "trained_on.npy"
 FLAG_HEAD_FILES = {"urgent": "flag_urgent.npz", "churn": "flag_churn.npz"}
 # The head that tells whether a mail is about its customer's case (classifier.cases).
 CASE_HEAD_FILE = "case_head.npz"
+# The head that tells whether a reply is about its thread's business (classifier.cases).
+THREAD_HEAD_FILE = "thread_head.npz"

@@ -92,6 +92,7 @@ EXPLANATIONS = (
     N_("same team as the earlier mail of its thread (a person moved the thread there)"),
     N_("the model thinks the topic changed (to %(team)s)"),
     N_("its thread went to %(team)s, but the model gives that team only %(probability)s"),
+    N_("its thread went to %(team)s; the model weighed it and is still not sure"),
     N_("same team as case #%(case)s (today)"),
     N_("same team as case #%(case)s (1 day ago)"),
     N_("same team as case #%(case)s (%(days)s days ago)"),

@@ -71,10 +71,12 @@ class Predictor(Protocol):
         texts: Sequence[str],
         known_teams: Collection[str],
         case_teams: Sequence[str | None] | None = None,
+        thread_teams: Sequence[str | None] | None = None,
     ) -> list[Prediction]:
         """A prediction per text; raises ModelError when the model cannot be used.
-        ``case_teams``: per text, the team of the customer's recent case (or None), which
-        the model weighs where its version was certified to."""
+        ``case_teams``: per text, the team of the customer's recent case (or None);
+        ``thread_teams``: the team of a reply's thread (or None). The model weighs them
+        where its version was certified to."""
         ...
 
     def active(self) -> bool:
@@ -281,13 +283,16 @@ def decide(
             pseudonymiser=settings.pseudonymiser(),
         )
         try:
-            case_team = _case_team(found)
             known = routable_slugs(found.teams, settings.outgoing)
-            prediction = (
-                services.predictor.predict([text], known, [case_team])[0]
-                if case_team is not None
-                else services.predictor.predict([text], known)[0]
-            )
+            thread_team = _thread_team(found)
+            case_team = _case_team(found)
+            predict = services.predictor.predict
+            if thread_team is not None:
+                prediction = predict([text], known, thread_teams=[thread_team])[0]
+            elif case_team is not None:
+                prediction = predict([text], known, case_teams=[case_team])[0]
+            else:
+                prediction = predict([text], known)[0]
         except ModelError as exc:
             # A model that cannot be used is no reason to guess: unless a rule decides,
             # the mail goes to a person.
@@ -323,6 +328,15 @@ def decide(
             details={"error": model_error, **flags.details()},
         )
     return decision
+
+
+def _thread_team(found: lifecycle.RoutingInput) -> str | None:
+    """The team of a reply's thread the model should weigh: where routing asks the thread
+    (:func:`worker.routing.decide_route`), unless a person chose it (then it is followed)."""
+    thread = found.thread
+    if not found.is_reply or thread is None or thread.team_id is None or thread.moved_by_person:
+        return None
+    return next((slug for slug, team in found.teams.items() if team.id == thread.team_id), None)
 
 
 def _case_team(found: lifecycle.RoutingInput) -> str | None:

@@ -93,9 +93,12 @@ class ModelCache:
         texts: Sequence[str],
         known_teams: Collection[str],
         case_teams: Sequence[str | None] | None = None,
+        thread_teams: Sequence[str | None] | None = None,
     ) -> list[Prediction]:
         """A prediction per text with the active version; ModelError without one."""
         router = self.router()
         if router is None:
             raise ModelError("no active model version; train one with `mailroom train`")
-        return router.predict(texts, known_teams=known_teams, case_teams=case_teams)
+        return router.predict(
+            texts, known_teams=known_teams, case_teams=case_teams, thread_teams=thread_teams
+        )

@@ -16,7 +16,11 @@
    model must give the thread's team at least the version's ``follow_floor``
    (:func:`classifier.certify.follow_floor`, from the verified replies); below it the reply
    is the model's to decide (``details['thread_doubted']``), a person's when the model is
-   not sure. After a person chose the thread's team, the model is not even asked to
+   not sure. A version that weighs threads (``Prediction.thread_team``: the model was
+   given the thread's team and updated its probabilities as it does a customer's case,
+   below) decides with its certified threshold instead: sure of the thread's team → the
+   thread (``thread_weighed``); sure of another → the model (``topic_changed``); not sure
+   → a person. After a person chose the thread's team, the model is not even asked to
    second-guess them.
 1b. **Customer affinity** (only when no thread decided). A mail from a customer with an
    open or recent case (:mod:`labeling.live.affinity`: the same sender or customer/policy
@@ -169,15 +173,26 @@ def _decide(
 
     topic_changed: dict[str, Any] = {}
     if is_reply and thread is not None and thread.team_id is not None:
-        followed, topic_changed = _follow(
-            "thread",
-            by_id.get(thread.team_id),
-            thread.moved_by_person,
-            {},
-            prediction,
-            model_view,
-            outgoing,
-        )
+        team = by_id.get(thread.team_id)
+        if (
+            team is not None
+            and team.routable(outgoing)
+            and prediction is not None
+            and prediction.thread_team == team.slug
+            and not thread.moved_by_person
+        ):
+            # The model already weighed the thread (a version certified with it).
+            followed, topic_changed = _weighed("thread", team, {}, prediction, model_view)
+        else:
+            followed, topic_changed = _follow(
+                "thread",
+                team,
+                thread.moved_by_person,
+                {},
+                prediction,
+                model_view,
+                outgoing,
+            )
         if followed is not None:
             return followed
     elif case is not None:
@@ -191,20 +206,11 @@ def _decide(
         ):
             # The model already weighed the case (a version certified with it): its
             # certified threshold decides, and the case only says who handles the mail.
-            if prediction.auto and prediction.team == team.slug:
-                return RouteDecision(
-                    mode="auto",
-                    reason="affinity",
-                    decided_by="affinity",
-                    team=team,
-                    details={**model_view, **case.details(), "case_weighed": True},
-                    **_model_fields(prediction),
-                )
-            topic_changed = {
-                "topic_changed" if prediction.auto else "case_weighed": True,
-                "affinity_team": team.slug,
-                **case.details(),
-            }
+            followed, topic_changed = _weighed(
+                "affinity", team, case.details(), prediction, model_view
+            )
+            if followed is not None:
+                return followed
         elif team is not None and team.routable(outgoing):
             # An archived case team is no reason for review: the model decides alone.
             followed, topic_changed = _follow(
@@ -249,6 +255,37 @@ def _decide(
         details={**model_view, **topic_changed},
         **common,
     )
+
+
+def _weighed(
+    source: str,
+    team: TeamInfo,
+    earlier: Mapping[str, Any],
+    prediction: Prediction,
+    model_view: Mapping[str, Any],
+) -> tuple[RouteDecision | None, dict[str, Any]]:
+    """The thread's or the case's team, already weighed by the model (``source`` 'thread'
+    or 'affinity'): its certified threshold decides. Sure of ``team`` → ``source`` routes
+    it (``*_weighed``); sure of another team → (None, topic changed): the model routes it;
+    not sure → (None, what to record): a person decides, with the earlier team shown."""
+    flag = "case_weighed" if source == "affinity" else "thread_weighed"
+    if prediction.auto and prediction.team == team.slug:
+        return (
+            RouteDecision(
+                mode="auto",
+                reason=source,
+                decided_by=source,
+                team=team,
+                details={**model_view, **earlier, flag: True},
+                **_model_fields(prediction),
+            ),
+            {},
+        )
+    return None, {
+        "topic_changed" if prediction.auto else flag: True,
+        f"{source}_team": team.slug,
+        **earlier,
+    }
 
 
 def _follow(

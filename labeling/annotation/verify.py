@@ -35,7 +35,15 @@ from labeling.annotation.queue import active_team, active_user
 from labeling.errors import LabelingError
 from labeling.live.affinity import CustomerKeys, customer_keys
 from labeling.mail.model_text import model_text
-from labeling.store.tables import Annotation, AuditLog, Message, Team, Verification, utcnow
+from labeling.store.tables import (
+    Annotation,
+    AuditLog,
+    Message,
+    RoutingDecision,
+    Team,
+    Verification,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from labeling.mail.pseudonymise import Pseudonymiser
@@ -267,18 +275,24 @@ def _interval(errors: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
 
 
 _PRIOR_CHUNK = 500  # ids per IN (...) list
+_MAX_PARENTS = 50  # Message-IDs of In-Reply-To and References looked at, newest first
 
 
 def thread_priors(session: Session, message_ids: Sequence[int]) -> dict[int, str]:
     """For each of ``message_ids`` that is a reply in a thread holding an earlier mail, the
-    team of the thread's first mail: what a thread decision would follow for it.
+    team of the mail it answers: what a thread decision weighs for it (routing asks the
+    same of a live reply: :func:`answered_team`).
 
-    The first mail's team is the one a person gave it (verified, labelled or adjudicated),
-    else its archive folder. Replies whose thread has no earlier mail with a team are left
-    out. Thread decisions are certified on these (:func:`classifier.certify.thresholds_for`):
-    on the verified replies, how often did the thread's team answer right?
+    The mail it answers is the thread's earlier mail its In-Reply-To names, else the newest
+    its References name, else the thread's latest earlier mail: the conversation's team now
+    — a thread that changed topic is answered by the team of its new topic, not its first
+    mail's. That mail's team is the one a person gave it (verified, labelled or
+    adjudicated), else its archive folder, else — live mail — where it was routed. Replies
+    with no such team are left out. Thread decisions are certified on these
+    (:mod:`classifier.store_training`): on the verified replies, how often did the answered
+    mail's team answer right?
     """
-    replies: dict[int, tuple[int, datetime | None]] = {}  # id -> (thread, date)
+    replies: dict[int, _Reply] = {}
     for start in range(0, len(message_ids), _PRIOR_CHUNK):
         chunk = list(message_ids[start : start + _PRIOR_CHUNK])
         for mid, thread, date, parent, references in session.execute(
@@ -287,44 +301,94 @@ def thread_priors(session: Session, message_ids: Sequence[int]) -> dict[int, str
             ).where(Message.id.in_(chunk), Message.thread_id.is_not(None))
         ):
             if thread is not None and (parent or references):
-                replies[mid] = (thread, date)
-    threads = sorted({thread for thread, _ in replies.values()})
-    members: dict[int, list[tuple[datetime | None, int]]] = {}
+                replies[mid] = _Reply(thread, _order_key(date, mid), _parents(parent, references))
+    return _answered(session, replies)
+
+
+def answered_team(
+    session: Session,
+    thread_id: int,
+    *,
+    in_reply_to: str | None,
+    references: Sequence[str],
+    exclude: int | None = None,
+) -> str | None:
+    """The team of the mail a live reply answers in its thread (as :func:`thread_priors`
+    finds it for training; every other mail of the thread counts as earlier), or None.
+    ``exclude``: the reply itself, when it is stored."""
+    key = exclude if exclude is not None else 0
+    found = _answered(session, {key: _Reply(thread_id, None, _parents(in_reply_to, references))})
+    return found.get(key)
+
+
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    thread: int
+    order: tuple[float, int, int] | None  # None: every other mail of the thread is earlier
+    parents: tuple[str, ...]  # In-Reply-To, then References newest first
+
+
+def _parents(in_reply_to: str | None, references: Sequence[object] | None) -> tuple[str, ...]:
+    named = [in_reply_to] if in_reply_to else []
+    named += [str(r) for r in reversed(list(references or ())) if r]
+    return tuple(named[:_MAX_PARENTS])
+
+
+def _answered(session: Session, replies: dict[int, _Reply]) -> dict[int, str]:
+    """For each reply, the team of the earlier mail of its thread it answers."""
+    threads = sorted({reply.thread for reply in replies.values()})
+    members: dict[int, list[tuple[tuple[float, int, int], str | None]]] = {}
     for start in range(0, len(threads), _PRIOR_CHUNK):
         chunk = threads[start : start + _PRIOR_CHUNK]
-        for mid, thread, date in session.execute(
-            select(Message.id, Message.thread_id, Message.date).where(
+        for mid, thread, date, header in session.execute(
+            select(Message.id, Message.thread_id, Message.date, Message.message_id).where(
                 Message.thread_id.in_(chunk), Message.status == "ok"
             )
         ):
             if thread is not None:
-                members.setdefault(thread, []).append((date, mid))
-    first: dict[int, int] = {}  # reply -> the thread's first earlier mail
-    for mid, (thread, date) in replies.items():
+                members.setdefault(thread, []).append((_order_key(date, mid), header))
+    answered: dict[int, int] = {}  # reply -> the mail it answers
+    for mid, reply in replies.items():
         # Undated mail sorts by id (import order), as if it came in that order.
-        mine = _order_key(date, mid)
         earlier = [
-            _order_key(d, other)
-            for d, other in members.get(thread, [])
-            if other != mid and _order_key(d, other) < mine
+            (key, header)
+            for key, header in members.get(reply.thread, [])
+            if key[2] != mid and (reply.order is None or key < reply.order)
         ]
-        if earlier:
-            first[mid] = min(earlier)[2]
-    teams = _current_teams(session, sorted(set(first.values())))
-    return {mid: teams[root] for mid, root in first.items() if root in teams}
+        if not earlier:
+            continue
+        by_header = {header: key[2] for key, header in earlier if header}
+        named = next((by_header[p] for p in reply.parents if p in by_header), None)
+        answered[mid] = named if named is not None else max(earlier)[0][2]
+    teams = _current_teams(session, sorted(set(answered.values())), routed=True)
+    return {mid: teams[parent] for mid, parent in answered.items() if parent in teams}
 
 
 def _order_key(date: datetime | None, mid: int) -> tuple[float, int, int]:
     return (date.timestamp() if date is not None else float("inf"), mid, mid)
 
 
-def _current_teams(session: Session, message_ids: Sequence[int]) -> dict[int, str]:
+def _current_teams(
+    session: Session, message_ids: Sequence[int], *, routed: bool = False
+) -> dict[int, str]:
     """Each mail's team as people gave it (verification, then a person's label), else its
-    folder label; mail with none is left out."""
+    folder label, else (with ``routed``: live mail) the team its current routing decision
+    sent it to; mail with none is left out."""
     rank = {"archive-folder": 0}
     best: dict[int, tuple[int, str]] = {}
     for start in range(0, len(message_ids), _PRIOR_CHUNK):
         chunk = list(message_ids[start : start + _PRIOR_CHUNK])
+        if routed:
+            for mid, slug in session.execute(
+                select(RoutingDecision.message_id, Team.slug)
+                .join(Team, Team.id == RoutingDecision.team_id)
+                .where(
+                    RoutingDecision.message_id.in_(chunk),
+                    RoutingDecision.is_current,
+                    RoutingDecision.mode == "auto",
+                )
+            ):
+                best[mid] = (-1, slug)
         for mid, source, slug in session.execute(
             select(Annotation.message_id, Annotation.source, Team.slug)
             .join(Team, Team.id == Annotation.team_id)

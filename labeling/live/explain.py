@@ -45,6 +45,13 @@ def explain(
             f"its thread went to {details.get('thread_team')}, but the model gives that team "
             f"only {float(details.get('thread_probability', 0.0)):.2f}"
         )
+    if details.get("thread_weighed") and decided_by != "thread":
+        lines.append(
+            f"its thread went to {details.get('thread_team')}; the model weighed it and is "
+            "still not sure"
+        )
+    elif decided_by == "model" and details.get("thread_team") and details.get("topic_changed"):
+        lines.append(f"the model thinks the topic changed (to {details.get('model_team')})")
     if details.get("case_weighed") and decided_by != "affinity":
         lines.append(
             f"case #{case} went to {details.get('affinity_team')}; the model weighed it "

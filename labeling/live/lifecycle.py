@@ -39,6 +39,7 @@ from typing import Any, Literal
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from labeling.annotation.verify import answered_team
 from labeling.errors import LabelingError
 from labeling.live import affinity
 from labeling.live.affinity import CaseInfo, CustomerKeys
@@ -487,6 +488,7 @@ def routing_input(
         else (CustomerKeys(), None)
     )
     rules = routing_rules(session)
+    teams = teams_for_routing(session)
     facts = None
     if rules and message.status == "ok":
         needs_headers = any(rule.conditions.needs_headers for rule in rules)
@@ -507,12 +509,15 @@ def routing_input(
         new_text=message.new_text,
         quoted_text=message.quoted_text,
         is_reply=bool(message.in_reply_to or message.references),
-        thread=(
-            ThreadInfo(team_id=thread.team_id, moved_by_person=thread.moved_by_person)
-            if thread is not None
-            else None
+        thread=_thread_info(
+            session,
+            thread,
+            teams,
+            in_reply_to=message.in_reply_to,
+            references=[str(r) for r in message.references or ()],
+            exclude=message_id,
         ),
-        teams=teams_for_routing(session),
+        teams=teams,
         unreadable=(
             f"unreadable mail: {message.quarantine_reason}"
             if message.status == "quarantined"
@@ -527,6 +532,31 @@ def routing_input(
         keys=keys,
         case=case,
     )
+
+
+def _thread_info(
+    session: Session,
+    thread: Thread | None,
+    teams: Mapping[str, TeamInfo],
+    *,
+    in_reply_to: str | None,
+    references: Sequence[str],
+    exclude: int | None = None,
+) -> ThreadInfo | None:
+    """The thread as routing sees it: the team a person moved it to, else the team of the
+    mail the reply answers (:func:`labeling.annotation.verify.answered_team`: where that
+    mail was routed, or — a conversation from the archive — the team people gave it or
+    its folder; what training certifies thread decisions on), else the team the thread's
+    first live mail went to."""
+    if thread is None:
+        return None
+    if thread.moved_by_person and thread.team_id is not None:
+        return ThreadInfo(team_id=thread.team_id, moved_by_person=True)
+    slug = answered_team(
+        session, thread.id, in_reply_to=in_reply_to, references=references, exclude=exclude
+    )
+    team = teams.get(slug) if slug is not None else None
+    return ThreadInfo(team_id=team.id if team is not None else thread.team_id)
 
 
 def _recent_from(session: Session, email: str, now: datetime, exclude: int | None) -> int:
@@ -567,6 +597,7 @@ def preview_input(
         )
     sender_email = mail.sender.email if mail.sender else ""
     rules = routing_rules(session)
+    teams = teams_for_routing(session)
     facts = (
         facts_of(
             subject=mail.subject,
@@ -594,12 +625,14 @@ def preview_input(
         new_text=mail.new_text,
         quoted_text=mail.quoted_text,
         is_reply=bool(parents),
-        thread=(
-            ThreadInfo(team_id=thread.team_id, moved_by_person=thread.moved_by_person)
-            if thread is not None
-            else None
+        thread=_thread_info(
+            session,
+            thread,
+            teams,
+            in_reply_to=mail.in_reply_to,
+            references=list(mail.references),
         ),
-        teams=teams_for_routing(session),
+        teams=teams,
         unreadable=None,
         sender_name=mail.sender.name if mail.sender else "",
         raw=raw,

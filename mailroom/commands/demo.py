@@ -128,13 +128,15 @@ def inbox_texts(session: Session, settings: Settings) -> list[tuple[str, str]]:
     ]
 
 
-def inbox_case_teams(session: Session) -> dict[str, str]:
-    """The customer case each live mail had when it was routed (its team's slug), by
-    Message-ID without brackets: what the model was given to weigh."""
+def inbox_earlier_teams(session: Session) -> tuple[dict[str, str], dict[str, str]]:
+    """(cases, threads): the customer case and the thread team each live mail had when it
+    was routed (team slugs), by Message-ID without brackets: what the model was given to
+    weigh (a mail has one or neither)."""
     from labeling.store.tables import Message, RoutingDecision, Team
 
     teams = dict(session.execute(select(Team.id, Team.slug)).all())
-    out: dict[str, str] = {}
+    cases: dict[str, str] = {}
+    threads: dict[str, str] = {}
     for message_id, decided_by, team_id, details in session.execute(
         select(
             Message.message_id,
@@ -149,12 +151,14 @@ def inbox_case_teams(session: Session) -> dict[str, str]:
         .where(Message.source_folder == "")
     ):
         details = details if isinstance(details, dict) else {}
-        team = details.get("affinity_team") or (
-            teams.get(team_id) if decided_by == "affinity" else None
-        )
-        if team:
-            out[str(message_id).strip("<>")] = str(team)
-    return out
+        key = str(message_id).strip("<>")
+        for found, source in ((cases, "affinity"), (threads, "thread")):
+            team = details.get(f"{source}_team") or (
+                teams.get(team_id) if decided_by == source else None
+            )
+            if team:
+                found[key] = str(team)
+    return cases, threads
 
 
 def truth_rows(corpus: Path) -> dict[str, dict[str, Any]]:

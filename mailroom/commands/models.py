@@ -454,7 +454,7 @@ def models_thresholds(
             else:
                 click.echo(f"{cert.target:<8} {'nothing':>15}   {'–':>9}   {'–':>23}   {more}")
         click.echo(
-            describe_follow_floor(info.manifest, len(calibration.follow_score), calibration.source)
+            describe_threads(info.manifest, len(calibration.follow_score), calibration.source)
         )
         click.echo(describe_cases(info.manifest))
         return
@@ -601,6 +601,28 @@ def describe_cases(manifest: dict[str, Any]) -> str:
         f"customer cases: weighed {how}, fitted on {facts.get('validation', 0)} validation "
         f"mails with a case; the threshold above is certified with them, on {verified} "
         f"verified mails with a case{share}"
+    )
+
+
+def describe_threads(manifest: dict[str, Any], replies: int, source: str) -> str:
+    """One line on how a reply's thread weighs (manifest ``thread_odds`` and
+    ``threads_weighed``, as a customer's case does); a version that does not weigh threads
+    follows them by its follow floor (:func:`describe_follow_floor`)."""
+    if manifest.get("thread_odds") is None:
+        return describe_follow_floor(manifest, replies, source)
+    facts = manifest.get("threads_weighed") or {}
+    verified = int(facts.get("verified", 0))
+    right = int(facts.get("verified_case_right", 0))
+    share = f" ({right / verified:.0%} of them about their thread's team)" if verified else ""
+    how = (
+        f"by how much the reply reads like more of its thread's business (a head learnt from "
+        f"{facts.get('train', 0)} training replies)"
+        if facts.get("head")
+        else "with one odds ratio for all"
+    )
+    return (
+        f"threads: weighed {how}, fitted on {facts.get('validation', 0)} validation replies; "
+        f"the threshold above is certified with them, on {verified} verified replies{share}"
     )
 
 

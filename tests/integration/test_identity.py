@@ -62,6 +62,7 @@ class ConfidentModel:
         texts: Sequence[str],
         known_teams: Collection[str],
         case_teams: Sequence[str | None] | None = None,
+        thread_teams: Sequence[str | None] | None = None,
     ) -> list[Prediction]:
         return [
             Prediction(

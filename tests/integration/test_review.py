@@ -64,6 +64,7 @@ class ScriptedPredictor:
         texts: Sequence[str],
         known_teams: Collection[str],
         case_teams: Sequence[str | None] | None = None,
+        thread_teams: Sequence[str | None] | None = None,
     ) -> list[Prediction]:
         out = []
         for text in texts:

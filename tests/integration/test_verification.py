@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from labeling.annotation import suspects, verify
 from labeling.annotation.export import training_examples
+from labeling.live import lifecycle
 from labeling.store.tables import Annotation, AuditLog, Message, Team, Verification
 from tests.support.web import Api, Seeded, add_message, logged_in, seed
 
@@ -216,10 +217,12 @@ def _folder_labels(session: Session) -> dict[int, str]:
     )
 
 
-def test_a_verified_reply_knows_the_team_of_its_threads_first_mail(
+def test_a_reply_knows_the_team_of_the_mail_it_answers_in_training_and_live(
     sessions: sessionmaker[Session], many: Seeded
 ) -> None:
-    """What thread decisions are certified on: the team a thread decision would follow."""
+    """What thread decisions are weighed and certified on, and what live routing weighs:
+    the team of the mail a reply answers (In-Reply-To, else References, else the thread's
+    latest earlier mail), so a thread that changed topic is answered by its new team."""
     from labeling.store.tables import Thread
 
     user = many.users["labeler"]
@@ -228,30 +231,64 @@ def test_a_verified_reply_knows_the_team_of_its_threads_first_mail(
         a, b = Thread(root_key="<a@x>"), Thread(root_key="<b@x>")
         session.add_all([a, b])
         session.flush()
-        # Thread a: m[0] first (folder label), m[1] and m[2] replies. Thread b: m[3] alone
-        # first, m[4] a reply whose first mail a person relabelled.
-        for mid, thread, parent in (
-            (m[0], a, None),
-            (m[1], a, "<m0@x>"),
-            (m[2], a, "<m1@x>"),
-            (m[3], b, None),
-            (m[4], b, "<m3@x>"),
-            (m[5], None, "<gone@x>"),  # names a parent, but no thread holds it
+        # Thread a: m[0] first, m[1] answers it, m[2] answers m[1], m[3] names m[0] though
+        # m[2] came later, m[6] names only a mail no one has (the insurer's own answer).
+        # Thread b: m[4] first (a person relabelled it), m[5] answers it via References.
+        for mid, thread, parent, references in (
+            (m[0], a, None, []),
+            (m[1], a, "m0@x", ["m0@x"]),
+            (m[2], a, "m1@x", ["m0@x", "m1@x"]),
+            (m[3], a, "m0@x", ["m0@x"]),
+            (m[4], b, None, []),
+            (m[5], b, "answer-4@x", ["m4@x", "answer-4@x"]),
+            (m[6], a, "answer-9@x", []),
+            (m[7], None, "gone@x", []),  # names a parent, but no thread holds it
         ):
             message = session.get(Message, mid)
             assert message is not None
+            message.message_id = f"m{m.index(mid)}@x"
             message.thread_id = thread.id if thread is not None else None
-            message.in_reply_to = parent
+            message.in_reply_to, message.references = parent, references
         session.add(
             Annotation(
-                message_id=m[3], team_id=many.teams["klachten"], user_id=user, source="human"
+                message_id=m[4], team_id=many.teams["klachten"], user_id=user, source="human"
             )
         )
         session.flush()
         folder = _folder_labels(session)
-        priors = verify.thread_priors(session, [m[0], m[1], m[2], m[4], m[5]])
-    # The first mail has no earlier mail; both replies of thread a follow m[0]'s folder.
-    assert priors == {m[1]: folder[m[0]], m[2]: folder[m[0]], m[4]: "klachten"}
+        priors = verify.thread_priors(session, [m[0], m[1], m[2], m[3], m[5], m[6], m[7]])
+        # Live, a reply to a conversation from the archive follows the same team, and
+        # routing sees it on the thread (no live mail of the thread was routed yet).
+        live = add_message(session, 99, new_text="Hierbij stuur ik mijn mail nogmaals.")
+        live.origin, live.route_state = "live", "new"
+        live.thread_id, live.in_reply_to, live.references = a.id, "m1@x", ["m0@x", "m1@x"]
+        session.flush()
+        found = lifecycle.routing_input(session, live.id)
+        assert found is not None and found.is_reply and found.thread is not None
+        assert found.thread.team_id == many.teams[folder[m[1]]]
+        assert not found.thread.moved_by_person
+        # Naming no mail it holds, a reply answers the thread's latest other mail.
+        latest = verify.answered_team(
+            session, a.id, in_reply_to="answer-9@x", references=[], exclude=live.id
+        )
+        assert latest == folder[m[6]]
+        # A thread a person moved goes where they moved it.
+        a.team_id, a.moved_by_person = many.teams["klachten"], True
+        session.flush()
+        found = lifecycle.routing_input(session, live.id)
+        assert found is not None and found.thread is not None
+        assert (found.thread.team_id, found.thread.moved_by_person) == (
+            many.teams["klachten"],
+            True,
+        )
+    # The first mail answers nothing; m[6]'s parent is unknown: the latest earlier mail.
+    assert priors == {
+        m[1]: folder[m[0]],
+        m[2]: folder[m[1]],
+        m[3]: folder[m[0]],
+        m[5]: "klachten",
+        m[6]: folder[m[3]],
+    }
 
 
 def test_a_verified_mail_knows_its_customers_case_as_live_affinity_would_find_it(

@@ -31,6 +31,7 @@ def _prediction(
     top: tuple[tuple[str, float], ...] = (),
     follow_floor: float = 0.0,
     case_team: str | None = None,
+    thread_team: str | None = None,
 ) -> Prediction:
     return Prediction(
         team=team,
@@ -42,6 +43,7 @@ def _prediction(
         margin=confidence,
         follow_floor=follow_floor,
         case_team=case_team,
+        thread_team=thread_team,
     )
 
 
@@ -231,6 +233,49 @@ def test_a_floor_that_certifies_nothing_is_recorded_as_json_postgresql_takes() -
     ):
         assert (d.mode, d.decided_by, d.details["follow_floor"]) == ("review", "model", None)
         json.dumps(dict(d.details), allow_nan=False)
+
+
+def test_a_model_that_weighed_the_thread_decides_with_its_certified_threshold() -> None:
+    thread = ThreadInfo(team_id=2)
+
+    def reply(prediction: Prediction, info: ThreadInfo = thread):  # type: ignore[no-untyped-def]
+        return _route(prediction, _case(team_id=1), thread=info, is_reply=True)
+
+    # Sure of the thread's team with the thread weighed: the thread routes it.
+    d = reply(_prediction("klachten", 0.97, thread_team="klachten"))
+    assert (d.mode, d.decided_by, d.reason, d.team) == (
+        "auto",
+        "thread",
+        "thread",
+        TEAMS["klachten"],
+    )
+    assert d.details["thread_weighed"] is True and d.model_version == "v0001"
+    # Not sure even with the thread: a person decides, whatever the follow floor (the
+    # certificate was taken on the weighed confidence), and never the customer's case.
+    unsure = reply(_prediction("klachten", 0.8, auto=False, thread_team="klachten"))
+    assert (unsure.mode, unsure.decided_by, unsure.team) == ("review", "model", TEAMS["klachten"])
+    assert unsure.details["thread_weighed"] is True
+    assert unsure.details["thread_team"] == "klachten"
+    assert "affinity_case" not in unsure.details
+    assert explain(unsure.decided_by, unsure.reason, unsure.confidence, unsure.details)[0] == (
+        "its thread went to klachten; the model weighed it and is still not sure"
+    )
+    # Sure of another team despite the thread: the topic changed, the model routes.
+    changed = reply(_prediction("schade", 0.99, thread_team="klachten"))
+    assert (changed.decided_by, changed.team) == ("model", TEAMS["schade"])
+    assert changed.details["topic_changed"] is True and changed.details["thread_team"] == "klachten"
+    assert explain(changed.decided_by, changed.reason, changed.confidence, changed.details)[0] == (
+        "the model thinks the topic changed (to schade)"
+    )
+    # A thread a person moved still holds; a version that did not weigh the thread keeps
+    # the follow floor.
+    moved = reply(
+        _prediction("schade", 0.99, thread_team="klachten"),
+        ThreadInfo(team_id=2, moved_by_person=True),
+    )
+    assert (moved.decided_by, moved.team) == ("thread", TEAMS["klachten"])
+    old = reply(_prediction("klachten", 0.8, auto=False, follow_floor=math.inf))
+    assert old.details["thread_doubted"] is True and old.mode == "review"
 
 
 def test_the_thread_comes_before_the_customer_and_rules_before_both() -> None:

@@ -387,6 +387,25 @@ def test_tfidf_version_round_trips_through_the_registry(tmp_path: Path) -> None:
         manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
         with pytest.raises(ModelError, match="bad case_odds"):
             Router.load(info.path, tmp_path / "cache")
+    # A reply's thread is weighed the same way, by odds of its own.
+    manifest["case_odds"] = None
+    manifest["thread_odds"] = [3.5, 0.0]
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    threads = Router.load(info.path, tmp_path / "cache")
+    assert threads.c.case_odds is None
+    alone, in_its_thread = threads.predict(vague, thread_teams=[None, "opzeggingen"])
+    assert alone.thread_team is None and in_its_thread.thread_team == "opzeggingen"
+    assert in_its_thread.team == "opzeggingen" and in_its_thread.case_team is None
+    # Cases are not weighed by a version that weighs only threads.
+    assert threads.predict(vague[:1], case_teams=["opzeggingen"])[0].case_team is None
+    manifest["thread_odds"] = [3.5, 1.0]
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"thread_odds need thread_head\.npz"):
+        Router.load(info.path, tmp_path / "cache")
+    manifest["thread_odds"] = "veel"
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ModelError, match="bad thread_odds"):
+        Router.load(info.path, tmp_path / "cache")
 
 
 def test_a_version_that_weighs_cases_by_their_text_round_trips(tmp_path: Path) -> None:
@@ -398,10 +417,13 @@ def test_a_version_that_weighs_cases_by_their_text_round_trips(tmp_path: Path) -
     head = fit_case_head(follow_ups + new_matters, [True] * 12 + [False] * 12)
     assert head is not None
     trained.components.case_odds = CaseOdds(2.0, 1.0, head)
+    trained.components.thread_odds = CaseOdds(1.5, 0.5, head)
     registry = Registry(tmp_path / "models")
     info = _save_tfidf(registry, trained.components)
     loaded = Router.load(info.path, tmp_path / "cache")
     assert loaded.c.case_odds is not None and loaded.c.case_odds.to_json() == [2.0, 1.0]
+    assert loaded.c.thread_odds is not None and loaded.c.thread_odds.to_json() == [1.5, 0.5]
+    assert (info.path / "thread_head.npz").exists()
     # A follow-up's case weighs more than a new matter's.
     probe = ["nog geen reactie op mijn mail, hoe staat het ervoor", "ik wil mijn adres wijzigen"]
     strengths = loaded.c.case_odds.strengths(probe)

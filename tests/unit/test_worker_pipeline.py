@@ -63,6 +63,7 @@ class FakePredictor:
         texts: Sequence[str],
         known_teams: Collection[str],
         case_teams: Sequence[str | None] | None = None,
+        thread_teams: Sequence[str | None] | None = None,
     ) -> list[Prediction]:
         self.calls += 1
         auto = self.confidence >= 0.8 and self.team in known_teams
@@ -988,10 +989,11 @@ def test_learned_flags_route_churn_to_retention_and_urgent_mail_forwards_with_pr
 
 @dataclass
 class WeighingPredictor(FakePredictor):
-    """A version that weighs customers' cases: records the case team each call was given,
-    and is as sure with it as ``with_case`` says."""
+    """A version that weighs customers' cases and replies' threads: records the case and
+    the thread team each call was given, and is as sure with one as ``with_case`` says."""
 
     given: list[Sequence[str | None] | None] = field(default_factory=list)
+    given_threads: list[Sequence[str | None] | None] = field(default_factory=list)
     with_case: float = 0.97
 
     def predict(
@@ -999,24 +1001,52 @@ class WeighingPredictor(FakePredictor):
         texts: Sequence[str],
         known_teams: Collection[str],
         case_teams: Sequence[str | None] | None = None,
+        thread_teams: Sequence[str | None] | None = None,
     ) -> list[Prediction]:
         self.given.append(case_teams)
+        self.given_threads.append(thread_teams)
         plain = super().predict(texts, known_teams)
-        if not case_teams or case_teams[0] is None:
+        earlier = (case_teams or thread_teams or [None])[0]
+        if earlier is None:
             return plain
-        team = case_teams[0]
         return [
             Prediction(
-                team=team,
+                team=earlier,
                 confidence=self.with_case,
-                top=((team, self.with_case),),
+                top=((earlier, self.with_case),),
                 auto=self.with_case >= 0.8,
                 reason="confident" if self.with_case >= 0.8 else "below-threshold",
                 model_version="v0001",
                 margin=self.with_case,
-                case_team=team,
+                case_team=earlier if case_teams else None,
+                thread_team=earlier if thread_teams else None,
             )
         ]
+
+
+def test_a_reply_gives_the_model_its_thread_to_weigh_not_the_customers_case(
+    world: World,
+) -> None:
+    predictor = WeighingPredictor(team="klachten")
+    world.services.predictor = predictor
+    first = _customer_mail(world, "jan@klant.example", "Klacht", "Ik ben ontevreden.")
+    assert advance(world.services, first).state == "done"
+    world.clock.now += timedelta(days=1)
+    predictor.team, predictor.confidence = "schade", 0.4
+    msg = EmailMessage()
+    msg["From"] = "jan@klant.example"
+    msg["To"] = "info@polder.example"
+    msg["Subject"] = "Re: Klacht"
+    msg["Message-ID"] = "<reply-1@example.nl>"
+    msg["In-Reply-To"] = f"<c{world.counter}@example.nl>"
+    msg.set_content("Hierbij stuur ik mijn mail nogmaals.")
+    reply = world.deliver(msg.as_bytes())
+    assert advance(world.services, reply).state == "done"
+    # The thread decides before the customer's case: the model weighs the thread only.
+    assert (predictor.given_threads[-1], predictor.given[-1]) == (["klachten"], None)
+    decision = _decision(world, reply)
+    assert (decision.decided_by, decision.details["thread_weighed"]) == ("thread", True)
+    assert world.smtp.sent[-1][0] == ["klachten@polder.example"]
 
 
 def test_the_model_is_given_the_case_to_weigh_and_its_certified_threshold_decides(

@@ -214,3 +214,18 @@ def test_how_customer_cases_weigh_is_said_in_words() -> None:
         {"case_odds": None, "cases_weighed": {"validation": 12}}
     )
     assert "not weighed (0 validation" in describe_cases({})  # a version saved before
+
+
+def test_how_threads_weigh_is_said_in_words() -> None:
+    from mailroom.commands.models import describe_threads
+
+    facts = {"validation": 52, "train": 300, "verified": 70, "verified_case_right": 63}
+    weighed = describe_threads(
+        {"thread_odds": [4.0, 1.0], "threads_weighed": {**facts, "head": True}}, 70, "verified"
+    )
+    assert "a head learnt from 300 training replies" in weighed
+    assert "fitted on 52 validation replies" in weighed
+    assert "on 70 verified replies (90% of them about their thread's team)" in weighed
+    # A version that does not weigh threads says how it follows them.
+    floor = describe_threads({"policy": {"follow_floor": 0.412}}, 80, "verified")
+    assert "at least 0.412 (certified on 80 verified replies)" in floor
