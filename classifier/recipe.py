@@ -41,7 +41,7 @@ from classifier.baseline import TfidfBaseline
 from classifier.calibration import fit_temperature, softmax
 from classifier.certify import certify
 from classifier.evaluation import EvaluationResult, evaluate
-from classifier.modeling import EncoderClassifier, base_fingerprint, encode
+from classifier.modeling import Encoded, EncoderClassifier, base_fingerprint, encode
 from classifier.router import Components, Router, quantize_int8
 from classifier.scoring import (
     Pooling,
@@ -79,10 +79,15 @@ class TrainedPipeline:
     n_validation: int
     label_counts: dict[str, int]
     notes: list[str] = field(default_factory=list)
+    _router: Router | None = field(default=None, repr=False)
 
     @property
     def router(self) -> Router:
-        return Router(self.components)
+        """The trained router, one for the run: it remembers what it encoded (the same
+        mail is scored for the certificate and the gate; the model no longer changes)."""
+        if self._router is None or self._router.c is not self.components:
+            self._router = Router(self.components, remember=True)
+        return self._router
 
 
 def split_validation(
@@ -267,10 +272,11 @@ def _int8_if_better(
     val_texts: Sequence[str],
     val_true: Sequence[str],
     labels: Sequence[str],
-) -> tuple[EncoderClassifier, bool, str]:
-    """Keep int8 when its validation accuracy is within half a point and it is faster."""
+) -> tuple[EncoderClassifier, bool, str, Encoded | None]:
+    """Keep int8 when its validation accuracy is within half a point and it is faster.
+    Also returns the kept model's outputs on the validation texts (None without them)."""
     if not val_texts:
-        return model, False, "int8 not tried: no validation data"
+        return model, False, "int8 not tried: no validation data", None
     started = time.perf_counter()
     fp32 = encode(model, tokenizer, val_texts)  # type: ignore[arg-type]
     fp32_seconds = time.perf_counter() - started
@@ -289,8 +295,8 @@ def _int8_if_better(
         f"{int8_seconds:.1f}s vs {fp32_seconds:.1f}s"
     )
     if acc[1] >= acc[0] - 0.005 and int8_seconds < fp32_seconds:
-        return q, True, note + " → int8 kept"
-    return model, False, note + " → fp32 kept"
+        return q, True, note + " → int8 kept", int8
+    return model, False, note + " → fp32 kept", fp32
 
 
 def train_pipeline(
@@ -336,6 +342,7 @@ def train_pipeline(
     frozen: set[str] = set()
     history: list[EpochRecord] = []
     quantized = False
+    val_out: Encoded | None = None
     use_transformer = len(tr_x) >= args.min_examples_for_transformer and bool(va_x)
     if not use_transformer:
         notes.append(
@@ -361,13 +368,16 @@ def train_pipeline(
         )
         float_model = model
         if args.try_int8 and not any(p.is_cuda for p in model.parameters()):
-            model, quantized, note = _int8_if_better(model, tokenizer, va_x, va_y, label_order)
+            model, quantized, note, val_out = _int8_if_better(
+                model, tokenizer, va_x, va_y, label_order
+            )
             notes.append(note)
 
     val_logits = None
     val_embeddings = None
     if model is not None and tokenizer is not None:
-        out = encode(model, tokenizer, va_x)
+        # The int8 trial already encoded the validation mail with the model it kept.
+        out = val_out if val_out is not None else encode(model, tokenizer, va_x)
         val_logits, val_embeddings = out.logits, out.embeddings
     weight, temperature, pooling, top_label = fit_blend(
         label_order, va_y, val_logits, tfidf_val, args.blend

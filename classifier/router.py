@@ -93,8 +93,15 @@ class Scores:
 class Router:
     """Scores and decides. Thread-compatible for reads; load it once per process."""
 
-    def __init__(self, components: Components) -> None:
+    def __init__(self, components: Components, *, remember: bool = False) -> None:
+        """``remember``: keep the encoder's outputs per text, so a text scored again (the
+        verified sample for the certificate and then for the gate) is not encoded twice.
+        For one training run, where the model no longer changes; never for serving (it
+        would keep every mail's text in memory)."""
         self.c = components
+        self._memo: dict[str, tuple[NDArray[np.float32], NDArray[np.float32]]] | None = (
+            {} if remember else None
+        )
         if components.model is not None:
             components.model.eval()
 
@@ -113,8 +120,22 @@ class Router:
         if self.c.model is None or self.c.tokenizer is None:
             return None, None, 0, 0.0
         started = time.perf_counter()
-        out = encode(self.c.model, self.c.tokenizer, texts, batch_size=batch_size)
-        return out.logits, out.embeddings, out.tokens, time.perf_counter() - started
+        if self._memo is None:
+            out = encode(self.c.model, self.c.tokenizer, texts, batch_size=batch_size)
+            return out.logits, out.embeddings, out.tokens, time.perf_counter() - started
+        memo = self._memo
+        new = [text for text in dict.fromkeys(texts) if text not in memo]
+        out = encode(self.c.model, self.c.tokenizer, new, batch_size=batch_size)
+        for text, logits, embedding in zip(new, out.logits, out.embeddings, strict=True):
+            memo[text] = (logits, embedding)
+        hidden = self.c.model.classifier.in_features
+        logits = np.array([memo[t][0] for t in texts], dtype=np.float32).reshape(
+            len(texts), len(self.labels)
+        )
+        embeddings = np.array([memo[t][1] for t in texts], dtype=np.float32).reshape(
+            len(texts), hidden
+        )
+        return logits, embeddings, out.tokens, time.perf_counter() - started
 
     def scores(self, texts: Sequence[str], batch_size: int = 64) -> Scores:
         texts = list(texts)

@@ -148,6 +148,31 @@ def test_a_transformer_version_serves_the_same_scores_after_a_registry_round_tri
         served.scores(probe).probabilities, trained.router.scores(probe).probabilities, atol=0.02
     )
     assert [p.model_version for p in served.predict(probe)] == [info.version] * 2
+    # The training run's router encodes a text once however often it is scored (the
+    # verified sample: certificate, then gate), with the same outputs as without memory.
+    from classifier import router as router_module
+
+    encoded: list[int] = []
+    real_encode = router_module.encode
+
+    def counting_encode(model, tokenizer, texts, **kwargs):  # type: ignore[no-untyped-def]
+        encoded.append(len(texts))
+        return real_encode(model, tokenizer, texts, **kwargs)
+
+    router_module.encode = counting_encode  # type: ignore[assignment]
+    try:
+        remembering = trained.router
+        assert trained.router is remembering
+        seen = ["the storm broke my window", "cancel the car insurance please"]
+        first = remembering.scores(seen + seen[:1])
+        again = remembering.scores(seen[::-1] + ["a new text about my car"])
+        fresh = Router(trained.components).scores(seen[::-1] + ["a new text about my car"])
+    finally:
+        router_module.encode = real_encode  # type: ignore[assignment]
+    assert encoded[:2] == [2, 1]  # two texts, then only the one not seen yet
+    np.testing.assert_allclose(first.probabilities[:2], again.probabilities[1::-1], atol=1e-6)
+    np.testing.assert_allclose(again.probabilities, fresh.probabilities, atol=1e-5)
+    assert again.similarity is None or again.similarity.shape == (3,)
 
 
 def test_the_step_plan_warms_up_decays_to_zero_and_shrinks_to_the_budget() -> None:
