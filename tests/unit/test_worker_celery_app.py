@@ -9,7 +9,7 @@ import pytest
 
 from labeling.settings import load_settings
 from worker.celery import make_celery, prepare_broker
-from worker.enqueue import forward, queue_names, route_quietly
+from worker.enqueue import EMBEDDED_POLLING_SECONDS, forward, queue_names, route_quietly
 
 
 def test_the_app_is_built_for_reliability(tmp_path: Path) -> None:
@@ -30,6 +30,9 @@ def test_queueing_on_the_embedded_broker(tmp_path: Path) -> None:
     assert app.conf.broker_url.startswith("sqla+sqlite:///")
     assert app.conf.broker_transport_options == {}  # create_engine() would refuse others
     prepare_broker(app)
+    with app.connection_for_read() as connection:
+        # A worker whose threads are all busy looks again soon, not after kombu's second.
+        assert connection.transport.polling_interval == EMBEDDED_POLLING_SECONDS < 1.0
     prepare_broker(app)  # a second worker starting finds the queue
     forward(app, 7)
     route_quietly(app)(8)
