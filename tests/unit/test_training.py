@@ -165,8 +165,9 @@ def test_a_transformer_version_serves_the_same_scores_after_a_registry_round_tri
         assert trained.router is remembering
         seen = ["the storm broke my window", "cancel the car insurance please"]
         first = remembering.scores(seen + seen[:1])
-        again = remembering.scores(seen[::-1] + ["a new text about my car"])
-        fresh = Router(trained.components).scores(seen[::-1] + ["a new text about my car"])
+        later = [*seen[::-1], "a new text about my car"]
+        again = remembering.scores(later)
+        fresh = Router(trained.components).scores(later)
     finally:
         router_module.encode = real_encode  # type: ignore[assignment]
     assert encoded[:2] == [2, 1]  # two texts, then only the one not seen yet
