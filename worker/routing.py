@@ -175,11 +175,9 @@ def _decide(
     if is_reply and thread is not None and thread.team_id is not None:
         team = by_id.get(thread.team_id)
         if (
-            team is not None
-            and team.routable(outgoing)
-            and prediction is not None
-            and prediction.thread_team == team.slug
-            and not thread.moved_by_person
+            prediction is not None
+            and team is not None
+            and _weighs(prediction.thread_team, team, thread.moved_by_person, outgoing)
         ):
             # The model already weighed the thread (a version certified with it).
             followed, topic_changed = _weighed("thread", team, {}, prediction, model_view)
@@ -198,11 +196,9 @@ def _decide(
     elif case is not None:
         team = by_id.get(case.team_id)
         if (
-            team is not None
-            and team.routable(outgoing)
-            and prediction is not None
-            and prediction.case_team == team.slug
-            and not case.moved_by_person
+            prediction is not None
+            and team is not None
+            and _weighs(prediction.case_team, team, case.moved_by_person, outgoing)
         ):
             # The model already weighed the case (a version certified with it): its
             # certified threshold decides, and the case only says who handles the mail.
@@ -255,6 +251,13 @@ def _decide(
         details={**model_view, **topic_changed},
         **common,
     )
+
+
+def _weighs(weighed: str | None, team: TeamInfo, moved_by_person: bool, outgoing: Outgoing) -> bool:
+    """The model's probabilities already weigh ``team`` (the thread's or the case's,
+    :func:`classifier.scoring.with_case`), which can receive mail, and no person chose it
+    (a person's choice is followed, not weighed)."""
+    return weighed == team.slug and team.routable(outgoing) and not moved_by_person
 
 
 def _weighed(

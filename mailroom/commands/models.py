@@ -588,14 +588,8 @@ def describe_cases(manifest: dict[str, Any]) -> str:
             f"customer cases: not weighed ({facts.get('validation', 0)} validation mails with "
             "a case); a case is followed as a thread is"
         )
-    verified = int(facts.get("verified", 0))
-    right = int(facts.get("verified_case_right", 0))
-    share = f" ({right / verified:.0%} of them about their case's team)" if verified else ""
-    how = (
-        f"by how much the text looks like mail about its case (a head learnt from "
-        f"{facts.get('train', 0)} training mails with a case)"
-        if facts.get("head")
-        else "with one odds ratio for all"
+    verified, share, how = _weighing(
+        facts, "their case's team", "the text looks like mail about its case", "mails with a case"
     )
     return (
         f"customer cases: weighed {how}, fitted on {facts.get('validation', 0)} validation "
@@ -611,19 +605,33 @@ def describe_threads(manifest: dict[str, Any], replies: int, source: str) -> str
     if manifest.get("thread_odds") is None:
         return describe_follow_floor(manifest, replies, source)
     facts = manifest.get("threads_weighed") or {}
-    verified = int(facts.get("verified", 0))
-    right = int(facts.get("verified_case_right", 0))
-    share = f" ({right / verified:.0%} of them about their thread's team)" if verified else ""
-    how = (
-        f"by how much the reply reads like more of its thread's business (a head learnt from "
-        f"{facts.get('train', 0)} training replies)"
-        if facts.get("head")
-        else "with one odds ratio for all"
+    verified, share, how = _weighing(
+        facts,
+        "their thread's team",
+        "the reply reads like more of its thread's business",
+        "replies",
     )
     return (
         f"threads: weighed {how}, fitted on {facts.get('validation', 0)} validation replies; "
         f"the threshold above is certified with them, on {verified} verified replies{share}"
     )
+
+
+def _weighing(
+    facts: dict[str, Any], about: str, looks_like: str, learnt_from: str
+) -> tuple[int, str, str]:
+    """(verified mails with one, how many were about it, how it weighs) in words, from a
+    manifest's ``cases_weighed`` or ``threads_weighed``."""
+    verified = int(facts.get("verified", 0))
+    right = int(facts.get("verified_case_right", 0))
+    share = f" ({right / verified:.0%} of them about {about})" if verified else ""
+    how = (
+        f"by how much {looks_like} (a head learnt from {facts.get('train', 0)} training "
+        f"{learnt_from})"
+        if facts.get("head")
+        else "with one odds ratio for all"
+    )
+    return verified, share, how
 
 
 def describe_follow_floor(manifest: dict[str, Any], replies: int, source: str) -> str:
