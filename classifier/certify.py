@@ -20,6 +20,14 @@ starts where the bound could still pass with one error (:func:`start_count`). Va
 unchanged: conditional on the confidences, the errors of the routed mail are independent
 draws of the precision it promises.
 
+**Which counts it tests.** Only the first half of each band of routed counts that allow
+the same number of errors (:func:`walk_counts`): an error that comes near the end of a band
+would fail the counts left in it, though the next band lets it pass, and a failure ends the
+walk. Three demo runs of the same code certified 80 %, 66 % and 65 % of 400 verified mails;
+two had stopped that way, at 263 and 259, where every count from 265 to about 310 passes.
+Testing the first halves certifies 74.5 % in all three. The counts come from ``n``, the
+target and delta, so the sequence is fixed before any answer is looked at.
+
 **Unknown mail.** Mail for no team may be rarer or commoner live than in calibration. Given
 out-of-scope examples and a ``max_unknown_share`` π, :func:`certify` bounds the known mail's
 error rate ``e``, the share ``b`` of unknown mail let through, and the known mail's coverage
@@ -53,6 +61,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +82,42 @@ def start_count(target: float, delta: float) -> int:
     while clopper_pearson_upper(1, n, delta) > alpha:
         n += max(1, n // 50)
     return n
+
+
+@lru_cache(maxsize=64)
+def walk_counts(n: int, target: float, delta: float) -> NDArray[np.bool_]:
+    """Which numbers of routed mail the walk tests (index = routed count, up to ``n``): the
+    first half of each band of counts that allow the same number of errors. Right after an
+    error, a count near the end of its band cannot let that error pass yet, though a few
+    more mail later the next band can: tested, it would end the walk there (a demo run
+    stopped at 263 of 400 verified mail, where every count from 265 to 310 passes). Testing
+    only the first half of each band leaves half a band for a new error to be absorbed.
+    The counts depend on ``n``, the target and delta alone, never on which mail is right,
+    so the walk stays a fixed sequence and the guarantee is unchanged. Equal confidences
+    are one cut, at their last mail: it is tested when any count among them is (that too
+    depends on the confidences alone)."""
+    tested = np.zeros(n + 1, dtype=bool)
+    start = start_count(target, delta)
+    if start > n:
+        return tested
+    alpha = 1.0 - target
+    # allowed[r]: the most errors r routed mails may hold with the bound still passing.
+    allowed = np.zeros(n + 1, dtype=np.int64)
+    errors = 0
+    for routed in range(start, n + 1):
+        while clopper_pearson_upper(errors + 1, routed, delta) <= alpha:
+            errors += 1
+        allowed[routed] = errors
+    band_starts = [r for r in range(start, n + 1) if r == start or allowed[r] != allowed[r - 1]]
+    for first, after in zip(band_starts, [*band_starts[1:], None], strict=True):
+        if after is None:
+            # The last band runs past n: its length is that of the band before, if any.
+            length = band_starts[-1] - band_starts[-2] if len(band_starts) > 1 else n + 1 - first
+        else:
+            length = after - first
+        tested[first : min(n + 1, first + max(1, length // 2))] = True
+    tested.setflags(write=False)  # cached: shared by every walk over n mails
+    return tested
 
 
 @dataclass(frozen=True)
@@ -137,17 +182,21 @@ def certify(
     n = len(conf)
     n_unknown = int(oos.sum())
     start = start_count(target, delta)
+    tested = walk_counts(n, target, delta)
     order = np.argsort(-conf, kind="stable")
     conf_sorted, wrong_sorted = conf[order], ~ok[order]
     best: tuple[float, int, int, float] | None = None
     errors = 0
+    due = False  # a count the walk tests lies in the current run of equal confidences
     for i in range(n):
         errors += int(wrong_sorted[i])
+        due = due or bool(tested[i + 1])
         if i + 1 < n and conf_sorted[i + 1] == conf_sorted[i]:
             continue  # ties go together: only the last of equal confidences is a cut
         routed = i + 1
-        if routed < start:
+        if routed < start or not due:
             continue
+        due = False
         bound = 1.0 - clopper_pearson_upper(errors, routed, delta)
         if bound < target:
             break

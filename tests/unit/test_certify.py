@@ -8,7 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.certify import certify, labels_needed, start_count, unknown_share_bound
+from classifier.certify import (
+    certify,
+    labels_needed,
+    start_count,
+    unknown_share_bound,
+    walk_counts,
+)
 from classifier.thresholds import clopper_pearson_upper, select_global_threshold
 
 
@@ -34,16 +40,37 @@ def test_one_early_mistake_no_longer_costs_all_coverage() -> None:
 
 
 def test_the_walk_stops_where_the_bound_fails() -> None:
-    # 300 right, then one in two wrong: the bound fails a little past 300.
+    # 300 right, then one in two wrong: the bound fails a little past 300. The walk tests
+    # the first half of each band of equal allowed errors (265–298, then 333–364): the
+    # last count it passes is 298.
     correct = [True] * 300 + [i % 2 == 0 for i in range(100)]
     conf, ok = _ranked(correct)
     cert = certify(conf, ok, np.zeros(400, dtype=bool), 0.98, 0.1)
-    assert 300 <= cert.routed < 320
+    tested = walk_counts(400, 0.98, 0.1)
+    assert cert.routed == 298 and tested[298] and not tested[299]
     routed_errors = int((~ok[: cert.routed]).sum())
     assert cert.errors == routed_errors
     assert clopper_pearson_upper(routed_errors, cert.routed, 0.1) <= 0.02
     assert cert.threshold == conf[cert.routed - 1]
     assert cert.coverage == cert.routed / 400
+
+
+def test_an_error_just_before_the_next_band_does_not_end_the_walk() -> None:
+    """A demo run: its second error was the 264th most confident of 400 verified mails.
+    Two errors may pass from 265 mails on, so testing 264 ended the walk at 263 (66 %),
+    though every count from 265 to 310 passes. The walk tests only the first half of each
+    band of equal allowed errors, chosen from the counts alone."""
+    correct = [True] * 400
+    for position in (155, 264, 311, 320, 322):
+        correct[position - 1] = False
+    conf, ok = _ranked(correct)
+    cert = certify(conf, ok, np.zeros(400, dtype=bool), 0.98, 0.1)
+    assert cert.routed == 298 and cert.errors == 2
+    assert clopper_pearson_upper(2, 264, 0.1) > 0.02 >= clopper_pearson_upper(2, 265, 0.1)
+    tested = walk_counts(400, 0.98, 0.1)
+    assert not tested[264] and tested[265] and tested[start_count(0.98, 0.1)]
+    # Which counts are tested does not depend on which mail is right.
+    assert walk_counts(400, 0.98, 0.1) is tested
 
 
 def test_too_few_mail_certifies_nothing() -> None:
