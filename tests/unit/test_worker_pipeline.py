@@ -1024,13 +1024,19 @@ class WeighingPredictor(FakePredictor):
         ]
 
 
-def test_a_reply_gives_the_model_its_thread_to_weigh_not_the_customers_case(
-    world: World,
-) -> None:
+def _first_complaint(world: World) -> tuple[WeighingPredictor, int]:
+    """A weighing model, and a customer's first mail, routed to klachten (their case)."""
     predictor = WeighingPredictor(team="klachten")
     world.services.predictor = predictor
     first = _customer_mail(world, "jan@klant.example", "Klacht", "Ik ben ontevreden.")
     assert advance(world.services, first).state == "done"
+    return predictor, first
+
+
+def test_a_reply_gives_the_model_its_thread_to_weigh_not_the_customers_case(
+    world: World,
+) -> None:
+    predictor, _ = _first_complaint(world)
     world.clock.now += timedelta(days=1)
     predictor.team, predictor.confidence = "schade", 0.4
     msg = EmailMessage()
@@ -1052,10 +1058,7 @@ def test_a_reply_gives_the_model_its_thread_to_weigh_not_the_customers_case(
 def test_the_model_is_given_the_case_to_weigh_and_its_certified_threshold_decides(
     world: World,
 ) -> None:
-    predictor = WeighingPredictor(team="klachten")
-    world.services.predictor = predictor
-    first = _customer_mail(world, "jan@klant.example", "Klacht", "Ik ben ontevreden.")
-    assert advance(world.services, first).state == "done"
+    predictor, first = _first_complaint(world)
     assert predictor.given == [None]  # no case yet: nothing to weigh
     world.clock.now += timedelta(days=2)
     predictor.team, predictor.confidence = "schade", 0.4
