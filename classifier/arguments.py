@@ -38,11 +38,18 @@ class TrainingArguments:
     seed: int = 0
     device: str = "auto"  # "auto" takes a GPU when present
     max_steps: int | None = None  # for tests: stop after this many optimiser steps
+    # A small training set gets more epochs: they are raised until at least this many
+    # optimiser steps are planned (0: the epochs as given). Ten labels per team for 77
+    # teams is 21 steps an epoch, and six epochs ended while validation still rose
+    # (BANKING77 with 10 per label: 75.5 % after 6 epochs, 78.4 % with room for 20).
+    min_steps: int = 0
 
     def __post_init__(self) -> None:
         problems = []
         if self.epochs < 1:
             problems.append("epochs must be at least 1")
+        if self.min_steps < 0:
+            problems.append("min_steps must not be negative")
         if self.batch_size < 1:
             problems.append("batch_size must be at least 1")
         if not 8 <= self.max_length <= 512:
@@ -103,6 +110,13 @@ class PipelineArguments:
     flags: FlagArguments = field(default_factory=FlagArguments)
 
 
+# About 13,000 training examples seen, whatever the set's size (a time budget still ends
+# training where it falls). Chosen on BANKING77's 10-per-label validation carve: the
+# transformer's validation accuracy rose until epoch 7 of 20 (147 steps), and the
+# early stop on validation ends it there.
+MIN_STEPS = 400
+
+
 def from_settings(
     settings: Settings,
     *,
@@ -114,10 +128,12 @@ def from_settings(
     seed: int = 0,
 ) -> PipelineArguments:
     """The recipe's arguments from the settings (base model, target precision, when the
-    transformer takes over from TF-IDF), with what a command line overrides."""
-    training = TrainingArguments(seed=seed)
+    transformer takes over from TF-IDF), with what a command line overrides. Epochs given
+    on the command line are kept as given; otherwise a small training set gets at least
+    :data:`MIN_STEPS` optimiser steps."""
+    training = TrainingArguments(seed=seed, min_steps=MIN_STEPS)
     if epochs is not None:
-        training = replace(training, epochs=epochs)
+        training = replace(training, epochs=epochs, min_steps=0)
     if max_length is not None:
         training = replace(training, max_length=max_length)
     if time_budget is not None:

@@ -144,6 +144,11 @@ def freeze_below_top_layers(model: nn.Module, top: int) -> set[str]:
     return frozen
 
 
+def planned_epochs(args: TrainingArguments, steps_per_epoch: int) -> int:
+    """The epochs planned: as given, or more where they would not reach ``min_steps``."""
+    return max(args.epochs, math.ceil(args.min_steps / max(1, steps_per_epoch)))
+
+
 def fine_tune(
     base_dir: Path,
     train_texts: Sequence[str],
@@ -210,7 +215,8 @@ def fine_tune(
         weight_decay=args.weight_decay,
     )
     steps_per_epoch = math.ceil(len(input_ids) / args.batch_size)
-    total_steps = steps_per_epoch * args.epochs
+    epochs = planned_epochs(args, steps_per_epoch)
+    total_steps = steps_per_epoch * epochs
     if args.max_steps is not None:
         total_steps = min(total_steps, args.max_steps)
     plan = StepPlan(total_steps, args.warmup_ratio, args.max_train_seconds)
@@ -224,7 +230,7 @@ def fine_tune(
     since_best = 0
     started = time.perf_counter()
     bar = tqdm(total=total_steps, desc="fine-tuning", unit="step", disable=not progress)
-    for epoch in range(1, args.epochs + 1):
+    for epoch in range(1, epochs + 1):
         epoch_start = time.perf_counter()
         model.train()
         running = 0.0

@@ -15,6 +15,7 @@ from classifier.training import (
     StepPlan,
     fine_tune,
     length_bucketed_batches,
+    planned_epochs,
 )
 from labeling.errors import ModelError
 
@@ -263,3 +264,29 @@ def test_training_only_the_top_layers_leaves_the_rest_as_the_base_and_still_lear
 def test_top_layers_must_be_positive() -> None:
     with pytest.raises(ModelError, match="train_top_layers"):
         TrainingArguments(train_top_layers=0)
+
+
+def test_a_small_training_set_gets_epochs_enough_for_the_least_steps(minilm: Path) -> None:
+    from classifier.arguments import MIN_STEPS, from_settings
+    from labeling.settings import Settings
+
+    args = TrainingArguments(epochs=6, min_steps=400)
+    assert planned_epochs(args, 21) == 20  # ten labels per team, 77 teams: 21 steps an epoch
+    assert planned_epochs(args, 240) == 6  # a large set keeps its epochs
+    assert planned_epochs(TrainingArguments(epochs=6), 21) == 6  # 0: as given
+    # The product's arguments ask for the least steps; epochs from a command line are kept.
+    assert from_settings(Settings()).training.min_steps == MIN_STEPS
+    assert from_settings(Settings(), epochs=3).training.min_steps == 0
+
+    texts = CLAIMS + CANCEL
+    labels = ["claims"] * len(CLAIMS) + ["cancellations"] * len(CANCEL)
+    steps_per_epoch = -(-len(texts) // 6)
+    small = TrainingArguments(
+        epochs=1,
+        batch_size=6,
+        max_length=32,
+        early_stopping_patience=100,
+        min_steps=3 * steps_per_epoch,
+    )
+    result = fine_tune(minilm, texts, labels, texts, labels, small, progress=False)
+    assert len(result.history) == 3 and result.steps == 3 * steps_per_epoch
