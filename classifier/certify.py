@@ -70,6 +70,7 @@ from numpy.typing import NDArray
 from classifier.thresholds import (
     NEVER,
     ThresholdPolicy,
+    clopper_pearson_lower,
     clopper_pearson_upper,
     team_corrections,
 )
@@ -372,6 +373,68 @@ def unknown_share_bound(no_team: int, decided: int, delta: float = 0.1) -> tuple
     if decided == 0:
         return 0.0, 1.0
     return no_team / decided, clopper_pearson_upper(no_team, decided, delta)
+
+
+# Live mail settled before the share of it people closed as "no team" is read at all.
+MIN_SETTLED_FOR_SHARE = 200
+
+
+@dataclass(frozen=True)
+class UnknownShareUsed:
+    """The share of live mail for no team a certificate holds for, and where it came from.
+
+    ``assumed`` is what the certificate would otherwise rest on: the configured maximum, or
+    (none configured) the share of unknown mail in the calibration set itself. When the
+    share people closed as "no team" is, with confidence ``1 − delta``, above it, the
+    certificate is made for the upper bound of the live share instead (``learned``). When
+    the calibration set holds no example of unknown mail it cannot bound how much of it
+    passes, whatever the share: ``uncovered`` says so, and the share stays as it was."""
+
+    share: float
+    assumed: float
+    learned: bool
+    uncovered: bool
+    no_team: int
+    settled: int
+    live_estimate: float | None
+    live_upper: float | None
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def unknown_share_to_certify(
+    configured: float,
+    calibration_unknown: int,
+    calibration_size: int,
+    no_team: int,
+    settled: int,
+    delta: float = 0.1,
+) -> UnknownShareUsed:
+    """Learn the live share of mail for no team from what people closed as such
+    (``no_team`` of ``settled`` live mails; a floor, as unknown mail the model routed
+    unnoticed is not counted). It replaces the assumption only where it is significantly
+    above it (its lower bound exceeds the assumed share), and then by its upper bound."""
+    assumed = (
+        configured
+        if configured > 0
+        else (calibration_unknown / calibration_size if calibration_size else 0.0)
+    )
+    if settled < MIN_SETTLED_FOR_SHARE:
+        return UnknownShareUsed(configured, assumed, False, False, no_team, settled, None, None)
+    estimate, upper = unknown_share_bound(no_team, settled, delta)
+    above = no_team > 0 and clopper_pearson_lower(no_team, settled, delta) > assumed
+    learned = above and calibration_unknown > 0
+    return UnknownShareUsed(
+        share=max(configured, upper) if learned else configured,
+        assumed=assumed,
+        learned=learned,
+        uncovered=above and calibration_unknown == 0,
+        no_team=no_team,
+        settled=settled,
+        live_estimate=estimate,
+        live_upper=upper,
+    )
 
 
 # The calibration set a version keeps ------------------------------------------------------

@@ -28,10 +28,12 @@ from classifier.cases import CaseOdds, fit_case_head, fit_case_odds
 from classifier.certify import (
     CalibrationSet,
     Certificate,
+    UnknownShareUsed,
     follow_up_scores,
     labels_needed,
     start_count,
     thresholds_for,
+    unknown_share_to_certify,
 )
 from classifier.evaluation import EvaluationResult
 from classifier.flag_training import FlagExample, FlagOutcome, train_flag_heads
@@ -63,6 +65,7 @@ from labeling.annotation.verify import (
 )
 from labeling.errors import ModelError
 from labeling.live.review import no_team_mail
+from labeling.live.stats import UnknownShare, unknown_share
 from labeling.mail.model_text import model_text
 from labeling.mail.pseudonymise import Pseudonymiser
 from labeling.settings import Settings
@@ -185,6 +188,7 @@ SUSPECT_FOLDS = 3  # cross-fitting folds of the suspect search (a few seconds ea
 class _Calibration:
     data: CalibrationSet
     certificate: Certificate
+    unknown: UnknownShareUsed
 
 
 def train_from_store(
@@ -228,6 +232,7 @@ def train_from_store(
             )
             noise = weak_label_noise(session)
             unknown_texts = [text for _, text in no_team_mail(session, pseudonymiser=pseudonymiser)]
+            live_unknown = unknown_share(session)
         if len({e.label for e in examples}) < 2:
             raise ModelError(
                 f"only {len(examples)} labelled mails of {len({e.label for e in examples})} "
@@ -302,7 +307,23 @@ def train_from_store(
                     f"validation mails with one, the head on {facts['train']} training "
                     f"mails; certified with {facts['verified']} verified ones)"
                 )
-        calibration = _calibrate(trained, verified, validation, args, settings, priors, cases)
+        calibration = _calibrate(
+            trained, verified, validation, args, settings, priors, cases, live_unknown
+        )
+        if calibration.unknown.learned:
+            say(
+                f"people closed {calibration.unknown.no_team} of {calibration.unknown.settled} "
+                "settled live mails as belonging to no team, more than the certificate "
+                f"assumed ({calibration.unknown.assumed:.1%}): it now holds for up to "
+                f"{calibration.unknown.share:.1%} of live mail for no team"
+            )
+        elif calibration.unknown.uncovered:
+            say(
+                f"people closed {calibration.unknown.no_team} of {calibration.unknown.settled} "
+                "settled live mails as belonging to no team, but the calibration set holds "
+                "no such mail, so the certificate cannot bound how much of it is routed: "
+                "verify more mail (a 'no team' answer counts)"
+            )
         labels = set(trained.components.labels)
         base = Router(
             baseline_components(
@@ -370,6 +391,7 @@ def train_from_store(
                 "training_arguments": asdict(args.training),
                 "notes": trained.notes,
                 "certificate": certificate.to_json(),
+                "unknown_share": calibration.unknown.to_json(),
                 "flags": {flag: outcome.to_json() for flag, outcome in flags.items()},
                 "calibration_source": calibration.data.source,
                 "cases_weighed": weighed["case"],
@@ -530,13 +552,16 @@ def _calibrate(
     settings: Settings,
     priors: dict[int, str],
     cases: dict[int, str],
+    live_unknown: UnknownShare,
 ) -> _Calibration:
     """The candidate's thresholds, certified on the verified sample when there is enough
     of it to certify anything, else on the validation carve (labels no one verified: said
     so in the manifest and the model card). ``priors``: the thread team of each verified
     reply (:func:`thread_priors`), on which thread decisions are certified. ``cases``: the
     team of a customer's recent case (:func:`case_priors`), weighed as serving weighs it
-    (the candidate's ``case_odds``), so the threshold is certified on what routing sees."""
+    (the candidate's ``case_odds``), so the threshold is certified on what routing sees.
+    ``live_unknown``: live mail people closed as belonging to no team, from which the share
+    of unknown mail the certificate holds for is learned (:func:`unknown_share_to_certify`)."""
     router = trained.router
     labels = trained.components.labels
     enough = len(verified) >= start_count(args.target_precision, args.delta)
@@ -575,15 +600,23 @@ def _calibrate(
             [e.label for e in validation],
             "validation",
         )
+    unknown = unknown_share_to_certify(
+        settings.max_unknown_share,
+        int(data.unknown.sum()),
+        len(data),
+        live_unknown.no_team,
+        live_unknown.settled,
+        args.delta,
+    )
     policy, certificate = thresholds_for(
         data,
         args.target_precision,
         args.delta,
-        max_unknown_share=settings.max_unknown_share,
+        max_unknown_share=unknown.share,
     )
     if enough:
         trained.components.policy = policy
-    return _Calibration(data, certificate)
+    return _Calibration(data, certificate, unknown)
 
 
 def _weighed(

@@ -9,6 +9,7 @@ next mail). Each change is an audit row.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
@@ -24,12 +25,31 @@ from web import charts, display
 from web.db import commit, db_session
 from web.forms import TargetForm
 
+if TYPE_CHECKING:
+    from classifier.certify import CalibrationSet, UnknownShareUsed
+
 bp = Blueprint("thresholds", __name__)
 
 
 def _settings() -> Settings:
     settings: Settings = current_app.extensions["mailroom.settings"]
     return settings
+
+
+def _unknown_share_used(calibration: CalibrationSet, delta: float) -> UnknownShareUsed:
+    """The share of mail for no team to certify for: the setting, or what people closed
+    as belonging to no team where that is significantly more (``unknown_share_to_certify``)."""
+    from classifier.certify import unknown_share_to_certify
+
+    live = unknown_share(db_session())
+    return unknown_share_to_certify(
+        _settings().max_unknown_share,
+        int(calibration.unknown.sum()),
+        len(calibration),
+        live.no_team,
+        live.settled,
+        delta,
+    )
 
 
 def _page(form: TargetForm) -> str:
@@ -56,7 +76,8 @@ def _page(form: TargetForm) -> str:
     manifest = info.manifest
     certificate = manifest.get("certificate") or {}
     delta = float(certificate.get("delta", 0.1))
-    share = float(certificate.get("max_unknown_share", 0.0))
+    used = _unknown_share_used(calibration, delta)
+    share = used.share
     curve = precision_curve(
         calibration.confidence,
         calibration.correct,
@@ -85,6 +106,7 @@ def _page(form: TargetForm) -> str:
         info=info,
         calibration=calibration,
         certificate=certificate,
+        unknown_used=used,
         curve=curve,
         chart=chart,
         target=target,
@@ -117,8 +139,16 @@ def set_target() -> ResponseReturnValue:
         flash(_("No model is active yet: train one first."), "error")
         return redirect(url_for("thresholds.index"))
     old = info.manifest.get("policy", {}).get("target_precision")
+    calibration = registry.calibration(info.version)
+    share = (
+        _unknown_share_used(
+            calibration, float(info.manifest.get("certificate", {}).get("delta", 0.1))
+        ).share
+        if calibration is not None
+        else None
+    )
     try:
-        certificate = registry.set_target(info.version, target)
+        certificate = registry.set_target(info.version, target, max_unknown_share=share)
     except ModelError as exc:
         flash(str(exc), "error")
         return redirect(url_for("thresholds.index"))

@@ -13,6 +13,7 @@ import click
 from labeling.settings import Settings
 
 if TYPE_CHECKING:
+    from classifier.certify import UnknownShareUsed
     from classifier.store_training import TrainOutcome
 
 _model_option = click.option(
@@ -402,9 +403,10 @@ def models_thresholds(
     """What each target precision costs: the share of mail the version would route by
     itself, certified on its calibration set; with --target, use that target from now on
     (workers pick it up with the next mail; the change is audited)."""
-    from classifier.certify import labels_needed, precision_curve
+    from classifier.certify import labels_needed, precision_curve, unknown_share_to_certify
     from classifier.registry import Registry
     from labeling.errors import ModelError
+    from labeling.live.stats import unknown_share
     from labeling.store import audit
     from labeling.store.db import open_database, session_scope
 
@@ -416,11 +418,18 @@ def models_thresholds(
     if calibration is None:
         raise ModelError(f"{info.version} kept no calibration set: retrain to re-threshold it")
     current = info.manifest.get("certificate", {})
-    share = (
-        max_unknown_share
-        if max_unknown_share is not None
-        else float(current.get("max_unknown_share", 0.0))
+    delta = float(current.get("delta", 0.1))
+    with open_database(settings) as sessions, session_scope(sessions) as session:
+        live = unknown_share(session)
+    used = unknown_share_to_certify(
+        max_unknown_share if max_unknown_share is not None else settings.max_unknown_share,
+        int(calibration.unknown.sum()),
+        len(calibration),
+        live.no_team,
+        live.settled,
+        delta,
     )
+    share = used.share
     if target is None:
         click.echo(
             f"{info.version}: certified on {calibration.source} ({len(calibration)} mails, "
@@ -431,7 +440,6 @@ def models_thresholds(
             "target   routes by itself   threshold   precision on calibration   "
             "verified mails 70 % would take"
         )
-        delta = float(current.get("delta", 0.1))
         for cert in precision_curve(
             calibration.confidence,
             calibration.correct,
@@ -457,9 +465,11 @@ def models_thresholds(
             describe_threads(info.manifest, len(calibration.follow_score), calibration.source)
         )
         click.echo(describe_cases(info.manifest))
+        click.echo(describe_unknown_share(used))
         return
     old = info.manifest.get("policy", {}).get("target_precision")
     cert = registry.set_target(info.version, target, max_unknown_share=share)
+    click.echo(describe_unknown_share(used))
     with open_database(settings) as sessions, session_scope(sessions) as session:
         audit.record(
             session,
@@ -576,6 +586,38 @@ def benchmark(
 
 
 commands: list[click.Command] = [train, retrain, evaluate_command, models, benchmark]
+
+
+def describe_unknown_share(used: UnknownShareUsed) -> str:
+    """What the certificate assumes of live mail for no team, and what people saw of it."""
+    from classifier.certify import MIN_SETTLED_FOR_SHARE
+
+    seen = (
+        f"people closed {used.no_team} of {used.settled} settled live mails as belonging to "
+        "no team"
+        + (
+            f" ({used.live_estimate:.1%}, at most {used.live_upper:.1%})"
+            if used.live_estimate is not None and used.live_upper is not None
+            else f" (read from {MIN_SETTLED_FOR_SHARE} on)"
+        )
+    )
+    if used.learned:
+        return (
+            f"Mail for no team: {seen}, more than the {used.assumed:.1%} assumed; the "
+            f"certificate holds for up to {used.share:.1%}."
+        )
+    if used.uncovered:
+        return (
+            f"Mail for no team: {seen}, but the calibration set holds none: the certificate "
+            "cannot bound how much of it is routed. Verify more mail (a 'no team' answer "
+            "counts)."
+        )
+    if used.share > 0:
+        return f"Mail for no team: {seen}; the certificate holds for up to {used.share:.1%}."
+    return (
+        f"Mail for no team: {seen}; the certificate counts it in the share the calibration "
+        f"set holds ({used.assumed:.1%})."
+    )
 
 
 def describe_cases(manifest: dict[str, Any]) -> str:

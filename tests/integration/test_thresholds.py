@@ -6,6 +6,7 @@ picks the new thresholds up with the next mail."""
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
@@ -17,8 +18,9 @@ from classifier.arguments import PipelineArguments
 from classifier.registry import Registry
 from classifier.store_training import train_from_store
 from labeling.annotation import verify
+from labeling.live import lifecycle
 from labeling.settings import Settings
-from labeling.store.tables import Annotation, AuditLog, Message
+from labeling.store.tables import Annotation, AuditLog, Message, ReviewItem
 from mailroom.cli import cli, register_commands
 from tests.support.web import Seeded, add_message, csrf_token, logged_in, seed
 from worker.model_cache import ModelCache
@@ -31,10 +33,12 @@ VOCAB = {
 FAST = PipelineArguments(min_examples_for_transformer=10**6, target_precision=0.9)
 
 
-@pytest.fixture
-def trained(app: Flask, db_settings: Settings, sessions: sessionmaker[Session]) -> Seeded:
-    """Weak labels for 600 mails of three teams, 250 of them verified blind (the truth),
-    and a TF-IDF version certified on those at target 0.9."""
+def _train(
+    db_settings: Settings, sessions: sessionmaker[Session], *, no_team_every: int = 0
+) -> Seeded:
+    """Weak labels for 600 mails of three teams, 250 of them verified blind (the truth;
+    with ``no_team_every``, every such verified mail answered "no team"), and a TF-IDF
+    version certified on those at target 0.9."""
     seeded = seed(sessions, messages=0)
     rng = random.Random(5)
     slugs = sorted(VOCAB)
@@ -63,15 +67,40 @@ def trained(app: Flask, db_settings: Settings, sessions: sessionmaker[Session]) 
             ).all()
         }
         user = seeded.users["labeler"]
-        for _ in range(250):
+        for k in range(250):
             found = verify.next_to_verify(session, user)
             assert found is not None
-            verify.record_verification(session, found, truth[found], user)
+            answer = None if no_team_every and k % no_team_every == 0 else truth[found]
+            verify.record_verification(session, found, answer, user)
         session.commit()
     outcome = train_from_store(db_settings, FAST, include_weak=True, progress=False)
     assert outcome.promoted and outcome.calibration_source == "verified"
     assert outcome.certificate is not None and outcome.certificate.certified
     return seeded
+
+
+@pytest.fixture
+def trained(app: Flask, db_settings: Settings, sessions: sessionmaker[Session]) -> Seeded:
+    return _train(db_settings, sessions)
+
+
+def _settle_live_mail(
+    sessions: sessionmaker[Session], seeded: Seeded, *, settled: int, no_team: int
+) -> None:
+    """``settled`` live mails: ``no_team`` of them closed by a reviewer as belonging to no
+    team (the lifecycle's own step), the rest forwarded."""
+    now = datetime.now(UTC)
+    with sessions() as session:
+        for n in range(settled):
+            mail = add_message(session, 10_000 + n, subject="Vraag", new_text="iets anders")
+            mail.origin = "live"
+            mail.route_state = "review" if n < no_team else "forwarded"
+            session.flush()
+            if n < no_team:
+                session.add(ReviewItem(message_id=mail.id, status="open", reason="low-confidence"))
+                session.flush()
+                assert lifecycle.close_as_no_team(session, mail.id, seeded.users["reviewer"], now)
+        session.commit()
 
 
 def test_training_certifies_on_the_verified_sample_and_never_trains_on_it(
@@ -113,9 +142,10 @@ def test_the_admin_sees_what_each_target_costs_and_changes_it_at_once(
     assert after.manifest["target_history"][-1]["to"] == 0.95
     assert after.manifest["certificate"]["target"] == 0.95
     # A stricter target never lowers the threshold.
-    assert after.manifest["policy"]["global_threshold"] >= before.manifest["policy"][
-        "global_threshold"
-    ]
+    assert (
+        after.manifest["policy"]["global_threshold"]
+        >= before.manifest["policy"]["global_threshold"]
+    )
     with sessions() as session:
         row = session.scalar(select(AuditLog).where(AuditLog.action == "set-target"))
         assert row is not None and row.actor == f"user:{trained.users['admin']}"
@@ -153,3 +183,59 @@ def test_the_command_line_shows_the_curve_and_sets_a_target(
     listed = runner.invoke(cli, ["models", "list"], obj=db_settings)
     assert "certified on verified, 250 mails" in listed.output
     assert "no active version" not in listed.output
+
+
+def test_mail_people_close_as_no_team_raises_the_share_the_certificate_holds_for(
+    app: Flask, db_settings: Settings, sessions: sessionmaker[Session]
+) -> None:
+    # 10 of the 250 verified mails belong to no team: the calibration's own share is 4 %.
+    seeded = _train(db_settings, sessions, no_team_every=25)
+    registry = Registry(db_settings.models_path)
+    first = registry.active()
+    assert first is not None and first.manifest["unknown_share"]["learned"] is False
+    assert first.manifest["certificate"]["max_unknown_share"] == 0.0
+    # Live, reviewers close 60 of 300 settled mails as belonging to no team: 20 %, far
+    # more than the calibration's 4 %.
+    _settle_live_mail(sessions, seeded, settled=300, no_team=60)
+    register_commands()
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["models", "thresholds"], obj=db_settings)
+    assert shown.exit_code == 0, shown.output
+    assert "people closed 60 of 300 settled live mails as belonging to no team (20.0%" in (
+        shown.output
+    )
+    assert "more than the 4.0% assumed" in shown.output
+    changed = runner.invoke(cli, ["models", "thresholds", "--target", "0.9"], obj=db_settings)
+    assert changed.exit_code == 0, changed.output
+    held = registry.active()
+    assert held is not None
+    share = held.manifest["certificate"]["max_unknown_share"]
+    assert 0.2 < share < 0.25  # the live share's upper bound, not the 4 % calibration saw
+    # The admin's page says so, and a target set there uses the same share.
+    admin = logged_in(app, "admin")
+    page = admin.get("/thresholds").get_data(as_text=True)
+    assert "more than the 4.0 % the certificate assumed" in page
+    token = csrf_token(admin, "/thresholds")
+    assert admin.post("/thresholds", data={"target": "0.9", "csrf_token": token}).status_code == 302
+    assert registry.active().manifest["certificate"]["max_unknown_share"] == share  # type: ignore[union-attr]
+    # Training learns it too.
+    train_from_store(db_settings, FAST, include_weak=True, progress=False, force_promote=True)
+    latest = registry.active()
+    assert latest is not None and latest.version != first.version
+    assert latest.manifest["unknown_share"]["learned"] is True
+    assert latest.manifest["certificate"]["max_unknown_share"] == share
+
+
+def test_no_team_mail_the_calibration_set_has_no_example_of_is_said_to_be_unbounded(
+    app: Flask, db_settings: Settings, trained: Seeded, sessions: sessionmaker[Session]
+) -> None:
+    _settle_live_mail(sessions, trained, settled=300, no_team=60)
+    register_commands()
+    shown = CliRunner().invoke(cli, ["models", "thresholds"], obj=db_settings)
+    assert shown.exit_code == 0, shown.output
+    assert "but the calibration set holds none" in shown.output
+    page = logged_in(app, "admin").get("/thresholds").get_data(as_text=True)
+    assert "the calibration set holds no such mail" in page
+    # Showing it changes nothing: the certificate in force stays as it was made.
+    held = Registry(db_settings.models_path).active()
+    assert held is not None and held.manifest["certificate"]["max_unknown_share"] == 0.0

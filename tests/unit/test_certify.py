@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 
 from classifier.certify import (
+    MIN_SETTLED_FOR_SHARE,
     certify,
     labels_needed,
     start_count,
     unknown_share_bound,
+    unknown_share_to_certify,
     walk_counts,
 )
 from classifier.thresholds import clopper_pearson_upper, select_global_threshold
@@ -114,6 +116,26 @@ def test_the_live_share_of_unknown_mail() -> None:
     estimate, upper = unknown_share_bound(5, 200)
     assert estimate == 0.025 and 0.025 < upper < 0.06
     assert unknown_share_bound(0, 0) == (0.0, 1.0)
+
+
+def test_the_share_of_unknown_mail_is_learned_only_where_people_saw_significantly_more() -> None:
+    # Too little live mail settled: the setting stands, nothing is read.
+    few = unknown_share_to_certify(0.0, 10, 400, 30, MIN_SETTLED_FOR_SHARE - 1)
+    assert few.share == 0.0 and not few.learned and few.live_upper is None
+    # 60 of 300 closed as no team, where calibration held 10 of 400 (2.5 %): the certificate
+    # must hold for the live share's upper bound.
+    more = unknown_share_to_certify(0.0, 10, 400, 60, 300)
+    assert more.learned and not more.uncovered and more.assumed == 0.025
+    assert more.live_estimate == 0.2 and more.share == more.live_upper and 0.2 < more.share < 0.25
+    # About the calibration's own share: no evidence of more, the assumption stands.
+    same = unknown_share_to_certify(0.0, 10, 400, 9, 300)
+    assert not same.learned and same.share == 0.0 and same.live_estimate == 0.03
+    # A configured maximum above what people saw stands; one below it is raised.
+    assert unknown_share_to_certify(0.25, 10, 400, 60, 300).share == 0.25
+    assert unknown_share_to_certify(0.05, 10, 400, 60, 300).share == more.share
+    # No unknown mail in the calibration set: nothing can bound it, and that is said.
+    blind = unknown_share_to_certify(0.0, 0, 400, 60, 300)
+    assert blind.uncovered and not blind.learned and blind.share == 0.0
 
 
 def test_the_promise_holds_in_at_least_nine_draws_of_ten() -> None:
