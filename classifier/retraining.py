@@ -1,4 +1,5 @@
-"""When a retrain is due: enough new person labels since the newest model version.
+"""When a retrain is due: enough new person labels since the newest model version; and,
+between trainings, whether the share of mail for no team people see asks for new thresholds.
 
 Light on purpose (the registry's manifests and a count in the store, no torch): the
 worker's beat task asks it before starting a retrain child, and ``mailroom retrain
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,6 +18,9 @@ from classifier.registry import Registry
 from labeling.annotation.export import person_labels_since
 from labeling.settings import Settings
 from labeling.store.db import session_scope
+
+if TYPE_CHECKING:
+    from classifier.certify import Certificate
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,3 +48,47 @@ def retrain_check(
     with session_scope(sessions) as session:
         count = person_labels_since(session, since)
     return RetrainCheck(count >= needed, count, needed, newest.version if newest else None)
+
+
+def learn_unknown_share(settings: Settings, sessions: sessionmaker[Session]) -> Certificate | None:
+    """Between trainings: re-threshold the active version when people closed significantly
+    more live mail as "no team" than its certificate holds for
+    (:func:`classifier.certify.unknown_share_to_certify`), at the same target, with an
+    audit row. The beat asks this with every retrain check; None when nothing changed."""
+    from classifier.certify import unknown_share_to_certify
+    from labeling.live.stats import unknown_share
+    from labeling.store import audit
+
+    registry = Registry(settings.models_path)
+    info = registry.active()
+    calibration = registry.calibration(info.version) if info is not None else None
+    if info is None or calibration is None:
+        return None
+    certificate = info.manifest.get("certificate", {})
+    policy = info.manifest.get("policy", {})
+    with session_scope(sessions) as session:
+        live = unknown_share(session)
+        used = unknown_share_to_certify(
+            settings.max_unknown_share,
+            int(calibration.unknown.sum()),
+            len(calibration),
+            live.no_team,
+            live.settled,
+            float(certificate.get("delta", 0.1)),
+        )
+        if not used.learned or used.share <= float(certificate.get("max_unknown_share", 0.0)):
+            return None
+        target = float(policy.get("target_precision", settings.target_precision))
+        new = registry.set_target(info.version, target, max_unknown_share=used.share)
+        audit.record(
+            session,
+            "worker",
+            "unknown-share-learned",
+            version=info.version,
+            no_team=used.no_team,
+            settled=used.settled,
+            share=used.share,
+            coverage=new.coverage,
+            certified=new.certified,
+        )
+    return new

@@ -17,7 +17,7 @@ import uuid
 from celery import Task, shared_task
 from kombu.exceptions import OperationalError
 
-from classifier.retraining import retrain_check
+from classifier.retraining import learn_unknown_share, retrain_check
 from labeling.errors import MailServerError, StoreError
 from labeling.store.privacy import expire_all
 from worker import leases
@@ -97,9 +97,19 @@ def sweep(self: Task) -> int:
 @shared_task(bind=True, name="mailroom.retrain_if_due")
 def retrain_if_due(self: Task) -> str:
     """Retrain when enough person labels arrived since the last training (beat runs this
-    every ``retrain_interval``); one retrain at a time across workers, by lease."""
+    every ``retrain_interval``); one retrain at a time across workers, by lease. First, the
+    active version is re-thresholded if people see more mail for no team than its
+    certificate holds for (:func:`learn_unknown_share`)."""
     services = runtime(self).services()
     settings = services.settings
+    learned = learn_unknown_share(settings, services.sessions)
+    if learned is not None:
+        log.info(
+            "people closed more live mail as 'no team' than the certificate held for: "
+            "re-thresholded for up to %.1f %% of unknown mail (%s)",
+            100 * learned.max_unknown_share,
+            "certified" if learned.certified else "nothing certified",
+        )
     check = retrain_check(settings, services.sessions)
     if not check.due:
         log.info("retrain: %s", check.describe())

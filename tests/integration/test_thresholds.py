@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from classifier.arguments import PipelineArguments
 from classifier.registry import Registry
+from classifier.retraining import learn_unknown_share
 from classifier.store_training import train_from_store
 from labeling.annotation import verify
 from labeling.live import lifecycle
@@ -197,6 +198,13 @@ def test_mail_people_close_as_no_team_raises_the_share_the_certificate_holds_for
     # Live, reviewers close 60 of 300 settled mails as belonging to no team: 20 %, far
     # more than the calibration's 4 %.
     _settle_live_mail(sessions, seeded, settled=300, no_team=60)
+    # Between trainings, the beat's check re-thresholds the active version, once, audited.
+    learned = learn_unknown_share(db_settings, sessions)
+    assert learned is not None and 0.2 < learned.max_unknown_share < 0.25
+    assert learn_unknown_share(db_settings, sessions) is None
+    with sessions() as session:
+        row = session.scalar(select(AuditLog).where(AuditLog.action == "unknown-share-learned"))
+        assert row is not None and row.actor == "worker" and row.details["no_team"] == 60
     register_commands()
     runner = CliRunner()
     shown = runner.invoke(cli, ["models", "thresholds"], obj=db_settings)
