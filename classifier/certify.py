@@ -537,6 +537,15 @@ class CalibrationSet:
                 ),
             )
 
+    def unknown_share_used(
+        self, configured: float, no_team: int, settled: int, delta: float = 0.1
+    ) -> UnknownShareUsed:
+        """The share of mail for no team to certify this set for, given the configured
+        maximum and what people closed live (:func:`unknown_share_to_certify`)."""
+        return unknown_share_to_certify(
+            configured, int(self.unknown.sum()), len(self), no_team, settled, delta
+        )
+
     def with_follow_ups(self, scores: Sequence[float], correct: Sequence[bool]) -> CalibrationSet:
         """This set with the evidence for thread decisions (see the fields)."""
         return replace(

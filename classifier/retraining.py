@@ -55,7 +55,6 @@ def learn_unknown_share(settings: Settings, sessions: sessionmaker[Session]) -> 
     more live mail as "no team" than its certificate holds for
     (:func:`classifier.certify.unknown_share_to_certify`), at the same target, with an
     audit row. The beat asks this with every retrain check; None when nothing changed."""
-    from classifier.certify import unknown_share_to_certify
     from labeling.live.stats import unknown_share
     from labeling.store import audit
 
@@ -68,10 +67,8 @@ def learn_unknown_share(settings: Settings, sessions: sessionmaker[Session]) -> 
     policy = info.manifest.get("policy", {})
     with session_scope(sessions) as session:
         live = unknown_share(session)
-        used = unknown_share_to_certify(
+        used = calibration.unknown_share_used(
             settings.max_unknown_share,
-            int(calibration.unknown.sum()),
-            len(calibration),
             live.no_team,
             live.settled,
             float(certificate.get("delta", 0.1)),

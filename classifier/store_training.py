@@ -33,7 +33,6 @@ from classifier.certify import (
     labels_needed,
     start_count,
     thresholds_for,
-    unknown_share_to_certify,
 )
 from classifier.evaluation import EvaluationResult
 from classifier.flag_training import FlagExample, FlagOutcome, train_flag_heads
@@ -600,13 +599,8 @@ def _calibrate(
             [e.label for e in validation],
             "validation",
         )
-    unknown = unknown_share_to_certify(
-        settings.max_unknown_share,
-        int(data.unknown.sum()),
-        len(data),
-        live_unknown.no_team,
-        live_unknown.settled,
-        args.delta,
+    unknown = data.unknown_share_used(
+        settings.max_unknown_share, live_unknown.no_team, live_unknown.settled, args.delta
     )
     policy, certificate = thresholds_for(
         data,

@@ -39,16 +39,9 @@ def _settings() -> Settings:
 def _unknown_share_used(calibration: CalibrationSet, delta: float) -> UnknownShareUsed:
     """The share of mail for no team to certify for: the setting, or what people closed
     as belonging to no team where that is significantly more (``unknown_share_to_certify``)."""
-    from classifier.certify import unknown_share_to_certify
-
     live = unknown_share(db_session())
-    return unknown_share_to_certify(
-        _settings().max_unknown_share,
-        int(calibration.unknown.sum()),
-        len(calibration),
-        live.no_team,
-        live.settled,
-        delta,
+    return calibration.unknown_share_used(
+        _settings().max_unknown_share, live.no_team, live.settled, delta
     )
 
 

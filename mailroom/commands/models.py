@@ -403,7 +403,7 @@ def models_thresholds(
     """What each target precision costs: the share of mail the version would route by
     itself, certified on its calibration set; with --target, use that target from now on
     (workers pick it up with the next mail; the change is audited)."""
-    from classifier.certify import labels_needed, precision_curve, unknown_share_to_certify
+    from classifier.certify import labels_needed, precision_curve
     from classifier.registry import Registry
     from labeling.errors import ModelError
     from labeling.live.stats import unknown_share
@@ -421,10 +421,8 @@ def models_thresholds(
     delta = float(current.get("delta", 0.1))
     with open_database(settings) as sessions, session_scope(sessions) as session:
         live = unknown_share(session)
-    used = unknown_share_to_certify(
+    used = calibration.unknown_share_used(
         max_unknown_share if max_unknown_share is not None else settings.max_unknown_share,
-        int(calibration.unknown.sum()),
-        len(calibration),
         live.no_team,
         live.settled,
         delta,
