@@ -367,6 +367,48 @@ def labels_needed(
     return math.ceil(routed / coverage)
 
 
+def unknown_examples_needed(
+    confidences: NDArray[np.floating],
+    correct: NDArray[np.bool_],
+    unknown: NDArray[np.bool_],
+    target: float,
+    delta: float,
+    max_unknown_share: float,
+) -> int | None:
+    """About how many examples of mail for no team a certificate of ``target`` for up to
+    ``max_unknown_share`` of it would take, if the known mail stayed as it is and none of
+    the examples were routed: the fewest with which :func:`certify` passes. None when no
+    number would do (the known mail alone is not precise enough), or nothing is asked."""
+    conf = np.asarray(confidences, dtype=np.float64)
+    ok = np.asarray(correct, dtype=bool)
+    known = ~np.asarray(unknown, dtype=bool)
+    if not known.any() or max_unknown_share <= 0:
+        return None
+    conf_in, ok_in = conf[known], ok[known]
+
+    def passes(n: int) -> bool:
+        examples = np.full(n, -1.0)  # below every threshold: none of them is routed
+        return certify(
+            np.concatenate([conf_in, examples]),
+            np.concatenate([ok_in, np.zeros(n, dtype=bool)]),
+            np.concatenate([np.zeros(len(conf_in), dtype=bool), np.ones(n, dtype=bool)]),
+            target,
+            delta,
+            max_unknown_share=max_unknown_share,
+        ).certified
+
+    high = 1
+    while not passes(high):
+        high *= 2
+        if high > 1 << 17:  # 131,072 examples and still not: the known mail is the limit
+            return None
+    low = high // 2 + 1 if high > 1 else 1
+    while low < high:  # the fewest that pass (more examples only tighten their bound)
+        middle = (low + high) // 2
+        low, high = (middle + 1, high) if not passes(middle) else (low, middle)
+    return high
+
+
 def unknown_share_bound(no_team: int, decided: int, delta: float = 0.1) -> tuple[float, float]:
     """(estimate, upper bound) of the live share of mail for no team, from what people
     decided: ``no_team`` of ``decided`` live mails were closed as belonging to no team."""
@@ -545,6 +587,17 @@ class CalibrationSet:
         return unknown_share_to_certify(
             configured, int(self.unknown.sum()), len(self), no_team, settled, delta
         )
+
+    def unknown_examples_for(
+        self, target: float, delta: float, share: float
+    ) -> tuple[bool, int | None]:
+        """Whether ``target`` holds for up to ``share`` of mail for no team on this set, and
+        if not, about how many examples of such mail it would take
+        (:func:`unknown_examples_needed`; None: no number would do)."""
+        args = (self.confidence, self.correct, self.unknown, target, delta)
+        if certify(*args, max_unknown_share=share).certified:
+            return True, None
+        return False, unknown_examples_needed(*args, share)
 
     def with_follow_ups(self, scores: Sequence[float], correct: Sequence[bool]) -> CalibrationSet:
         """This set with the evidence for thread decisions (see the fields)."""

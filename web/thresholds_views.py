@@ -100,6 +100,10 @@ def _page(form: TargetForm) -> str:
         calibration=calibration,
         certificate=certificate,
         unknown_used=used,
+        unknown_examples=calibration.unknown_examples_for(target, delta, share)
+        if share > 0
+        else None,
+        unknown_have=int(calibration.unknown.sum()),
         curve=curve,
         chart=chart,
         target=target,

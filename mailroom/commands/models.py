@@ -13,7 +13,7 @@ import click
 from labeling.settings import Settings
 
 if TYPE_CHECKING:
-    from classifier.certify import UnknownShareUsed
+    from classifier.certify import CalibrationSet, UnknownShareUsed
     from classifier.store_training import TrainOutcome
 
 _model_option = click.option(
@@ -428,6 +428,7 @@ def models_thresholds(
         delta,
     )
     share = used.share
+    now_target = float(info.manifest.get("policy", {}).get("target_precision", 0.98))
     if target is None:
         click.echo(
             f"{info.version}: certified on {calibration.source} ({len(calibration)} mails, "
@@ -464,6 +465,8 @@ def models_thresholds(
         )
         click.echo(describe_cases(info.manifest))
         click.echo(describe_unknown_share(used))
+        if share > 0:
+            click.echo(describe_unknown_needed(calibration, now_target, delta, share))
         return
     old = info.manifest.get("policy", {}).get("target_precision")
     cert = registry.set_target(info.version, target, max_unknown_share=share)
@@ -615,6 +618,26 @@ def describe_unknown_share(used: UnknownShareUsed) -> str:
     return (
         f"Mail for no team: {seen}; the certificate counts it in the share the calibration "
         f"set holds ({used.assumed:.1%})."
+    )
+
+
+def describe_unknown_needed(
+    calibration: CalibrationSet, target: float, delta: float, share: float
+) -> str:
+    """Whether the target holds for up to ``share`` of mail for no team, and if not, how
+    many examples of such mail (verified "no team" answers) it would take."""
+    holds, needed = calibration.unknown_examples_for(target, delta, share)
+    if holds:
+        return f"{target} holds for up to {share:.1%} of mail for no team."
+    have = int(calibration.unknown.sum())
+    if needed is None:
+        return (
+            f"{target} cannot hold for up to {share:.1%} of mail for no team at this model's "
+            "error rate on known mail, however many examples of it there are."
+        )
+    return (
+        f"{target} for up to {share:.1%} of mail for no team would take about {needed} "
+        f"examples of it (verified 'no team' answers), none of them routed; there are {have}."
     )
 
 

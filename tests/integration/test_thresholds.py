@@ -213,6 +213,9 @@ def test_mail_people_close_as_no_team_raises_the_share_the_certificate_holds_for
         shown.output
     )
     assert "more than the 4.0% assumed" in shown.output
+    # Ten verified "no team" answers cannot bound a fifth of unknown mail: how many would.
+    assert "0.9 for up to 23.3% of mail for no team would take about " in shown.output
+    assert "there are 10." in shown.output
     changed = runner.invoke(cli, ["models", "thresholds", "--target", "0.9"], obj=db_settings)
     assert changed.exit_code == 0, changed.output
     held = registry.active()
@@ -223,6 +226,7 @@ def test_mail_people_close_as_no_team_raises_the_share_the_certificate_holds_for
     admin = logged_in(app, "admin")
     page = admin.get("/thresholds").get_data(as_text=True)
     assert "more than the 4.0 % the certificate assumed" in page
+    assert "the target would take about " in page and "there are 10." in page
     token = csrf_token(admin, "/thresholds")
     assert admin.post("/thresholds", data={"target": "0.9", "csrf_token": token}).status_code == 302
     assert registry.active().manifest["certificate"]["max_unknown_share"] == share  # type: ignore[union-attr]

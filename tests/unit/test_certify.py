@@ -13,6 +13,7 @@ from classifier.certify import (
     certify,
     labels_needed,
     start_count,
+    unknown_examples_needed,
     unknown_share_bound,
     unknown_share_to_certify,
     walk_counts,
@@ -136,6 +137,37 @@ def test_the_share_of_unknown_mail_is_learned_only_where_people_saw_significantl
     # No unknown mail in the calibration set: nothing can bound it, and that is said.
     blind = unknown_share_to_certify(0.0, 0, 400, 60, 300)
     assert blind.uncovered and not blind.learned and blind.share == 0.0
+
+
+def test_how_many_examples_of_unknown_mail_a_share_would_take() -> None:
+    rng = np.random.default_rng(0)
+    conf = rng.beta(8, 1, 2250)
+    ok = rng.uniform(size=2250) >= 0.25 * (1 - conf) ** 1.5  # errors where it is unsure
+
+    def certified_with(n: int, share: float) -> bool:
+        examples = np.full(n, -1.0)  # none of them routed
+        return certify(
+            np.concatenate([conf, examples]),
+            np.concatenate([ok, np.zeros(n, dtype=bool)]),
+            np.array([False] * 2250 + [True] * n),
+            0.98,
+            0.1,
+            max_unknown_share=share,
+        ).certified
+
+    oos = np.zeros(2250, dtype=bool)
+    needed = unknown_examples_needed(conf, ok, oos, 0.98, 0.1, 0.25)
+    # 100 examples (CLINC150's) are not enough for a quarter of unknown mail; the count
+    # given is exactly where the certificate starts to hold.
+    assert needed is not None and needed > 100
+    assert certified_with(needed, 0.25) and not certified_with(needed - 1, 0.25)
+    # A smaller share needs fewer; no share needs nothing to be computed.
+    smaller = unknown_examples_needed(conf, ok, oos, 0.98, 0.1, 0.05)
+    assert smaller is not None and smaller < needed
+    assert unknown_examples_needed(conf, ok, oos, 0.98, 0.1, 0.0) is None
+    # Known mail 5 % wrong at the top: no number of examples certifies 0.98.
+    noisy = np.array([i % 20 != 0 for i in range(2250)])
+    assert unknown_examples_needed(np.sort(conf)[::-1], noisy, oos, 0.98, 0.1, 0.25) is None
 
 
 def test_the_promise_holds_in_at_least_nine_draws_of_ten() -> None:
