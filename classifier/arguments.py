@@ -105,6 +105,10 @@ class PipelineArguments:
     # The largest share of live mail for no team the precision must hold for (certify).
     max_unknown_share: float = 0.0
     centroid_examples_per_team: int = 64
+    # The blend's linear member may add sentence embeddings of a second model family to its
+    # n-grams, times this (classifier.sentence; validation decides, recipe.linear_member).
+    # 0: the n-grams alone.
+    sentence_scale: float = 2.0
     seed: int = 0
     # The urgency and churn heads: their precision target, minimum labels, folds.
     flags: FlagArguments = field(default_factory=FlagArguments)

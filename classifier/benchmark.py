@@ -134,7 +134,7 @@ def run_benchmark(
         router, trained.validation.name, test.texts, test.labels, oos_label=oos_label
     )
     baseline_router = Router(
-        baseline_components(trained.components.tfidf, va_x, va_y, args, oos_texts=oos_texts)
+        baseline_components(trained.comparator, va_x, va_y, args, oos_texts=oos_texts)
     )
     started = time.perf_counter()
     baseline, _, _ = evaluate_router(

@@ -326,7 +326,7 @@ def train_from_store(
         labels = set(trained.components.labels)
         base = Router(
             baseline_components(
-                trained.components.tfidf,
+                trained.comparator,
                 [e.text for e in validation],
                 [e.label for e in validation],
                 args,
