@@ -61,6 +61,14 @@ class TfidfBaseline:
             raise ModelError("the TF-IDF model is not fitted")
         return [str(c) for c in self._pipeline.classes_]
 
+    @property
+    def reads_sentences(self) -> bool:
+        """Whether sentence embeddings are among its features (classifier.sentence)."""
+        if self._pipeline is None:
+            return False
+        features: FeatureUnion = self._pipeline.named_steps["features"]
+        return any(isinstance(part, SentenceFeatures) for _, part in features.transformer_list)
+
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> TfidfBaseline:
         if len(texts) != len(labels):
             raise ValueError("texts and labels differ in length")

@@ -154,7 +154,9 @@ def run_benchmark(
         max(trained.history, key=lambda r: r.val_macro_f1).epoch if trained.history else None
     )
     return {
-        "model": args.base_model if trained.kind == "transformer" else "tfidf",
+        "model": args.base_model
+        if trained.kind == "transformer"
+        else ("tfidf + sentences" if trained.components.tfidf.reads_sentences else "tfidf"),
         "accuracy": summary["accuracy"],
         "macro_f1": summary["macro_f1"],
         "ece": summary["ece"],

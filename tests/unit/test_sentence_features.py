@@ -90,8 +90,10 @@ def test_sentence_features_carry_meaning_across_languages_and_round_trip(
     right = np.mean(np.array(both.predict(dutch)) == np.array(dutch_labels))
     right_ngrams = np.mean(np.array(ngrams.predict(dutch)) == np.array(dutch_labels))
     assert right >= 7 / 9 and right > right_ngrams
+    assert both.reads_sentences and not ngrams.reads_sentences
     both.save(tmp_path / "linear.npz")
     again = TfidfBaseline.load(tmp_path / "linear.npz")
+    assert again.reads_sentences
     np.testing.assert_allclose(
         again.predict_proba(dutch), both.predict_proba(dutch), rtol=1e-5, atol=1e-7
     )
